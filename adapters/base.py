@@ -1,0 +1,83 @@
+"""What every platform adapter is: verify and parse inbound, send outbound, nothing else.
+
+Adapters take a framework-free `HttpRequest` and return an `HttpResponse` (as Bolt's
+`BoltRequest`/`BoltResponse`); the ASGI route in `bot/` is a thin shim. Verification happens
+before parsing. Inbound events go to an `InboundSink` (the runtime), which deduplicates on
+`event_id`, runs the handler in the background and calls `reply` with the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from handlers.types import Action, Message, Recipient, Reply
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    """Header names in lower case."""
+    body: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyTarget:
+    """Where the answer to one inbound event goes (same channel/thread, session webhook…)."""
+
+    platform: str
+    conversation_id: str
+    user_id: str
+    is_direct: bool
+    thread: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Platform specifics: Slack `response_url`, DingTalk `session_webhook` + `expires_ms`."""
+
+
+class InboundSink(Protocol):
+    """The runtime's entry point; must return at once (work happens after the platform ack)."""
+
+    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None: ...
+
+
+class DeliveryError(Exception):
+    """A send failed. The outbox retries unless `permanent`; never before `retry_after` s."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class ChatAdapter(Protocol):
+    name: str
+
+    async def start(self, sink: InboundSink) -> None:
+        """Begin receiving (connect a stream, open a socket); HTTP adapters may do nothing."""
+
+    async def stop(self) -> None: ...
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        """Verify first (401/403 and nothing done on failure), then parse and hand to the sink."""
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        """Answer an inbound event in its conversation."""
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        """Proactive message (alerts); returns the platform message ref; raises DeliveryError."""
+
+    async def update(self, message_ref: str, reply: Reply) -> None:
+        """Rewrite a sent card in place (after an acknowledgement)."""

@@ -1,0 +1,93 @@
+"""Platform-neutral conversation types: what every adapter produces and consumes.
+
+Adapters translate platform payloads into these and back; handlers never see a payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """One inbound chat message, already verified by its adapter."""
+
+    platform: str
+    user_id: str
+    """The platform's user id (Slack U…, DingTalk staff id, WeCom userid, console: employee id)."""
+    conversation_id: str
+    is_direct: bool
+    text: str
+    event_id: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """A button click, turned into a neutral action by its adapter."""
+
+    platform: str
+    user_id: str
+    conversation_id: str
+    action_id: str
+    """`ack` or `snooze` (the contract's button actions)."""
+    value: str
+    """What the button carries: the alert id (and for snooze, the duration, e.g. `12:4h`)."""
+    event_id: str
+    message_ref: str | None = None
+    """Platform handle of the message that carried the button, to update it in place."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Button:
+    action: str
+    label: str
+    value: str
+    style: str | None = None
+    """`primary` / `danger` where a platform can show it; a hint, never required."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Card:
+    title: str
+    fields: tuple[Field, ...] = ()
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attachment:
+    """A file to show with a reply (a KPI chart); platforms without images ignore it."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "image/png"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """What a handler returns. `text` is always the complete answer (the card's fallback)."""
+
+    text: str
+    card: Card | None = None
+    ephemeral: bool = False
+    """Personal answer asked in a shared place: show it only to the asker where possible."""
+    attachments: tuple[Attachment, ...] = field(default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipient:
+    """Where an outbound message goes on one platform."""
+
+    platform: str
+    address: str
+    """A user id (direct message) or a channel/group/chat id."""
+    is_group: bool = False
+    employee_id: str | None = None
+    locale: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
