@@ -1,0 +1,75 @@
+"""Accounts: the employer's registration per region, joined with the policy that governs it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from core.policy import AccountSettings, Policy
+from storage.models import Account
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """An account's settings together with its policy: what every calculation needs."""
+
+    settings: AccountSettings
+    policy: Policy
+
+    @property
+    def account_id(self) -> str:
+        return self.settings.account_id
+
+    @property
+    def currency(self) -> str:
+        return self.policy.currency
+
+
+def known_account_ids(
+    configured: Mapping[str, AccountSettings], policies: Mapping[str, Policy]
+) -> set[str]:
+    """Ids an import may reference: configured accounts, and every policy id (policy = id)."""
+    return set(configured) | set(policies)
+
+
+def sync_accounts(
+    session: Session,
+    configured: Mapping[str, AccountSettings],
+    policies: Mapping[str, Policy],
+    ids: Collection[str] = (),
+) -> None:
+    """Upsert the configured accounts (and any extra ids, whose policy is their id)."""
+    wanted = dict(configured)
+    for account_id in ids:
+        wanted.setdefault(account_id, AccountSettings(account_id=account_id, policy_id=account_id))
+    for account_id, settings in wanted.items():
+        policy = policies.get(settings.policy_id)
+        if policy is None:
+            raise ValueError(f"account {account_id}: unknown policy {settings.policy_id!r}")
+        row = session.get(Account, account_id) or Account(
+            id=account_id, policy_id=settings.policy_id, currency=policy.currency
+        )
+        row.policy_id = settings.policy_id
+        row.currency = policy.currency
+        row.injury_rate = settings.injury_rate
+        row.housing_fund_rate = settings.housing_fund_rate
+        row.due_day = settings.due_day
+        session.add(row)
+    session.flush()
+
+
+def account_policies(session: Session, policies: Mapping[str, Policy]) -> dict[str, AccountPolicy]:
+    """Every stored account with its policy, keyed by account id."""
+    result: dict[str, AccountPolicy] = {}
+    for row in session.exec(select(Account).order_by(Account.id)):
+        settings = AccountSettings(
+            account_id=row.id,
+            policy_id=row.policy_id,
+            injury_rate=row.injury_rate,
+            housing_fund_rate=row.housing_fund_rate,
+            due_day=row.due_day,
+        )
+        result[row.id] = AccountPolicy(settings=settings, policy=policies[row.policy_id])
+    return result

@@ -1,0 +1,200 @@
+"""Alert rows: scope, acknowledgement, snooze, installment plans and the audit trail.
+
+Every state change goes through `core.alerts.transition` and writes an `alert_event` row in
+the same transaction, so the audit trail and the alert can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from core.alerts import AlertEventType, AlertState, transition
+from core.installments import PlanQuote, quote_plan
+from core.periods import Period
+from storage.accounts import AccountPolicy
+from storage.employees import COMPANY_ROLES
+from storage.ledger import period_dues
+from storage.models import Alert, AlertEvent, Delivery, Employee, Installment
+from storage.payments import payments_by_account_period
+
+VISIBLE_STATES = (AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value)
+
+
+def record(
+    session: Session,
+    alert: Alert,
+    event: AlertEventType,
+    *,
+    at: datetime,
+    actor: str | None = None,
+    platform: str | None = None,
+    detail: str = "",
+) -> None:
+    assert alert.id is not None
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            at=at,
+            event=event.value,
+            actor=actor,
+            platform=platform,
+            detail=detail,
+        )
+    )
+
+
+def get_alert(session: Session, alert_id: int) -> Alert | None:
+    return session.get(Alert, alert_id)
+
+
+def visible_alerts(session: Session) -> Sequence[Alert]:
+    """Open and acknowledged alerts, newest first (`coverwatch alerts`)."""
+    query = select(Alert).where(col(Alert.state).in_(VISIBLE_STATES))
+    return session.exec(query.order_by(col(Alert.id).desc())).all()
+
+
+def _department_accounts(session: Session, department: str) -> set[str]:
+    query = select(Employee.account_id).where(Employee.department == department).distinct()
+    return set(session.exec(query).all())
+
+
+def in_scope(session: Session, employee: Employee, alert: Alert) -> bool:
+    """HR/finance: every alert. Managers: alerts about their department, its people or the
+    accounts their people are insured on. Employees: none."""
+    if employee.role in COMPANY_ROLES:
+        return True
+    if employee.role != "manager":
+        return False
+    if alert.department is not None:
+        return alert.department == employee.department
+    if alert.employee_id is not None:
+        subject = session.get(Employee, alert.employee_id)
+        return subject is not None and (
+            subject.department == employee.department or subject.manager_id == employee.employee_id
+        )
+    if alert.account_id is not None:
+        return alert.account_id in _department_accounts(session, employee.department)
+    return False
+
+
+def alerts_in_scope(session: Session, employee: Employee) -> list[Alert]:
+    return [alert for alert in visible_alerts(session) if in_scope(session, employee, alert)]
+
+
+def acknowledge(session: Session, alert: Alert, *, by: str, via: str, at: datetime) -> bool:
+    """Acknowledge an open alert; False when it is not open. Pending re-notifications stop."""
+    if alert.state != AlertState.OPEN:
+        return False
+    alert.state = transition(AlertState(alert.state), AlertState.ACKNOWLEDGED).value
+    alert.acknowledged_by, alert.acknowledged_at, alert.acknowledged_via = by, at, via
+    alert.updated_at = at
+    session.add(alert)
+    record(session, alert, AlertEventType.ACKNOWLEDGED, at=at, actor=by, platform=via)
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.alert_id) == alert.id, col(Delivery.state) == "pending")
+        .values(state="cancelled", last_error="alert acknowledged")
+    )
+    return True
+
+
+def snooze(
+    session: Session, alert: Alert, *, by: str, via: str, until: datetime, at: datetime
+) -> None:
+    """Pause re-notification and escalation of an alert until `until`."""
+    alert.snoozed_until = until
+    alert.updated_at = at
+    session.add(alert)
+    record(
+        session,
+        alert,
+        AlertEventType.SNOOZED,
+        at=at,
+        actor=by,
+        platform=via,
+        detail=until.isoformat(),
+    )
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.alert_id) == alert.id, col(Delivery.state) == "pending")
+        .where(col(Delivery.next_attempt_at) < until)
+        .values(next_attempt_at=until)
+    )
+
+
+def resolve(session: Session, alert: Alert, *, at: datetime, reason: str) -> None:
+    alert.state = transition(AlertState(alert.state), AlertState.RESOLVED).value
+    alert.resolved_at = at
+    alert.updated_at = at
+    session.add(alert)
+    record(session, alert, AlertEventType.RESOLVED, at=at, detail=reason)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    alert: Alert
+    quote: PlanQuote
+
+
+def create_plan(
+    session: Session,
+    alert: Alert,
+    count: int,
+    *,
+    by: str,
+    at: datetime,
+    today: date,
+    accounts: Mapping[str, AccountPolicy],
+) -> PlanResult:
+    """Split an overdue alert's outstanding amount into `count` installments (replaces a plan).
+
+    Raises `core.installments.PlanError` (a user-facing message) when it cannot be made.
+    """
+    if alert.account_id is None or alert.period is None or alert.due_date is None:
+        raise ValueError("only an account-period alert can be paid in installments")
+    if alert.suspension_on is None:
+        raise ValueError("the alert has no suspension date")
+    account = accounts[alert.account_id]
+    payments = payments_by_account_period(session, alert.account_id).get(
+        (alert.account_id, alert.period), []
+    )
+    due = next(
+        d
+        for d in period_dues(session, Period.parse(alert.period))
+        if d.account_id == alert.account_id
+    )
+    quote = quote_plan(
+        account.policy,
+        principal=due.total,
+        due_date=due.due_date,
+        payments=payments,
+        today=today,
+        suspension_on=alert.suspension_on,
+        count=count,
+    )
+    for old in session.exec(select(Installment).where(Installment.alert_id == alert.id)):
+        session.delete(old)
+    session.flush()
+    assert alert.id is not None
+    for part in quote.installments:
+        session.add(
+            Installment(
+                alert_id=alert.id,
+                seq=part.seq,
+                due_on=part.due_on,
+                amount=part.amount,
+                created_by=by,
+            )
+        )
+    record(session, alert, AlertEventType.UPDATED, at=at, actor=by, detail=f"plan {count}")
+    return PlanResult(alert=alert, quote=quote)
+
+
+def installments(session: Session, alert_id: int) -> Sequence[Installment]:
+    query = select(Installment).where(Installment.alert_id == alert_id)
+    return session.exec(query.order_by(Installment.seq)).all()

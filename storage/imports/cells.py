@@ -1,0 +1,143 @@
+"""Turn one raw cell into a typed value, or a `CellError` whose text is the user-facing reason.
+
+XLSX cells arrive typed (numbers as int/float, dates as datetime); CSV cells as text. Each
+parser accepts both, so the same file saved either way imports the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from core.money import CENT
+from core.periods import Period
+from storage.imports.readers import Cell
+
+_DATE_RE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
+_MAX_AMOUNT = Decimal(10) ** 15  # Money stores signed 64-bit cents; stay well inside it
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; the message is the reason shown to the user."""
+
+
+def is_blank(cell: Cell) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _float_text(value: float) -> str:
+    # Excel keeps 15 significant digits (IEEE 754 double), so 1234.5000000000002 from a
+    # formula means 1234.5; the shortest repr of the float would keep the noise.
+    return format(value, ".15g")
+
+
+def to_text(cell: Cell) -> str:
+    """Text of a cell; numeric cells (an employee id typed as 1001) read as their digits."""
+    if isinstance(cell, bool):
+        raise CellError(f"expected text, got {cell}")
+    if isinstance(cell, float):
+        return _float_text(cell)
+    if isinstance(cell, int | str):
+        return str(cell).strip()
+    raise CellError(f"expected text, got {cell}")
+
+
+def text(max_length: int) -> Callable[[Cell], str]:
+    """A text parser that refuses values longer than the column (PostgreSQL would reject them)."""
+
+    def parse(cell: Cell) -> str:
+        value = to_text(cell)
+        if len(value) > max_length:
+            raise CellError(f"longer than {max_length} characters")
+        return value
+
+    return parse
+
+
+def exact_text(max_length: int) -> Callable[[Cell], str]:
+    """Like `text`, but refuses a decimal number cell: Excel keeps only 15 digits of a number,
+    so an 18-digit ID number typed without a leading apostrophe has already lost digits."""
+    parse_text = text(max_length)
+
+    def parse(cell: Cell) -> str:
+        if isinstance(cell, float):
+            raise CellError("is a number cell (digits may be lost); format the column as text")
+        return parse_text(cell)
+
+    return parse
+
+
+def parse_date(cell: Cell) -> date:
+    """A date cell, or text `YYYY-MM-DD` / `YYYY/MM/DD` (Chinese Excel shows dates as 2024/3/5)."""
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    raw = to_text(cell)
+    match = _DATE_RE.match(raw)
+    if match:
+        try:
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            pass
+    raise CellError(f"bad date {raw!r} (expected YYYY-MM-DD)")
+
+
+def parse_period(cell: Cell) -> str:
+    """A period `YYYY-MM`; a date cell counts as its month (Excel turns a typed 2024-03 into
+    the date 2024-03-01)."""
+    if isinstance(cell, date):
+        return str(Period.of(cell))
+    raw = to_text(cell)
+    try:
+        return str(Period.parse(raw))
+    except ValueError as exc:
+        raise CellError(f"bad period {raw!r} (expected YYYY-MM)") from exc
+
+
+def parse_amount(cell: Cell) -> Decimal:
+    """An exact amount with at most two decimals; floats go through text, never kept as floats."""
+    if isinstance(cell, bool) or not isinstance(cell, int | float | str):
+        raise CellError(f"not a number: {cell}")
+    raw = _float_text(cell) if isinstance(cell, float) else str(cell).strip()
+    try:
+        amount = Decimal(raw.replace(",", ""))  # thousands separators, as Excel displays them
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise CellError(f"not a number: {raw!r}")
+    if abs(amount) >= _MAX_AMOUNT:
+        raise CellError(f"amount too large: {raw}")
+    if amount != amount.quantize(CENT):
+        raise CellError(f"more than two decimals: {raw}")
+    return amount.quantize(CENT)
+
+
+def non_negative(cell: Cell) -> Decimal:
+    amount = parse_amount(cell)
+    if amount < 0:
+        raise CellError(f"must not be negative: {amount}")
+    return amount
+
+
+def positive(cell: Cell) -> Decimal:
+    amount = parse_amount(cell)
+    if amount <= 0:
+        raise CellError(f"must be greater than zero: {amount}")
+    return amount
+
+
+def choice(allowed: Collection[str], aliases: dict[str, str], what: str) -> Callable[[Cell], str]:
+    """A parser for one of `allowed` (case-insensitive), also accepting `aliases` (lower-case)."""
+    by_key = {value.lower(): value for value in allowed} | aliases
+
+    def parse(cell: Cell) -> str:
+        raw = to_text(cell)
+        value = by_key.get(raw.lower())
+        if value is None:
+            raise CellError(f"unknown {what} {raw!r} (expected {', '.join(allowed)})")
+        return value
+
+    return parse

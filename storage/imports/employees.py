@@ -1,0 +1,172 @@
+"""`coverwatch import employees FILE`: validate every row, then upsert all of them or none.
+
+Re-import semantics, as HR expects from "the spreadsheet is the truth": employees are matched
+by `employee_id`; a blank cell empties that field (blank `leave_date` = still employed,
+blank `role` = `employee`); a column absent from the file leaves that field as it was, so a
+file with only the required columns updates salaries without erasing chat ids.
+Employees missing from the file are kept (leaving is recorded with `leave_date`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlmodel import Session
+
+from storage.imports.accounts import account_parser, ensure_accounts
+from storage.imports.cells import choice, exact_text, non_negative, parse_date, text
+from storage.imports.errors import ImportResult
+from storage.imports.readers import read_sheet
+from storage.imports.table import Column, Progress, Row, Table
+from storage.models import Employee
+
+ROLES = ("employee", "manager", "hr", "finance", "admin")
+_ROLE_ALIASES = {"员工": "employee", "经理": "manager", "人事": "hr", "财务": "finance"}
+_ROLE_ALIASES |= {"管理员": "admin"}
+LOCALES = ("zh-CN", "en")
+_LOCALE_ALIASES = {"zh": "zh-CN", "zh_cn": "zh-CN", "zh-hans": "zh-CN", "zh-hans-cn": "zh-CN"}
+_LOCALE_ALIASES |= {"en-us": "en", "en_us": "en", "en-gb": "en", "en_gb": "en"}
+
+COLUMNS = (
+    Column("employee_id", ("工号",), required=True),
+    Column("name", ("姓名",), required=True),
+    Column("department", ("部门",)),
+    Column("manager_id", ("上级工号",)),
+    Column("account", ("参保地",), required=True),
+    Column("hire_date", ("入职日期",), required=True),
+    Column("enrolled_on", ("参保日期",)),
+    Column("salary", ("月工资",), required=True),
+    Column("role", ("角色",)),
+    Column("slack_user_id"),
+    Column("dingtalk_user_id"),
+    Column("wecom_user_id"),
+    Column("locale"),
+    Column("id_number", ("证件号码",)),
+    Column("leave_date", ("离职日期",)),
+)
+_FIELD = {column.name: column.name for column in COLUMNS} | {"account": "account_id"}
+_DEFAULTS: dict[str, Any] = {column.name: None for column in COLUMNS} | {
+    "department": "",
+    "role": "employee",
+}
+_NEW_DEFAULTS = {_FIELD[name]: value for name, value in _DEFAULTS.items()}
+
+
+def import_employees(
+    session: Session,
+    path: Path,
+    *,
+    known_accounts: Collection[str],
+    currencies: Mapping[str, str] | None = None,
+    policies: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import an employees file (ARCHITECTURE §3). Nothing is written when any row is bad or on
+    a dry run; otherwise all writes go to `session` and the caller commits.
+
+    `currencies`/`policies` (by account id) are used only to create missing `Account` rows.
+    Raises `ImportFileError` when the file is not a CSV or XLSX table.
+    """
+    table = Table(read_sheet(path), COLUMNS)
+    parsers = _parsers(known_accounts)
+    existing = {
+        row.employee_id: dict(row._mapping)
+        for row in session.execute(select(Employee.__table__))  # type: ignore[attr-defined]
+    }
+    records: dict[str, dict[str, Any]] = {}
+    first_row: dict[str, int] = {}
+    managers: list[tuple[Row, str, str]] = []
+    for row in table.records(progress):
+        values = {name: row.get(name, parse) for name, parse in parsers.items() if table.has(name)}
+        _check_dates(row, values)
+        employee_id = values.get("employee_id")
+        if employee_id is None:
+            continue
+        if employee_id in first_row:
+            row.error(
+                "employee_id",
+                f"duplicate employee id {employee_id!r} (first on row {first_row[employee_id]})",
+            )
+            continue
+        first_row[employee_id] = row.number
+        if values.get("manager_id"):
+            managers.append((row, employee_id, values["manager_id"]))
+        records[employee_id] = {
+            _FIELD[name]: _DEFAULTS[name] if value is None else value
+            for name, value in values.items()
+        }
+    for row, employee_id, manager_id in managers:
+        if manager_id == employee_id:
+            row.error("manager_id", "an employee cannot be their own manager")
+        elif manager_id not in records and manager_id not in existing:
+            row.error("manager_id", f"unknown manager {manager_id!r}")
+    if table.errors:
+        return ImportResult(len(table.rows), 0, 0, table.sorted_errors())
+    new = [_NEW_DEFAULTS | record for key, record in records.items() if key not in existing]
+    changed = [
+        merged
+        for key, record in records.items()
+        if key in existing and (merged := existing[key] | record) != existing[key]
+    ]
+    if not dry_run:
+        _write(session, new, changed, currencies=currencies, policies=policies)
+    if progress is not None:
+        progress(len(table.rows), len(table.rows))
+    return ImportResult(len(table.rows), len(new), len(changed))
+
+
+def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:
+    return {
+        "employee_id": text(64),
+        "name": text(200),
+        "department": text(200),
+        "manager_id": text(64),
+        "account": account_parser(known_accounts),
+        "hire_date": parse_date,
+        "enrolled_on": parse_date,
+        "salary": non_negative,
+        "role": choice(ROLES, _ROLE_ALIASES, "role"),
+        "slack_user_id": text(64),
+        "dingtalk_user_id": text(64),
+        "wecom_user_id": text(64),
+        "locale": choice(LOCALES, _LOCALE_ALIASES, "locale"),
+        "id_number": exact_text(64),
+        "leave_date": parse_date,
+    }
+
+
+def _check_dates(row: Row, values: dict[str, Any]) -> None:
+    """Enrolment or leaving before hiring is a typo, not a fact: refuse rather than warn, since
+    an import has no warnings channel and a wrong enrolment date hides an enrolment alert."""
+    hired: date | None = values.get("hire_date")
+    if hired is None:
+        return
+    for name, what in (("enrolled_on", "enrolled"), ("leave_date", "leave date")):
+        day: date | None = values.get(name)
+        if day is not None and day < hired:
+            row.error(name, f"{what} {day.isoformat()} is before hire date {hired.isoformat()}")
+
+
+def _write(
+    session: Session,
+    new: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
+    *,
+    currencies: Mapping[str, str] | None,
+    policies: Mapping[str, str] | None,
+) -> None:
+    accounts = {record["account_id"] for record in (*new, *changed)}
+    ensure_accounts(session, accounts, currencies=currencies, policies=policies)
+    if new:
+        session.execute(insert(Employee), new)
+    if changed:
+        # ORM bulk UPDATE by primary key: one executemany, not one statement per object.
+        session.execute(update(Employee), changed)
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Employee):
+                session.expire(obj)

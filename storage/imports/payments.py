@@ -1,0 +1,85 @@
+"""`coverwatch import payments FILE`: money an account received for a period.
+
+A payment is identified by (account, period, paid_on, amount), the table's unique key, so
+re-importing a bank export (or an export that overlaps the last one) adds only the new rows.
+The same payment twice in one file is refused: only one could be stored, and two genuine
+transfers of the same amount on the same day should be entered as their sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlmodel import Session, col
+
+from storage.imports.accounts import account_parser, ensure_accounts
+from storage.imports.cells import parse_date, parse_period, positive
+from storage.imports.errors import ImportResult
+from storage.imports.readers import read_sheet
+from storage.imports.table import Column, Progress, Table
+from storage.models import Payment
+
+COLUMNS = (
+    Column("account", ("参保地",), required=True),
+    Column("period", ("所属期",), required=True),
+    Column("amount", ("金额",), required=True),
+    Column("paid_on", ("缴费日期",), required=True),
+)
+
+PaymentKey = tuple[str, str, date, Decimal]
+
+
+def import_payments(
+    session: Session,
+    path: Path,
+    *,
+    known_accounts: Collection[str],
+    currencies: Mapping[str, str] | None = None,
+    policies: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import a payments file; all-or-nothing like `import_employees`. `updated` is always 0."""
+    table = Table(read_sheet(path), COLUMNS)
+    parse_account = account_parser(known_accounts)
+    first_row: dict[PaymentKey, int] = {}
+    for row in table.records(progress):
+        account = row.get("account", parse_account)
+        period = row.get("period", parse_period)
+        amount = row.get("amount", positive)
+        paid_on = row.get("paid_on", parse_date)
+        if account is None or period is None or amount is None or paid_on is None:
+            continue
+        key = (account, period, paid_on, amount)
+        if key in first_row:
+            row.error("amount", f"same payment as row {first_row[key]}")
+        else:
+            first_row[key] = row.number
+    if table.errors:
+        return ImportResult(len(table.rows), 0, 0, table.sorted_errors())
+    accounts = {key[0] for key in first_row}
+    existing = {
+        (account, period, paid_on, amount)
+        for account, period, paid_on, amount in session.execute(
+            select(Payment.account_id, Payment.period, Payment.paid_on, Payment.amount).where(
+                col(Payment.account_id).in_(accounts)
+            )
+        )
+    }
+    new = [key for key in first_row if key not in existing]
+    if new and not dry_run:
+        ensure_accounts(session, accounts, currencies=currencies, policies=policies)
+        session.execute(
+            insert(Payment),
+            [
+                {"account_id": account, "period": period, "paid_on": paid_on, "amount": amount}
+                for account, period, paid_on, amount in new
+            ],
+        )
+    if progress is not None:
+        progress(len(table.rows), len(table.rows))
+    return ImportResult(len(table.rows), len(new), 0)

@@ -1,0 +1,113 @@
+"""Match a sheet's header to an import's columns and read its rows by column name.
+
+Header matching ignores case, surrounding spaces and the `_`/space/`-` spelling
+(`Employee ID` = `employee_id`); Chinese aliases match as written. An unknown column is an
+error rather than ignored: a misspelt optional header (`enroled_on`) would otherwise silently
+blank that field for everyone on a re-import, since a blank cell means "empty".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from openpyxl.utils import get_column_letter
+
+from storage.imports.cells import CellError, is_blank
+from storage.imports.errors import RowError
+from storage.imports.readers import Cell, Sheet
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]
+PROGRESS_EVERY = 1000
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+
+def _key(header: str) -> str:
+    return "_".join(header.strip().lower().replace("-", " ").replace("_", " ").split())
+
+
+class Table:
+    """A sheet bound to columns; every problem found goes to `errors`."""
+
+    def __init__(self, sheet: Sheet, columns: tuple[Column, ...]) -> None:
+        self.errors: list[RowError] = []
+        self.columns = {column.name: column for column in columns}
+        self.positions: dict[str, int] = {}
+        self.labels: dict[str, str] = {}
+        self.rows = [(n, cells) for n, cells in sheet.rows if not all(map(is_blank, cells))]
+        by_key = {_key(alias): c.name for c in columns for alias in (c.name, *c.aliases)}
+        for index, header in enumerate(sheet.header):
+            if not header:
+                if any(index < len(cells) and not is_blank(cells[index]) for _, cells in self.rows):
+                    self.error(1, get_column_letter(index + 1), "column has data but no header")
+                continue
+            name = by_key.get(_key(header))
+            if name is None:
+                self.error(1, header, "unknown column")
+            elif name in self.positions:
+                self.error(1, header, f"same column as {self.labels[name]}")
+            else:
+                self.positions[name] = index
+                self.labels[name] = header
+        for column in columns:
+            if column.required and column.name not in self.positions:
+                self.error(1, column.name, "missing required column")
+
+    def error(self, row: int, column: str, reason: str) -> None:
+        self.errors.append(RowError(row=row, column=column, reason=reason))
+
+    def has(self, name: str) -> bool:
+        return name in self.positions
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
+    def records(self, progress: Progress | None) -> Iterator[Row]:
+        """Each non-blank data row, reporting progress every `PROGRESS_EVERY` rows."""
+        for done, (number, cells) in enumerate(self.rows):
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done, len(self.rows))
+            yield Row(self, number, cells)
+
+    def sorted_errors(self) -> tuple[RowError, ...]:
+        """Errors in row order (cross-row checks run after the row pass)."""
+        return tuple(sorted(self.errors, key=lambda error: error.row))
+
+
+class Row:
+    """One data row: typed values by column name, bad cells recorded on the table."""
+
+    def __init__(self, table: Table, number: int, cells: tuple[Cell, ...]) -> None:
+        self.table = table
+        self.number = number
+        self.cells = cells
+
+    def error(self, name: str, reason: str) -> None:
+        self.table.error(self.number, self.table.label(name), reason)
+
+    def get(self, name: str, parse: Callable[[Cell], T]) -> T | None:
+        """The parsed value; None when blank or bad (a blank required cell is an error).
+
+        An absent column also gives None without a row error: the header check reported it.
+        """
+        index = self.table.positions.get(name)
+        if index is None:
+            return None
+        cell = self.cells[index] if index < len(self.cells) else None
+        if is_blank(cell):
+            if self.table.columns[name].required:
+                self.error(name, "missing required value")
+            return None
+        try:
+            return parse(cell)
+        except CellError as exc:
+            self.error(name, str(exc))
+            return None

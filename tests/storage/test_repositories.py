@@ -1,0 +1,149 @@
+"""Repository functions on a real SQLite file and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from core.alerts import AlertState
+from core.cover import CoverState
+from core.periods import Period
+from core.policy_loader import load_policies
+from storage.accounts import account_policies, sync_accounts
+from storage.alerts import acknowledge, alerts_in_scope, in_scope
+from storage.coverage import employee_cover
+from storage.db import session_scope
+from storage.employees import by_platform_user
+from storage.ledger import employee_lines, period_dues, run_dues
+from storage.models import Alert, AlertEvent, Employee, LedgerLine, Payment
+from storage.payments import arrears
+
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+POLICIES = load_policies()
+
+
+def _seed(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, POLICIES, ids=["beijing", "hk"])
+        people = [
+            ("E1", "beijing", "20000", "Sales", None, "manager", date(2025, 1, 1)),
+            ("E2", "beijing", "5000", "Sales", "E1", "employee", date(2025, 1, 1)),
+            ("E3", "hk", "40000", "Ops", None, "hr", date(2025, 1, 1)),
+            ("E4", "beijing", "9000", "Ops", "E3", "employee", None),
+        ]
+        for emp_id, account, salary, dept, manager, role, enrolled in people:
+            session.add(
+                Employee(
+                    employee_id=emp_id,
+                    name=f"Name {emp_id}",
+                    department=dept,
+                    manager_id=manager,
+                    account_id=account,
+                    hire_date=date(2025, 1, 1),
+                    enrolled_on=enrolled,
+                    salary=Decimal(salary),
+                    role=role,
+                    slack_user_id=f"U{emp_id}",
+                )
+            )
+
+
+def test_dues_run_is_idempotent_and_exact(engine: Engine) -> None:
+    _seed(engine)
+    period = Period(2026, 10)
+    for _ in range(2):
+        with session_scope(engine) as session:
+            run = run_dues(session, period, account_policies(session, POLICIES), now=NOW)
+    assert run.employees == 3
+    with session_scope(engine) as session:
+        assert (
+            session.exec(select(func.count()).select_from(LedgerLine)).one() == 2 * 5 + 1
+        )  # beijing 5 schemes, hk mpf
+        lines = {line.scheme: line for line in employee_lines(session, period, "E1")}
+        assert lines["pension"].employee == Decimal("1600.00")
+        assert sum(line.employee for line in lines.values()) == Decimal("2103.00")
+        beijing = next(d for d in period_dues(session, period) if d.account_id == "beijing")
+        assert beijing.employees == 2
+        assert beijing.due_date == date(2026, 10, 15)
+        assert beijing.total == beijing.employer_total + beijing.employee_total
+
+
+def test_arrears_coverage_and_alert_scope(engine: Engine) -> None:
+    _seed(engine)
+    period = Period(2026, 10)
+    with session_scope(engine) as session:
+        accounts = account_policies(session, POLICIES)
+        run_dues(session, period, accounts, now=NOW)
+        beijing = next(d for d in period_dues(session, period) if d.account_id == "beijing")
+        session.add(
+            Payment(
+                account_id="beijing",
+                period="2026-10",
+                amount=Decimal("100.00"),
+                paid_on=date(2026, 10, 20),
+            )
+        )
+        session.flush()
+        late = arrears(session, accounts, date(2026, 10, 25))
+        assert [(a.account_id, a.days_overdue) for a in late] == [("beijing", 10)]
+        assert late[0].outstanding == beijing.total - Decimal("100.00")
+        e2 = by_platform_user(session, "slack", "UE2")
+        assert e2 is not None
+        status = employee_cover(session, e2, accounts, date(2026, 10, 25))
+        assert status.state is CoverState.GRACE
+        e4 = by_platform_user(session, "console", "E4")
+        assert e4 is not None
+        assert (
+            employee_cover(session, e4, accounts, date(2026, 10, 25)).state
+            is CoverState.NOT_ENROLLED
+        )
+
+        alert = Alert(
+            dedupe_key="overdue|account=beijing|period=2026-10",
+            kind="overdue",
+            account_id="beijing",
+            period="2026-10",
+            opened_at=NOW,
+            updated_at=NOW,
+        )
+        session.add(alert)
+        session.flush()
+        manager, hr = session.get(Employee, "E1"), session.get(Employee, "E3")
+        assert manager is not None and hr is not None and e2 is not None
+        assert in_scope(session, manager, alert) and in_scope(session, hr, alert)
+        assert not in_scope(session, e2, alert)
+        assert alerts_in_scope(session, e2) == []
+        assert acknowledge(session, alert, by="E1", via="slack", at=NOW)
+        assert not acknowledge(session, alert, by="E3", via="slack", at=NOW)
+        assert alert.state == AlertState.ACKNOWLEDGED
+        events = session.exec(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()
+        assert [(e.event, e.actor, e.platform) for e in events] == [("acknowledged", "E1", "slack")]
+
+
+def test_money_is_exact_and_refuses_floats(engine: Engine) -> None:
+    _seed(engine)
+    with session_scope(engine) as session:
+        session.add(
+            Payment(
+                account_id="hk", period="2026-10", amount=Decimal("0.10"), paid_on=date(2026, 10, 1)
+            )
+        )
+        session.add(
+            Payment(
+                account_id="hk", period="2026-10", amount=Decimal("0.20"), paid_on=date(2026, 10, 2)
+            )
+        )
+    with session_scope(engine) as session:
+        total = session.exec(select(func.sum(Payment.amount))).one()
+        assert total is not None
+        assert total == Decimal("0.30")  # summed as integer cents, read back exact
+    with pytest.raises(Exception, match="float|decimals"):
+        with session_scope(engine) as session:
+            session.add(
+                Payment(account_id="hk", period="2026-10", amount=0.1, paid_on=date(2026, 10, 3))
+            )  # type: ignore[arg-type]
