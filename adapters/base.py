@@ -45,6 +45,16 @@ class ReplyTarget:
     """Platform specifics: Slack `response_url`, DingTalk `session_webhook` + `expires_ms`."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class RateLimit:
+    """A documented sending limit the outbox must stay under (token bucket per scope)."""
+
+    scope: str
+    """`recipient` (per user/channel/chat) or `app` (whole bot)."""
+    count: int
+    seconds: float
+
+
 class InboundSink(Protocol):
     """The runtime's entry point; must return at once (work happens after the platform ack)."""
 
@@ -64,6 +74,7 @@ class DeliveryError(Exception):
 
 class ChatAdapter(Protocol):
     name: str
+    rate_limits: tuple[RateLimit, ...]
 
     async def start(self, sink: InboundSink) -> None:
         """Begin receiving (connect a stream, open a socket); HTTP adapters may do nothing."""

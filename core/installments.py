@@ -47,6 +47,9 @@ def split_installments(
         raise PlanError("the number of installments must be at least 1")
     if outstanding <= 0:
         raise PlanError("nothing is owed")
+    if outstanding < count * CENT:
+        # Every part must be at least a cent: a zero payment is not a payment.
+        raise PlanError(f"{outstanding} cannot be split into {count} installments")
     last_day = suspension_on - timedelta(days=1)
     span = (last_day - today).days
     if span < count:

@@ -117,16 +117,16 @@ class Policy:
 
     def rule_for(self, scheme: Scheme, period: Period) -> SchemeRule | None:
         """The rule in force for `scheme` on the period's first day, or None."""
-        day = period.first_day
-        found: SchemeRule | None = None
-        for version in self.versions:
-            if version.effective > day:
-                break
-            if scheme in version.schemes:
-                found = version.schemes[scheme]
-        return found
+        version = self.version_for(scheme, period)
+        return None if version is None else version.schemes[scheme]
 
     def version_for(self, scheme: Scheme, period: Period) -> PolicyVersion | None:
+        """The latest version defining `scheme` on the period's first day, unless it has ended.
+
+        Versions are sorted by effective date (the loader enforces it). A version whose
+        `until` is before the day no longer applies; an open-ended one runs until replaced,
+        because late publication is normal and the old band stays in use meanwhile.
+        """
         day = period.first_day
         found: PolicyVersion | None = None
         for version in self.versions:
@@ -134,6 +134,8 @@ class Policy:
                 break
             if scheme in version.schemes:
                 found = version
+        if found is not None and found.until is not None and found.until < day:
+            return None
         return found
 
     def schemes_in_force(self, period: Period) -> dict[Scheme, SchemeRule]:

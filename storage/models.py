@@ -131,6 +131,7 @@ class Alert(SQLModel, table=True):
     acknowledged_via: str | None = Field(default=None, max_length=16)
     resolved_at: datetime | None = None
     escalation_level: int = 0
+    last_escalated_at: datetime | None = None
     snoozed_until: datetime | None = None
     notified_stage: str | None = Field(default=None, max_length=64)
     """The last notification stage sent (e.g. lead day `3`), so each stage notifies once."""

@@ -29,7 +29,7 @@ def ensure_accounts(
 ) -> int:
     """Create any missing `Account` rows (policy defaults to the id, as in config: ARCHITECTURE
     §2 "Accounts and policies"), so an import works on a fresh database. Returns how many."""
-    existing = set(session.scalars(select(Account.id).where(col(Account.id).in_(account_ids))))
+    existing = set(session.scalars(select(col(Account.id)).where(col(Account.id).in_(account_ids))))
     missing = sorted(set(account_ids) - existing)
     if missing:
         session.execute(

@@ -39,7 +39,8 @@ def import_balances(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import a balances file; all-or-nothing like `import_employees`; upsert by (account, as_of)."""
+    """Import a balances file; all-or-nothing like `import_employees`; upserts by (account, as_of)
+    and counts changed balances as `updated`."""
     table = Table(read_sheet(path), COLUMNS)
     parse_account = account_parser(known_accounts)
     balances: dict[tuple[str, date], Decimal] = {}
@@ -61,9 +62,9 @@ def import_balances(
     existing = {
         (account, as_of): (balance_id, balance)
         for balance_id, account, as_of, balance in session.execute(
-            select(Balance.id, Balance.account_id, Balance.as_of, Balance.balance).where(
-                col(Balance.account_id).in_(accounts)
-            )
+            select(
+                col(Balance.id), col(Balance.account_id), col(Balance.as_of), col(Balance.balance)
+            ).where(col(Balance.account_id).in_(accounts))
         )
     }
     new = [

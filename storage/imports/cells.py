@@ -137,7 +137,8 @@ def choice(allowed: Collection[str], aliases: dict[str, str], what: str) -> Call
         raw = to_text(cell)
         value = by_key.get(raw.lower())
         if value is None:
-            raise CellError(f"unknown {what} {raw!r} (expected {', '.join(allowed)})")
+            expected = ", ".join(allowed) or "none configured"
+            raise CellError(f"unknown {what} {raw!r} (expected {expected})")
         return value
 
     return parse

@@ -25,11 +25,25 @@ from storage.imports.table import Column, Progress, Row, Table
 from storage.models import Employee
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
-_ROLE_ALIASES = {"员工": "employee", "经理": "manager", "人事": "hr", "财务": "finance"}
-_ROLE_ALIASES |= {"管理员": "admin"}
+# Chinese role names and locale spellings HR files commonly carry; stored as the contract's ids.
+_ROLE_ALIASES = {
+    "员工": "employee",
+    "经理": "manager",
+    "人事": "hr",
+    "财务": "finance",
+    "管理员": "admin",
+}
 LOCALES = ("zh-CN", "en")
-_LOCALE_ALIASES = {"zh": "zh-CN", "zh_cn": "zh-CN", "zh-hans": "zh-CN", "zh-hans-cn": "zh-CN"}
-_LOCALE_ALIASES |= {"en-us": "en", "en_us": "en", "en-gb": "en", "en_gb": "en"}
+_LOCALE_ALIASES = {
+    "zh": "zh-CN",
+    "zh_cn": "zh-CN",
+    "zh-hans": "zh-CN",
+    "zh-hans-cn": "zh-CN",
+    "en-us": "en",
+    "en_us": "en",
+    "en-gb": "en",
+    "en_gb": "en",
+}
 
 COLUMNS = (
     Column("employee_id", ("工号",), required=True),
@@ -94,8 +108,9 @@ def import_employees(
             )
             continue
         first_row[employee_id] = row.number
-        if values.get("manager_id"):
-            managers.append((row, employee_id, values["manager_id"]))
+        manager_id: str | None = values.get("manager_id")
+        if manager_id:
+            managers.append((row, employee_id, manager_id))
         records[employee_id] = {
             _FIELD[name]: _DEFAULTS[name] if value is None else value
             for name, value in values.items()

@@ -65,9 +65,12 @@ def import_payments(
     existing = {
         (account, period, paid_on, amount)
         for account, period, paid_on, amount in session.execute(
-            select(Payment.account_id, Payment.period, Payment.paid_on, Payment.amount).where(
-                col(Payment.account_id).in_(accounts)
-            )
+            select(
+                col(Payment.account_id),
+                col(Payment.period),
+                col(Payment.paid_on),
+                col(Payment.amount),
+            ).where(col(Payment.account_id).in_(accounts))
         )
     }
     new = [key for key in first_row if key not in existing]

@@ -27,7 +27,8 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other OLE2 compo
 
 @dataclass(frozen=True)
 class Sheet:
-    """The header (row 1) and the data rows, each with its spreadsheet row number."""
+    """The header (row 1) and the data rows, each with its spreadsheet row number. Rows may be
+    shorter or longer than the header (XLSX omits empty cells; CSV lines vary)."""
 
     header: tuple[str, ...]
     rows: tuple[tuple[int, tuple[Cell, ...]], ...]
@@ -55,11 +56,9 @@ def read_sheet(path: Path) -> Sheet:
 def _sheet(name: str, records: list[tuple[Cell, ...]]) -> Sheet:
     if not records or all(_blank(cell) for cell in records[0]):
         raise ImportFileError(f"{name}: row 1 must be the header row, but it is empty")
-    header = [("" if cell is None else str(cell)).strip() for cell in records[0]]
-    while header and not header[-1]:
-        header.pop()
+    header = tuple(("" if cell is None else str(cell)).strip() for cell in records[0])
     rows = tuple((number, cells) for number, cells in enumerate(records[1:], start=2))
-    return Sheet(header=tuple(header), rows=rows)
+    return Sheet(header=header, rows=rows)
 
 
 def _blank(cell: Cell) -> bool:
@@ -92,7 +91,13 @@ def _xlsx_records(name: str, data: bytes) -> list[tuple[Cell, ...]]:
     try:
         sheet = workbook.worksheets[0]
         # Some writers store a wrong <dimension>; without it openpyxl reads every row it finds.
-        sheet.reset_dimensions()  # type: ignore[union-attr]
-        return [tuple(row) for row in sheet.iter_rows(values_only=True)]
+        sheet.reset_dimensions()
+        return [tuple(map(_xlsx_cell, row)) for row in sheet.iter_rows(values_only=True)]
     finally:
         workbook.close()
+
+
+def _xlsx_cell(value: object) -> Cell:
+    if value is None or isinstance(value, str | int | float | date | time | timedelta):
+        return value
+    return str(value)  # rich text or anything else openpyxl may hand back: its text

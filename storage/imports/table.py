@@ -44,7 +44,8 @@ class Table:
         self.labels: dict[str, str] = {}
         self.rows = [(n, cells) for n, cells in sheet.rows if not all(map(is_blank, cells))]
         by_key = {_key(alias): c.name for c in columns for alias in (c.name, *c.aliases)}
-        for index, header in enumerate(sheet.header):
+        width = max((len(sheet.header), *(len(cells) for _, cells in self.rows)))
+        for index, header in enumerate(sheet.header + ("",) * (width - len(sheet.header))):
             if not header:
                 if any(index < len(cells) and not is_blank(cells[index]) for _, cells in self.rows):
                     self.error(1, get_column_letter(index + 1), "column has data but no header")

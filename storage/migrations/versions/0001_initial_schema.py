@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_via", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("resolved_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("escalation_level", sa.Integer(), nullable=False),
+        sa.Column("last_escalated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("snoozed_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("notified_stage", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id"),

@@ -1,0 +1,179 @@
+"""DingTalk adapter: Stream-mode inbound, session-webhook replies, robot OpenAPI and cards.
+
+Inbound frames arrive on the stream thread and are handed to the sink on the event loop that
+called `start()`, so the runtime never sees another thread. Outbound calls use httpx on the
+caller's loop. Message refs: a card's `outTrackId` can be updated in place; plain robot messages
+cannot be edited on DingTalk, so their ref (`processQueryKey`) is kept only for the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+from dingtalk_stream import Credential, DingTalkStreamClient  # type: ignore[import-untyped]
+
+from adapters.base import (
+    DeliveryError,
+    HttpRequest,
+    HttpResponse,
+    InboundSink,
+    RateLimit,
+    ReplyTarget,
+)
+from adapters.dingtalk import render
+from adapters.dingtalk.inbound import (
+    BOT_TOPIC,
+    CARD_TOPIC,
+    PLATFORM,
+    FrameHandler,
+    parse_bot_message,
+    parse_card_callback,
+)
+from adapters.dingtalk.openapi import OpenApi
+from adapters.dingtalk.outbound import CARD_PREFIX, Robot
+from adapters.dingtalk.stream import StreamConnection
+from handlers.types import Action, Message, Recipient, Reply
+
+log = logging.getLogger(__name__)
+
+PUBLIC_API = "https://api.dingtalk.com"
+PUBLIC_OAPI = "https://oapi.dingtalk.com"
+_WEBHOOK_MARGIN_MS = 30_000
+
+
+class DingTalkAdapter:
+    name = PLATFORM
+    rate_limits = (
+        # Server APIs: 20 calls/s per app (https://open.dingtalk.com/document/orgapp/invocation-frequency-limit).
+        RateLimit(scope="app", count=20, seconds=1.0),
+        # Robots: 20 messages/min per chat, then throttled
+        # (https://open.dingtalk.com/document/orgapp/robot-message-frequency-limit).
+        RateLimit(scope="recipient", count=20, seconds=60.0),
+    )
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        robot_code: str,
+        api_base_url: str = PUBLIC_API,
+        gateway_url: str | None = None,
+        oapi_base_url: str | None = None,
+        card_template_id: str | None = None,
+        locale: str = "zh-CN",
+        stall_seconds: float = 90.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        """`gateway_url` defaults to `api_base_url`; `oapi_base_url` (old-style media upload and
+        session webhooks) to the public oapi host, or to `api_base_url` when that is overridden."""
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._gateway_url = gateway_url or api_base_url
+        default_oapi = PUBLIC_OAPI if api_base_url == PUBLIC_API else api_base_url
+        self._oapi = (oapi_base_url or default_oapi).rstrip("/")
+        self._card_template_id = card_template_id
+        self._locale = locale
+        self._stream_options = {
+            "stall_seconds": stall_seconds,
+            "backoff_base": backoff_base,
+            "backoff_max": backoff_max,
+        }
+        self._clock = clock
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=10.0)
+        api = OpenApi(
+            client_id=client_id,
+            client_secret=client_secret,
+            base_url=api_base_url,
+            http=self._http,
+            clock=clock,
+        )
+        self._api = api
+        self._robot = Robot(
+            api, robot_code=robot_code, media_upload_url=self._oapi + "/media/upload"
+        )
+        self.stream: StreamConnection | None = None
+
+    async def start(self, sink: InboundSink) -> None:
+        loop = asyncio.get_running_loop()
+
+        def deliver(event: Message | Action, target: ReplyTarget) -> None:
+            loop.call_soon_threadsafe(sink, event, target)
+
+        client = DingTalkStreamClient(Credential(self._client_id, self._client_secret), logger=log)
+        client.register_callback_handler(BOT_TOPIC, FrameHandler(parse_bot_message, deliver))
+        client.register_callback_handler(CARD_TOPIC, FrameHandler(parse_card_callback, deliver))
+        self.stream = StreamConnection(
+            client, gateway_url=self._gateway_url, **self._stream_options
+        )
+        self.stream.start()
+
+    async def stop(self) -> None:
+        if self.stream is not None:
+            await self.stream.stop()
+            self.stream = None
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        """Stream mode has no inbound HTTP route (ARCHITECTURE.md §3)."""
+        return HttpResponse(status=404)
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        """Session webhook while it is valid, else the robot OpenAPI to the same chat."""
+        webhook = target.extra.get("session_webhook", "")
+        expires_ms = int(target.extra.get("session_webhook_expires_ms", "0") or 0)
+        fresh = self._clock() * 1000 < expires_ms - _WEBHOOK_MARGIN_MS
+        address = target.user_id if target.is_direct else target.conversation_id
+        sent = False
+        if webhook and fresh and webhook.startswith(self._oapi + "/"):
+            try:
+                await self._api.post(webhook, render.webhook_body(reply, self._locale))
+                sent = True
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    raise
+                log.info("dingtalk session webhook refused, using the robot API: %s", exc)
+        if not sent:
+            await self._robot.message(address, not target.is_direct, reply, self._locale)
+        await self._robot.images(address, not target.is_direct, reply.attachments)
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        """Alert cards when a template is configured; otherwise (or if the card API refuses)
+        a markdown message whose buttons are spelled out as commands (`确认 12`)."""
+        ref = None
+        if reply.card and reply.card.buttons and self._card_template_id:
+            try:
+                ref = await self._robot.card(self._card_template_id, recipient, reply, key)
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    raise
+                log.warning("dingtalk card for %s refused, sending markdown: %s", key, exc)
+        if ref is None:
+            ref = await self._robot.message(
+                recipient.address, recipient.is_group, reply, recipient.locale
+            )
+        await self._robot.images(recipient.address, recipient.is_group, reply.attachments)
+        return ref
+
+    async def send_many(
+        self, user_ids: Sequence[str], reply: Reply, *, key: str, locale: str | None = None
+    ) -> dict[str, str]:
+        """One message to many people (≤ 20 per call); see `Robot.many` for partial failures."""
+        log.info("dingtalk send_many %s to %d users", key, len(user_ids))
+        return await self._robot.many(user_ids, reply, locale or self._locale)
+
+    async def update(self, message_ref: str, reply: Reply) -> None:
+        """Rewrite a sent card (e.g. "acknowledged by …"); plain messages cannot be edited."""
+        if not message_ref.startswith(CARD_PREFIX):
+            log.info("dingtalk message %s is not a card; left as sent", message_ref)
+            return
+        await self._robot.update_card(message_ref, reply)

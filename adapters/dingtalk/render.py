@@ -1,0 +1,119 @@
+"""Neutral `Reply` -> DingTalk message bodies (session webhook, robot OpenAPI, card data).
+
+DingTalk has three outbound shapes for the same content: the session webhook takes
+`{"msgtype", "text"|"markdown"}`, the robot OpenAPI takes `msgKey` + `msgParam` (a JSON *string*),
+and interactive cards take a flat `cardParamMap` of strings. Where a message cannot carry
+buttons (webhook, markdown fallback), the buttons become the equivalent chat command
+(`确认 12`), so a manager can always acknowledge.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from handlers.types import Button, Card, Reply
+
+# Chat command words per button action (ARCHITECTURE.md §3, "Chat commands").
+_COMMANDS = {
+    "zh": {"ack": "确认", "snooze": "暂缓"},
+    "en": {"ack": "ack", "snooze": "snooze"},
+}
+
+
+def command_for(button: Button, locale: str) -> str:
+    """The typed command equivalent to clicking `button` (`12:4h` -> `暂缓 12 4h`)."""
+    words = _COMMANDS["en" if locale.startswith("en") else "zh"]
+    args = button.value.replace(":", " ")
+    return f"{words.get(button.action, button.action)} {args}"
+
+
+def command_hints(card: Card, locale: str) -> list[str]:
+    """One line per button telling the user what to type instead of clicking."""
+    english = locale.startswith("en")
+    lines = []
+    for button in card.buttons:
+        command = command_for(button, locale)
+        if english:
+            lines.append(f"- {button.label}: reply `{command}`")
+        else:
+            lines.append(f"- {button.label}：回复「{command}」")
+    return lines
+
+
+def markdown_of(reply: Reply, locale: str) -> tuple[str, str]:
+    """(title, markdown text) for a reply with a card; the card's fields, then the commands."""
+    card = reply.card
+    if card is None:
+        return _title_of(reply.text), reply.text
+    lines = [f"#### {card.title}", ""]
+    lines += [f"- **{field.label}**: {field.value}" for field in card.fields]
+    if not card.fields:
+        lines.append(reply.text)
+    hints = command_hints(card, locale)
+    if hints:
+        lines += ["", *hints]
+    return card.title, "\n".join(lines)
+
+
+def webhook_body(reply: Reply, locale: str) -> dict[str, Any]:
+    """Session-webhook payload: plain text, or markdown when there is a card.
+
+    Shapes: https://open.dingtalk.com/document/orgapp/robot-reply-and-send-messages
+    """
+    if reply.card is None:
+        return {"msgtype": "text", "text": {"content": reply.text}}
+    title, text = markdown_of(reply, locale)
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+
+
+def robot_message(reply: Reply, locale: str) -> tuple[str, str]:
+    """(msgKey, msgParam) for the robot OpenAPI (`sampleText` / `sampleMarkdown`).
+
+    Keys: https://open.dingtalk.com/document/orgapp/types-of-messages-sent-by-robots
+    """
+    if reply.card is None:
+        return "sampleText", _json({"content": reply.text})
+    title, text = markdown_of(reply, locale)
+    return "sampleMarkdown", _json({"title": title, "text": text})
+
+
+def image_message(media_id: str) -> tuple[str, str]:
+    """`sampleImageMsg` accepts an uploaded media id in `photoURL`."""
+    return "sampleImageMsg", _json({"photoURL": media_id})
+
+
+def card_params(reply: Reply) -> dict[str, str]:
+    """`cardParamMap` for our alert card template (every value must be a string).
+
+    Template contract (set up once in the DingTalk card builder): variables `title`,
+    `content` (markdown), `actions_visible` ("true"/"false"), and per button `<action>_label`,
+    `<action>_value`; each button's callback carries actionId `<action>` and param
+    `value` = `${<action>_value}`.
+    """
+    card = reply.card
+    title = card.title if card else _title_of(reply.text)
+    content = (
+        "\n".join(f"**{field.label}**: {field.value}" for field in card.fields)
+        if card and card.fields
+        else reply.text
+    )
+    params = {
+        "title": title,
+        "content": content,
+        "actions_visible": "true" if card and card.buttons else "false",
+    }
+    for button in card.buttons if card else ():
+        params[f"{button.action}_label"] = button.label
+        params[f"{button.action}_value"] = button.value
+    return params
+
+
+def _title_of(text: str) -> str:
+    """Markdown messages need a title (shown in the chat list): the first line, shortened."""
+    first = text.strip().splitlines()[0] if text.strip() else "coverwatch"
+    return first[:40]
+
+
+def _json(value: dict[str, str]) -> str:
+    return json.dumps(value, ensure_ascii=False)

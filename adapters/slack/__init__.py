@@ -1,0 +1,5 @@
+"""Slack adapter (slack-bolt): see `adapter.SlackAdapter`."""
+
+from adapters.slack.adapter import SlackAdapter
+
+__all__ = ["SlackAdapter"]

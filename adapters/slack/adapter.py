@@ -1,0 +1,205 @@
+"""The Slack adapter: slack-bolt's `AsyncApp` for inbound (HTTP or Socket Mode), Web API out.
+
+Bolt verifies every HTTP request before any listener runs (401 on a bad or stale signature);
+the ASGI route in `bot/` only turns its request into an `HttpRequest` and calls `handle_http`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from time import time
+from typing import Literal
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.base import HttpRequest, HttpResponse, InboundSink, RateLimit, ReplyTarget
+from adapters.slack.blocks import card_blocks, escape
+from adapters.slack.errors import check_webhook, delivery_errors
+from adapters.slack.inbound import PLATFORM, register
+from adapters.slack.verification import ClockedVerification
+from handlers.types import Action, Attachment, Message, Recipient, Reply
+
+PUBLIC_API_BASE_URL = "https://slack.com/api/"
+
+
+class SlackAdapter:
+    """Slack for coverwatch: `/coverwatch`, @mentions, DMs, alert cards with buttons.
+
+    An injected `client` (an `AsyncWebClient`) replaces `bot_token` and `api_base_url`.
+    """
+
+    name = PLATFORM
+    # chat.postMessage: "generally allow an app to post 1 message per second to a specific
+    # channel" (https://docs.slack.dev/reference/methods/chat.postMessage#rate_limiting).
+    rate_limits: tuple[RateLimit, ...] = (RateLimit(scope="recipient", count=1, seconds=1.0),)
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str = "",
+        app_token: str = "",
+        mode: Literal["http", "socket"] = "http",
+        hr_channels: Sequence[str] = (),
+        api_base_url: str = PUBLIC_API_BASE_URL,
+        clock: Callable[[], float] = time,
+        client: AsyncWebClient | None = None,
+    ) -> None:
+        if mode == "http" and not signing_secret:
+            raise ValueError("slack: HTTP mode needs the signing secret")
+        if mode == "socket" and not app_token:
+            raise ValueError("slack: Socket Mode needs an app-level token (xapp-…)")
+        self.mode = mode
+        self.hr_channels = tuple(hr_channels)
+        self._app_token = app_token
+        self._client = client or AsyncWebClient(
+            token=bot_token, base_url=api_base_url.rstrip("/") + "/"
+        )
+        # Our verification replaces Bolt's built-in one only to take the injected clock; it runs
+        # at the same place, before authorization (auth.test) and any listener.
+        self._app = AsyncApp(
+            client=self._client,
+            signing_secret=signing_secret or None,
+            request_verification_enabled=False,
+            before_authorize=ClockedVerification(signing_secret, clock) if mode == "http" else None,
+            name="coverwatch",
+        )
+        register(self._app, self._deliver)
+        self._sink: InboundSink | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._dm_channels: dict[str, str] = {}
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def start(self, sink: InboundSink) -> None:
+        self._sink = sink
+        if self.mode == "socket" and self._socket is None:
+            # slack_bolt/adapter/socket_mode/aiohttp: apps.connections.open, then the WebSocket.
+            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        self._sink = None
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        if self.mode != "http":
+            # Socket Mode has no Request URL, and no signing secret to verify one with.
+            return HttpResponse(status=404)
+        if request.method.upper() != "POST":
+            return HttpResponse(status=405, headers={"allow": "POST"})
+        if self._sink is None:
+            # Not started: let Slack retry later rather than drop the event.
+            return HttpResponse(status=503)
+        try:
+            # Bolt parses the body before its verification middleware runs.
+            bolt_request = AsyncBoltRequest(
+                body=request.body.decode("utf-8", errors="replace"),
+                query=dict(request.query),
+                headers=dict(request.headers),
+            )
+        except ValueError:
+            # Slack never sends a body it cannot parse: treat it as unverified, dispatch nothing.
+            return HttpResponse(status=401)
+        bolt_response = await self._app.async_dispatch(bolt_request)
+        return HttpResponse(
+            status=bolt_response.status,
+            body=bolt_response.body.encode("utf-8"),
+            headers=bolt_response.first_headers_without_set_cookie(),
+        )
+
+    def _deliver(self, event: Message | Action, reply_to: ReplyTarget) -> None:
+        if self._sink is not None:
+            self._sink(event, reply_to)
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        """Same conversation (and thread); personal answers asked in a channel stay ephemeral."""
+        private = reply.ephemeral and not target.is_direct
+        text, blocks = escape(reply.text), card_blocks(reply.card)
+        response_url = target.extra.get("response_url")
+        with delivery_errors():
+            if response_url:
+                # https://docs.slack.dev/interactivity/handling-user-interaction#message_responses
+                check_webhook(
+                    await AsyncWebhookClient(response_url).send(
+                        text=text,
+                        blocks=blocks or None,
+                        response_type="ephemeral" if private else "in_channel",
+                        replace_original=False,
+                    )
+                )
+            elif private:
+                await self._client.chat_postEphemeral(
+                    channel=target.conversation_id,
+                    user=target.user_id,
+                    text=text,
+                    blocks=blocks or None,
+                    thread_ts=target.thread,
+                )
+            else:
+                await self._client.chat_postMessage(
+                    channel=target.conversation_id,
+                    text=text,
+                    blocks=blocks or None,
+                    thread_ts=target.thread,
+                )
+            if reply.attachments:
+                # A file shared in a channel is seen by all; a private answer's chart goes to a DM.
+                channel = await self._dm(target.user_id) if private else target.conversation_id
+                thread = None if private else target.thread
+                await self._upload(channel, reply.attachments, thread)
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        """Post to an HR channel or DM a user; returns `"<channel>:<ts>"` for `update`."""
+        with delivery_errors():
+            if recipient.is_group or recipient.address in self.hr_channels:
+                channel = recipient.address
+            else:
+                channel = await self._dm(recipient.address)
+            posted = await self._client.chat_postMessage(
+                channel=channel,
+                text=escape(reply.text),
+                blocks=card_blocks(reply.card) or None,
+                # Message metadata carries the outbox key, so a sent alert can be recognised.
+                # https://docs.slack.dev/messaging/message-metadata
+                metadata={"event_type": "coverwatch_delivery", "event_payload": {"key": key}},
+            )
+            channel, ts = str(posted["channel"]), str(posted["ts"])
+            if reply.attachments:
+                await self._upload(channel, reply.attachments, ts)
+        return f"{channel}:{ts}"
+
+    async def update(self, message_ref: str, reply: Reply) -> None:
+        """`chat.update` in place; an empty block list removes the old buttons."""
+        channel, _, ts = message_ref.partition(":")
+        with delivery_errors():
+            await self._client.chat_update(
+                channel=channel, ts=ts, text=escape(reply.text), blocks=card_blocks(reply.card)
+            )
+
+    async def _dm(self, user_id: str) -> str:
+        """The DM channel with a user (conversations.open is idempotent; cached per process)."""
+        if user_id not in self._dm_channels:
+            opened = await self._client.conversations_open(users=user_id)
+            self._dm_channels[user_id] = str(opened["channel"]["id"])
+        return self._dm_channels[user_id]
+
+    async def _upload(
+        self, channel: str, attachments: Sequence[Attachment], thread_ts: str | None
+    ) -> None:
+        # files.getUploadURLExternal + upload + files.completeUploadExternal, as files_upload_v2.
+        for attachment in attachments:
+            await self._client.files_upload_v2(
+                channel=channel,
+                content=attachment.content,
+                filename=attachment.filename,
+                title=attachment.filename,
+                thread_ts=thread_ts,
+            )

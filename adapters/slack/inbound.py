@@ -1,0 +1,146 @@
+"""Bolt listeners that turn Slack payloads into neutral events for the runtime's sink.
+
+The same listeners serve HTTP (Events API, slash commands, interactivity on one Request URL) and
+Socket Mode. Each hands its event to the sink, which returns at once, and acks, so Slack gets
+its answer well inside 3 s (https://docs.slack.dev/interactivity/handling-user-interaction).
+Events are acked by Bolt before the listener runs; commands and clicks are acked after the sink
+took the event, so a crash in between makes Slack retry instead of losing it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from adapters.base import ReplyTarget
+from handlers.types import Action, Message
+
+PLATFORM = "slack"
+BUTTON_ACTIONS = ("ack", "snooze")
+
+Deliver = Callable[[Message | Action, ReplyTarget], None]
+
+# A user mention is `<@U123>` or `<@U123|name>`; W… ids are Enterprise Grid users.
+# https://docs.slack.dev/messaging/formatting-message-text#mentioning-users
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def is_direct_channel(channel_id: str) -> bool:
+    """DM conversation ids start with `D` (https://docs.slack.dev/reference/objects/conversation-object)."""
+    return channel_id.startswith("D")
+
+
+def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
+    """Drop mentions of the bot (every mention when the bot's id is unknown)."""
+
+    def drop_bot(match: re.Match[str]) -> str:
+        return "" if bot_user_id in (None, match.group(1)) else match.group(0)
+
+    return " ".join(_MENTION.sub(drop_bot, text).split())
+
+
+def register(app: AsyncApp, deliver: Deliver, *, command: str = "/coverwatch") -> None:
+    """Attach the slash command, mention, DM and button listeners to `app`."""
+
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        # Form fields: https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling
+        channel = command["channel_id"]
+        direct = is_direct_channel(channel)
+        deliver(
+            Message(
+                platform=PLATFORM,
+                user_id=command["user_id"],
+                conversation_id=channel,
+                is_direct=direct,
+                text=" ".join(str(command.get("text", "")).split()),
+                event_id=command["trigger_id"],
+            ),
+            ReplyTarget(
+                platform=PLATFORM,
+                conversation_id=channel,
+                user_id=command["user_id"],
+                is_direct=direct,
+                extra={"response_url": command["response_url"]},
+            ),
+        )
+        await ack()
+
+    async def on_mention(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        # https://docs.slack.dev/reference/events/app_mention
+        text = strip_bot_mention(str(event.get("text", "")), context.bot_user_id)
+        deliver(*_conversation_event(body, event, text, direct=False))
+
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Only a person's plain DM to the bot: bot posts and edits/joins carry `bot_id`/`subtype`.
+        # https://docs.slack.dev/reference/events/message.im
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        text = " ".join(str(event.get("text", "")).split())
+        deliver(*_conversation_event(body, event, text, direct=True))
+
+    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        # https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        message_ts = container.get("message_ts") or message.get("ts")
+        user_id = body["user"]["id"]
+        direct = is_direct_channel(channel)
+        extra = {"response_url": body["response_url"]} if body.get("response_url") else {}
+        deliver(
+            Action(
+                platform=PLATFORM,
+                user_id=user_id,
+                conversation_id=channel,
+                action_id=action["action_id"],
+                value=str(action.get("value", "")),
+                event_id=body.get("trigger_id") or action["action_ts"],
+                message_ref=f"{channel}:{message_ts}" if channel and message_ts else None,
+            ),
+            ReplyTarget(
+                platform=PLATFORM,
+                conversation_id=channel,
+                user_id=user_id,
+                is_direct=direct,
+                thread=message.get("thread_ts"),
+                extra=extra,
+            ),
+        )
+        await ack()
+
+    app.command(command)(on_command)
+    app.event("app_mention")(on_mention)
+    app.event("message")(on_message)
+    for action_id in BUTTON_ACTIONS:
+        app.action({"type": "block_actions", "action_id": action_id})(on_button)
+
+
+def _conversation_event(
+    body: dict[str, Any], event: dict[str, Any], text: str, *, direct: bool
+) -> tuple[Message, ReplyTarget]:
+    """A mention or DM; `event_id` is the Events API envelope's id that retries repeat."""
+    channel = event["channel"]
+    thread = event.get("thread_ts")
+    return (
+        Message(
+            platform=PLATFORM,
+            user_id=event["user"],
+            conversation_id=channel,
+            is_direct=direct,
+            text=text,
+            event_id=body["event_id"],
+        ),
+        ReplyTarget(
+            platform=PLATFORM,
+            conversation_id=channel,
+            user_id=event["user"],
+            is_direct=direct,
+            thread=thread,
+            extra={"thread_ts": thread} if thread else {},
+        ),
+    )

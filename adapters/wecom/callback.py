@@ -1,0 +1,117 @@
+"""Verify, decrypt and parse WeCom callbacks (回调) into neutral events.
+
+WeCom signs every callback with `msg_signature` = SHA1(sort(token, timestamp, nonce, encrypt))
+and encrypts the body with AES-256-CBC; the plaintext ends with the corp id (receiveid).
+`wechatpy.enterprise.crypto.WeChatCrypto` checks both, but has no freshness check, so a
+captured request could be replayed forever: we refuse timestamps more than 5 minutes away
+(the same window Slack uses). Docs: https://developer.work.weixin.qq.com/document/path/90968
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from xml.parsers.expat import ExpatError
+
+import xmltodict  # type: ignore[import-untyped]
+from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyped]
+from wechatpy.exceptions import WeChatException  # type: ignore[import-untyped]
+
+from adapters.wecom.render import card_ref
+from handlers.types import Action, Message
+
+PLATFORM = "wecom"
+MAX_SKEW_SECONDS = 300
+BUTTON_ACTIONS = ("ack", "snooze")
+
+
+class CallbackRejected(Exception):
+    """The request is not provably from WeCom (or is too old): answer 403, do nothing."""
+
+
+@dataclass(frozen=True)
+class CallbackCrypto:
+    """The callback secrets of one WeCom app, and the clock used for freshness."""
+
+    token: str
+    encoding_aes_key: str
+    corp_id: str
+    clock: Callable[[], float]
+
+    def _crypto(self) -> WeChatCrypto:
+        return WeChatCrypto(self.token, self.encoding_aes_key, self.corp_id)
+
+    def _check_fresh(self, timestamp: str) -> None:
+        try:
+            sent_at = int(timestamp)
+        except ValueError as exc:
+            raise CallbackRejected("timestamp is not an integer") from exc
+        if abs(self.clock() - sent_at) > MAX_SKEW_SECONDS:
+            raise CallbackRejected("timestamp outside the 5 minute window")
+
+    def verify_url(self, query: Mapping[str, str]) -> str:
+        """URL verification (GET): the decrypted `echostr`, to answer as plain text."""
+        signature, timestamp, nonce = _signed_params(query)
+        echostr = query.get("echostr", "")
+        self._check_fresh(timestamp)
+        try:
+            return str(self._crypto().check_signature(signature, timestamp, nonce, echostr))
+        except (WeChatException, ValueError, struct.error) as exc:
+            raise CallbackRejected(f"URL verification failed: {type(exc).__name__}") from exc
+
+    def decrypt(self, query: Mapping[str, str], body: bytes) -> dict[str, str]:
+        """The decrypted message (POST) as a flat dict of its XML fields."""
+        signature, timestamp, nonce = _signed_params(query)
+        self._check_fresh(timestamp)
+        try:
+            xml = self._crypto().decrypt_message(body, signature, timestamp, nonce)
+            fields = xmltodict.parse(xml)["xml"]
+        except (WeChatException, ExpatError, ValueError, KeyError, TypeError, struct.error) as exc:
+            raise CallbackRejected(f"decryption failed: {type(exc).__name__}") from exc
+        return {key: value for key, value in fields.items() if isinstance(value, str)}
+
+
+def _signed_params(query: Mapping[str, str]) -> tuple[str, str, str]:
+    try:
+        return query["msg_signature"], query["timestamp"], query["nonce"]
+    except KeyError as exc:
+        raise CallbackRejected(f"missing query parameter {exc.args[0]}") from exc
+
+
+def event_of(fields: Mapping[str, str]) -> Message | Action | None:
+    """A neutral event for the messages coverwatch understands; None for everything else.
+
+    Field names: https://developer.work.weixin.qq.com/document/path/90239 (text message) and
+    /path/90240#模板卡片事件推送 (`template_card_event`, which wechatpy 1.8.18 parses as
+    UnknownMessage, hence the raw fields).
+    """
+    user = fields.get("FromUserName", "")
+    if not user:
+        return None
+    if fields.get("MsgType") == "text" and fields.get("MsgId"):
+        return Message(
+            platform=PLATFORM,
+            user_id=user,
+            conversation_id=user,
+            is_direct=True,  # app messages are always a 1:1 chat between a member and the app
+            text=fields.get("Content", "").strip(),
+            event_id=fields["MsgId"],
+        )
+    if fields.get("MsgType") == "event" and fields.get("Event") == "template_card_event":
+        action_id, _, value = fields.get("EventKey", "").partition(":")
+        if action_id not in BUTTON_ACTIONS or not value:
+            return None
+        return Action(
+            platform=PLATFORM,
+            user_id=user,
+            conversation_id=user,
+            action_id=action_id,
+            value=value,
+            # Events carry no MsgId; WeCom's docs dedupe them on FromUserName + CreateTime.
+            event_id=f"{user}:{fields.get('CreateTime', '')}",
+            message_ref=card_ref(user, fields["ResponseCode"])
+            if fields.get("ResponseCode")
+            else None,
+        )
+    return None

@@ -1,0 +1,75 @@
+"""Build the one `AppContext` every entry point shares: the CLI, the console chat, the runtime.
+
+Opening the app checks that the schema exists (a missing `coverwatch init` is a one-line
+error, not a "no such table" traceback) and syncs the configured accounts, so `[accounts.<id>]`
+edits take effect at the next start. The clock is injected: production uses the wall clock,
+tests and the CLI's hidden `--today YYYY-MM-DD` a fixed instant (STYLE.md: time is injected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from bot.config import Settings
+from core.policy_loader import load_policies
+from handlers.context import AppContext, utc_now
+from storage.accounts import sync_accounts
+from storage.db import make_engine, session_scope
+
+Clock = Callable[[], datetime]
+FIXED_TIME_OF_DAY = time(10, 0)
+"""A fixed clock reads 10:00 local: inside working hours, so quiet hours never hold a reply."""
+
+
+class AppError(Exception):
+    """A problem the user fixes (run `init`, start the database); the message is one line."""
+
+
+def fixed_clock(day: date, timezone: ZoneInfo) -> Clock:
+    """A clock stopped at 10:00 on `day` in the company's timezone (returned as aware UTC)."""
+    instant = datetime.combine(day, FIXED_TIME_OF_DAY, tzinfo=timezone).astimezone(UTC)
+    return lambda: instant
+
+
+def database_error(exc: DBAPIError) -> AppError:
+    """The driver's first line only: a DSN error may continue with connection details."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return AppError(f"database unreachable or failing: {reason}")
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise `AppError` unless `coverwatch init` has created the tables."""
+    try:
+        ready = inspect(engine).has_table("account")
+    except DBAPIError as exc:
+        raise database_error(exc) from None
+    if not ready:
+        raise AppError("the database has no coverwatch schema: run `coverwatch init` first")
+
+
+def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
+    """Engine, policies and synced accounts; raises `AppError` (or `PolicyError`) on failure."""
+    engine = make_engine(settings.database.url)
+    policies = load_policies()
+    require_schema(engine)
+    try:
+        with session_scope(engine) as session:
+            sync_accounts(session, settings.account_settings(), policies)
+    except DBAPIError as exc:
+        raise database_error(exc) from None
+    except ValueError as exc:  # an account naming a policy that does not exist
+        raise AppError(str(exc)) from None
+    return AppContext(
+        engine=engine,
+        policies=policies,
+        default_locale=settings.bot.locale,
+        timezone=ZoneInfo(settings.bot.timezone),
+        clock=clock or utc_now,
+        ack_sla_minutes=settings.kpi.ack_sla_minutes,
+    )

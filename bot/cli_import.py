@@ -1,0 +1,106 @@
+"""`coverwatch import employees|payments|balances FILE [--dry-run]`: all or nothing.
+
+Every bad row is printed as `row N, column C: reason` on stderr (one per line, as HR fixes
+them in the spreadsheet), the exit code is 1 and the transaction is rolled back: nothing is
+written. A clean file is committed in one transaction and summarised in one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Protocol
+
+import typer
+from sqlmodel import Session
+
+from bot.cli_common import CliError, fail, options, progress_bar, reported
+from storage.accounts import known_account_ids
+from storage.imports import (
+    ImportResult,
+    import_balances,
+    import_employees,
+    import_payments,
+)
+from storage.imports.table import Progress
+
+app = typer.Typer(help="Import employees, payments or balances from CSV or XLSX (all or nothing).")
+
+FileArg = Annotated[Path, typer.Argument(help="CSV (UTF-8, UTF-8 with BOM, GBK) or XLSX file.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]
+
+
+class Importer(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        path: Path,
+        *,
+        known_accounts: set[str],
+        currencies: dict[str, str],
+        policies: dict[str, str],
+        dry_run: bool,
+        progress: Progress,
+    ) -> ImportResult: ...
+
+
+def _run(ctx: typer.Context, kind: str, importer: Importer, path: Path, dry_run: bool) -> None:
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    opts = options(ctx)
+    settings = opts.settings()
+    context = opts.app(settings)
+    configured = settings.account_settings()
+    known = known_account_ids(configured, context.policies)
+    policy_of = {account: account for account in context.policies}
+    policy_of |= {account_id: s.policy_id for account_id, s in configured.items()}
+    currencies = {account: context.policies[policy].currency for account, policy in policy_of.items()}
+    with Session(context.engine) as session, progress_bar(f"{kind} {path.name}") as progress:
+        result = importer(
+            session,
+            path,
+            known_accounts=known,
+            currencies=currencies,
+            policies=policy_of,
+            dry_run=dry_run,
+            progress=progress,
+        )
+        if not result.ok:
+            session.rollback()
+            for error in result.errors:
+                typer.echo(str(error), err=True)
+            count = len(result.errors)
+            problems = f"{count} problem{'s' if count > 1 else ''}"
+            raise fail(f"{path}: {problems}, nothing imported")
+        if not dry_run:
+            session.commit()
+    if dry_run:
+        typer.echo(
+            f"dry run, nothing written: {kind} {path}: {result.rows} rows valid, "
+            f"would create {result.created}, update {result.updated}"
+        )
+    else:
+        typer.echo(
+            f"imported {kind} from {path}: {result.rows} rows, "
+            f"{result.created} created, {result.updated} updated"
+        )
+
+
+@app.command()
+@reported
+def employees(ctx: typer.Context, file: FileArg, dry_run: DryRun = False) -> None:
+    """Employees (upsert by employee_id); columns per ARCHITECTURE.md §3, zh headers accepted."""
+    _run(ctx, "employees", import_employees, file, dry_run)
+
+
+@app.command()
+@reported
+def payments(ctx: typer.Context, file: FileArg, dry_run: DryRun = False) -> None:
+    """Payments received: account, period, amount, paid_on."""
+    _run(ctx, "payments", import_payments, file, dry_run)
+
+
+@app.command()
+@reported
+def balances(ctx: typer.Context, file: FileArg, dry_run: DryRun = False) -> None:
+    """Account balance snapshots for the funding forecast: account, as_of, balance."""
+    _run(ctx, "balances", import_balances, file, dry_run)

@@ -1,0 +1,400 @@
+"""Settings: built-in defaults < `coverwatch.toml` < `COVERWATCH_<SECTION>__<KEY>` env < `--db`.
+
+Every section is a frozen pydantic model that forbids unknown keys, so a typo is a start-up
+error naming `section.key`, not a silently ignored setting. Secrets are `SecretStr` (never in a
+repr or a log line) and belong in the environment (ARCHITECTURE.md §3 "Config"). The file and
+the environment are read by pydantic-settings sources; `environ` is injected, as in Starlette.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.policy import AccountSettings
+
+DEFAULT_CONFIG_PATH = Path("coverwatch.toml")
+ENV_PREFIX = "COVERWATCH_"
+ENV_DELIMITER = "__"
+
+
+class ConfigError(ValueError):
+    """A bad configuration; the one-line message names `section.key` and the reason."""
+
+
+class MissingKeyError(ValueError):
+    """Raised inside a section's validator so the error can name `section.key`."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+
+
+AlertKind = Literal[
+    "due_soon",
+    "overdue",
+    "suspension_imminent",
+    "enrollment_deadline",
+    "funding_gap",
+    "kpi_below_target",
+]
+Rate = Annotated[Decimal, Field(ge=0, le=1)]
+_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(default="sqlite:///coverwatch.db", min_length=1, repr=False)
+    """May hold a password (PostgreSQL DSN): kept out of the repr."""
+
+
+class BotConfig(_Section):
+    timezone: str = "Asia/Shanghai"
+    locale: str = Field(default="zh-CN", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class SchedulerConfig(_Section):
+    """Crontab strings (minute hour day month weekday) in `[bot] timezone`."""
+
+    scan: str = "0 9 * * *"
+    dues: str = "0 6 1 * *"
+    escalation: str = "*/5 * * * *"
+    kpi_digest: str = "0 9 * * *"
+    outbox_poll_seconds: float = Field(default=2, gt=0)
+
+    @field_validator("scan", "dues", "escalation", "kpi_digest")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+        return value
+
+
+class AlertsConfig(_Section):
+    lead_days: tuple[Annotated[int, Field(ge=0)], ...] = (7, 3, 1)
+    escalate_after_minutes: int = Field(default=60, gt=0)
+    escalation_levels: int = Field(default=2, ge=0)
+    quiet_hours: str = "22:00-08:00"
+    urgent_bypass_quiet_hours: tuple[AlertKind, ...] = ("overdue", "suspension_imminent")
+    suspension_warning_days: int = Field(default=7, ge=0)
+    funding_horizon_days: int = Field(default=30, gt=0)
+    hr_leads: tuple[str, ...] = ()
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _valid_quiet_hours(cls, value: str) -> str:
+        if value == "":
+            return value
+        match = _QUIET_HOURS.match(value)
+        if match is None:
+            raise ValueError(f'expected HH:MM-HH:MM (24 h) or "", got {value!r}')
+        if match.group(1, 2) == match.group(3, 4):
+            raise ValueError(f"start and end are equal in {value!r}")
+        return value
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """(start, end) in the recipient's time zone; may wrap midnight; None when disabled."""
+        if not self.quiet_hours:
+            return None
+        start, end = self.quiet_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
+
+
+class AccountConfig(_Section):
+    policy: str | None = None
+    """Policy id under core/policies/; the account id when absent."""
+    injury_rate: Rate | None = None
+    housing_fund_rate: Rate | None = None
+    due_day: int | None = Field(default=None, ge=1, le=31)
+
+
+class KpiConfig(_Section):
+    thresholds: dict[str, Rate] = Field(
+        default_factory=lambda: {"on_time": Decimal("0.95"), "enrollment": Decimal("0.9")}
+    )
+    digest_day: int = Field(default=2, ge=1, le=28)
+    ack_sla_minutes: int = Field(default=60, gt=0)
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class _Platform(_Section):
+    """A chat platform section: when enabled, its required keys must be set."""
+
+    enabled: bool = False
+
+    def required_keys(self) -> tuple[str, ...]:
+        return ()
+
+    @model_validator(mode="after")
+    def _required_when_enabled(self) -> _Platform:
+        if not self.enabled:
+            return self
+        for key in self.required_keys():
+            value = getattr(self, key)
+            if (
+                value is None
+                or value == ""
+                or (isinstance(value, SecretStr) and not value.get_secret_value())
+            ):
+                raise MissingKeyError(key, "required when the section is enabled")
+        return self
+
+
+class SlackConfig(_Platform):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    mode: Literal["http", "socket"] = "http"
+    hr_channels: tuple[str, ...] = ()
+    api_base_url: str = "https://slack.com/api/"
+
+    def required_keys(self) -> tuple[str, ...]:
+        # HTTP mode verifies every request with the signing secret; Socket Mode needs the
+        # app-level token (xapp-…) to open the socket. https://api.slack.com/apis/socket-mode
+        return ("bot_token", "signing_secret" if self.mode == "http" else "app_token")
+
+
+class DingTalkConfig(_Platform):
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    robot_code: str | None = None
+    """For an internal app's robot the robotCode is the app's client id (AppKey)."""
+    hr_groups: tuple[str, ...] = ()
+    api_base_url: str = "https://api.dingtalk.com"
+    gateway_url: str = "https://api.dingtalk.com"
+
+    def required_keys(self) -> tuple[str, ...]:
+        return ("client_id", "client_secret")
+
+    @property
+    def effective_robot_code(self) -> str | None:
+        return self.robot_code or self.client_id
+
+
+class WeComConfig(_Platform):
+    corp_id: str | None = None
+    secret: SecretStr | None = None
+    agent_id: int | None = None
+    token: SecretStr | None = None
+    encoding_aes_key: SecretStr | None = None
+    hr_chats: tuple[str, ...] = ()
+    api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+    def required_keys(self) -> tuple[str, ...]:
+        return ("corp_id", "secret", "agent_id", "token", "encoding_aes_key")
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        # WeCom's EncodingAESKey is 43 base64 characters (a 32-byte key without its "=").
+        if value is not None and value.get_secret_value() and len(value.get_secret_value()) != 43:
+            raise ValueError("must be 43 characters (WeCom EncodingAESKey)")
+        return value
+
+
+class WebhookConfig(_Platform):
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    secret: SecretStr | None = None
+
+    def required_keys(self) -> tuple[str, ...]:
+        return ("url", "secret")
+
+
+class Settings(BaseSettings):
+    """The whole configuration; `Settings()` alone gives the built-in defaults."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        case_sensitive=False,
+    )
+
+    database: DatabaseConfig = DatabaseConfig()
+    bot: BotConfig = BotConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    accounts: dict[str, AccountConfig] = {}
+    kpi: KpiConfig = KpiConfig()
+    http: HttpConfig = HttpConfig()
+    slack: SlackConfig = SlackConfig()
+    dingtalk: DingTalkConfig = DingTalkConfig()
+    wecom: WeComConfig = WeComConfig()
+    webhook: WebhookConfig = WebhookConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _policy_defaults_to_account_id(cls, data: Any) -> Any:
+        accounts = data.get("accounts") if isinstance(data, dict) else None
+        if isinstance(accounts, dict):
+            return {
+                **data,
+                "accounts": {
+                    account_id: {"policy": account_id, **body} if isinstance(body, dict) else body
+                    for account_id, body in accounts.items()
+                },
+            }
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only explicit values: `load_settings` reads the file and the injected environ itself,
+        # so nothing here depends on the process environment or the working directory.
+        return (init_settings,)
+
+    def account_settings(self) -> dict[str, AccountSettings]:
+        """The `[accounts.<id>]` tables as core's `AccountSettings`."""
+        return {
+            account_id: AccountSettings(
+                account_id=account_id,
+                policy_id=account.policy or account_id,
+                injury_rate=account.injury_rate,
+                housing_fund_rate=account.housing_fund_rate,
+                due_day=account.due_day,
+            )
+            for account_id, account in self.accounts.items()
+        }
+
+
+class _TomlSource(TomlConfigSettingsSource):
+    """TOML with decimals read as `Decimal`: a rate like 0.0016 must never pass through float."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        with file_path.open(mode="rb") as toml_file:
+            data: dict[str, Any] = tomllib.load(toml_file, parse_float=Decimal)
+        return data
+
+
+class _EnvSource(EnvSettingsSource):
+    """The env source over an injected mapping instead of `os.environ`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items()}
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    database_url: str | None = None,
+) -> Settings:
+    """Read the config file (explicit `path`, else `./coverwatch.toml` if present), then env.
+
+    `database_url` is the CLI's `--db` and wins over everything. Raises `ConfigError`.
+    """
+    environ = os.environ if environ is None else environ
+    _check_env_sections(environ)
+    values = _deep_merge(_read_file(path), _EnvSource(Settings, environ)())
+    if database_url is not None:
+        values = _deep_merge(values, {"database": {"url": database_url}})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _read_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.is_file():
+            return {}
+        path = DEFAULT_CONFIG_PATH
+    if not path.is_file():
+        raise ConfigError(f"config file {path}: not found")
+    try:
+        return _TomlSource(Settings, toml_file=path)()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+
+
+def _check_env_sections(environ: Mapping[str, str]) -> None:
+    """pydantic-settings ignores env vars for sections that do not exist; a typo must not pass."""
+    for name in environ:
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and ENV_DELIMITER in upper[len(ENV_PREFIX) :]:
+            section = upper[len(ENV_PREFIX) :].split(ENV_DELIMITER, 1)[0].lower()
+            if section not in Settings.model_fields:
+                raise ConfigError(f"{name}: unknown section {section!r}")
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    """The first error as one line: `section.key: reason` (+ how many more)."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"] if not isinstance(part, int)]
+    index = "".join(f"[{part}]" for part in first["loc"] if isinstance(part, int))
+    reason = first["msg"].removeprefix("Value error, ")
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, MissingKeyError):
+        loc.append(cause.key)
+        env_name = f"{ENV_PREFIX}{loc[0]}{ENV_DELIMITER}{cause.key}".upper()
+        reason = f"{reason} (set it in the file or as {env_name})"
+    if first["type"] == "extra_forbidden":
+        reason = "unknown section" if len(loc) == 1 else "unknown key"
+    more = exc.error_count() - 1
+    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return f"{'.'.join(loc) or 'config'}{index}: {reason}{suffix}"

@@ -1,0 +1,147 @@
+"""The CLI's `--json` documents, exactly as ARCHITECTURE.md §3 specifies them.
+
+Amounts are strings with the account policy's decimals ("1234.50"), dates ISO-8601, periods
+`YYYY-MM`, fields that do not apply `null`. One module so `scan --json` and `alerts --json`
+can never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core.money import format_amount
+from core.periods import Period
+from handlers.types import Reply
+from storage.accounts import AccountPolicy
+from storage.ledger import employee_lines, period_dues
+from storage.models import Alert, Delivery, LedgerLine
+
+BASE_SCHEME = "pension"
+"""`base` in `dues --json`: the pension line's clamped base, the band most payroll staff check;
+an employee without a pension line (Hong Kong MPF) shows their first line's base."""
+
+
+def _decimals(accounts: Mapping[str, AccountPolicy], account_id: str | None) -> int:
+    account = accounts.get(account_id) if account_id is not None else None
+    return account.policy.decimals if account is not None else 2
+
+
+def _amount(value: Decimal | None, decimals: int) -> str | None:
+    return None if value is None else format_amount(value, decimals)
+
+
+def _instant(value: datetime | None) -> str | None:
+    """SQLite returns stored UTC instants naive; the JSON always says they are UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def dues_json(
+    session: Session, period: Period, accounts: Mapping[str, AccountPolicy]
+) -> dict[str, Any]:
+    """The stored ledger of `period` (what `run_dues` wrote), per account and per employee."""
+    account_rows = [
+        {
+            "account": due.account_id,
+            "currency": due.currency,
+            "due_date": due.due_date.isoformat(),
+            "employees": due.employees,
+            "employer_total": format_amount(due.employer_total, _decimals(accounts, due.account_id)),
+            "employee_total": format_amount(due.employee_total, _decimals(accounts, due.account_id)),
+            "total": format_amount(due.total, _decimals(accounts, due.account_id)),
+        }
+        for due in period_dues(session, period)
+    ]
+    by_employee: dict[str, list[LedgerLine]] = defaultdict(list)
+    for line in employee_lines(session, period):
+        by_employee[line.employee_id].append(line)
+    return {
+        "period": str(period),
+        "accounts": account_rows,
+        "employees": [
+            _employee_json(employee_id, lines, _decimals(accounts, lines[0].account_id))
+            for employee_id, lines in by_employee.items()
+        ],
+    }
+
+
+def _employee_json(employee_id: str, lines: Sequence[LedgerLine], decimals: int) -> dict[str, Any]:
+    base = next((line.base for line in lines if line.scheme == BASE_SCHEME), lines[0].base)
+    return {
+        "employee_id": employee_id,
+        "account": lines[0].account_id,
+        "base": format_amount(base, decimals),
+        "lines": [
+            {
+                "scheme": line.scheme,
+                "employer": format_amount(line.employer, decimals),
+                "employee": format_amount(line.employee, decimals),
+            }
+            for line in lines
+        ],
+        "employer_total": format_amount(sum((x.employer for x in lines), Decimal(0)), decimals),
+        "employee_total": format_amount(sum((x.employee for x in lines), Decimal(0)), decimals),
+    }
+
+
+def recipients(session: Session, alert_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Per alert, the distinct people (employee ids) or addresses its deliveries went to."""
+    found: dict[int, set[str]] = defaultdict(set)
+    if alert_ids:
+        query = select(Delivery).where(col(Delivery.alert_id).in_(alert_ids))
+        for delivery in session.exec(query):
+            assert delivery.alert_id is not None
+            found[delivery.alert_id].add(delivery.employee_id or delivery.address)
+    return {alert_id: sorted(found[alert_id]) for alert_id in alert_ids}
+
+
+def alerts_json(
+    session: Session, at: date, alerts: Sequence[Alert], accounts: Mapping[str, AccountPolicy]
+) -> dict[str, Any]:
+    """`alerts --json` and `scan --json`: `at` is the day the alerts were evaluated for."""
+    ids = [alert.id for alert in alerts if alert.id is not None]
+    sent_to = recipients(session, ids)
+    return {
+        "at": at.isoformat(),
+        "alerts": [
+            {
+                "id": alert.id,
+                "kind": alert.kind,
+                "state": alert.state,
+                "account": alert.account_id,
+                "employee_id": alert.employee_id,
+                "period": alert.period,
+                "due_date": alert.due_date.isoformat() if alert.due_date else None,
+                "principal": _amount(alert.principal, _decimals(accounts, alert.account_id)),
+                "late_fee": _amount(alert.late_fee, _decimals(accounts, alert.account_id)),
+                "days_overdue": alert.days_overdue,
+                "suspension_on": alert.suspension_on.isoformat() if alert.suspension_on else None,
+                "recipients": sent_to.get(alert.id, []) if alert.id is not None else [],
+                "acknowledged_by": alert.acknowledged_by,
+                "acknowledged_at": _instant(alert.acknowledged_at),
+            }
+            for alert in alerts
+        ],
+    }
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """`ask --json`: the reply's text (always the complete answer) and its card, if any."""
+    card = reply.card
+    return {
+        "text": reply.text,
+        "card": None
+        if card is None
+        else {
+            "title": card.title,
+            "fields": [{"label": f.label, "value": f.value} for f in card.fields],
+            "buttons": [{"action": b.action, "label": b.label, "value": b.value} for b in card.buttons],
+        },
+    }

@@ -1,0 +1,224 @@
+"""`coverwatch run`: HTTP server, adapters, scheduler and outbox dispatcher in one process.
+
+Inbound path (ARCHITECTURE.md §2): adapter verifies and parses -> the sink deduplicates on the
+platform's event id (`processed_event`, so a retry after a restart is still caught) -> the
+platform is answered at once -> the handler runs in the background -> the reply is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import uvicorn
+from sqlmodel import Session, func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
+from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
+from bot.scheduling import JobRunner
+from handlers.alert_render import render_alert, render_delivery
+from handlers.context import AppContext
+from handlers.pipeline import handle
+from handlers.types import Action, Message
+from storage import outbox
+from storage.db import ping, session_scope
+from storage.events import RETENTION, first_sighting, forget_before
+from storage.models import Alert
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(
+        self,
+        app: AppContext,
+        adapters: Mapping[str, ChatAdapter],
+        *,
+        host: str,
+        port: int,
+        poll_seconds: float,
+        jobs: Mapping[str, tuple[str, Callable[[datetime], str]]],
+        instance: str | None = None,
+    ) -> None:
+        self.app = app
+        self.adapters = dict(adapters)
+        self.host, self.port = host, port
+        self.poll_seconds = poll_seconds
+        self.instance = instance or f"{socket.gethostname()}-{os.getpid()}"
+        self.metrics = Metrics()
+        self.stop_event = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+        zone = str(app.timezone)
+        self.dispatcher = Dispatcher(
+            app.engine,
+            self.adapters,
+            lambda session, delivery: render_delivery(session, delivery, timezone=zone),
+            worker=self.instance,
+            clock=app.clock,
+            metrics=self.metrics,
+        )
+        self.runner = JobRunner(app.engine, instance=self.instance, timezone=zone, clock=app.clock)
+        for name, (crontab, body) in jobs.items():
+            self.runner.add(name, crontab, _in_thread(body))
+        self.runner.add("housekeeping", "17 3 * * *", _in_thread(self._housekeeping))
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def asgi(self) -> Starlette:
+        routes = [
+            Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/metrics", self._metrics, methods=["GET"]),
+        ]
+        if "slack" in self.adapters:
+            routes.append(Route("/slack/events", self._platform("slack"), methods=["POST"]))
+        if "wecom" in self.adapters:
+            routes.append(
+                Route("/wecom/callback", self._platform("wecom"), methods=["GET", "POST"])
+            )
+        return Starlette(routes=routes)
+
+    async def _healthz(self, request: Request) -> Response:
+        healthy = await asyncio.to_thread(ping, self.app.engine)
+        return PlainTextResponse(
+            "ok" if healthy else "database unreachable", 200 if healthy else 503
+        )
+
+    async def _metrics(self, request: Request) -> Response:
+        def gauges() -> dict[str, dict[str, int]]:
+            with Session(self.app.engine) as session:
+                deliveries = outbox.counts_by_state(session)
+                query = select(Alert.state, func.count()).group_by(Alert.state)
+                alerts = {state: int(n) for state, n in session.exec(query).all()}
+            return {"deliveries": deliveries, "alerts": alerts}
+
+        try:
+            values = await asyncio.to_thread(gauges)
+        except Exception:
+            values = {}
+        return PlainTextResponse(
+            self.metrics.render(values), media_type="text/plain; version=0.0.4"
+        )
+
+    def _platform(self, name: str) -> Callable[[Request], object]:
+        adapter = self.adapters[name]
+
+        async def route(request: Request) -> Response:
+            plain = HttpRequest(
+                method=request.method,
+                path=request.url.path,
+                query=dict(request.query_params),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=await request.body(),
+            )
+            answer = await adapter.handle_http(plain)
+            return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+        return route
+
+    # -- inbound ------------------------------------------------------------------------
+    def sink(self, event: Message | Action, reply_to: ReplyTarget) -> None:
+        """Called by adapters; returns at once, the work runs as a background task."""
+        task = asyncio.get_running_loop().create_task(self._process(event, reply_to))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _process(self, event: Message | Action, reply_to: ReplyTarget) -> None:
+        try:
+            fresh = await asyncio.to_thread(
+                first_sighting,
+                self.app.engine,
+                event.platform,
+                event.event_id,
+                now=self.app.clock(),
+            )
+            if not fresh:
+                self.metrics.count("inbound_duplicates_total", event.platform)
+                return
+            self.metrics.count("inbound_events_total", event.platform)
+            reply = await asyncio.to_thread(handle, self.app, event)
+            adapter = self.adapters[event.platform]
+            await adapter.reply(reply_to, reply)
+            if isinstance(event, Action) and event.action_id == "ack":
+                await self._update_cards(event)
+        except Exception:
+            log.exception("inbound %s event failed", event.platform)
+
+    async def _update_cards(self, action: Action) -> None:
+        """After an acknowledgement, rewrite the alert's sent cards to show who and when."""
+        alert_id = action.value.split(":", 1)[0]
+        if not alert_id.isdigit():
+            return
+
+        def load() -> list[tuple[str, str, object]]:
+            with session_scope(self.app.engine) as session:
+                alert = session.get(Alert, int(alert_id))
+                if alert is None or alert.acknowledged_at is None:
+                    return []
+                targets = []
+                for delivery in outbox.sent_ref(session, int(alert_id)):
+                    if delivery.message_ref and delivery.platform in self.adapters:
+                        locale = json.loads(delivery.payload).get("locale", "zh-CN")
+                        reply = render_alert(
+                            session, alert, locale=locale, timezone=str(self.app.timezone)
+                        )
+                        targets.append((delivery.platform, delivery.message_ref, reply))
+                return targets
+
+        for platform, ref, reply in await asyncio.to_thread(load):
+            try:
+                await self.adapters[platform].update(ref, reply)  # type: ignore[arg-type]
+            except Exception as exc:
+                log.warning("card update on %s failed: %s", platform, type(exc).__name__)
+
+    def _housekeeping(self, fire_time: datetime) -> str:
+        forget_before(self.app.engine, self.app.clock() - RETENTION)
+        return "processed events pruned"
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        config = uvicorn.Config(
+            self.asgi(), host=self.host, port=self.port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        for adapter in self.adapters.values():
+            await adapter.start(self.sink)
+        http_task = loop.create_task(server.serve())
+        dispatch_task = loop.create_task(self.dispatcher.run(self.stop_event, self.poll_seconds))
+        await self.runner.catch_up()
+        self.runner.start()
+        log.info("coverwatch running on http://%s:%s as %s", self.host, self.port, self.instance)
+        stop_wait = loop.create_task(self.stop_event.wait())
+        await asyncio.wait(
+            {stop_wait, http_task, dispatch_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        self.stop_event.set()
+        self.runner.shutdown()
+        server.should_exit = True
+        await asyncio.gather(http_task, dispatch_task, return_exceptions=True)
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=10)
+        for adapter in self.adapters.values():
+            await adapter.stop()
+
+
+def _in_thread(body: Callable[[datetime], str]) -> Callable[[datetime], object]:
+    async def run(fire_time: datetime) -> str:
+        return await asyncio.to_thread(body, fire_time)
+
+    return run
+
+

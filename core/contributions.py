@@ -1,0 +1,138 @@
+"""Monthly contributions per scheme: what an employer pays and withholds for one salary.
+
+Each scheme is clamped and rounded under its own rule, because bands, rounding and the
+dates they change differ by scheme (shared/reference/policies.md, "Bases" and "Rounding").
+The injury and housing-fund rates are account configuration within the policy's range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from core.money import CENT, ZERO, round_amount, to_decimal
+from core.periods import Period
+from core.policy import AccountSettings, Policy, Scheme, SchemeRule
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContributionLine:
+    scheme: Scheme
+    base: Decimal
+    """The salary clamped to the scheme's band; 0 for fixed-only add-ons (`medical_addon`),
+    which are a flat amount per person and have no base of their own."""
+    employer: Decimal
+    employee: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.employer + self.employee
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contribution:
+    """One employee's dues for one period under one policy, in the policy's currency."""
+
+    policy_id: str
+    period: Period
+    currency: str
+    lines: tuple[ContributionLine, ...]
+    employer_total: Decimal
+    employee_total: Decimal
+    total: Decimal
+
+    def line(self, scheme: Scheme) -> ContributionLine | None:
+        return next((line for line in self.lines if line.scheme is scheme), None)
+
+
+def contribution(
+    policy: Policy, account: AccountSettings, salary: Decimal, period: Period
+) -> Contribution:
+    """Dues for `salary` in `period`, each scheme under the version in force on its first day.
+
+    Raises ValueError when the account belongs to another policy, the salary is negative,
+    the policy has no band yet for one of its schemes in that period, or a configured
+    injury / housing-fund rate lies outside the policy's range.
+    """
+    salary = to_decimal(salary)
+    if salary < 0:
+        raise ValueError(f"salary must not be negative, got {salary}")
+    if account.policy_id != policy.id:
+        raise ValueError(
+            f"account {account.account_id} uses policy {account.policy_id}, not {policy.id}"
+        )
+    _require_complete(policy, period)
+    rules = policy.schemes_in_force(period)
+    if account.housing_fund_rate is not None and Scheme.HOUSING_FUND not in rules:
+        problem = f"policy {policy.id} has no housing fund band for {period}"
+        raise ValueError(f"account {account.account_id} sets housing_fund_rate, but {problem}")
+    lines: list[ContributionLine] = []
+    for rule in rules.values():
+        rates = _rates(rule, account)
+        if rates is not None:
+            lines.append(_line(rule, salary, *rates))
+    employer_total = sum((line.employer for line in lines), ZERO.quantize(CENT))
+    employee_total = sum((line.employee for line in lines), ZERO.quantize(CENT))
+    return Contribution(
+        policy_id=policy.id,
+        period=period,
+        currency=policy.currency,
+        lines=tuple(lines),
+        employer_total=employer_total,
+        employee_total=employee_total,
+        total=employer_total + employee_total,
+    )
+
+
+def _rates(rule: SchemeRule, account: AccountSettings) -> tuple[Decimal, Decimal] | None:
+    """(employer, employee) rate for the account, or None when the scheme does not apply."""
+    if rule.scheme is Scheme.HOUSING_FUND:
+        # Employer and employee pay the same configured rate (policies.md, "Housing fund").
+        if account.housing_fund_rate is None:
+            return None
+        rate = _within_range(rule, account.housing_fund_rate, "housing_fund_rate")
+        return rate, rate
+    if rule.optional:
+        return None
+    if rule.scheme is Scheme.INJURY and account.injury_rate is not None:
+        # The injury rate follows the employer's industry class; the policy gives the range.
+        return _within_range(rule, account.injury_rate, "injury_rate"), rule.employee_rate
+    return rule.employer_rate, rule.employee_rate
+
+
+def _within_range(rule: SchemeRule, rate: Decimal, setting: str) -> Decimal:
+    low = ZERO if rule.employer_rate_min is None else rule.employer_rate_min
+    high = Decimal(1) if rule.employer_rate_max is None else rule.employer_rate_max
+    rate = to_decimal(rate)
+    if not low <= rate <= high:
+        raise ValueError(
+            f"{setting} {rate} is outside the policy's {rule.scheme} range {low}..{high}"
+        )
+    return rate
+
+
+def _line(
+    rule: SchemeRule, salary: Decimal, employer_rate: Decimal, employee_rate: Decimal
+) -> ContributionLine:
+    base = min(max(salary, rule.floor), rule.ceiling)
+    employer = round_amount(base * employer_rate, rule.rounding) + rule.employer_fixed
+    if rule.employee_exempt_below is not None and salary < rule.employee_exempt_below:
+        # MPF: below the minimum relevant income the employee pays nothing (Cap. 485 Sch. 2).
+        employee = ZERO.quantize(CENT)
+    else:
+        employee = round_amount(base * employee_rate, rule.rounding) + rule.employee_fixed
+    return ContributionLine(scheme=rule.scheme, base=base, employer=employer, employee=employee)
+
+
+def _require_complete(policy: Policy, period: Period) -> None:
+    """Refuse a period before every mandatory scheme has a band, rather than drop a scheme."""
+    starts: dict[Scheme, date] = {}
+    for version in policy.versions:
+        for scheme, rule in version.schemes.items():
+            if not rule.optional:
+                starts.setdefault(scheme, version.effective)
+    missing = sorted(scheme for scheme, start in starts.items() if start > period.first_day)
+    if not starts or missing:
+        names = ", ".join(missing) or "any scheme"
+        raise ValueError(f"policy {policy.id} has no band for {names} in {period}")

@@ -1,0 +1,125 @@
+"""Alerts as chat messages: headline, figures, consequence, next action, and the buttons.
+
+Rendered at send time in the recipient's language, so a delivery that waited (quiet hours,
+Retry-After) still shows the alert's current figures — and a resolved alert is not sent at all.
+"""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from core.alerts import AlertKind, AlertState
+from core.money import format_amount
+from handlers.i18n import translate
+from handlers.types import Button, Card, Field, Reply
+from storage.models import Account, Alert, Delivery, Employee
+
+
+def _money(session: Session, alert: Alert, amount: object) -> str:
+    if amount is None:
+        return "-"
+    account = session.get(Account, alert.account_id) if alert.account_id else None
+    currency = account.currency if account is not None else ""
+    return f"{format_amount(amount)} {currency}".strip()  # type: ignore[arg-type]
+
+
+def _name(session: Session, employee_id: str | None) -> str:
+    if not employee_id:
+        return "-"
+    person = session.get(Employee, employee_id)
+    return f"{person.name} ({employee_id})" if person is not None else employee_id
+
+
+def _facts(session: Session, alert: Alert) -> dict[str, object]:
+    details: dict[str, str] = json.loads(alert.details or "{}")
+    return {
+        **details,
+        "id": alert.id,
+        "account": alert.account_id or "-",
+        "period": alert.period or "-",
+        "due_date": alert.due_date.isoformat() if alert.due_date else "-",
+        "principal": _money(session, alert, alert.principal),
+        "late_fee": _money(session, alert, alert.late_fee),
+        "days": alert.days_overdue or 0,
+        "suspension_on": alert.suspension_on.isoformat() if alert.suspension_on else "-",
+        "employee": _name(session, alert.employee_id),
+        "department": alert.department or "-",
+    }
+
+
+def render_alert(
+    session: Session, alert: Alert, *, locale: str, timezone: str = "Asia/Shanghai"
+) -> Reply:
+    """The alert card: text is the complete message, the card its structured form."""
+    facts = _facts(session, alert)
+    kind = AlertKind(alert.kind)
+    variant = kind.value
+    if kind is AlertKind.ENROLLMENT_DEADLINE:
+        variant += ".passed" if facts.get("state") == "overdue" else ".soon"
+
+    def t(key: str) -> str:
+        return translate(locale, key, **facts)
+
+    title = t(f"alert.{variant}.title")
+    body = [title, t(f"alert.{variant}.consequence"), t(f"alert.{variant}.action")]
+    fields = [Field(label=t("alert.field.id"), value=str(alert.id))]
+    if alert.account_id:
+        fields.append(
+            Field(
+                label=t("alert.field.account"),
+                value=f"{alert.account_id} {alert.period or ''}".strip(),
+            )
+        )
+    if alert.principal is not None:
+        fields.append(Field(label=t("alert.field.principal"), value=str(facts["principal"])))
+    if alert.late_fee is not None and alert.late_fee > 0:
+        fields.append(Field(label=t("alert.field.late_fee"), value=str(facts["late_fee"])))
+    if alert.due_date is not None:
+        fields.append(Field(label=t("alert.field.due_date"), value=str(facts["due_date"])))
+    if alert.suspension_on is not None:
+        fields.append(
+            Field(label=t("alert.field.suspension_on"), value=str(facts["suspension_on"]))
+        )
+    if alert.employee_id:
+        fields.append(Field(label=t("alert.field.employee"), value=str(facts["employee"])))
+    buttons: tuple[Button, ...] = ()
+    if alert.state == AlertState.OPEN:
+        body.append(t("alert.how_to_ack"))
+        buttons = (
+            Button(action="ack", label=t("alert.button.ack"), value=str(alert.id), style="primary"),
+            Button(action="snooze", label=t("alert.button.snooze"), value=f"{alert.id}:4h"),
+        )
+    elif alert.acknowledged_at is not None:
+        when = alert.acknowledged_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+        acked = translate(
+            locale,
+            "alert.acknowledged",
+            who=_name(session, alert.acknowledged_by),
+            when=when,
+            via=alert.acknowledged_via or "-",
+        )
+        body.append(acked)
+        fields.append(Field(label=t("alert.field.acknowledged"), value=acked))
+    card = Card(title=title, fields=tuple(fields), buttons=buttons)
+    return Reply(text="\n".join(body), card=card)
+
+
+def render_delivery(
+    session: Session, delivery: Delivery, *, timezone: str = "Asia/Shanghai"
+) -> Reply | None:
+    """The dispatcher's renderer: None when the message should no longer go out."""
+    payload = json.loads(delivery.payload)
+    if payload.get("type") != "alert":
+        return None
+    alert = session.get(Alert, payload["alert_id"])
+    if alert is None or alert.state != AlertState.OPEN:
+        return None
+    reply = render_alert(session, alert, locale=payload.get("locale", "zh-CN"), timezone=timezone)
+    level = int(payload.get("level", 0))
+    if level > 0:
+        prefix = translate(payload.get("locale", "zh-CN"), "alert.escalated", level=level)
+        return Reply(text=f"{prefix}\n{reply.text}", card=reply.card)
+    return reply

@@ -1,0 +1,231 @@
+"""`alerts`, `ack`, `snooze`, `plan`: working the alerts in the asker's scope.
+
+Scope is `storage.alerts.in_scope` (managers: their department; HR/finance: everything). An
+alert outside the scope gets the same answer as one that does not exist, so a refusal never
+reveals that it is there. The `ack`/`snooze` buttons arrive as these same commands.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+
+from core.installments import PlanError
+from handlers.formatting import card_reply, label, moment, money
+from handlers.router import Request, Router, UsageError, UserError
+from handlers.types import Button, Field, Reply
+from storage.alerts import acknowledge, alerts_in_scope, create_plan, get_alert, in_scope, snooze
+from storage.employees import COMPANY_ROLES
+from storage.models import Alert
+
+router = Router()
+ZERO = Decimal("0.00")
+ALERT_ROLES = frozenset({"manager"}) | COMPANY_ROLES
+MAX_BUTTON_ALERTS = 3
+"""Buttons for the first few open alerts only: card platforms cap a card's buttons."""
+MAX_SNOOZE = timedelta(days=7)
+MAX_INSTALLMENTS = 12
+DEFAULT_SNOOZE = "4h"
+_DURATION = re.compile(r"^(\d{1,4})(m|min|h|d|分钟|小时|天)$")
+_UNITS = {"m": "minutes", "min": "minutes", "分钟": "minutes", "h": "hours", "小时": "hours"}
+
+
+def alert_arg(request: Request) -> Alert:
+    """The alert named by the first argument, if it exists and is in the asker's scope."""
+    text = request.args[0].lstrip("#")
+    if not text.isdigit():
+        raise UsageError("alert.bad_id", value=request.args[0])
+    alert = get_alert(request.session, int(text))
+    if alert is None or not in_scope(request.session, request.employee, alert):
+        raise UserError("alert.not_found", id=text)
+    return alert
+
+
+def duration_arg(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if match is None:
+        raise UsageError("snooze.bad_duration", value=text)
+    delta = timedelta(**{_UNITS.get(match.group(2), "days"): int(match.group(1))})
+    if not timedelta(0) < delta <= MAX_SNOOZE:
+        raise UsageError("snooze.bad_duration", value=text)
+    return delta
+
+
+def _summary(request: Request, alert: Alert) -> str:
+    subject = alert.account_id or alert.employee_id or alert.department or "-"
+    text = request.t(
+        "alerts.line",
+        kind=label(request, "kind", alert.kind),
+        subject=subject,
+        period=alert.period or "-",
+        state=label(request, "alert_state", alert.state),
+    )
+    account = request.accounts.get(alert.account_id or "")
+    if alert.principal is not None and account is not None:
+        fee = alert.late_fee if alert.late_fee is not None else ZERO
+        figures = request.t(
+            "alerts.figures",
+            principal=money(alert.principal, account.currency, account.policy.decimals),
+            late_fee=money(fee, account.currency, account.policy.decimals),
+            due_date=alert.due_date.isoformat() if alert.due_date else "-",
+        )
+        text = f"{text} {figures}"
+    return text
+
+
+@router.command(
+    "alerts",
+    "告警",
+    "警报",
+    help_key="cmd.alerts.help",
+    usage_key="cmd.alerts.usage",
+    roles=ALERT_ROLES,
+)
+def alerts(request: Request) -> Reply:
+    found = alerts_in_scope(request.session, request.employee)
+    if not found:
+        return Reply(text=request.t("alerts.none"))
+    fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in found]
+    buttons: list[Button] = []
+    for alert in [a for a in found if a.state == "open"][:MAX_BUTTON_ALERTS]:
+        buttons += [
+            Button(
+                action="ack",
+                label=request.t("button.ack", id=alert.id),
+                value=str(alert.id),
+                style="primary",
+            ),
+            Button(
+                action="snooze",
+                label=request.t("button.snooze", id=alert.id),
+                value=f"{alert.id}:{DEFAULT_SNOOZE}",
+            ),
+        ]
+    title = request.t("alerts.title", count=len(found))
+    return card_reply(request, title, fields, buttons=buttons)
+
+
+@router.command(
+    "ack",
+    "确认",
+    "acknowledge",
+    help_key="cmd.ack.help",
+    usage_key="cmd.ack.usage",
+    roles=ALERT_ROLES,
+    args=(1, 1),
+)
+def ack(request: Request) -> Reply:
+    alert = alert_arg(request)
+    done = acknowledge(
+        request.session,
+        alert,
+        by=request.employee.employee_id,
+        via=request.event.platform,
+        at=request.app.now(),
+    )
+    if not done:
+        state = label(request, "alert_state", alert.state)
+        return Reply(text=request.t("ack.not_open", id=alert.id, state=state))
+    return Reply(text=request.t("ack.done", id=alert.id))
+
+
+@router.command(
+    "snooze",
+    "暂缓",
+    "稍后",
+    help_key="cmd.snooze.help",
+    usage_key="cmd.snooze.usage",
+    roles=ALERT_ROLES,
+    args=(1, 2),
+)
+def snooze_command(request: Request) -> Reply:
+    alert = alert_arg(request)
+    delta = duration_arg(request.args[1] if len(request.args) > 1 else DEFAULT_SNOOZE)
+    if alert.state == "resolved":
+        return Reply(text=request.t("alert.resolved", id=alert.id))
+    now = request.app.now()
+    until = now + delta
+    snooze(
+        request.session,
+        alert,
+        by=request.employee.employee_id,
+        via=request.event.platform,
+        until=until,
+        at=now,
+    )
+    return Reply(
+        text=request.t("snooze.done", id=alert.id, until=moment(until, request.app.timezone))
+    )
+
+
+@router.command(
+    "plan",
+    "分期",
+    "installments",
+    help_key="cmd.plan.help",
+    usage_key="cmd.plan.usage",
+    roles=COMPANY_ROLES,
+    args=(2, 2),
+)
+def plan(request: Request) -> Reply:
+    alert = alert_arg(request)
+    count_text = request.args[1]
+    if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_INSTALLMENTS:
+        raise UsageError("plan.bad_count", value=count_text, max=MAX_INSTALLMENTS)
+    if None in (alert.account_id, alert.period, alert.due_date, alert.suspension_on):
+        return Reply(text=request.t("plan.unsupported", id=alert.id))
+    if alert.state == "resolved":
+        return Reply(text=request.t("alert.resolved", id=alert.id))
+    count, today = int(count_text), request.today
+    try:
+        result = create_plan(
+            request.session,
+            alert,
+            count,
+            by=request.employee.employee_id,
+            at=request.app.now(),
+            today=today,
+            accounts=request.accounts,
+        )
+    except PlanError:
+        assert alert.suspension_on is not None
+        days_left = max((alert.suspension_on - today).days - 1, 0)
+        if days_left < count:
+            return Reply(
+                text=request.t(
+                    "plan.too_late",
+                    days=days_left,
+                    count=count,
+                    suspension_on=alert.suspension_on.isoformat(),
+                )
+            )
+        return Reply(text=request.t("plan.nothing_owed", id=alert.id))
+    account = request.accounts[result.alert.account_id or ""]
+    quote = result.quote
+
+    amount = partial(money, currency=account.currency, decimals=account.policy.decimals)
+
+    fields = [
+        Field(
+            label=request.t("plan.part", seq=part.seq),
+            value=request.t(
+                "plan.part_value", due_on=part.due_on.isoformat(), amount=amount(part.amount)
+            ),
+        )
+        for part in quote.installments
+    ]
+    fields.append(
+        Field(
+            label=request.t("plan.fee_label"),
+            value=request.t(
+                "plan.fees",
+                with_plan=amount(quote.fee_with_plan),
+                today=amount(quote.fee_if_paid_today),
+                extra=amount(quote.extra_fee),
+            ),
+        )
+    )
+    title = request.t("plan.title", id=alert.id, account=alert.account_id, period=alert.period)
+    return card_reply(request, title, fields)

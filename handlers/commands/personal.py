@@ -1,0 +1,115 @@
+"""`coverage` and `contributions`: the asker's own figures, and only the asker's.
+
+Neither command takes a person as argument, so asking about someone else is impossible by
+design. Both are personal: in a shared conversation the answer is ephemeral, the ID number is
+left out and the contribution base (the salary, clamped) is masked (ARCHITECTURE.md §2).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from handlers.formatting import card_reply, day, label, money
+from handlers.masking import mask_amount, mask_id_number, may_reveal
+from handlers.router import Request, Router, period_arg
+from handlers.types import Field, Reply
+from storage.coverage import employee_cover
+from storage.ledger import employee_lines
+from storage.queries_ledger import latest_employee_period
+
+router = Router()
+ZERO = Decimal("0.00")
+
+
+@router.command(
+    "coverage",
+    "我的医保",
+    "医保状态",
+    "医保",
+    "cover",
+    "status",
+    help_key="cmd.coverage.help",
+    usage_key="cmd.coverage.usage",
+    personal=True,
+)
+def coverage(request: Request) -> Reply:
+    employee = request.employee
+    account = request.accounts[employee.account_id]
+    status = employee_cover(request.session, employee, request.accounts, request.today)
+    fields = [
+        Field(label=request.t("coverage.state"), value=label(request, "state", status.state)),
+        Field(label=request.t("coverage.account"), value=account.policy.name),
+        Field(
+            label=request.t("coverage.paid_through"),
+            value=str(status.paid_through or request.t("format.none")),
+        ),
+        Field(label=request.t("coverage.next_due"), value=day(request, status.next_due)),
+    ]
+    notes = []
+    if status.arrears:
+        arrears = ", ".join(str(period) for period in status.arrears)
+        fields.append(Field(label=request.t("coverage.arrears"), value=arrears))
+    if status.suspension_on is not None:
+        fields.append(
+            Field(label=request.t("coverage.suspension_on"), value=status.suspension_on.isoformat())
+        )
+        if not status.confirmed:
+            notes.append(request.t("coverage.estimate"))
+    if employee.id_number and request.is_direct:
+        # The contract shows an ID number only masked, and only to its owner in private.
+        fields.append(
+            Field(label=request.t("coverage.id_number"), value=mask_id_number(employee.id_number))
+        )
+    return card_reply(request, request.t("coverage.title"), fields, notes=notes)
+
+
+@router.command(
+    "contributions",
+    "缴费明细",
+    "缴费",
+    "breakdown",
+    help_key="cmd.contributions.help",
+    usage_key="cmd.contributions.usage",
+    args=(0, 1),
+    personal=True,
+)
+def contributions(request: Request) -> Reply:
+    employee = request.employee
+    if request.args:
+        period = period_arg(request.args[0])
+    else:
+        latest = latest_employee_period(request.session, employee.employee_id)
+        if latest is None:
+            return Reply(text=request.t("contributions.no_ledger"))
+        period = latest
+    lines = employee_lines(request.session, period, employee.employee_id)
+    if not lines:
+        return Reply(text=request.t("contributions.none", period=period))
+    account = request.accounts[lines[0].account_id]
+    currency, decimals = account.currency, account.policy.decimals
+    reveal = may_reveal(viewer=employee, owner=employee, is_direct=request.is_direct)
+
+    def amount(value: Decimal) -> str:
+        return money(value, currency, decimals)
+
+    fields = []
+    for line in lines:
+        values = {"employer": amount(line.employer), "employee": amount(line.employee)}
+        if line.base > ZERO:
+            base = amount(line.base) if reveal else mask_amount(line.base)
+            text = request.t("contributions.line", base=base, **values)
+        else:
+            text = request.t("contributions.line_fixed", **values)
+        fields.append(Field(label=label(request, "scheme", line.scheme), value=text))
+    employer_total = sum((line.employer for line in lines), ZERO)
+    employee_total = sum((line.employee for line in lines), ZERO)
+    total = request.t(
+        "contributions.totals",
+        employer=amount(employer_total),
+        employee=amount(employee_total),
+        total=amount(employer_total + employee_total),
+    )
+    fields.append(Field(label=request.t("contributions.total_label"), value=total))
+    notes = [] if reveal else [request.t("contributions.masked")]
+    title = request.t("contributions.title", period=period)
+    return card_reply(request, title, fields, notes=notes)

@@ -1,0 +1,43 @@
+"""What every handler may use besides the message: the database, policies, clock and locale.
+
+One frozen object built once by the runtime (or a test) and passed to `handlers.pipeline.handle`,
+so handlers never read globals, the wall clock or the config themselves (STYLE.md: time is
+injected; tests never wait for it to pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from core.policy import Policy
+
+DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
+"""The contract's default (`[bot] timezone`)."""
+
+
+def utc_now() -> datetime:
+    """The production clock: aware UTC now."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppContext:
+    engine: Engine
+    policies: Mapping[str, Policy]
+    default_locale: str = "zh-CN"
+    timezone: ZoneInfo = DEFAULT_TIMEZONE
+    clock: Callable[[], datetime] = utc_now
+    """Aware UTC now; `today()` is its date in the company's timezone."""
+    ack_sla_minutes: int = 60
+    """How long an alert may stay open before it counts as late (KPI summaries)."""
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.timezone).date()

@@ -1,0 +1,66 @@
+"""How figures read in a reply: amounts with their currency, ratios, and cards with text twins.
+
+Every reply's `text` is the complete answer (ARCHITECTURE.md §3, `ask --json`), so a card is
+always rendered from the same fields as its text, never separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from core.money import format_amount
+from handlers.i18n import has_key
+from handlers.router import Request
+from handlers.types import Button, Card, Field, Reply
+
+PERCENT = Decimal(100)
+
+
+def money(amount: Decimal, currency: str, decimals: int = 2) -> str:
+    """`1234.50 CNY`: the contract's amount string followed by its currency."""
+    return f"{format_amount(amount, decimals)} {currency}"
+
+
+def percent(request: Request, ratio: Decimal | None) -> str:
+    if ratio is None:
+        return request.t("format.none")
+    return f"{(ratio * PERCENT).quantize(Decimal('0.1'))}%"
+
+
+def day(request: Request, value: date | None) -> str:
+    return request.t("format.none") if value is None else value.isoformat()
+
+
+def moment(value: datetime, timezone: ZoneInfo) -> str:
+    """A time as the company reads it: local `YYYY-MM-DD HH:MM`."""
+    return value.astimezone(timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def label(request: Request, prefix: str, value: str) -> str:
+    """The translated name of a domain value (`scheme.pension`), or the value when unnamed."""
+    key = f"{prefix}.{value}"
+    return request.t(key) if has_key(key) else value
+
+
+def card_reply(
+    request: Request,
+    title: str,
+    fields: Sequence[Field],
+    *,
+    notes: Sequence[str] = (),
+    buttons: Sequence[Button] = (),
+) -> Reply:
+    """A reply with a card, and the same content as plain text for platforms without cards."""
+    lines = [title]
+    lines += [request.t("format.field", label=f.label, value=f.value) for f in fields]
+    lines += notes
+    note_fields = tuple(Field(label=request.t("format.note"), value=note) for note in notes)
+    card = Card(title=title, fields=(*fields, *note_fields), buttons=tuple(buttons))
+    return Reply(text="\n".join(lines), card=card)
+
+
+def list_reply(title: str, lines: Sequence[str]) -> Reply:
+    return Reply(text="\n".join([title, *lines]))

@@ -1,0 +1,112 @@
+"""THE entry point of every conversation: adapters, the CLI's `ask` and the console call `handle`.
+
+One path for everyone: identify the user, choose the reply language, route, check the role,
+run the command in one transaction. It never raises: a user-caused problem is an answer
+(usage hint, refusal, "not registered"), anything else a short apology. Logs name the command,
+platform and event, and the failure's type and stack, never the text, figures or exception
+message, which may hold an ID number or a salary (ARCHITECTURE.md §2 "Secrets and PII").
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from functools import cache
+
+from sqlmodel import Session
+
+from handlers.commands import build_router
+from handlers.context import AppContext
+from handlers.i18n import normalize_locale, translate
+from handlers.router import Command, Request, Router
+from handlers.types import Action, Message, Reply
+from storage.db import session_scope
+from storage.employees import by_platform_user, locale_for
+from storage.models import Employee
+
+logger = logging.getLogger(__name__)
+
+BUTTON_COMMANDS = {"ack": "ack", "snooze": "snooze"}
+"""Button action ids (the contract's buttons) and the command each one runs."""
+
+
+@cache
+def router() -> Router:
+    """The one router of every command, built on first use."""
+    return build_router()
+
+
+@dataclass
+class _Progress:
+    """How far a request got, so the apology and the log line can say it."""
+
+    locale: str
+    command: str = "-"
+
+
+def handle(app: AppContext, event: Message | Action) -> Reply:
+    """The reply to one message or button click; never raises."""
+    progress = _Progress(locale=normalize_locale(app.default_locale) or "zh-CN")
+    try:
+        with session_scope(app.engine) as session:
+            return _handle(app, event, session, progress)
+    except Exception as exc:
+        logger.error(
+            "command %s failed on %s (event %s): %s\n%s",
+            progress.command,
+            event.platform,
+            event.event_id,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return Reply(text=translate(progress.locale, "error.internal"))
+
+
+def _handle(
+    app: AppContext, event: Message | Action, session: Session, progress: _Progress
+) -> Reply:
+    is_direct = isinstance(event, Message) and event.is_direct
+    employee = by_platform_user(session, event.platform, event.user_id)
+    if employee is None:
+        return Reply(
+            text=translate(progress.locale, "error.not_registered"), ephemeral=not is_direct
+        )
+    progress.locale = _locale(app, session, employee, event)
+    matched = _route(event)
+    if matched is None:
+        return Reply(text=translate(progress.locale, "error.unknown"))
+    command, args = matched
+    progress.command = command.name
+    if not command.allows(employee.role):
+        refusal = translate(progress.locale, "error.forbidden")
+        return Reply(text=refusal, ephemeral=not is_direct)
+    request = Request(
+        event=event,
+        employee=employee,
+        session=session,
+        locale=progress.locale,
+        app=app,
+        command=command.name,
+        args=args,
+        is_direct=is_direct,
+    )
+    return router().invoke(command, request)
+
+
+def _locale(app: AppContext, session: Session, employee: Employee, event: Message | Action) -> str:
+    """`lang` preference > the employee's imported locale > the message's locale > default."""
+    message_locale = normalize_locale(event.locale) if isinstance(event, Message) else None
+    fallback = message_locale or normalize_locale(app.default_locale) or "zh-CN"
+    return normalize_locale(locale_for(session, employee, fallback)) or fallback
+
+
+def _route(event: Message | Action) -> tuple[Command, tuple[str, ...]] | None:
+    if isinstance(event, Message):
+        return router().match(event.text)
+    name = BUTTON_COMMANDS.get(event.action_id)
+    command = None if name is None else router().get(name)
+    if command is None:
+        return None
+    # Button values carry `ID` or `ID:duration` (handlers.commands.alerts builds them).
+    return command, tuple(part for part in event.value.split(":") if part)

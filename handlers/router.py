@@ -1,0 +1,198 @@
+"""The explicit command router: aliases in both languages, roles, help and usage per command.
+
+As in errbot, a handler *returns* its reply and declares its help where it is registered; the
+router is a plain object (no globals), so tests and the console build the same one as the
+platforms. Matching forgives what chat clients add: case, full-width characters and spaces
+(NFKC), a trailing `?`/`？`, and Slack's `/coverwatch` prefix.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from functools import cached_property
+
+from sqlmodel import Session
+
+from core.periods import Period
+from handlers.context import AppContext
+from handlers.i18n import translate
+from handlers.types import Action, Message, Reply
+from storage.accounts import AccountPolicy, account_policies
+from storage.models import Employee
+
+_PREFIXES = ("/coverwatch", "coverwatch")
+_TRAILING = "?!。.!？ "
+
+
+class UserError(Exception):
+    """A problem the user caused (an alert not in scope, a plan too late): a catalog answer."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+class UsageError(UserError):
+    """The arguments do not fit the command: the answer adds the command's usage hint."""
+
+    def __init__(self, key: str = "", **values: object) -> None:
+        super().__init__(key, **values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """Everything a command handler needs; built by the pipeline for one message or click."""
+
+    event: Message | Action
+    employee: Employee
+    session: Session
+    locale: str
+    app: AppContext
+    command: str
+    args: tuple[str, ...] = ()
+    is_direct: bool = False
+    """Button clicks carry no conversation type, so they count as shared (masked)."""
+    router: Router | None = None
+    """The router that dispatched this request (what `help` lists)."""
+
+    def t(self, key: str, /, **values: object) -> str:
+        return translate(self.locale, key, **values)
+
+    @property
+    def today(self) -> date:
+        return self.app.today()
+
+    @cached_property
+    def accounts(self) -> dict[str, AccountPolicy]:
+        return account_policies(self.session, self.app.policies)
+
+
+Handler = Callable[[Request], Reply]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    handler: Handler
+    help_key: str
+    usage_key: str
+    roles: frozenset[str] | None = None
+    """None: every registered user may ask."""
+    min_args: int = 0
+    max_args: int = 0
+    personal: bool = False
+    """Answers with the asker's own data: ephemeral when asked in a shared conversation."""
+
+    def allows(self, role: str) -> bool:
+        return self.roles is None or role in self.roles
+
+
+@dataclass
+class Router:
+    _commands: dict[str, Command] = field(default_factory=dict)
+    _aliases: dict[str, Command] = field(default_factory=dict)
+
+    def command(
+        self,
+        name: str,
+        *aliases: str,
+        help_key: str,
+        usage_key: str,
+        roles: Collection[str] | None = None,
+        args: tuple[int, int] = (0, 0),
+        personal: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler under its name and aliases (matched case-insensitively)."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(
+                Command(
+                    name=name,
+                    aliases=(name, *aliases),
+                    handler=handler,
+                    help_key=help_key,
+                    usage_key=usage_key,
+                    roles=None if roles is None else frozenset(roles),
+                    min_args=args[0],
+                    max_args=args[1],
+                    personal=personal,
+                )
+            )
+            return handler
+
+        return register
+
+    def add(self, command: Command) -> None:
+        for alias in command.aliases:
+            key = normalize(alias)
+            if key in self._aliases:
+                raise ValueError(f"alias {alias!r} is already registered")
+            self._aliases[key] = command
+        self._commands[command.name] = command
+
+    def include(self, other: Router) -> None:
+        for command in other:
+            self.add(command)
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self._commands.values())
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    def match(self, text: str) -> tuple[Command, tuple[str, ...]] | None:
+        """The command a text asks for and its arguments, or None."""
+        cleaned = normalize(text)
+        if not cleaned:
+            return None
+        head, _, rest = cleaned.partition(" ")
+        if head in self._aliases:
+            return self._aliases[head], tuple(rest.split())
+        # Chinese needs no space between command and argument: `缴费明细2025-06`, `确认12`.
+        for alias in sorted(self._aliases, key=len, reverse=True):
+            if not alias.isascii() and cleaned.startswith(alias):
+                return self._aliases[alias], tuple(cleaned[len(alias) :].split())
+        return None
+
+    def invoke(self, command: Command, request: Request) -> Reply:
+        """Check the argument count, run the handler, answer bad arguments with the usage hint."""
+        request = replace(request, command=command.name, router=self)
+        try:
+            if not command.min_args <= len(request.args) <= command.max_args:
+                raise UsageError()
+            reply = command.handler(request)
+        except UserError as error:
+            return Reply(text=error_text(request, command, error), ephemeral=not request.is_direct)
+        if command.personal and not request.is_direct:
+            reply = replace(reply, ephemeral=True)
+        return reply
+
+
+def error_text(request: Request, command: Command, error: UserError) -> str:
+    lines = [request.t(error.key, **error.values)] if error.key else []
+    if isinstance(error, UsageError):
+        lines.append(request.t("format.usage", usage=request.t(command.usage_key)))
+    return "\n".join(lines)
+
+
+def normalize(text: str) -> str:
+    """Fold what chat clients vary: width, case, spacing, a trailing `?` and `/coverwatch`."""
+    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    for prefix in _PREFIXES:
+        if folded == prefix or folded.startswith(prefix + " "):
+            folded = folded[len(prefix) :].strip()
+            break
+    return folded.rstrip(_TRAILING)
+
+
+def period_arg(value: str) -> Period:
+    """A `YYYY-MM` argument, or a usage error that names what was wrong."""
+    try:
+        return Period.parse(value)
+    except ValueError:
+        raise UsageError("error.bad_period", value=value) from None

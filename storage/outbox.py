@@ -1,0 +1,152 @@
+"""The delivery outbox: rows written with the alert change, claimed and sent by a dispatcher.
+
+States: pending -> sending -> sent | failed (| cancelled when the alert is acknowledged first).
+A unique idempotency key per (alert, stage, platform, address) means a re-scan, a crash or a
+second instance never enqueues a message twice. Claims use `FOR UPDATE SKIP LOCKED` on
+PostgreSQL so several dispatchers share the work; a claim whose process died is released after
+its lease, and the resend carries the same idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from storage.models import Delivery
+
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewDelivery:
+    idempotency_key: str
+    platform: str
+    address: str
+    payload: str
+    not_before: datetime
+    alert_id: int | None = None
+    is_group: bool = False
+    employee_id: str | None = None
+    urgent: bool = False
+
+
+def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) -> int:
+    """Insert deliveries, skipping keys already present; returns how many were new."""
+    if not items:
+        return 0
+    rows = [
+        {
+            "idempotency_key": item.idempotency_key,
+            "alert_id": item.alert_id,
+            "platform": item.platform,
+            "address": item.address,
+            "is_group": item.is_group,
+            "employee_id": item.employee_id,
+            "payload": item.payload,
+            "urgent": item.urgent,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": item.not_before,
+            "created_at": now,
+        }
+        for item in items
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Delivery).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    result = session.execute(statement.returning(col(Delivery.id)), rows)
+    return len(result.all())
+
+
+def claim_due(session: Session, *, now: datetime, worker: str, limit: int = 50) -> list[Delivery]:
+    """Claim pending deliveries whose time has come (the caller commits at once)."""
+    query = (
+        select(Delivery)
+        .where(col(Delivery.state) == "pending", col(Delivery.next_attempt_at) <= now)
+        .order_by(col(Delivery.urgent).desc(), Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        rows = list(session.exec(query.with_for_update(skip_locked=True)).all())
+    else:
+        rows = list(session.exec(query).all())
+    claimed = []
+    for row in rows:
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == row.id, col(Delivery.state) == "pending")
+            .values(state="sending", claimed_by=worker, claimed_at=now)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            session.refresh(row)
+            claimed.append(row)
+    return claimed
+
+
+def mark_sent(session: Session, delivery_id: int, *, message_ref: str, now: datetime) -> None:
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(state="sent", message_ref=message_ref, sent_at=now, last_error=None)
+    )
+
+
+def mark_retry(
+    session: Session, delivery_id: int, *, error: str, next_attempt_at: datetime, attempts: int
+) -> None:
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(
+            state="pending",
+            attempts=attempts,
+            last_error=error[:500],
+            next_attempt_at=next_attempt_at,
+            claimed_by=None,
+        )
+    )
+
+
+def mark_failed(session: Session, delivery_id: int, *, error: str, attempts: int) -> None:
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(state="failed", attempts=attempts, last_error=error[:500])
+    )
+
+
+def release_stale_claims(session: Session, *, now: datetime) -> int:
+    """Deliveries left in `sending` by a process that died go back to `pending`."""
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.state) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE)
+        .values(state="pending", claimed_by=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_own_claims(session: Session, *, worker: str) -> int:
+    """On a clean shutdown, hand back what this worker claimed but did not send."""
+    result = session.execute(
+        update(Delivery)
+        .where(col(Delivery.state) == "sending", col(Delivery.claimed_by) == worker)
+        .values(state="pending", claimed_by=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def counts_by_state(session: Session) -> dict[str, int]:
+    query = select(Delivery.state, func.count()).group_by(Delivery.state)
+    return {state: int(count) for state, count in session.exec(query).all()}
+
+
+def sent_ref(session: Session, alert_id: int) -> list[Delivery]:
+    """Sent deliveries of an alert (to update their cards in place after an acknowledgement)."""
+    query = select(Delivery).where(Delivery.alert_id == alert_id, Delivery.state == "sent")
+    return list(session.exec(query).all())

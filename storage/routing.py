@@ -1,0 +1,151 @@
+"""Who hears about an alert, on which platform, and when (quiet hours).
+
+Level 0 goes to the people who own the problem (HR and finance for account alerts, plus the
+manager for a hire or a department); each escalation level goes one step up: the level-0
+recipients' managers, then the configured HR leads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from core.quiet_hours import QuietHours
+from sqlmodel import Session, col, select
+
+from core.alerts import AlertKind
+from storage.employees import company_contacts
+from storage.models import Alert, Employee, UserPreference
+from storage.outbox import NewDelivery
+
+_PLATFORM_IDS = {
+    "slack": "slack_user_id",
+    "dingtalk": "dingtalk_user_id",
+    "wecom": "wecom_user_id",
+}
+_COMPANY_KINDS = frozenset(
+    {
+        AlertKind.DUE_SOON,
+        AlertKind.OVERDUE,
+        AlertKind.SUSPENSION_IMMINENT,
+        AlertKind.FUNDING_GAP,
+        AlertKind.INSTALLMENT_DUE,
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Routing:
+    """Delivery settings taken from config: enabled platforms, HR groups, quiet hours."""
+
+    platforms: tuple[str, ...] = ()
+    """Enabled chat platforms; with none, alerts go to the console."""
+    hr_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    webhook: bool = False
+    hr_leads: tuple[str, ...] = ()
+    quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse(""))
+    urgent_bypass: frozenset[str] = frozenset({"overdue", "suspension_imminent"})
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh-CN"
+
+    @property
+    def chat_platforms(self) -> tuple[str, ...]:
+        return self.platforms or ("console",)
+
+
+def level_zero(session: Session, alert: Alert) -> list[Employee]:
+    """The people who own the alert's problem."""
+    people: dict[str, Employee] = {}
+    if AlertKind(alert.kind) in _COMPANY_KINDS or alert.kind == AlertKind.ENROLLMENT_DEADLINE:
+        people.update((e.employee_id, e) for e in company_contacts(session))
+    if alert.employee_id:
+        subject = session.get(Employee, alert.employee_id)
+        if subject is not None and subject.manager_id:
+            manager = session.get(Employee, subject.manager_id)
+            if manager is not None:
+                people[manager.employee_id] = manager
+    if alert.kind == AlertKind.KPI_BELOW_TARGET and alert.department:
+        query = select(Employee).where(
+            Employee.department == alert.department, Employee.role == "manager"
+        )
+        people.update((e.employee_id, e) for e in session.exec(query))
+        people.update((e.employee_id, e) for e in company_contacts(session) if e.role == "hr")
+    return sorted(people.values(), key=lambda e: e.employee_id)
+
+
+def recipients_at(session: Session, alert: Alert, level: int, routing: Routing) -> list[Employee]:
+    base = level_zero(session, alert)
+    if level == 0:
+        return base
+    if level == 1:
+        managers = {e.manager_id for e in base if e.manager_id}
+        query = select(Employee).where(col(Employee.employee_id).in_(managers))
+        found = list(session.exec(query.order_by(Employee.employee_id)))
+        if found:
+            return found
+    query = select(Employee).where(col(Employee.employee_id).in_(routing.hr_leads))
+    return list(session.exec(query.order_by(Employee.employee_id)))
+
+
+def _locale(session: Session, employee: Employee, default: str) -> str:
+    preference = session.get(UserPreference, employee.employee_id)
+    return (preference.locale if preference and preference.locale else None) or (
+        employee.locale or default
+    )
+
+
+def deliveries_for(
+    session: Session,
+    alert: Alert,
+    *,
+    stage: str,
+    level: int,
+    routing: Routing,
+    now: datetime,
+    people: Sequence[Employee] | None = None,
+) -> list[NewDelivery]:
+    """One delivery per (recipient, platform), plus HR groups and the webhook at level 0."""
+    assert alert.id is not None
+    urgent = alert.kind in routing.urgent_bypass
+    not_before = (
+        now if urgent else routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
+    )
+    base = {"type": "alert", "alert_id": alert.id, "stage": stage, "level": level}
+    items: list[NewDelivery] = []
+
+    def add(platform: str, address: str, locale: str, *, group: bool, who: str | None) -> None:
+        key = f"alert:{alert.id}:{stage}:L{level}:{platform}:{address}"
+        items.append(
+            NewDelivery(
+                idempotency_key=key,
+                alert_id=alert.id,
+                platform=platform,
+                address=address,
+                is_group=group,
+                employee_id=who,
+                payload=json.dumps({**base, "locale": locale}),
+                urgent=urgent,
+                not_before=not_before,
+            )
+        )
+
+    targets = people if people is not None else recipients_at(session, alert, level, routing)
+    for person in targets:
+        locale = _locale(session, person, routing.locale)
+        for platform in routing.chat_platforms:
+            if platform == "console":
+                add("console", person.employee_id, locale, group=False, who=person.employee_id)
+                continue
+            address = getattr(person, _PLATFORM_IDS[platform])
+            if address:
+                add(platform, address, locale, group=False, who=person.employee_id)
+    if level == 0:
+        for platform, groups in routing.hr_groups.items():
+            for group_id in groups:
+                add(platform, group_id, routing.locale, group=True, who=None)
+        if routing.webhook:
+            add("webhook", "webhook", routing.locale, group=True, who=None)
+    return items

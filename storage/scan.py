@@ -1,0 +1,178 @@
+"""One scan: evaluate the alert rules on a day and apply what they found, in one transaction.
+
+A finding with a known dedupe key updates its alert; a new key opens one; an alert whose
+condition is gone resolves. Deliveries for new notification stages are written in the same
+transaction as the alert change (the outbox), so a crash never loses or doubles a warning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.alert_rules import (
+    EVALUATED_KINDS,
+    AccountPeriodView,
+    BalanceView,
+    HireView,
+    RuleSettings,
+    evaluate,
+)
+from core.alerts import AlertEventType, AlertState, Finding, transition
+from core.policy import Policy
+from storage.accounts import account_policies
+from storage.alerts import record, resolve
+from storage.db import session_scope
+from storage.models import Alert, Employee
+from storage.outbox import enqueue
+from storage.payments import account_periods, latest_balances
+from storage.routing import Routing, deliveries_for
+
+
+@dataclass
+class ScanReport:
+    at: date
+    opened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    deliveries: int = 0
+    alert_ids: list[int] = field(default_factory=list)
+    """Every alert the scan found active (opened or updated), in finding order."""
+
+
+def _views(
+    session: Session, policies: Mapping[str, Policy], as_of: date
+) -> tuple[list[AccountPeriodView], list[HireView], list[BalanceView]]:
+    accounts = account_policies(session, policies)
+    periods = [
+        AccountPeriodView(
+            account_id=item.account_id,
+            period=item.period,
+            currency=item.currency,
+            due_date=item.due_date,
+            total=item.total,
+            outstanding=item.outstanding,
+            late_fee=item.late_fee,
+            days_overdue=item.days_overdue,
+            suspension_on=item.suspension_on,
+            paid_in_full_on=item.paid_in_full_on,
+        )
+        for item in account_periods(session, accounts, as_of)
+    ]
+    query = select(Employee).where(col(Employee.enrolled_on).is_(None))
+    hires = [
+        HireView(
+            employee_id=e.employee_id,
+            department=e.department,
+            manager_id=e.manager_id,
+            account_id=e.account_id,
+            hire_date=e.hire_date,
+            enrolled_on=e.enrolled_on,
+            leave_date=e.leave_date,
+        )
+        for e in session.exec(query)
+    ]
+    balances = [
+        BalanceView(
+            account_id=row.account_id,
+            as_of=row.as_of,
+            balance=row.balance,
+            currency=accounts[row.account_id].currency,
+        )
+        for row in latest_balances(session, as_of).values()
+    ]
+    return periods, hires, balances
+
+
+def _apply(session: Session, alert: Alert | None, finding: Finding, now: datetime) -> Alert:
+    fresh = alert is None
+    if alert is None:
+        alert = Alert(
+            dedupe_key=finding.key, kind=finding.kind.value, opened_at=now, updated_at=now
+        )
+    elif alert.state == AlertState.RESOLVED:
+        alert.state = transition(AlertState.RESOLVED, AlertState.OPEN).value
+        alert.resolved_at = alert.acknowledged_at = alert.acknowledged_by = None
+        alert.escalation_level = 0
+        alert.opened_at = now
+    alert.account_id = finding.account_id
+    alert.employee_id = finding.employee_id
+    alert.department = finding.department
+    alert.period = str(finding.period) if finding.period else None
+    alert.due_date = finding.due_date
+    alert.principal = finding.principal
+    alert.late_fee = finding.late_fee
+    alert.days_overdue = finding.days_overdue
+    alert.suspension_on = finding.suspension_on
+    alert.details = json.dumps(dict(finding.details), sort_keys=True, ensure_ascii=False)
+    alert.updated_at = now
+    session.add(alert)
+    session.flush()
+    record(session, alert, AlertEventType.OPENED if fresh else AlertEventType.UPDATED, at=now)
+    return alert
+
+
+def apply_findings(
+    session: Session,
+    findings: Sequence[Finding],
+    *,
+    now: datetime,
+    routing: Routing,
+    evaluated: frozenset[str],
+) -> ScanReport:
+    report = ScanReport(at=now.date())
+    existing = {
+        alert.dedupe_key: alert
+        for alert in session.exec(select(Alert).where(col(Alert.kind).in_(evaluated)))
+    }
+    seen: set[str] = set()
+    for finding in findings:
+        seen.add(finding.key)
+        previous = existing.get(finding.key)
+        was_active = previous is not None and previous.state != AlertState.RESOLVED
+        alert = _apply(session, previous, finding, now)
+        assert alert.id is not None
+        (report.updated if was_active else report.opened).append(alert.id)
+        report.alert_ids.append(alert.id)
+        snoozed = alert.snoozed_until is not None and alert.snoozed_until > now
+        if alert.state == AlertState.OPEN and alert.notified_stage != finding.stage and not snoozed:
+            report.deliveries += enqueue(
+                session,
+                deliveries_for(
+                    session, alert, stage=finding.stage, level=0, routing=routing, now=now
+                ),
+                now=now,
+            )
+            alert.notified_stage = finding.stage
+            session.add(alert)
+            record(session, alert, AlertEventType.NOTIFIED, at=now, detail=finding.stage)
+    for key, alert in existing.items():
+        if key not in seen and alert.state != AlertState.RESOLVED:
+            resolve(session, alert, at=now, reason="condition cleared")
+            assert alert.id is not None
+            report.resolved.append(alert.id)
+    return report
+
+
+def run_scan(
+    engine: Engine,
+    *,
+    as_of: date,
+    now: datetime,
+    policies: Mapping[str, Policy],
+    rules: RuleSettings,
+    routing: Routing,
+) -> ScanReport:
+    """Evaluate every rule on `as_of` and apply the result atomically."""
+    with session_scope(engine) as session:
+        periods, hires, balances = _views(session, policies, as_of)
+        findings = evaluate(
+            as_of=as_of, periods=periods, hires=hires, balances=balances, settings=rules
+        )
+        evaluated = frozenset(str(kind) for kind in EVALUATED_KINDS)
+        return apply_findings(session, findings, now=now, routing=routing, evaluated=evaluated)

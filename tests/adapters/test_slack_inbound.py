@@ -1,0 +1,336 @@
+"""Signed Slack requests over real loopback HTTP into `handle_http`, mounted as `run` will."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from adapters.base import ChatAdapter, HttpRequest
+from adapters.slack import SlackAdapter
+from adapters.slack.inbound import strip_bot_mention
+from handlers.types import Action, Message, Reply
+from tests.adapters.conftest_slack import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    RecordingSink,
+    anyio_backend,
+    command_body,
+    fake_slack,
+    fixture,
+    form,
+    http_adapter,
+    interaction_form,
+    serve,
+    signed,
+)
+from tests.fakes.slack import FakeSlack
+
+__all__ = ["anyio_backend", "fake_slack"]
+
+pytestmark = pytest.mark.anyio
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+async def post(url: str, body: str, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.post(url, content=body.encode(), headers=headers)
+
+
+async def test_slash_command_reaches_sink_and_reply_uses_response_url(
+    fake_slack: FakeSlack,
+) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = form(command_body(fake_slack, text="  coverage  ", channel_id="C2147483705"))
+    async with serve(adapter) as url:
+        answer = await post(url, body, signed(body, FORM))
+    assert answer.status_code == 200
+    assert answer.content == b""  # an empty ack; the answer follows through response_url
+    await sink.wait_for(1)
+    [(message, target)] = sink.events
+    assert message == Message(
+        platform="slack",
+        user_id="U2147483697",
+        conversation_id="C2147483705",
+        is_direct=False,
+        text="coverage",
+        event_id="13345224609.738474920.8088930838d88f008e0",
+    )
+    assert target.extra["response_url"] == fake_slack.response_url("command")
+
+    await adapter.reply(target, Reply(text="Your cover is active", ephemeral=True))
+    [(name, sent)] = fake_slack.responses
+    assert name == "command"
+    assert sent["text"] == "Your cover is active"
+    assert sent["response_type"] == "ephemeral"
+    assert sent["replace_original"] is False
+    # Bolt authorised the request with the bot token against the fake, never slack.com.
+    assert [call.token for call in fake_slack.calls_to("auth.test")] == [BOT_TOKEN]
+
+
+async def test_slash_command_in_a_dm_is_direct(fake_slack: FakeSlack) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = form(command_body(fake_slack, text="help", channel_id="D024BE91L"))
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, FORM))).status_code == 200
+    await sink.wait_for(1)
+    message, target = sink.events[0]
+    assert isinstance(message, Message)
+    assert message.is_direct and target.is_direct
+
+    await adapter.reply(target, Reply(text="help text", ephemeral=True))
+    assert fake_slack.responses[0][1]["response_type"] == "in_channel"
+
+
+async def test_app_mention_strips_the_bot_and_replies_in_channel(fake_slack: FakeSlack) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = json.dumps(fixture("app_mention"))
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, JSON))).status_code == 200
+        await sink.wait_for(1)
+    [(message, target)] = sink.events
+    assert message == Message(
+        platform="slack",
+        user_id="U061F7AUR",
+        conversation_id="C123ABC456",
+        is_direct=False,
+        text="arrears",
+        event_id="Ev123ABC456",
+    )
+    await adapter.reply(target, Reply(text="No account is overdue"))
+    [call] = fake_slack.calls_to("chat.postMessage")
+    assert call.token == BOT_TOKEN
+    assert call.params["channel"] == "C123ABC456"
+    assert call.params["text"] == "No account is overdue"
+
+
+async def test_mention_in_a_thread_is_answered_in_that_thread(fake_slack: FakeSlack) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    payload = fixture("app_mention")
+    payload["event"]["thread_ts"] = "1515449000.000001"
+    body = json.dumps(payload)
+    async with serve(adapter) as url:
+        await post(url, body, signed(body, JSON))
+        await sink.wait_for(1)
+    _, target = sink.events[0]
+    await adapter.reply(target, Reply(text="In the thread"))
+    assert fake_slack.calls_to("chat.postMessage")[0].params["thread_ts"] == "1515449000.000001"
+
+
+async def test_direct_message_reaches_sink_and_reply_posts_to_the_dm(
+    fake_slack: FakeSlack,
+) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = json.dumps(fixture("message_im"))
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, JSON))).status_code == 200
+        await sink.wait_for(1)
+    [(message, target)] = sink.events
+    assert message == Message(
+        platform="slack",
+        user_id="U2147483697",
+        conversation_id="D024BE91L",
+        is_direct=True,
+        text="Hello hello can you hear me?",
+        event_id="Ev0PV52K21",
+    )
+    # Personal, but a DM is private already: a normal message, not an ephemeral one.
+    await adapter.reply(target, Reply(text="Paid through 2024-05", ephemeral=True))
+    assert fake_slack.calls_to("chat.postEphemeral") == []
+    assert fake_slack.calls_to("chat.postMessage")[0].params["channel"] == "D024BE91L"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"bot_id": "B0001", "user": "UBOT0001"},  # our own (or another bot's) post
+        {"subtype": "message_changed"},  # an edit, not a new question
+        {"channel_type": "channel", "channel": "C123ABC456"},  # channel chatter without a mention
+    ],
+)
+async def test_messages_that_are_not_a_persons_dm_are_ignored(
+    fake_slack: FakeSlack, change: dict[str, str]
+) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    payload = fixture("message_im")
+    payload["event"] |= change
+    body = json.dumps(payload)
+    real = json.dumps(fixture("message_im") | {"event_id": "EvLATER"})
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, JSON))).status_code == 200
+        await post(url, real, signed(real, JSON))
+        await sink.wait_for(1)
+    assert [event.event_id for event, _ in sink.events] == ["EvLATER"]
+
+
+async def test_button_click_becomes_an_action_with_the_message_ref(fake_slack: FakeSlack) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    payload = fixture("block_actions") | {"response_url": fake_slack.response_url("click")}
+    body = interaction_form(payload)
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, FORM))).status_code == 200
+    await sink.wait_for(1)
+    [(action, target)] = sink.events
+    assert action == Action(
+        platform="slack",
+        user_id="U0CA5",
+        conversation_id="C0HR00001",
+        action_id="ack",
+        value="12",
+        event_id="12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3",
+        message_ref="C0HR00001:1548261231.000200",
+    )
+    # A refusal goes only to the clicker.
+    await adapter.reply(target, Reply(text="Only HR may acknowledge", ephemeral=True))
+    assert fake_slack.responses == [
+        (
+            "click",
+            {
+                "text": "Only HR may acknowledge",
+                "response_type": "ephemeral",
+                "replace_original": False,
+            },
+        )
+    ]
+
+
+async def test_snooze_button_carries_its_value(fake_slack: FakeSlack) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    payload = fixture("block_actions") | {"response_url": fake_slack.response_url("click")}
+    payload["actions"][0] |= {"action_id": "snooze", "value": "12:4h"}
+    body = interaction_form(payload)
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, FORM))).status_code == 200
+    await sink.wait_for(1)
+    action, _ = sink.events[0]
+    assert isinstance(action, Action)
+    assert (action.action_id, action.value) == ("snooze", "12:4h")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(lambda body: signed(body, JSON, secret="not-the-secret"), id="bad-signature"),
+        pytest.param(lambda body: signed(body, JSON, timestamp=int(time.time()) - 301), id="stale"),
+        pytest.param(lambda body: {"content-type": JSON}, id="unsigned"),
+    ],
+)
+async def test_unverified_requests_get_401_and_nothing_happens(
+    fake_slack: FakeSlack, headers: object
+) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = json.dumps(fixture("message_im"))
+    assert callable(headers)
+    async with serve(adapter) as url:
+        answer = await post(url, body, headers(body))
+    assert answer.status_code == 401
+    assert sink.events == []
+    assert fake_slack.calls == []  # not even auth.test: verification runs first
+
+
+async def test_freshness_uses_the_injected_clock(fake_slack: FakeSlack) -> None:
+    """A request signed "now" is stale for an adapter whose clock reads 6 minutes later."""
+    adapter = http_adapter(fake_slack, clock=lambda: time.time() + 360)
+    sink = RecordingSink()
+    await adapter.start(sink)
+    body = json.dumps(fixture("message_im"))
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, JSON))).status_code == 401
+    assert sink.events == []
+
+
+async def test_a_retried_event_keeps_its_event_id(fake_slack: FakeSlack) -> None:
+    """Slack retries unacked events with X-Slack-Retry-Num; the runtime dedupes on event_id."""
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = json.dumps(fixture("message_im"))
+    async with serve(adapter) as url:
+        await post(url, body, signed(body, JSON))
+        retry = signed(body, JSON) | {"x-slack-retry-num": "1", "x-slack-retry-reason": "timeout"}
+        await post(url, body, retry)
+        await sink.wait_for(2)
+    assert [event.event_id for event, _ in sink.events] == ["Ev0PV52K21", "Ev0PV52K21"]
+
+
+async def test_handle_http_before_start_and_non_post(fake_slack: FakeSlack) -> None:
+    adapter = http_adapter(fake_slack)
+    body = json.dumps(fixture("message_im")).encode()
+    request = HttpRequest(
+        method="POST",
+        path="/slack/events",
+        query={},
+        headers=signed(body.decode(), JSON),
+        body=body,
+    )
+    assert (await adapter.handle_http(request)).status == 503  # Slack retries later
+    await adapter.start(RecordingSink())
+    get = HttpRequest(method="GET", path="/slack/events", query={}, headers={}, body=b"")
+    assert (await adapter.handle_http(get)).status == 405
+
+
+async def test_socket_mode_adapter_refuses_http(fake_slack: FakeSlack) -> None:
+    """Nothing verifies HTTP requests in Socket Mode, so none are dispatched."""
+    adapter = SlackAdapter(
+        bot_token=BOT_TOKEN, app_token=APP_TOKEN, mode="socket", api_base_url=fake_slack.api_url
+    )
+    sink = RecordingSink()
+    await adapter.start(sink)
+    body = json.dumps(fixture("message_im"))
+    try:
+        async with serve(adapter) as url:
+            assert (await post(url, body, signed(body, JSON))).status_code == 404
+    finally:
+        await adapter.stop()
+    assert sink.events == []
+
+
+def test_only_the_bots_own_mention_is_stripped() -> None:
+    text = "<@UBOT0001>  ack 12 for <@U999|li>"
+    assert strip_bot_mention(text, "UBOT0001") == "ack 12 for <@U999|li>"
+    assert strip_bot_mention(text, None) == "ack 12 for"
+
+
+def test_slack_adapter_is_a_chat_adapter(fake_slack: FakeSlack) -> None:
+    adapter: ChatAdapter = http_adapter(fake_slack)  # mypy checks the protocol here
+    assert adapter.name == "slack"
+    assert fake_slack.calls == []  # construction talks to nobody (no auth.test)
+
+
+def test_configuration_is_checked_up_front() -> None:
+    with pytest.raises(ValueError, match="signing secret"):
+        SlackAdapter(bot_token=BOT_TOKEN, api_base_url="http://127.0.0.1:9/api/")
+    with pytest.raises(ValueError, match="app-level token"):
+        SlackAdapter(
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            mode="socket",
+            api_base_url="http://127.0.0.1:9/api/",
+        )
+
+
+async def test_undecodable_body_is_refused_not_crashed(fake_slack: FakeSlack) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    request = HttpRequest(
+        method="POST",
+        path="/slack/events",
+        query={},
+        headers=signed("{}", JSON),
+        body=b"\xff\xfe{}",
+    )
+    assert (await adapter.handle_http(request)).status == 401
+    assert sink.events == []

@@ -1,0 +1,205 @@
+"""The WeCom callback route over real loopback HTTP, replies and card updates via the fake."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.base import DeliveryError, ReplyTarget
+from adapters.wecom import WeComAdapter
+from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
+from tests.adapters.wecom_support import (
+    NOW,
+    VECTOR,
+    FakeClock,
+    RecordingSink,
+    callback_client,
+    encrypted_post,
+    fixture_xml,
+    post_url,
+    sent_bodies,
+)
+from tests.fakes.wecom import FakeWeCom
+
+pytest_plugins = ["tests.adapters.conftest_wecom"]
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+ALERT = Reply(
+    text="北京 2024-05 社保逾期：欠费 1234.50，滞纳金 6.17。回复「确认 12」以确认。",
+    card=Card(
+        title="社保逾期 / Overdue",
+        fields=(Field(label="参保地", value="beijing"), Field(label="欠费", value="1234.50")),
+        buttons=(
+            Button(action="ack", label="Acknowledge", value="12"),
+            Button(action="snooze", label="Snooze 4h", value="12:4h"),
+        ),
+    ),
+)
+
+
+async def test_url_verification_answers_the_decrypted_echostr(
+    wecom_adapter: WeComAdapter, wecom_clock: FakeClock
+) -> None:
+    wecom_clock.now = int(VECTOR["timestamp"]) + 2
+    query = {k: VECTOR[k] for k in ("msg_signature", "timestamp", "nonce", "echostr")}
+    async with callback_client(wecom_adapter) as client:
+        response = await client.get("/wecom/callback", params=query)
+    assert response.status_code == 200
+    assert response.text == "1288432023552776189"
+
+
+async def test_text_reaches_the_sink_and_the_reply_goes_through_message_send(
+    wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom
+) -> None:
+    sink = RecordingSink()
+    await wecom_adapter.start(sink)
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    async with callback_client(wecom_adapter) as client:
+        response = await client.post(post_url(query), content=body)
+    assert (response.status_code, response.content) == (200, b"")
+    [(event, target)] = sink.events
+    assert isinstance(event, Message)
+    assert (event.user_id, event.text, event.event_id) == (
+        "zhangsan",
+        "我的医保",
+        "7248349923859371823",
+    )
+    await wecom_adapter.reply(target, Reply(text="您的医保：正常，已缴至 2024-05。"))
+    assert sent_bodies(wecom_fake) == [
+        {
+            "touser": "zhangsan",
+            "toparty": "",
+            "totag": "",
+            "agentid": 1000002,
+            "msgtype": "text",
+            "text": {"content": "您的医保：正常，已缴至 2024-05。"},
+        }
+    ]
+    assert len(wecom_fake.calls_to("gettoken")) == 1
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda q: {**q, "msg_signature": "0" * 40}, id="bad-signature"),
+        pytest.param(lambda q: {**q, "timestamp": str(int(NOW) - 301)}, id="stale-timestamp"),
+    ],
+)
+async def test_forged_or_stale_callbacks_get_403_and_nothing_happens(
+    wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom, forge: object
+) -> None:
+    sink = RecordingSink()
+    await wecom_adapter.start(sink)
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    async with callback_client(wecom_adapter) as client:
+        response = await client.post(post_url(forge(query)), content=body)  # type: ignore[operator]
+    assert response.status_code == 403
+    assert sink.events == []
+    assert wecom_fake.calls == []
+
+
+async def test_a_correctly_signed_but_stale_message_gets_403(
+    wecom_adapter: WeComAdapter, wecom_clock: FakeClock
+) -> None:
+    sink = RecordingSink()
+    await wecom_adapter.start(sink)
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    wecom_clock.now = NOW + 301
+    async with callback_client(wecom_adapter) as client:
+        response = await client.post(post_url(query), content=body)
+    assert response.status_code == 403
+    assert sink.events == []
+
+
+async def test_wrong_corp_id_gets_403(wecom_adapter: WeComAdapter) -> None:
+    sink = RecordingSink()
+    await wecom_adapter.start(sink)
+    xml = fixture_xml("text_message")
+    query, body = encrypted_post(xml, timestamp=int(NOW), corp_id="wwffffffffffffffff")
+    async with callback_client(wecom_adapter) as client:
+        response = await client.post(post_url(query), content=body)
+    assert response.status_code == 403
+    assert sink.events == []
+
+
+async def test_before_start_a_message_is_refused_so_wecom_retries(
+    wecom_adapter: WeComAdapter,
+) -> None:
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    async with callback_client(wecom_adapter) as client:
+        response = await client.post(post_url(query), content=body)
+    assert response.status_code == 503
+
+
+async def test_card_click_becomes_an_action_and_update_greys_out_the_buttons(
+    wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom
+) -> None:
+    sink = RecordingSink()
+    await wecom_adapter.start(sink)
+    ref = await wecom_adapter.send(
+        Recipient(platform="wecom", address="lisi"), ALERT, key="a12:lisi"
+    )
+    [sent] = sent_bodies(wecom_fake)
+    card = sent["template_card"]
+    assert card["card_type"] == "button_interaction"
+    assert [b["key"] for b in card["button_list"]] == ["ack:12", "snooze:12:4h"]
+    assert ref.startswith("card:lisi:")
+
+    response_code = wecom_fake.click(card["task_id"])
+    click = fixture_xml("template_card_event", TaskId=card["task_id"], ResponseCode=response_code)
+    query, body = encrypted_post(click, timestamp=int(NOW))
+    async with callback_client(wecom_adapter) as client:
+        response = await client.post(post_url(query), content=body)
+    assert (response.status_code, response.content) == (200, b"")
+    [(action, _)] = sink.events
+    assert isinstance(action, Action)
+    assert (action.action_id, action.value, action.user_id) == ("ack", "12", "lisi")
+    assert action.event_id == "lisi:1476416380"
+    assert action.message_ref == f"card:lisi:{response_code}"
+
+    done = Reply(text="告警 12 已由李四确认", card=Card(title="已确认 · 李四"))
+    await wecom_adapter.update(action.message_ref, done)
+    assert sent_bodies(wecom_fake, "message/update_template_card") == [
+        {
+            "userids": ["lisi"],
+            "agentid": 1000002,
+            "response_code": response_code,
+            "button": {"replace_name": "已确认 · 李四"},
+        }
+    ]
+    with pytest.raises(DeliveryError) as spent:  # a ResponseCode works once
+        await wecom_adapter.update(action.message_ref, done)
+    assert spent.value.permanent
+
+
+async def test_the_send_ref_can_update_the_card_when_acknowledged_by_text(
+    wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom
+) -> None:
+    ref = await wecom_adapter.send(
+        Recipient(platform="wecom", address="lisi"), ALERT, key="a12:lisi"
+    )
+    await wecom_adapter.update(ref, Reply(text="告警 12 已确认"))
+    [update] = sent_bodies(wecom_fake, "message/update_template_card")
+    assert update["button"] == {"replace_name": "告警 12 已确认"}
+
+
+async def test_reply_to_a_group_target_uses_appchat(
+    wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom
+) -> None:
+    target = ReplyTarget(
+        platform="wecom", conversation_id="wrhrchat0001", user_id="zhangsan", is_direct=False
+    )
+    await wecom_adapter.reply(target, Reply(text="待缴合计 1234.50"))
+    assert sent_bodies(wecom_fake, "appchat/send") == [
+        {
+            "chatid": "wrhrchat0001",
+            "safe": 0,
+            "msgtype": "text",
+            "text": {"content": "待缴合计 1234.50"},
+        }
+    ]

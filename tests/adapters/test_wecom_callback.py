@@ -1,0 +1,136 @@
+"""Callback verification and parsing: WeCom's own sample vector, forgery, staleness, events."""
+
+from __future__ import annotations
+
+import pytest
+import xmltodict  # type: ignore[import-untyped]
+
+from adapters.wecom.callback import CallbackCrypto, CallbackRejected, event_of
+from handlers.types import Action, Message
+from tests.adapters.wecom_support import (
+    AES_KEY,
+    CORP_ID,
+    NOW,
+    TOKEN,
+    VECTOR,
+    FakeClock,
+    encrypted_post,
+    fixture_xml,
+)
+
+
+def crypto(now: float = NOW) -> CallbackCrypto:
+    return CallbackCrypto(TOKEN, AES_KEY, CORP_ID, FakeClock(now))
+
+
+def vector_query(**changes: str) -> dict[str, str]:
+    keys = ("msg_signature", "timestamp", "nonce", "echostr")
+    return {**{key: VECTOR[key] for key in keys}, **changes}
+
+
+def test_official_sample_vector_verifies_and_decrypts() -> None:
+    sent_at = int(VECTOR["timestamp"])
+    assert crypto(sent_at + 10).verify_url(vector_query()) == "1288432023552776189"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebec"},
+        {"nonce": "47744684"},
+        {"echostr": VECTOR["echostr"].replace("fsi1", "fsi2")},
+    ],
+)
+def test_url_verification_refuses_a_bad_signature(changes: dict[str, str]) -> None:
+    with pytest.raises(CallbackRejected):
+        crypto(int(VECTOR["timestamp"])).verify_url(vector_query(**changes))
+
+
+def test_url_verification_refuses_a_stale_timestamp() -> None:
+    with pytest.raises(CallbackRejected, match="5 minute"):
+        crypto(int(VECTOR["timestamp"]) + 301).verify_url(vector_query())
+
+
+def test_decrypts_a_message_encrypted_by_wechatpy() -> None:
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    fields = crypto().decrypt(query, body)
+    assert fields["Content"] == "我的医保"
+    assert fields["FromUserName"] == "zhangsan"
+
+
+@pytest.mark.parametrize("skew", [-301, 301])
+def test_decrypt_refuses_timestamps_outside_five_minutes(skew: int) -> None:
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW) + skew)
+    with pytest.raises(CallbackRejected, match="5 minute"):
+        crypto().decrypt(query, body)
+
+
+def test_decrypt_accepts_the_edge_of_the_window() -> None:
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW) - 300)
+    assert crypto().decrypt(query, body)["MsgId"] == "7248349923859371823"
+
+
+def test_decrypt_refuses_another_corp() -> None:
+    query, body = encrypted_post(
+        fixture_xml("text_message"), timestamp=int(NOW), corp_id="wwffffffffffffffff"
+    )
+    with pytest.raises(CallbackRejected):
+        crypto().decrypt(query, body)
+
+
+@pytest.mark.parametrize("field", ["msg_signature", "nonce", "timestamp"])
+def test_decrypt_refuses_tampered_or_missing_parameters(field: str) -> None:
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    tampered = {**query, field: str(int(query[field]) + 1) if field != "msg_signature" else "0"}
+    missing = {k: v for k, v in query.items() if k != field}
+    for bad in (tampered, missing):
+        with pytest.raises(CallbackRejected):
+            crypto().decrypt(bad, body)
+
+
+def test_decrypt_refuses_a_body_that_is_not_xml() -> None:
+    query, _ = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    with pytest.raises(CallbackRejected):
+        crypto().decrypt(query, b"not xml at all")
+
+
+def fields_of(name: str, **changes: str) -> dict[str, str]:
+    parsed = xmltodict.parse(fixture_xml(name, **changes))["xml"]
+    return {k: v for k, v in parsed.items() if isinstance(v, str)}
+
+
+def test_text_message_becomes_a_direct_message() -> None:
+    assert event_of(fields_of("text_message")) == Message(
+        platform="wecom",
+        user_id="zhangsan",
+        conversation_id="zhangsan",
+        is_direct=True,
+        text="我的医保",
+        event_id="7248349923859371823",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "action_id", "value"), [("ack:12", "ack", "12"), ("snooze:12:4h", "snooze", "12:4h")]
+)
+def test_card_click_becomes_an_action(key: str, action_id: str, value: str) -> None:
+    event = event_of(fields_of("template_card_event", EventKey=key, ResponseCode="RC-1"))
+    assert event == Action(
+        platform="wecom",
+        user_id="lisi",
+        conversation_id="lisi",
+        action_id=action_id,
+        value=value,
+        event_id="lisi:1476416380",
+        message_ref="card:lisi:RC-1",
+    )
+
+
+@pytest.mark.parametrize("key", ["", "ack", "ack:", "delete:12"])
+def test_card_click_with_a_foreign_key_is_ignored(key: str) -> None:
+    assert event_of(fields_of("template_card_event", EventKey=key)) is None
+
+
+def test_other_messages_and_events_are_ignored() -> None:
+    assert event_of(fields_of("text_message", MsgType="image")) is None
+    assert event_of(fields_of("template_card_event", Event="enter_agent")) is None

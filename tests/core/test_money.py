@@ -1,0 +1,49 @@
+"""Rounding modes and money parsing: exact Decimal, never float."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.money import Rounding, format_amount, round_amount, to_decimal
+
+
+@pytest.mark.parametrize(
+    ("amount", "rounding", "expected"),
+    [
+        ("12.345", Rounding.HALF_UP_CENT, "12.35"),
+        ("12.344", Rounding.HALF_UP_CENT, "12.34"),
+        ("12.301", Rounding.JIAN_FEN_JIN_JIAO, "12.30"),
+        ("12.305", Rounding.JIAN_FEN_JIN_JIAO, "12.40"),
+        ("12.31", Rounding.JIAN_FEN_JIN_JIAO, "12.40"),
+        ("12.30", Rounding.JIAN_FEN_JIN_JIAO, "12.30"),
+        ("12.50", Rounding.HALF_UP_YUAN, "13.00"),
+        ("12.49", Rounding.HALF_UP_YUAN, "12.00"),
+        ("12.349", Rounding.TRUNCATE_CENT, "12.34"),
+        ("12.3", Rounding.TRUNCATE_CENT, "12.30"),
+    ],
+)
+def test_each_rounding_mode(amount: str, rounding: Rounding, expected: str) -> None:
+    result = round_amount(Decimal(amount), rounding)
+    assert str(result) == expected
+
+
+def test_every_mode_yields_two_decimals() -> None:
+    for rounding in Rounding:
+        assert round_amount(Decimal("7"), rounding).as_tuple().exponent == -2
+
+
+def test_to_decimal_refuses_floats_and_garbage() -> None:
+    assert to_decimal(" 1,234.50 ") == Decimal("1234.50")
+    assert to_decimal(12) == Decimal(12)
+    with pytest.raises(TypeError, match="float"):
+        to_decimal(0.1)
+    with pytest.raises(ValueError, match="not an amount"):
+        to_decimal("twelve")
+
+
+def test_format_amount_gives_the_contract_string() -> None:
+    assert format_amount(Decimal("1234.5")) == "1234.50"
+    assert format_amount(Decimal("0.005")) == "0.01"
+    assert format_amount(Decimal("3"), decimals=0) == "3"
