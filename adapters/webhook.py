@@ -20,7 +20,14 @@ from typing import Any
 
 import httpx
 
-from adapters.base import DeliveryError, HttpRequest, HttpResponse, InboundSink, ReplyTarget
+from adapters.base import (
+    DeliveryError,
+    HttpRequest,
+    HttpResponse,
+    InboundSink,
+    RateLimit,
+    ReplyTarget,
+)
 from handlers.types import Card, Recipient, Reply
 
 SIGNATURE_VERSION = "v1"
@@ -55,6 +62,8 @@ class WebhookAdapter:
     """`ChatAdapter` for a generic HTTPS receiver; nothing comes in, so `handle_http` is 404."""
 
     name = "webhook"
+    # A company's own receiver documents no limit; the outbox still spaces retries by backoff.
+    rate_limits: tuple[RateLimit, ...] = ()
 
     def __init__(
         self,

@@ -63,46 +63,46 @@ def render_alert(
     def t(key: str) -> str:
         return translate(locale, key, **facts)
 
-    title = t(f"alert.{variant}.title")
-    body = [title, t(f"alert.{variant}.consequence"), t(f"alert.{variant}.action")]
-    fields = [Field(label=t("alert.field.id"), value=str(alert.id))]
+    title = t(f"notice.{variant}.title")
+    body = [title, t(f"notice.{variant}.consequence"), t(f"notice.{variant}.action")]
+    fields = [Field(label=t("notice.field.id"), value=str(alert.id))]
     if alert.account_id:
         fields.append(
             Field(
-                label=t("alert.field.account"),
+                label=t("notice.field.account"),
                 value=f"{alert.account_id} {alert.period or ''}".strip(),
             )
         )
     if alert.principal is not None:
-        fields.append(Field(label=t("alert.field.principal"), value=str(facts["principal"])))
+        fields.append(Field(label=t("notice.field.principal"), value=str(facts["principal"])))
     if alert.late_fee is not None and alert.late_fee > 0:
-        fields.append(Field(label=t("alert.field.late_fee"), value=str(facts["late_fee"])))
+        fields.append(Field(label=t("notice.field.late_fee"), value=str(facts["late_fee"])))
     if alert.due_date is not None:
-        fields.append(Field(label=t("alert.field.due_date"), value=str(facts["due_date"])))
+        fields.append(Field(label=t("notice.field.due_date"), value=str(facts["due_date"])))
     if alert.suspension_on is not None:
         fields.append(
-            Field(label=t("alert.field.suspension_on"), value=str(facts["suspension_on"]))
+            Field(label=t("notice.field.suspension_on"), value=str(facts["suspension_on"]))
         )
     if alert.employee_id:
-        fields.append(Field(label=t("alert.field.employee"), value=str(facts["employee"])))
+        fields.append(Field(label=t("notice.field.employee"), value=str(facts["employee"])))
     buttons: tuple[Button, ...] = ()
     if alert.state == AlertState.OPEN:
-        body.append(t("alert.how_to_ack"))
+        body.append(t("notice.how_to_ack"))
         buttons = (
-            Button(action="ack", label=t("alert.button.ack"), value=str(alert.id), style="primary"),
-            Button(action="snooze", label=t("alert.button.snooze"), value=f"{alert.id}:4h"),
+            Button(action="ack", label=t("button.ack"), value=str(alert.id), style="primary"),
+            Button(action="snooze", label=t("button.snooze"), value=f"{alert.id}:4h"),
         )
     elif alert.acknowledged_at is not None:
         when = alert.acknowledged_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
         acked = translate(
             locale,
-            "alert.acknowledged",
+            "notice.acknowledged",
             who=_name(session, alert.acknowledged_by),
             when=when,
             via=alert.acknowledged_via or "-",
         )
         body.append(acked)
-        fields.append(Field(label=t("alert.field.acknowledged"), value=acked))
+        fields.append(Field(label=t("notice.field.acknowledged"), value=acked))
     card = Card(title=title, fields=tuple(fields), buttons=buttons)
     return Reply(text="\n".join(body), card=card)
 
@@ -120,6 +120,6 @@ def render_delivery(
     reply = render_alert(session, alert, locale=payload.get("locale", "zh-CN"), timezone=timezone)
     level = int(payload.get("level", 0))
     if level > 0:
-        prefix = translate(payload.get("locale", "zh-CN"), "alert.escalated", level=level)
+        prefix = translate(payload.get("locale", "zh-CN"), "notice.escalated", level=level)
         return Reply(text=f"{prefix}\n{reply.text}", card=reply.card)
     return reply

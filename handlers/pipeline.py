@@ -58,9 +58,15 @@ def handle(app: AppContext, event: Message | Action) -> Reply:
             event.platform,
             event.event_id,
             type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
+            _frames(exc),
         )
         return Reply(text=translate(progress.locale, "error.internal"))
+
+
+def _frames(exc: BaseException) -> str:
+    """Where it failed (file, line, function), without source lines or local values."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
 
 
 def _handle(

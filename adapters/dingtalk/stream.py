@@ -80,6 +80,10 @@ class StreamConnection:
         except asyncio.CancelledError:
             pass
         finally:
+            leftovers = asyncio.all_tasks(loop)  # frames still being routed at stop()
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

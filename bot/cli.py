@@ -1,0 +1,230 @@
+"""`coverwatch [--config PATH] [--db URL] COMMAND` (ARCHITECTURE.md §3 "CLI").
+
+Each command opens the app (`bot.app.open_app`), does one thing and prints either a short
+human summary or, with `--json`, the contract's document (`bot.json_output`). Failures are one
+line on stderr with a non-zero exit (`bot.cli_common.reported`), usage errors included.
+The hidden `--today YYYY-MM-DD` freezes the clock at 10:00 that day (tests, reproducible demos).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from bot import cli_import
+from bot.app import FIXED_TIME_OF_DAY
+from bot.cli_common import (
+    CliError,
+    Options,
+    options,
+    parse_date,
+    print_json,
+    progress_bar,
+    reported,
+)
+from bot.json_output import alerts_json, dues_json, reply_json
+from bot.wiring import routing_from, rules_from
+from core.periods import Period
+from handlers.pipeline import handle
+from handlers.types import Message
+from storage.accounts import account_policies
+from storage.alerts import visible_alerts
+from storage.db import make_engine, session_scope, upgrade
+from storage.employees import get_employee
+from storage.ledger import run_dues
+from storage.models import Alert
+from storage.scan import run_scan
+
+app = typer.Typer(
+    name="coverwatch",
+    help="Keep social insurance paid on time: imports, dues, alerts and chat.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(cli_import.app, name="import")
+
+Json = Annotated[bool, typer.Option("--json", help="Print the contract's JSON document.")]
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default ./coverwatch.toml).")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (overrides config).")] = None,
+    today: Annotated[str | None, typer.Option("--today", hidden=True)] = None,
+) -> None:
+    ctx.obj = Options(config=config, db=db, today=parse_date(today, "--today") if today else None)
+
+
+@app.command()
+@reported
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the database schema (Alembic upgrade head)."""
+    settings = options(ctx).settings()
+    upgrade(make_engine(settings.database.url))
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+@reported
+def dues(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
+    as_json: Json = False,
+) -> None:
+    """Compute and store a period's contributions (idempotent: a re-run replaces them)."""
+    try:
+        month = Period.parse(period)
+    except ValueError as exc:
+        raise CliError(f"--period: {exc}") from None
+    context = options(ctx).app()
+    with progress_bar(f"dues {month}") as progress, session_scope(context.engine) as session:
+        accounts = account_policies(session, context.policies)
+        try:
+            run = run_dues(session, month, accounts, now=context.now(), progress=progress)
+        except ValueError as exc:  # no policy band for the period, a bad account override
+            raise CliError(f"dues {month}: {exc}") from None
+        document = dues_json(session, month, accounts)
+    if as_json:
+        print_json(document)
+        return
+    typer.echo(f"dues {month}: {run.employees} employees")
+    for row in document["accounts"]:
+        typer.echo(
+            f"  {row['account']:<10} {row['currency']}  due {row['due_date']}  "
+            f"{row['employees']:>5} employees  employer {row['employer_total']}  "
+            f"employee {row['employee_total']}  total {row['total']}"
+        )
+
+
+@app.command()
+@reported
+def ask(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="The chat message, e.g. 我的医保 or coverage.")],
+    as_employee: Annotated[str, typer.Option("--as", help="Employee id of the asker.")],
+    as_json: Json = False,
+) -> None:
+    """Send one direct chat message through the full handler pipeline."""
+    context = options(ctx).app()
+    with session_scope(context.engine) as session:
+        if get_employee(session, as_employee) is None:
+            raise CliError(f"--as: unknown employee id {as_employee!r}")
+    message = Message(
+        platform="console",
+        user_id=as_employee,
+        conversation_id=f"console:{as_employee}",
+        is_direct=True,
+        text=text,
+        event_id=f"cli-{uuid.uuid4().hex}",
+    )
+    reply = handle(context, message)
+    if as_json:
+        print_json(reply_json(reply))
+    else:
+        typer.echo(reply.text)
+
+
+def _print_alerts(document: dict[str, Any]) -> None:
+    if not document["alerts"]:
+        typer.echo("no open alerts")
+    for alert in document["alerts"]:
+        facts = [
+            f"{key.replace('_', ' ')} {value}"
+            for key, value in alert.items()
+            if key not in {"id", "kind", "state", "recipients"} and value is not None
+        ]
+        typer.echo(f"#{alert['id']} {alert['kind']} [{alert['state']}] " + ", ".join(facts))
+
+
+@app.command()
+@reported
+def alerts(ctx: typer.Context, as_json: Json = False) -> None:
+    """List open and acknowledged alerts."""
+    context = options(ctx).app()
+    with session_scope(context.engine) as session:
+        accounts = account_policies(session, context.policies)
+        document = alerts_json(session, context.today(), visible_alerts(session), accounts)
+    if as_json:
+        print_json(document)
+    else:
+        _print_alerts(document)
+
+
+@app.command()
+@reported
+def scan(
+    ctx: typer.Context,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Scan as of YYYY-MM-DD (default: today).")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Evaluate the alert rules once, as the scheduler does, and queue the notifications."""
+    opts = options(ctx)
+    settings = opts.settings()
+    context = opts.app(settings)
+    as_of = parse_date(at, "--at") if at else context.today()
+    now = context.now()
+    if as_of != context.today():  # as the scan of that day would have run, at 10:00 local
+        now = datetime.combine(as_of, FIXED_TIME_OF_DAY, tzinfo=context.timezone).astimezone(UTC)
+    report = run_scan(
+        context.engine,
+        as_of=as_of,
+        now=now,
+        policies=context.policies,
+        rules=rules_from(settings),
+        routing=routing_from(settings),
+    )
+    with session_scope(context.engine) as session:
+        found = [alert for i in report.alert_ids if (alert := session.get(Alert, i)) is not None]
+        document = alerts_json(session, as_of, found, account_policies(session, context.policies))
+    if as_json:
+        print_json(document)
+        return
+    typer.echo(
+        f"scan {as_of}: {len(report.opened)} opened, {len(report.updated)} updated, "
+        f"{len(report.resolved)} resolved, {report.deliveries} notifications queued"
+    )
+    _print_alerts(document)
+
+
+@app.command()
+@reported
+def demo(
+    ctx: typer.Context,
+    reset: Annotated[bool, typer.Option("--reset", help="Wipe a non-empty database first.")] = False,
+) -> None:
+    """Seed a demo company into the database and chat with it on the console."""
+    from bot.demo import run_demo  # the demo's data generator is not needed by other commands
+
+    opts = options(ctx)
+    run_demo(opts.settings(), reset=reset, today=opts.today)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `coverwatch` console script: click's usage errors become one line too."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="coverwatch", standalone_mode=False)
+    except click.ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: still one line for the operator, never a traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(f"error: internal error: {type(exc).__name__}: {reason}", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+

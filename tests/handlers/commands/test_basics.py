@@ -1,0 +1,40 @@
+"""`help` and `lang` through the pipeline."""
+
+from __future__ import annotations
+
+from handlers.context import AppContext
+from storage.db import session_scope
+from storage.models import UserPreference
+from tests.handlers.conftest import Ask
+
+
+def test_lang_switches_later_replies_and_is_stored(app: AppContext, ask: Ask) -> None:
+    assert ask("E001", "lang en").text == "OK, I will reply in English from now on."
+    assert ask("E001", "我的医保", locale="zh-CN").text.startswith("My cover\nStatus: grace")
+    with session_scope(app.engine) as session:
+        preference = session.get(UserPreference, "E001")
+        assert preference is not None
+        assert preference.locale == "en"
+    assert ask("E001", "语言 zh").text == "好的，以后我会用中文回复你。"
+    assert ask("E001", "coverage", locale="en").text.startswith("我的医保\n状态：")
+
+
+def test_lang_refuses_an_unknown_language_with_usage(ask: Ask) -> None:
+    reply = ask("E001", "lang fr", locale="en")
+    assert reply.text == "“fr” is not a language I speak; choose en or zh.\nUsage: lang en|zh"
+    assert ask("E001", "lang", locale="en").text == "Usage: lang en|zh"
+
+
+def test_help_lists_only_what_the_user_may_ask(ask: Ask) -> None:
+    employee = ask("E001", "help", locale="en").text
+    assert "coverage" in employee and "contributions [YYYY-MM]" in employee
+    for forbidden in ("dues", "arrears", "alerts", "ack ID", "plan ID N", "kpi"):
+        assert forbidden not in employee
+    manager = ask("E002", "help", locale="en").text
+    assert "alerts" in manager and "ack ID" in manager and "kpi [YYYY-MM]" in manager
+    assert "dues" not in manager and "plan ID N" not in manager
+    hr = ask("E003", "帮助").text
+    for usage in ("待缴 [YYYY-MM]", "欠费", "告警", "确认 告警编号", "分期 告警编号 期数", "绩效"):
+        assert usage in hr
+    finance = ask("E004", "help", locale="en").text
+    assert "plan ID N" in finance and "kpi" not in finance

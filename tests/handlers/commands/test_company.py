@@ -1,0 +1,64 @@
+"""`dues` and `arrears`: company figures for HR and finance, refused to everyone else."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.context import AppContext
+from handlers.i18n import translate
+from tests.handlers.conftest import Ask, asker
+
+
+def test_dues_default_to_the_latest_period_in_chinese(ask: Ask) -> None:
+    assert ask("E003", "待缴").text == (
+        "2025-06 待缴\n"
+        "beijing：共 21099.00 CNY（单位 15105.00 CNY，个人 5994.00 CNY，3 人），"
+        "截止 2025-06-16，已缴 1000.00 CNY\n"
+        "hk：共 7500.00 HKD（单位 3750.00 HKD，个人 3750.00 HKD，3 人），"
+        "截止 2025-07-10，已缴 0.00 HKD"
+    )
+
+
+def test_dues_for_a_period_in_english(ask: Ask) -> None:
+    assert ask("E004", "dues 2025-05", locale="en").text == (
+        "Dues for 2025-05\n"
+        "beijing: 21099.00 CNY (employer 15105.00 CNY, employee 5994.00 CNY, 3 people), "
+        "due 2025-05-15, paid 21099.00 CNY\n"
+        "hk: 7500.00 HKD (employer 3750.00 HKD, employee 3750.00 HKD, 3 people), "
+        "due 2025-06-10, paid 7500.00 HKD"
+    )
+
+
+def test_dues_for_a_period_never_computed(ask: Ask) -> None:
+    assert ask("E003", "dues 2030-01", locale="en").text == (
+        "No dues have been computed for 2030-01 yet."
+    )
+    assert ask("E003", "待缴 2030-1").text.endswith("用法：待缴 [YYYY-MM]")
+
+
+def test_arrears_show_outstanding_late_fee_days_and_suspension(ask: Ask) -> None:
+    # 20099.00 unpaid for 9 days (17..25 June) at 0.05 % a day = 90.4455 -> 90.45.
+    assert ask("E003", "欠费").text == (
+        "截至 2025-06-25 的欠费\n"
+        "beijing 2025-06：欠缴 20099.00 CNY，至今滞纳金 90.45 CNY，逾期 9 天"
+        "（截止 2025-06-16），停保日期 2025-07-01"
+    )
+    assert ask("E004", "arrears", locale="en").text == (
+        "Arrears as of 2025-06-25\n"
+        "beijing 2025-06: 20099.00 CNY outstanding, late fee to date 90.45 CNY, "
+        "9 days overdue (due 2025-06-16), suspension on 2025-07-01"
+    )
+
+
+@pytest.mark.parametrize("user", ["E001", "E002", "E006", "E007"])
+@pytest.mark.parametrize("text", ["dues", "待缴 2025-06", "arrears", "欠费"])
+def test_employees_and_managers_are_refused(ask: Ask, user: str, text: str) -> None:
+    reply = ask(user, text)
+    assert reply.text == translate("zh-CN", "error.forbidden")
+    assert "CNY" not in reply.text
+
+
+def test_company_commands_on_both_databases(any_app: AppContext) -> None:
+    ask = asker(any_app)
+    assert "paid 1000.00 CNY" in ask("E003", "dues", locale="en").text
+    assert "late fee to date 90.45 CNY" in ask("E004", "arrears", locale="en").text

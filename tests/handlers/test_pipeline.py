@@ -1,0 +1,177 @@
+"""The single entry point: identity, language, routing, refusals, and never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine
+
+import handlers.commands.personal as personal
+from handlers.context import AppContext
+from handlers.i18n import translate
+from handlers.pipeline import handle
+from handlers.types import Action, Message
+from storage.db import session_scope
+from storage.models import Employee
+from tests.handlers.conftest import ID_NUMBER, Ask, asker
+
+INTERNAL_ZH = translate("zh-CN", "error.internal")
+
+
+def test_unknown_user_gets_not_registered_in_the_default_locale(ask: Ask) -> None:
+    reply = ask("UNKNOWN", "help", platform="slack", locale="en")
+    assert reply.text == translate("zh-CN", "error.not_registered")
+    assert reply.card is None
+
+
+def test_unknown_user_in_a_group_is_answered_only_to_them(ask: Ask) -> None:
+    reply = ask("UNKNOWN", "我的医保", platform="slack", is_direct=False)
+    assert reply.ephemeral
+    assert "2025" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("platform", "user_id"), [("slack", "U001"), ("dingtalk", "D002"), ("wecom", "W003")]
+)
+def test_platform_users_are_identified_by_their_platform_id(
+    ask: Ask, platform: str, user_id: str
+) -> None:
+    reply = ask(user_id, "coverage", platform=platform)
+    assert reply.card is not None
+    assert reply.card.title == "我的医保"
+
+
+def test_a_platform_id_is_not_an_employee_id(ask: Ask) -> None:
+    reply = ask("E001", "coverage", platform="slack")
+    assert reply.text == translate("zh-CN", "error.not_registered")
+
+
+def test_unknown_text_gets_a_hint_pointing_to_help(ask: Ask) -> None:
+    assert ask("E001", "what is the weather").text == translate("zh-CN", "error.unknown")
+    assert ask("E001", "天气怎么样", locale="en").text == translate("en", "error.unknown")
+    assert "帮助" in ask("E001", "").text
+
+
+def test_bad_arguments_get_the_usage_hint(ask: Ask) -> None:
+    reply = ask("E001", "contributions 2025-06 extra", locale="en")
+    assert reply.text == "Usage: contributions [YYYY-MM]"
+    reply = ask("E001", "缴费明细 六月")
+    assert (
+        reply.text
+        == "“六月”不是有效的月份，请写成 YYYY-MM，例如 2025-06。\n用法：缴费明细 [YYYY-MM]"
+    )
+    assert ask("E003", "ack").text == "用法：确认 告警编号"
+
+
+def test_message_locale_is_used_when_the_user_has_no_preference(ask: Ask) -> None:
+    assert ask("E001", "help", locale="en-US").text.startswith("You can ask me:")
+    assert ask("E001", "help").text.startswith("你可以问我：")
+    assert ask("E001", "help", locale="fr").text.startswith("你可以问我：")
+
+
+def test_employee_locale_beats_the_message_locale(app: AppContext, ask: Ask) -> None:
+    with session_scope(app.engine) as session:
+        employee = session.get(Employee, "E005")
+        assert employee is not None
+        employee.locale = "en"
+    assert ask("E005", "帮助", locale="zh-CN").text.startswith("You can ask me:")
+
+
+def test_refusal_is_polite_and_reveals_nothing(ask: Ask) -> None:
+    reply = ask("E002", "dues")
+    assert reply.text == translate("zh-CN", "error.forbidden")
+    reply = ask("E001", "arrears 2025-06", is_direct=False, locale="en")
+    assert reply.text == translate("en", "error.forbidden")
+    assert reply.ephemeral
+
+
+def test_unexpected_failure_is_an_apology_and_the_log_holds_no_pii(
+    ask: Ask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"salary 12000.00 of {ID_NUMBER}")
+
+    monkeypatch.setattr(personal, "employee_cover", broken)
+    with caplog.at_level(logging.ERROR, logger="handlers.pipeline"):
+        reply = ask("E001", "我的医保")
+    assert reply.text == INTERNAL_ZH
+    assert "Traceback" not in reply.text and "RuntimeError" not in reply.text
+    assert len(caplog.records) == 1
+    logged = caplog.text
+    assert "RuntimeError" in logged and "coverage" in logged
+    assert ID_NUMBER not in logged and "12000" not in logged and "张三" not in logged
+
+
+def test_a_failure_after_the_locale_is_known_apologises_in_that_locale(
+    ask: Ask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(personal, "employee_cover", broken)
+    assert ask("E001", "coverage", locale="en").text == translate("en", "error.internal")
+
+
+def test_a_database_outage_is_an_apology(app: AppContext) -> None:
+    app.engine.dispose()
+    broken = AppContext(
+        engine=create_engine("sqlite:////nonexistent/dir/x.db"),
+        policies=app.policies,
+        clock=app.clock,
+    )
+    message = Message(
+        platform="console",
+        user_id="E001",
+        conversation_id="D",
+        is_direct=True,
+        text="coverage",
+        event_id="e1",
+    )
+    assert handle(broken, message).text == INTERNAL_ZH
+
+
+def test_an_unknown_button_gets_the_hint(app: AppContext) -> None:
+    action = Action(
+        platform="console",
+        user_id="E003",
+        conversation_id="G",
+        action_id="explode",
+        value="1",
+        event_id="c1",
+    )
+    assert handle(app, action).text == translate("zh-CN", "error.unknown")
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(text=st.text(max_size=60), is_direct=st.booleans())
+def test_any_text_gets_a_non_empty_reply_and_never_an_internal_error(
+    app: AppContext, text: str, is_direct: bool
+) -> None:
+    for user in ("E001", "E003"):
+        reply = asker(app)(user, text, is_direct=is_direct)
+        assert reply.text.strip()
+        assert reply.text not in (INTERNAL_ZH, translate("en", "error.internal"))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    command=st.sampled_from(
+        ["缴费明细", "contributions", "dues", "确认", "snooze 1", "分期 1", "绩效"]
+    ),
+    argument=st.text(max_size=20),
+)
+def test_any_argument_gets_an_answer_not_an_internal_error(
+    app: AppContext, command: str, argument: str
+) -> None:
+    reply = asker(app)("E003", f"{command} {argument}")
+    assert reply.text.strip()
+    assert reply.text != INTERNAL_ZH
