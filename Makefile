@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 demo: $(STAMP)
-	$(VENV)/bin/coverwatch --db sqlite:///demo.db demo
+	$(VENV)/bin/coverwatch --db sqlite:///demo.db demo --reset
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy core

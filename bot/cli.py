@@ -200,9 +200,22 @@ def scan(
 
 @app.command()
 @reported
+def run(ctx: typer.Context) -> None:
+    """Start the enabled adapters, the scheduler, the outbox dispatcher and the HTTP server."""
+    from bot.serve import serve  # uvicorn and the platform SDKs load only for a running bot
+
+    opts = options(ctx)
+    settings = opts.settings()
+    serve(settings, opts.app(settings))
+
+
+@app.command()
+@reported
 def demo(
     ctx: typer.Context,
-    reset: Annotated[bool, typer.Option("--reset", help="Wipe a non-empty database first.")] = False,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Wipe a non-empty database first.")
+    ] = False,
 ) -> None:
     """Seed a demo company into the database and chat with it on the console."""
     from bot.demo import run_demo  # the demo's data generator is not needed by other commands
@@ -227,4 +240,3 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: internal error: {type(exc).__name__}: {reason}", err=True)
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
-

@@ -53,7 +53,9 @@ def _run(ctx: typer.Context, kind: str, importer: Importer, path: Path, dry_run:
     known = known_account_ids(configured, context.policies)
     policy_of = {account: account for account in context.policies}
     policy_of |= {account_id: s.policy_id for account_id, s in configured.items()}
-    currencies = {account: context.policies[policy].currency for account, policy in policy_of.items()}
+    currencies = {
+        account: context.policies[policy].currency for account, policy in policy_of.items()
+    }
     with Session(context.engine) as session, progress_bar(f"{kind} {path.name}") as progress:
         result = importer(
             session,

@@ -95,7 +95,7 @@ class SchedulerConfig(_Section):
 
     scan: str = "0 9 * * *"
     dues: str = "0 6 1 * *"
-    escalation: str = "*/5 * * * *"
+    escalation: str = "* * * * *"
     kpi_digest: str = "0 9 * * *"
     outbox_poll_seconds: float = Field(default=2, gt=0)
 

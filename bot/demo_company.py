@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 from core.periods import Period
 
@@ -19,13 +20,37 @@ SEED = 2026
 HISTORY_MONTHS = 5
 """Months of dues the demo holds: this month and the four before it."""
 NEW_HIRE_DAYS_AGO = 24
-"""Six days before the 30-day registration deadline (社会保险法 Art. 58): inside the 7-day warning."""
+"""Six days before the 30-day registration deadline (社会保险法 Art. 58): inside the warning."""
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国文斌宇浩然欣怡子涵梓轩雨萱晨阳思远佳琪"
-EN_FIRST = "Grace Karen Michael Jason Emily Kelvin Winnie Eric Vivian Alan Joyce Ivan Cathy Derek".split()
-EN_FIRST += "Fiona Raymond Stephanie Tony Yvonne Patrick Mandy Kenneth Sharon Vincent".split()
-HK_SURNAMES = "Chan Wong Lee Cheung Lau Ng Ho Leung Tang Yip Lam Chow Tsang Kwok".split()
+EN_FIRST: tuple[str, ...] = (
+    "Grace",
+    "Karen",
+    "Michael",
+    "Jason",
+    "Emily",
+    "Kelvin",
+    "Winnie",
+    "Eric",
+)
+EN_FIRST += ("Vivian", "Alan", "Joyce", "Ivan", "Cathy", "Derek", "Fiona", "Raymond", "Tony")
+EN_FIRST += ("Stephanie", "Yvonne", "Patrick", "Mandy", "Kenneth", "Sharon", "Vincent")
+HK_SURNAMES: tuple[str, ...] = (
+    "Chan",
+    "Wong",
+    "Lee",
+    "Cheung",
+    "Lau",
+    "Ng",
+    "Ho",
+    "Leung",
+    "Tang",
+    "Yip",
+)
+HK_SURNAMES += ("Lam", "Chow", "Tsang", "Kwok")
 REGION_CODES = {"beijing": "110105", "shanghai": "310115"}
 
 # (department, manager id, {account: weight}, monthly salary range, share of staff)
@@ -95,15 +120,20 @@ def _name(rng: random.Random, account: str) -> tuple[str, str | None]:
     return rng.choice(SURNAMES) + given, None
 
 
-def _chat_ids(rng: random.Random, number: int) -> dict[str, str | None]:
-    chars = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
-    return {
-        "slack_user_id": "U0" + "".join(rng.choice(chars) for _ in range(9))
-        if rng.random() < 0.4
-        else None,
-        "dingtalk_user_id": f"ding{number:06d}" if rng.random() < 0.3 else None,
-        "wecom_user_id": f"wx{number:05d}" if rng.random() < 0.3 else None,
-    }
+class ChatIds(TypedDict):
+    slack_user_id: str | None
+    dingtalk_user_id: str | None
+    wecom_user_id: str | None
+
+
+def _chat_ids(rng: random.Random, number: int) -> ChatIds:
+    """Some people use Slack, some DingTalk, some WeCom; the rest only the console."""
+    slack = "U0" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(9))
+    return ChatIds(
+        slack_user_id=slack if rng.random() < 0.4 else None,
+        dingtalk_user_id=f"ding{number:06d}" if rng.random() < 0.3 else None,
+        wecom_user_id=f"wx{number:05d}" if rng.random() < 0.3 else None,
+    )
 
 
 def _salary(rng: random.Random, low: int, high: int) -> Decimal:
@@ -155,7 +185,9 @@ def build_company(today: date, *, size: int = 200, seed: int = SEED) -> tuple[li
         if number % 31 == 0:  # a few joined during the months on screen
             hired = window_start + timedelta(days=rng.randint(0, 60))
         else:
-            hired = date(2017, 1, 1) + timedelta(days=rng.randint(0, (window_start - date(2017, 1, 1)).days - 1))
+            hired = date(2017, 1, 1) + timedelta(
+                days=rng.randint(0, (window_start - date(2017, 1, 1)).days - 1)
+            )
         people.append(
             Person(
                 employee_id=f"E{number:04d}",
@@ -188,6 +220,7 @@ def build_company(today: date, *, size: int = 200, seed: int = SEED) -> tuple[li
         id_number=id_number(rng, "beijing"),
     )
     people.append(new_hire)
+
     def settled(account: str, manager: str | None = None) -> str:
         """A long-serving plain employee on `account` (under `manager`), for the guide."""
         return next(

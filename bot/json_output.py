@@ -53,8 +53,12 @@ def dues_json(
             "currency": due.currency,
             "due_date": due.due_date.isoformat(),
             "employees": due.employees,
-            "employer_total": format_amount(due.employer_total, _decimals(accounts, due.account_id)),
-            "employee_total": format_amount(due.employee_total, _decimals(accounts, due.account_id)),
+            "employer_total": format_amount(
+                due.employer_total, _decimals(accounts, due.account_id)
+            ),
+            "employee_total": format_amount(
+                due.employee_total, _decimals(accounts, due.account_id)
+            ),
             "total": format_amount(due.total, _decimals(accounts, due.account_id)),
         }
         for due in period_dues(session, period)
@@ -142,6 +146,8 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         else {
             "title": card.title,
             "fields": [{"label": f.label, "value": f.value} for f in card.fields],
-            "buttons": [{"action": b.action, "label": b.label, "value": b.value} for b in card.buttons],
+            "buttons": [
+                {"action": b.action, "label": b.label, "value": b.value} for b in card.buttons
+            ],
         },
     }

@@ -220,5 +220,3 @@ def _in_thread(body: Callable[[datetime], str]) -> Callable[[datetime], object]:
         return await asyncio.to_thread(body, fire_time)
 
     return run
-
-

@@ -24,7 +24,8 @@ from storage.accounts import AccountPolicy, account_policies
 from storage.models import Employee
 
 _PREFIXES = ("/coverwatch", "coverwatch")
-_TRAILING = "?!。.!？ "
+_TRAILING = "?!.。 "
+"""Trailing punctuation people add to a question (full-width forms are already NFKC-folded)."""
 
 
 class UserError(Exception):
@@ -129,7 +130,7 @@ class Router:
 
     def add(self, command: Command) -> None:
         for alias in command.aliases:
-            key = normalize(alias)
+            key = normalize(alias).casefold()
             if key in self._aliases:
                 raise ValueError(f"alias {alias!r} is already registered")
             self._aliases[key] = command
@@ -151,8 +152,8 @@ class Router:
         if not cleaned:
             return None
         head, _, rest = cleaned.partition(" ")
-        if head in self._aliases:
-            return self._aliases[head], tuple(rest.split())
+        if head.casefold() in self._aliases:
+            return self._aliases[head.casefold()], tuple(rest.split())
         # Chinese needs no space between command and argument: `缴费明细2025-06`, `确认12`.
         for alias in sorted(self._aliases, key=len, reverse=True):
             if not alias.isascii() and cleaned.startswith(alias):
@@ -181,10 +182,14 @@ def error_text(request: Request, command: Command, error: UserError) -> str:
 
 
 def normalize(text: str) -> str:
-    """Fold what chat clients vary: width, case, spacing, a trailing `?` and `/coverwatch`."""
-    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """Fold what chat clients vary: width, spacing, a trailing `?` and `/coverwatch`.
+
+    Case is kept (arguments are echoed back as typed); command words compare casefolded.
+    """
+    folded = " ".join(unicodedata.normalize("NFKC", text).split())
+    lowered = folded.casefold()
     for prefix in _PREFIXES:
-        if folded == prefix or folded.startswith(prefix + " "):
+        if lowered == prefix or lowered.startswith(prefix + " "):
             folded = folded[len(prefix) :].strip()
             break
     return folded.rstrip(_TRAILING)

@@ -72,6 +72,7 @@ class StreamConnection:
 
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
         self._task = loop.create_task(self._run())
         self._started.set()
@@ -83,7 +84,8 @@ class StreamConnection:
             leftovers = asyncio.all_tasks(loop)  # frames still being routed at stop()
             for task in leftovers:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            if leftovers:
+                loop.run_until_complete(asyncio.wait(leftovers))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

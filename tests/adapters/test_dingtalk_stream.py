@@ -197,6 +197,18 @@ def test_system_disconnect_frame_makes_the_client_reconnect(fake_dingtalk: FakeD
     run(scenario)
 
 
+def test_gateway_errors_are_retried_with_backoff(fake_dingtalk: FakeDingTalk) -> None:
+    fake, sink = fake_dingtalk, Sink()
+    fake.fail_next_opens = 2
+    adapter = make_adapter(fake)
+
+    async def scenario() -> None:
+        async with connected(fake, adapter, sink):
+            assert fake.open_attempts == 3
+
+    run(scenario)
+
+
 def test_watchdog_restarts_a_stalled_connection(fake_dingtalk: FakeDingTalk) -> None:
     fake, sink = fake_dingtalk, Sink()
     adapter = make_adapter(fake, stall_seconds=0.3)

@@ -60,6 +60,8 @@ class FakeDingTalk:
         self.closed = 0
         self.throttle_next = 0
         self.calls_per_minute: int | None = None
+        self.fail_next_opens = 0
+        self.open_attempts = 0
         self._call_times: list[float] = []
         self.card_create_fails = False
         self.invalid_users: set[str] = set()
@@ -221,6 +223,10 @@ class FakeDingTalk:
 
     async def _open(self, request: Request) -> JSONResponse:
         body = await request.json()
+        self.open_attempts += 1
+        if self.fail_next_opens > 0:
+            self.fail_next_opens -= 1
+            return _error(503, "ServiceUnavailable")
         if (body.get("clientId"), body.get("clientSecret")) != (self.client_id, self.client_secret):
             return _error(401, "InvalidAuthentication")
         self.subscriptions = body.get("subscriptions", [])

@@ -60,7 +60,9 @@ def seed(engine: Engine) -> None:
                     salary=Decimal(salary),
                     role=role,
                     id_number=ID_NUMBER if employee_id == "E001" else None,
-                    **ids,
+                    slack_user_id=ids.get("slack_user_id"),
+                    dingtalk_user_id=ids.get("dingtalk_user_id"),
+                    wecom_user_id=ids.get("wecom_user_id"),
                 )
             )
         # A new hire this month, not enrolled yet.
@@ -91,9 +93,9 @@ def seed(engine: Engine) -> None:
             ("hk", "2025-04", totals[("hk", "2025-04")], date(2025, 5, 8)),
             ("hk", "2025-05", totals[("hk", "2025-05")], date(2025, 6, 9)),
         ]
-        for account_id, period, amount, paid_on in payments:
+        for account_id, period_key, amount, paid_on in payments:
             session.add(
-                Payment(account_id=account_id, period=period, amount=amount, paid_on=paid_on)
+                Payment(account_id=account_id, period=period_key, amount=amount, paid_on=paid_on)
             )
 
 

@@ -82,4 +82,4 @@ def test_include_keeps_registration_order() -> None:
 
 
 def test_normalize_folds_width_case_and_prefix() -> None:
-    assert normalize("／ＣＯＶＥＲＷＡＴＣＨ　Ｈｅｌｐ？") == "help"
+    assert normalize("／ＣＯＶＥＲＷＡＴＣＨ　Ｈｅｌｐ？") == "Help"

@@ -90,7 +90,7 @@ def test_contributions_show_only_the_askers_lines(ask: Ask) -> None:
     reply = ask("E001", "contributions 2025-06", locale="en")
     assert "30000.00" not in reply.text and "4800.00" not in reply.text
     # No command takes a person: naming someone else is just an unexpected argument.
-    assert ask("E001", "contributions E002", locale="en").text.startswith("“e002” is not a month")
+    assert ask("E001", "contributions E002", locale="en").text.startswith("“E002” is not a month")
 
 
 def test_contributions_in_a_group_mask_the_base_and_are_ephemeral(ask: Ask) -> None:
@@ -114,4 +114,3 @@ def test_personal_commands_on_both_databases(any_app: AppContext) -> None:
     ask = asker(any_app)
     assert "已缴至：2025-05" in ask("E001", "我的医保").text
     assert "together 4443.00 CNY" in ask("E001", "contributions", locale="en").text
-

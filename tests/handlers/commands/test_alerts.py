@@ -1,0 +1,250 @@
+"""`alerts`, `ack`, `snooze`, `plan` and the buttons, on alert rows inserted directly."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from handlers.context import AppContext
+from handlers.i18n import translate
+from storage.db import session_scope
+from storage.models import Alert, AlertEvent, Installment
+from tests.handlers.conftest import NOW, Ask, asker, click
+
+FORBIDDEN = translate("zh-CN", "error.forbidden")
+
+
+def add_alert(engine: Engine, kind: str, key: str, **fields: Any) -> int:
+    with session_scope(engine) as session:
+        alert = Alert(
+            dedupe_key=key,
+            kind=kind,
+            opened_at=NOW - timedelta(hours=2),
+            updated_at=NOW - timedelta(hours=2),
+            **fields,
+        )
+        session.add(alert)
+        session.flush()
+        assert alert.id is not None
+        return alert.id
+
+
+@pytest.fixture
+def alerts(app: AppContext) -> dict[str, int]:
+    return seed_alerts(app.engine)
+
+
+def seed_alerts(engine: Engine) -> dict[str, int]:
+    return {
+        # Beijing is where Engineering (manager E002) is insured.
+        "overdue": add_alert(
+            engine,
+            "overdue",
+            "overdue:beijing:2025-06",
+            account_id="beijing",
+            period="2025-06",
+            due_date=date(2025, 6, 16),
+            principal=Decimal("20099.00"),
+            late_fee=Decimal("90.45"),
+            days_overdue=9,
+            suspension_on=date(2025, 7, 1),
+        ),
+        "enrol": add_alert(
+            engine,
+            "enrollment_deadline",
+            "enrol:E007",
+            employee_id="E007",
+            due_date=date(2025, 7, 3),
+        ),
+        # Hong Kong: Sales (manager E006) and finance; not Engineering.
+        "hk": add_alert(
+            engine,
+            "due_soon",
+            "due_soon:hk:2025-06",
+            account_id="hk",
+            period="2025-06",
+            due_date=date(2025, 7, 10),
+            principal=Decimal("7500.00"),
+        ),
+    }
+
+
+def get(engine: Engine, alert_id: int) -> Alert:
+    with session_scope(engine) as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        return alert
+
+
+def test_manager_sees_the_alerts_of_their_department(ask: Ask, alerts: dict[str, int]) -> None:
+    reply = ask("E002", "告警")
+    overdue, enrol = alerts["overdue"], alerts["enrol"]
+    assert reply.text == (
+        "待处理告警（2 条）\n"
+        f"#{enrol}：参保期限 · E007 · - · 待确认\n"
+        f"#{overdue}：已逾期 · beijing · 2025-06 · 待确认 "
+        "欠缴 20099.00 CNY，滞纳金 90.45 CNY，截止 2025-06-16"
+    )
+    assert reply.card is not None
+    assert [(b.action, b.value) for b in reply.card.buttons] == [
+        ("ack", str(enrol)),
+        ("snooze", f"{enrol}:4h"),
+        ("ack", str(overdue)),
+        ("snooze", f"{overdue}:4h"),
+    ]
+
+
+def test_hr_sees_every_alert_in_english(ask: Ask, alerts: dict[str, int]) -> None:
+    reply = ask("E003", "alerts", locale="en")
+    assert reply.text.startswith("Open alerts (3)\n")
+    assert f"#{alerts['hk']}: due soon · hk · 2025-06 · open owes 7500.00 HKD" in reply.text
+
+
+def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[str, int]) -> None:
+    assert ask("E006", "alerts", locale="en").text.startswith("Open alerts (1)")
+    with session_scope(app.engine) as session:
+        for alert in session.exec(select(Alert)):
+            alert.state = "resolved"
+            session.add(alert)
+    assert ask("E006", "告警").text == "你负责的范围内没有待处理的告警。"
+    hk = alerts["hk"]
+    assert ask("E006", f"snooze {hk}").text == f"告警 #{hk} 已解决，无需处理。"
+    assert ask("E003", f"ack {hk}", locale="en").text == (
+        f"Alert #{hk} is resolved; there is nothing to acknowledge."
+    )
+
+
+def test_employee_is_refused_alerts_and_ack(ask: Ask, alerts: dict[str, int]) -> None:
+    assert ask("E001", "alerts").text == FORBIDDEN
+    assert ask("E001", f"ack {alerts['overdue']}").text == FORBIDDEN
+
+
+def test_ack_records_who_where_and_when(app: AppContext, ask: Ask, alerts: dict[str, int]) -> None:
+    alert_id = alerts["overdue"]
+    assert ask("E002", f"确认 {alert_id}").text == f"已确认告警 #{alert_id}，后续提醒已停止。"
+    alert = get(app.engine, alert_id)
+    assert alert.state == "acknowledged"
+    assert alert.acknowledged_by == "E002"
+    assert alert.acknowledged_via == "console"
+    assert alert.acknowledged_at == NOW
+    assert ask("E003", f"ack #{alert_id}", locale="en").text == (
+        f"Alert #{alert_id} is acknowledged; there is nothing to acknowledge."
+    )
+
+
+def test_out_of_scope_looks_exactly_like_missing(ask: Ask, alerts: dict[str, int]) -> None:
+    """A manager cannot learn that another department's alert exists."""
+    out_of_scope = ask("E002", f"ack {alerts['hk']}", locale="en").text
+    missing = ask("E002", "ack 9999", locale="en").text
+    assert out_of_scope == f"There is no alert #{alerts['hk']} in your scope."
+    assert missing == "There is no alert #9999 in your scope."
+    assert "hk" not in out_of_scope.replace(f"#{alerts['hk']}", "")
+
+
+def test_ack_with_a_bad_id_gets_usage(ask: Ask, alerts: dict[str, int]) -> None:
+    assert ask("E003", "ack twelve", locale="en").text == (
+        "“twelve” is not an alert id; use its number, e.g. 12.\nUsage: ack ID"
+    )
+
+
+def test_ack_button_goes_through_the_same_checks(app: AppContext, alerts: dict[str, int]) -> None:
+    overdue = alerts["overdue"]
+    assert click(app, "E001", "ack", str(overdue)).text == FORBIDDEN
+    assert click(app, "E006", "ack", str(overdue)).text == (
+        f"你负责的范围内没有编号为 {overdue} 的告警。"
+    )
+    assert get(app.engine, overdue).state == "open"
+    assert (
+        click(app, "E002", "ack", str(overdue)).text == f"已确认告警 #{overdue}，后续提醒已停止。"
+    )
+    assert get(app.engine, overdue).acknowledged_by == "E002"
+
+
+def test_snooze_sets_the_pause_and_audits_it(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    alert_id = alerts["hk"]
+    reply = ask("E004", f"snooze {alert_id} 4h", locale="en")
+    # NOW is 10:00 in Shanghai.
+    assert reply.text == f"Reminders for alert #{alert_id} are paused until 2025-06-25 14:00."
+    assert get(app.engine, alert_id).snoozed_until == NOW + timedelta(hours=4)
+    with session_scope(app.engine) as session:
+        events = session.exec(select(AlertEvent).where(AlertEvent.alert_id == alert_id)).all()
+        assert [(e.event, e.actor) for e in events] == [("snoozed", "E004")]
+
+
+@pytest.mark.parametrize(
+    ("duration", "delta"),
+    [("30m", timedelta(minutes=30)), ("2d", timedelta(days=2)), ("1小时", timedelta(hours=1))],
+)
+def test_snooze_durations(
+    app: AppContext, ask: Ask, alerts: dict[str, int], duration: str, delta: timedelta
+) -> None:
+    ask("E006", f"暂缓 {alerts['hk']} {duration}")
+    assert get(app.engine, alerts["hk"]).snoozed_until == NOW + delta
+
+
+@pytest.mark.parametrize("duration", ["4x", "0h", "8d", "-1h"])
+def test_snooze_refuses_bad_durations(ask: Ask, alerts: dict[str, int], duration: str) -> None:
+    reply = ask("E003", f"snooze {alerts['hk']} {duration}", locale="en")
+    assert reply.text.endswith("(at most 7 days).\nUsage: snooze ID 4h")
+
+
+def test_snooze_button_carries_id_and_duration(app: AppContext, alerts: dict[str, int]) -> None:
+    reply = click(app, "E006", "snooze", f"{alerts['hk']}:2h")
+    assert reply.text == f"告警 #{alerts['hk']} 的提醒已暂缓至 2025-06-25 12:00。"
+    assert click(app, "E001", "snooze", f"{alerts['hk']}:2h").text == FORBIDDEN
+    assert click(app, "E002", "snooze", f"{alerts['hk']}:2h").text == (
+        f"你负责的范围内没有编号为 {alerts['hk']} 的告警。"
+    )
+
+
+def test_plan_splits_the_outstanding_before_suspension(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    alert_id = alerts["overdue"]
+    reply = ask("E003", f"分期 {alert_id} 2")
+    lines = reply.text.split("\n")
+    assert lines[0] == f"告警 #{alert_id} 分期计划（beijing 2025-06）"
+    assert lines[1] == "第 1 期：2025-06-27 前缴 10049.50 CNY"
+    assert lines[2] == "第 2 期：2025-06-30 前缴 10049.50 CNY"
+    assert lines[3].startswith("滞纳金：按计划 ")
+    with session_scope(app.engine) as session:
+        parts = session.exec(select(Installment).where(Installment.alert_id == alert_id)).all()
+        assert [(p.seq, p.amount, p.created_by) for p in parts] == [
+            (1, Decimal("10049.50"), "E003"),
+            (2, Decimal("10049.50"), "E003"),
+        ]
+
+
+def test_plan_is_for_hr_and_finance_only(ask: Ask, alerts: dict[str, int]) -> None:
+    assert ask("E002", f"plan {alerts['overdue']} 2").text == FORBIDDEN
+    assert ask("E001", f"plan {alerts['overdue']} 2").text == FORBIDDEN
+
+
+def test_plan_refusals_are_answers(ask: Ask, alerts: dict[str, int]) -> None:
+    overdue = alerts["overdue"]
+    assert ask("E004", f"plan {overdue} 0", locale="en").text == (
+        "“0” is not a number of installments; use a whole number from 1 to 12.\nUsage: plan ID N"
+    )
+    assert ask("E004", f"plan {overdue}", locale="en").text == "Usage: plan ID N"
+    assert ask("E004", f"plan {alerts['enrol']} 2", locale="en").text == (
+        f"Alert #{alerts['enrol']} is not an account's unpaid month, "
+        "so it cannot be paid in installments."
+    )
+    # Five days (26..30 June) remain before the suspension on 1 July.
+    assert ask("E004", f"分期 {overdue} 6").text == "距停保日 2025-07-01 只剩 5 天，不够分 6 期。"
+
+
+def test_alert_commands_on_both_databases(any_app: AppContext) -> None:
+    ids = seed_alerts(any_app.engine)
+    ask = asker(any_app)
+    assert ask("E002", "alerts", locale="en").text.startswith("Open alerts (2)")
+    assert ask("E002", f"ack {ids['overdue']}", locale="en").text.startswith("Alert #")
+    assert get(any_app.engine, ids["overdue"]).acknowledged_by == "E002"
+    assert "10049.50 CNY" in ask("E003", f"plan {ids['overdue']} 2", locale="en").text
