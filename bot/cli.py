@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from bot import cli_import
@@ -227,12 +226,15 @@ def demo(
 def main(argv: list[str] | None = None) -> None:
     """The `coverwatch` console script: click's usage errors become one line too."""
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        result = command.main(args=argv, prog_name="coverwatch", standalone_mode=False)
-    except click.ClickException as exc:
+        result = command.main(
+            args=args or ["--help"], prog_name="coverwatch", standalone_mode=False
+        )
+    except typer.TyperException as exc:  # click's usage errors (Typer vendors click)
         typer.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except typer.Abort:
         typer.echo("error: aborted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: still one line for the operator, never a traceback
