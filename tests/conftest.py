@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from storage.db import make_engine, upgrade
 
-PG_SERVER = os.environ.get("COVERWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_SERVER = os.environ.get(
+    "COVERWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 

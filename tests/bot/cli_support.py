@@ -31,7 +31,9 @@ def cli(url: str, *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(app, ["--db", url, "--today", TODAY, *args], input=input)
 
 
-def script(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def script(
+    *args: str, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """The installed `coverwatch` console script itself."""
     return subprocess.run(
         [str(COVERWATCH), *args], input=input, capture_output=True, text=True, timeout=timeout

@@ -142,7 +142,7 @@ def test_money_is_exact_and_refuses_floats(engine: Engine) -> None:
         total = session.exec(select(func.sum(Payment.amount))).one()
         assert total is not None
         assert total == Decimal("0.30")  # summed as integer cents, read back exact
-    with pytest.raises(Exception, match="float|decimals"):
+    with pytest.raises(Exception, match=r"float|decimals"):  # noqa: SIM117
         with session_scope(engine) as session:
             session.add(
                 Payment(account_id="hk", period="2026-10", amount=0.1, paid_on=date(2026, 10, 3))
