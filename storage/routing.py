@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from core.quiet_hours import QuietHours
 from sqlmodel import Session, col, select
 
 from core.alerts import AlertKind
+from core.quiet_hours import QuietHours
 from storage.employees import company_contacts
 from storage.models import Alert, Employee, UserPreference
 from storage.outbox import NewDelivery
