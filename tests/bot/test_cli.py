@@ -66,8 +66,9 @@ def test_init_twice_leaves_the_schema_at_head(tmp_path: Path) -> None:
     assert snapshot(url) == before
 
 
-def test_a_command_before_init_says_to_run_init(tmp_path: Path) -> None:
-    result = cli(f"sqlite:///{tmp_path}/empty.db", "alerts")
+@pytest.mark.parametrize("command", ["alerts", "run"])
+def test_a_command_before_init_says_to_run_init(tmp_path: Path, command: str) -> None:
+    result = cli(f"sqlite:///{tmp_path}/empty.db", command)
     assert result.exit_code == 1
     assert _one_error_line(result.stderr) == (
         "error: the database has no coverwatch schema: run `coverwatch init` first"
