@@ -37,6 +37,13 @@ def fixed_clock(day: date, timezone: ZoneInfo) -> Clock:
     return lambda: instant
 
 
+def shifted_clock(day: date, timezone: ZoneInfo, wall: Clock) -> Clock:
+    """A running clock whose date is `day` at start: `coverwatch run --today` needs time to pass
+    (retries, escalation), a stopped clock would leave every delayed delivery waiting forever."""
+    offset = fixed_clock(day, timezone)() - wall()
+    return lambda: wall() + offset
+
+
 def database_error(exc: DBAPIError) -> AppError:
     """The driver's first line only: a DSN error may continue with connection details."""
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__

@@ -205,7 +205,7 @@ def run(ctx: typer.Context) -> None:
 
     opts = options(ctx)
     settings = opts.settings()
-    serve(settings, opts.app(settings))
+    serve(settings, opts.app(settings, running=True))
 
 
 @app.command()

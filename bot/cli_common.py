@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy.exc import DBAPIError
 
-from bot.app import AppError, database_error, fixed_clock, open_app
+from bot.app import AppError, database_error, fixed_clock, open_app, shifted_clock
 from bot.config import ConfigError, Settings, load_settings
 from core.policy_loader import PolicyError
-from handlers.context import AppContext
+from handlers.context import AppContext, utc_now
 from storage.imports import ImportFileError
 
 P = ParamSpec("P")
@@ -49,11 +49,17 @@ class Options:
     def settings(self) -> Settings:
         return load_settings(self.config, database_url=self.db)
 
-    def app(self, settings: Settings | None = None) -> AppContext:
+    def app(self, settings: Settings | None = None, *, running: bool = False) -> AppContext:
+        """The app context; `--today` stops the clock, or shifts it for a running bot."""
         settings = settings or self.settings()
         clock = None
         if self.today is not None:
-            clock = fixed_clock(self.today, ZoneInfo(settings.bot.timezone))
+            zone = ZoneInfo(settings.bot.timezone)
+            clock = (
+                shifted_clock(self.today, zone, utc_now)
+                if running
+                else fixed_clock(self.today, zone)
+            )
         return open_app(settings, clock=clock)
 
 
