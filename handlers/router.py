@@ -25,6 +25,9 @@ from storage.models import Employee
 
 _PREFIXES = ("/coverwatch", "coverwatch")
 _TRAILING = "?!.。 "
+_LEADING_FILLERS = frozenset({"my", "show", "me", "please", "what", "what's", "whats", "is", "the"})
+_LEADING_FILLERS_ZH = ("请帮我查询", "请查询", "查询", "查看", "查一下", "看看", "请", "我的")
+_ARGUMENT_FILLERS = frozenset({"for", "of", "in", "please", "的"})
 """Trailing punctuation people add to a question (full-width forms are already NFKC-folded)."""
 
 
@@ -147,10 +150,27 @@ class Router:
         return self._commands.get(name)
 
     def match(self, text: str) -> tuple[Command, tuple[str, ...]] | None:
-        """The command a text asks for and its arguments, or None."""
+        """The command a text asks for and its arguments, or None.
+
+        People write "my contributions for 2026-10" or "我的医保状态?": when the literal
+        text does not fit a command, the same text without polite filler words is tried.
+        """
         cleaned = normalize(text)
         if not cleaned:
             return None
+        fallback = None
+        for candidate in dict.fromkeys((cleaned, without_fillers(cleaned))):
+            found = self._match_literal(candidate)
+            if found is None:
+                continue
+            command, args = found
+            useful = tuple(a for a in args if a.casefold() not in _ARGUMENT_FILLERS)
+            if command.min_args <= len(useful) <= command.max_args:
+                return command, useful
+            fallback = fallback or found
+        return fallback
+
+    def _match_literal(self, cleaned: str) -> tuple[Command, tuple[str, ...]] | None:
         head, _, rest = cleaned.partition(" ")
         if head.casefold() in self._aliases:
             return self._aliases[head.casefold()], tuple(rest.split())
@@ -193,6 +213,18 @@ def normalize(text: str) -> str:
             folded = folded[len(prefix) :].strip()
             break
     return folded.rstrip(_TRAILING)
+
+
+def without_fillers(text: str) -> str:
+    """The text without leading filler words ("my", "show me", "我的", "查询")."""
+    words = text.split(" ")
+    while len(words) > 1 and words[0].casefold() in _LEADING_FILLERS:
+        words = words[1:]
+    stripped = " ".join(words)
+    for prefix in _LEADING_FILLERS_ZH:
+        if stripped.startswith(prefix) and len(stripped) > len(prefix):
+            return stripped[len(prefix) :].strip()
+    return stripped
 
 
 def period_arg(value: str) -> Period:

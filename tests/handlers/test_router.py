@@ -62,7 +62,29 @@ def test_arguments_follow_the_command(text: str, args: tuple[str, ...]) -> None:
     assert matched[1] == args
 
 
-@pytest.mark.parametrize("text", ["", "   ", "?", "/coverwatch", "coverages", "my coverage"])
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("我的医保状态?", "coverage", ()),
+        ("my coverage", "coverage", ()),
+        ("show me my coverage please", "coverage", ()),
+        ("my contributions for 2026-10", "contributions", ("2026-10",)),
+        ("请查询缴费明细 2026-10", "contributions", ("2026-10",)),
+        ("我的缴费明细2026-10", "contributions", ("2026-10",)),
+    ],
+)
+def test_natural_phrasings_reach_the_command(text: str, name: str, args: tuple[str, ...]) -> None:
+    matched = make_router().match(text)
+    assert matched is not None
+    assert (matched[0].name, matched[1]) == (name, args)
+
+
+def test_extra_words_still_get_the_usage_hint() -> None:
+    matched = make_router().match("coverage of everyone")
+    assert matched is not None and matched[1] == ("of", "everyone")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?", "/coverwatch", "coverages", "my", "我的"])
 def test_no_match(text: str) -> None:
     assert make_router().match(text) is None
 
