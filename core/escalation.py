@@ -13,8 +13,17 @@ import re
 from datetime import datetime, timedelta
 
 MAX_SNOOZE = timedelta(days=7)
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
-_DURATION_RE = re.compile(r"^(\d{1,6})([mhd])$")
+_MINUTE, _HOUR, _DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+_UNITS = {
+    "m": _MINUTE,
+    "min": _MINUTE,
+    "分钟": _MINUTE,
+    "h": _HOUR,
+    "小时": _HOUR,
+    "d": _DAY,
+    "天": _DAY,
+}
+_DURATION_RE = re.compile(r"^(\d{1,6})\s*(min|m|h|d|分钟|小时|天)$")
 _USAGE = "expected a duration such as 30m, 4h or 1d (minutes, hours or days, at most 7d)"
 
 

@@ -7,11 +7,11 @@ reveals that it is there. The `ack`/`snooze` buttons arrive as these same comman
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
+from core.escalation import parse_duration
 from core.installments import PlanError
 from handlers.formatting import card_reply, label, moment, money
 from handlers.router import Request, Router, UsageError, UserError
@@ -25,11 +25,8 @@ ZERO = Decimal("0.00")
 ALERT_ROLES = frozenset({"manager"}) | COMPANY_ROLES
 MAX_BUTTON_ALERTS = 3
 """Buttons for the first few open alerts only: card platforms cap a card's buttons."""
-MAX_SNOOZE = timedelta(days=7)
 MAX_INSTALLMENTS = 12
 DEFAULT_SNOOZE = "4h"
-_DURATION = re.compile(r"^(\d{1,4})(m|min|h|d|分钟|小时|天)$")
-_UNITS = {"m": "minutes", "min": "minutes", "分钟": "minutes", "h": "hours", "小时": "hours"}
 
 
 def alert_arg(request: Request) -> Alert:
@@ -44,17 +41,14 @@ def alert_arg(request: Request) -> Alert:
 
 
 def duration_arg(text: str) -> timedelta:
-    match = _DURATION.match(text)
-    if match is None:
-        raise UsageError("snooze.bad_duration", value=text)
-    delta = timedelta(**{_UNITS.get(match.group(2), "days"): int(match.group(1))})
-    if not timedelta(0) < delta <= MAX_SNOOZE:
-        raise UsageError("snooze.bad_duration", value=text)
-    return delta
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise UsageError("snooze.bad_duration", value=text) from None
 
 
 def _summary(request: Request, alert: Alert) -> str:
-    subject = alert.account_id or alert.employee_id or alert.department or "-"
+    subject = alert.employee_id or alert.account_id or alert.department or "-"
     text = request.t(
         "alerts.line",
         kind=label(request, "kind", alert.kind),

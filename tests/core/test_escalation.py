@@ -81,6 +81,10 @@ def test_after_minutes_must_be_positive() -> None:
         (" 2H ", timedelta(hours=2)),
         ("7d", MAX_SNOOZE),
         ("168h", MAX_SNOOZE),
+        ("45min", timedelta(minutes=45)),
+        ("4小时", timedelta(hours=4)),
+        ("30分钟", timedelta(minutes=30)),
+        ("2天", timedelta(days=2)),
     ],
 )
 def test_parse_duration(text: str, expected: timedelta) -> None:
