@@ -8,9 +8,9 @@ before parsing. Inbound events go to an `InboundSink` (the runtime), which dedup
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from handlers.types import Action, Message, Recipient, Reply
 
@@ -70,6 +70,29 @@ class DeliveryError(Exception):
         super().__init__(reason)
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+class BatchDeliveryError(DeliveryError):
+    """Part of a `send_many` failed: `delivered` (user -> ref) must not be sent again,
+    `remaining` may be retried; users in neither were refused for good."""
+
+    def __init__(
+        self, cause: DeliveryError, *, delivered: Mapping[str, str], remaining: Sequence[str]
+    ) -> None:
+        super().__init__(str(cause), retry_after=cause.retry_after, permanent=cause.permanent)
+        self.delivered = dict(delivered)
+        self.remaining = tuple(remaining)
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """Optional adapter capability: one message to many people in few calls (DingTalk's
+    batchSend takes 20 users per call); the dispatcher groups deliveries for it."""
+
+    async def send_many(
+        self, user_ids: Sequence[str], reply: Reply, *, key: str, locale: str | None = None
+    ) -> dict[str, str]:
+        """user id -> message ref; raises `BatchDeliveryError` on partial failure."""
 
 
 class ChatAdapter(Protocol):

@@ -79,4 +79,5 @@ def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
         timezone=ZoneInfo(settings.bot.timezone),
         clock=clock or utc_now,
         ack_sla_minutes=settings.kpi.ack_sla_minutes,
+        kpi_targets=settings.kpi.thresholds,
     )

@@ -28,6 +28,8 @@ from bot.cli_common import (
     reported,
 )
 from bot.json_output import alerts_json, dues_json, reply_json
+from bot.reports.commands import kpi as kpi_report_command
+from bot.reports.commands import report_app
 from bot.wiring import routing_from, rules_from
 from core.periods import Period
 from handlers.pipeline import handle
@@ -221,6 +223,10 @@ def demo(
 
     opts = options(ctx)
     run_demo(opts.settings(), reset=reset, today=opts.today)
+
+
+app.command("kpi")(kpi_report_command)
+app.add_typer(report_app, name="report")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,6 @@ the environment are read by pydantic-settings sources; `environ` is injected, as
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from datetime import time
@@ -37,6 +36,7 @@ from pydantic_settings import (
 )
 
 from core.policy import AccountSettings
+from core.quiet_hours import QuietHours
 
 DEFAULT_CONFIG_PATH = Path("coverwatch.toml")
 ENV_PREFIX = "COVERWATCH_"
@@ -64,7 +64,6 @@ AlertKind = Literal[
     "kpi_below_target",
 ]
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
-_QUIET_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class _Section(BaseModel):
@@ -98,6 +97,8 @@ class SchedulerConfig(_Section):
     escalation: str = "* * * * *"
     kpi_digest: str = "0 9 * * *"
     outbox_poll_seconds: float = Field(default=2, gt=0)
+    outbox_claim_lease_seconds: float = Field(default=120, gt=0)
+    """A delivery claimed by a process that died is sent again after this long."""
 
     @field_validator("scan", "dues", "escalation", "kpi_digest")
     @classmethod
@@ -116,28 +117,20 @@ class AlertsConfig(_Section):
     quiet_hours: str = "22:00-08:00"
     urgent_bypass_quiet_hours: tuple[AlertKind, ...] = ("overdue", "suspension_imminent")
     suspension_warning_days: int = Field(default=7, ge=0)
+    enrollment_warning_days: int = Field(default=7, ge=0)
     funding_horizon_days: int = Field(default=30, gt=0)
     hr_leads: tuple[str, ...] = ()
 
     @field_validator("quiet_hours")
     @classmethod
     def _valid_quiet_hours(cls, value: str) -> str:
-        if value == "":
-            return value
-        match = _QUIET_HOURS.match(value)
-        if match is None:
-            raise ValueError(f'expected HH:MM-HH:MM (24 h) or "", got {value!r}')
-        if match.group(1, 2) == match.group(3, 4):
-            raise ValueError(f"start and end are equal in {value!r}")
+        QuietHours.parse(value)  # the one rule, in core; raises ValueError naming the form
         return value
 
     @property
     def quiet_window(self) -> tuple[time, time] | None:
         """(start, end) in the recipient's time zone; may wrap midnight; None when disabled."""
-        if not self.quiet_hours:
-            return None
-        start, end = self.quiet_hours.split("-")
-        return time.fromisoformat(start), time.fromisoformat(end)
+        return QuietHours.parse(self.quiet_hours).window
 
 
 class AccountConfig(_Section):
@@ -204,6 +197,8 @@ class DingTalkConfig(_Platform):
     robot_code: str | None = None
     """For an internal app's robot the robotCode is the app's client id (AppKey)."""
     hr_groups: tuple[str, ...] = ()
+    card_template_id: str | None = None
+    """Interactive alert cards (Acknowledge/Snooze buttons); unset: markdown with commands."""
     api_base_url: str = "https://api.dingtalk.com"
     gateway_url: str = "https://api.dingtalk.com"
 

@@ -16,9 +16,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from adapters.base import ChatAdapter, DeliveryError
+from adapters.base import BatchDeliveryError, BatchSender, ChatAdapter, DeliveryError
+from bot import batching
 from bot.metrics import Metrics
 from bot.ratelimit import Limiter
 from core.alerts import AlertEventType
@@ -56,6 +58,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
         batch: int = 50,
+        claim_lease: timedelta = outbox.CLAIM_LEASE,
     ) -> None:
         self.engine = engine
         self.adapters = adapters
@@ -65,13 +68,21 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.metrics = metrics or Metrics()
         self.batch = batch
+        self.claim_lease = claim_lease
+        self._stopping: asyncio.Event | None = None
         self.limiter = Limiter()
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
-        """Drain continuously until `stop` is set; claimed but unsent rows are handed back."""
+        """Drain continuously until `stop` is set; claimed but unsent rows are handed back
+        (also when the task is cancelled mid-send at shutdown: the resend keeps its key)."""
+        self._stopping = stop
         try:
             while not stop.is_set():
-                sent = await self.drain_once()
+                try:
+                    sent = await self.drain_once()
+                except SQLAlchemyError as exc:  # the database is away: retry, /healthz says 503
+                    log.warning("outbox pass failed: %s", type(exc).__name__)
+                    sent = 0
                 if sent == 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
@@ -85,14 +96,19 @@ class Dispatcher:
     def _claim(self) -> list[Delivery]:
         now = self.clock()
         with session_scope(self.engine) as session:
-            outbox.release_stale_claims(session, now=now)
+            outbox.release_stale_claims(session, now=now, lease=self.claim_lease)
             return outbox.claim_due(session, now=now, worker=self.worker, limit=self.batch)
 
     async def drain_once(self) -> int:
         """One pass over the due deliveries; returns how many were handled."""
         claimed = await asyncio.to_thread(self._claim)
-        for delivery in claimed:
-            await self._deliver(delivery)
+        for members in batching.group(claimed, self.adapters):
+            if self._stopping is not None and self._stopping.is_set():
+                break  # shutting down: `run` hands the rest of the claim back
+            if len(members) > 1:
+                await self._deliver_many(members)
+            else:
+                await self._deliver(members[0])
         return len(claimed)
 
     def _prepare(self, delivery: Delivery) -> Reply | None:
@@ -131,36 +147,131 @@ class Dispatcher:
             ref = await adapter.send(recipient, reply, key=delivery.idempotency_key)
         except DeliveryError as exc:
             if exc.retry_after is not None:
-                self.limiter.pause(delivery.platform, now.timestamp() + exc.retry_after)
+                # Retry-After counts from the answer, not from when this send was prepared.
+                self.limiter.pause(delivery.platform, self.clock().timestamp() + exc.retry_after)
             if exc.permanent:
                 await asyncio.to_thread(self._finish, delivery, error=str(exc))
             else:
                 await asyncio.to_thread(self._later, delivery, exc.retry_after, str(exc))
-            return
         except Exception as exc:  # an adapter bug or a network error nobody mapped
             log.warning("delivery %s failed: %s", delivery.id, type(exc).__name__)
             await asyncio.to_thread(self._later, delivery, None, f"{type(exc).__name__}: {exc}")
+        else:
+            self.metrics.observe_send(delivery.platform, (self.clock() - started).total_seconds())
+            await asyncio.to_thread(self._sent, delivery, ref)
+        finally:
+            # The platform counts the send when it arrives, at the latest now (bot/ratelimit.py).
+            self.limiter.settle(
+                delivery.platform,
+                delivery.address,
+                adapter.rate_limits,
+                decided=now.timestamp(),
+                answered=self.clock().timestamp(),
+            )
+
+    async def _deliver_many(self, members: list[Delivery]) -> None:
+        """One message to several people through `send_many` (see `bot.batching`); each
+        delivery keeps its own ref, and after a partial failure only the rest is retried."""
+        first = members[0]
+        adapter = self.adapters[first.platform]
+        assert isinstance(adapter, BatchSender)
+        reply = await asyncio.to_thread(self._prepare, first)
+        if reply is None or reply.attachments:  # a batch carries no attachments
+            for delivery in members:
+                await self._deliver(delivery)
             return
-        self.metrics.observe_send(delivery.platform, (self.clock() - started).total_seconds())
-        await asyncio.to_thread(self._sent, delivery, ref)
+        # App-wide limits count calls (one batch), per-recipient limits count messages.
+        now = self.clock()
+        per_person = tuple(limit for limit in adapter.rate_limits if limit.scope == "recipient")
+        per_call = tuple(limit for limit in adapter.rate_limits if limit.scope != "recipient")
+        call_wait = self.limiter.wait_for(first.platform, "*", per_call, now.timestamp())
+        ready = []
+        for delivery in members:
+            wait = call_wait or self.limiter.wait_for(
+                first.platform, delivery.address, per_person, now.timestamp()
+            )
+            if wait > 0:
+                await asyncio.to_thread(
+                    self._later, delivery, wait, None, count_attempt=False, now=now
+                )
+            else:
+                ready.append(delivery)
+        if not ready:
+            return
+        users = list(dict.fromkeys(delivery.address for delivery in ready))
+        locale = json.loads(first.payload).get("locale", "zh-CN")
+        started = self.clock()
+        failure: DeliveryError | None = None
+        try:
+            refs = await adapter.send_many(
+                users, reply, key=batching.batch_key(first), locale=locale
+            )
+            remaining: tuple[str, ...] = ()
+        except BatchDeliveryError as exc:
+            failure, refs, remaining = exc, exc.delivered, exc.remaining
+        except DeliveryError as exc:
+            failure, refs, remaining = exc, {}, tuple(users)
+        except Exception as exc:  # an adapter bug or a network error nobody mapped
+            log.warning("batch of %d failed: %s", len(ready), type(exc).__name__)
+            failure = DeliveryError(f"{type(exc).__name__}: {exc}")
+            refs, remaining = {}, tuple(users)
+        if failure is not None and failure.retry_after is not None:
+            self.limiter.pause(first.platform, now.timestamp() + failure.retry_after)
+        if refs:
+            self.metrics.observe_send(first.platform, (self.clock() - started).total_seconds())
+        outcome = batching.split(ready, refs, remaining)
+        await asyncio.to_thread(self._settle, outcome, failure)
+        # As in `_deliver`: the platform counted the call and each message when it answered.
+        decided, answered = now.timestamp(), self.clock().timestamp()
+        self.limiter.settle(first.platform, "*", per_call, decided=decided, answered=answered)
+        for delivery in ready:
+            self.limiter.settle(
+                first.platform, delivery.address, per_person, decided=decided, answered=answered
+            )
+
+    def _settle(self, outcome: batching.Outcome, failure: DeliveryError | None) -> None:
+        self._sent_all(outcome.sent)
+        for delivery in outcome.refused:
+            self._finish(delivery, error=f"{delivery.platform} refused the recipient")
+        if not outcome.retry:
+            return
+        assert failure is not None
+        if failure.permanent:
+            for delivery in outcome.retry:
+                self._finish(delivery, error=str(failure))
+            return
+        # One delay and one instant for all: the rest comes due, and is retried, together.
+        attempts = max(delivery.attempts for delivery in outcome.retry) + 1
+        delay = failure.retry_after
+        if delay is None:
+            delay = backoff(attempts, self.rng)
+        now = self.clock()
+        for delivery in outcome.retry:
+            self._later(delivery, delay, str(failure), now=now)
 
     def _sent(self, delivery: Delivery, ref: str) -> None:
-        assert delivery.id is not None
+        self._sent_all([(delivery, ref)])
+
+    def _sent_all(self, sent: list[tuple[Delivery, str]]) -> None:
+        """Mark sent and audit, in one transaction however many were in the batch."""
         now = self.clock()
         with session_scope(self.engine) as session:
-            outbox.mark_sent(session, delivery.id, message_ref=ref, now=now)
-            alert = session.get(Alert, delivery.alert_id) if delivery.alert_id else None
-            if alert is not None:
-                record(
-                    session,
-                    alert,
-                    AlertEventType.DELIVERED,
-                    at=now,
-                    platform=delivery.platform,
-                    actor=delivery.employee_id,
-                    detail=delivery.address if delivery.is_group else "",
-                )
-        self.metrics.count("deliveries_sent_total", delivery.platform)
+            for delivery, ref in sent:
+                assert delivery.id is not None
+                outbox.mark_sent(session, delivery.id, message_ref=ref, now=now)
+                alert = session.get(Alert, delivery.alert_id) if delivery.alert_id else None
+                if alert is not None:
+                    record(
+                        session,
+                        alert,
+                        AlertEventType.DELIVERED,
+                        at=now,
+                        platform=delivery.platform,
+                        actor=delivery.employee_id,
+                        detail=delivery.address if delivery.is_group else "",
+                    )
+        for delivery, _ref in sent:
+            self.metrics.count("deliveries_sent_total", delivery.platform)
 
     def _later(
         self,
@@ -169,7 +280,9 @@ class Dispatcher:
         error: str | None,
         *,
         count_attempt: bool = True,
+        now: datetime | None = None,
     ) -> None:
+        """`now`: a batch's common instant, so its members come due together again."""
         assert delivery.id is not None
         attempts = delivery.attempts + (1 if count_attempt else 0)
         if attempts >= MAX_ATTEMPTS:
@@ -183,7 +296,7 @@ class Dispatcher:
                 session,
                 delivery.id,
                 error=error or "rate limited locally",
-                next_attempt_at=self.clock() + timedelta(seconds=delay),
+                next_attempt_at=(now or self.clock()) + timedelta(seconds=delay),
                 attempts=attempts,
             )
         if count_attempt:

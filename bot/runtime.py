@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import uvicorn
 from sqlmodel import Session, func, select
@@ -33,10 +33,13 @@ from handlers.pipeline import handle
 from handlers.types import Action, Message
 from storage import outbox
 from storage.db import ping, session_scope
+from storage.employees import by_platform_user
 from storage.events import RETENTION, first_sighting, forget_before
-from storage.models import Alert
+from storage.models import Alert, Delivery
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE_SECONDS = 3.0
+"""How long SIGTERM/SIGINT waits for an in-flight send before handing it back to the outbox."""
 
 
 class Runtime:
@@ -50,6 +53,7 @@ class Runtime:
         poll_seconds: float,
         jobs: Mapping[str, tuple[str, Callable[[datetime], str]]],
         instance: str | None = None,
+        claim_lease: timedelta = outbox.CLAIM_LEASE,
     ) -> None:
         self.app = app
         self.adapters = dict(adapters)
@@ -67,6 +71,7 @@ class Runtime:
             worker=self.instance,
             clock=app.clock,
             metrics=self.metrics,
+            claim_lease=claim_lease,
         )
         self.runner = JobRunner(app.engine, instance=self.instance, timezone=zone, clock=app.clock)
         for name, (crontab, body) in jobs.items():
@@ -162,7 +167,16 @@ class Runtime:
         def load() -> list[tuple[str, str, object]]:
             with session_scope(self.app.engine) as session:
                 alert = session.get(Alert, int(alert_id))
-                if alert is None or alert.acknowledged_at is None:
+                clicker = by_platform_user(session, action.platform, action.user_id)
+                # Only the click that made the acknowledgement on record rewrites the cards; a
+                # refused or late click (another user, out of scope) changes nothing.
+                if (
+                    alert is None
+                    or alert.acknowledged_at is None
+                    or clicker is None
+                    or (alert.acknowledged_by, alert.acknowledged_via)
+                    != (clicker.employee_id, action.platform)
+                ):
                     return []
                 targets = []
                 for delivery in outbox.sent_ref(session, int(alert_id)):
@@ -171,7 +185,8 @@ class Runtime:
                         reply = render_alert(
                             session, alert, locale=locale, timezone=str(self.app.timezone)
                         )
-                        targets.append((delivery.platform, delivery.message_ref, reply))
+                        ref = _clicked_ref(delivery, action) or delivery.message_ref
+                        targets.append((delivery.platform, ref, reply))
                 return targets
 
         for platform, ref, reply in await asyncio.to_thread(load):
@@ -208,11 +223,27 @@ class Runtime:
         self.stop_event.set()
         self.runner.shutdown()
         server.should_exit = True
+        # A send still in flight gets a grace period; then it is cancelled and its delivery,
+        # like the rest of the claim, goes back to pending (Dispatcher.run) — never lost.
+        _, late = await asyncio.wait({dispatch_task}, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in late:
+            task.cancel()
         await asyncio.gather(http_task, dispatch_task, return_exceptions=True)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
         for adapter in self.adapters.values():
             await adapter.stop()
+
+
+def _clicked_ref(delivery: Delivery, action: Action) -> str | None:
+    """The click's own ref when `delivery` is the card that was clicked: the clicked card is
+    updated through it (on WeCom a fresh one-use ResponseCode, doc 94888; elsewhere the same
+    ref the send returned)."""
+    clicked = not delivery.is_group and (delivery.platform, delivery.address) == (
+        action.platform,
+        action.conversation_id,
+    )
+    return action.message_ref if clicked else None
 
 
 def _in_thread(body: Callable[[datetime], str]) -> Callable[[datetime], object]:

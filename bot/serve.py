@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from bot.app import open_app
 from bot.config import Settings
@@ -21,6 +22,7 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
         host=settings.http.host,
         port=settings.http.port,
         poll_seconds=settings.scheduler.outbox_poll_seconds,
+        claim_lease=timedelta(seconds=settings.scheduler.outbox_claim_lease_seconds),
         jobs=scheduled_jobs(settings, context, routing),
     )
 

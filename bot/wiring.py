@@ -7,6 +7,7 @@ from datetime import datetime
 
 from adapters.base import ChatAdapter
 from bot.config import Settings
+from bot.reports.digest import kpi_digest_job
 from core.alert_rules import RuleSettings
 from core.periods import Period
 from core.quiet_hours import QuietHours
@@ -24,6 +25,7 @@ def rules_from(settings: Settings) -> RuleSettings:
         lead_days=tuple(settings.alerts.lead_days),
         suspension_warning_days=settings.alerts.suspension_warning_days,
         funding_horizon_days=settings.alerts.funding_horizon_days,
+        enrollment_warning_days=settings.alerts.enrollment_warning_days,
     )
 
 
@@ -83,6 +85,7 @@ def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
             robot_code=settings.dingtalk.effective_robot_code or "",
             api_base_url=settings.dingtalk.api_base_url,
             gateway_url=settings.dingtalk.gateway_url,
+            card_template_id=settings.dingtalk.card_template_id,
             locale=settings.bot.locale,
         )
     if settings.wecom.enabled:
@@ -113,7 +116,7 @@ def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
 def scheduled_jobs(
     settings: Settings, app: AppContext, routing: Routing
 ) -> dict[str, tuple[str, Callable[[datetime], str]]]:
-    """The `[scheduler]` jobs: daily scan, monthly dues run, escalation checks."""
+    """The `[scheduler]` jobs: daily scan, monthly dues run, escalation checks, KPI digest."""
     zone = app.timezone
 
     def scan(fire_time: datetime) -> str:
@@ -148,8 +151,12 @@ def scheduled_jobs(
         )
         return f"escalated {len(escalated)}"
 
+    def kpi_digest(fire_time: datetime) -> str:
+        return kpi_digest_job(app, settings, routing, fire_time)
+
     return {
         "scan": (settings.scheduler.scan, scan),
         "dues": (settings.scheduler.dues, dues),
         "escalation": (settings.scheduler.escalation, escalate),
+        "kpi_digest": (settings.scheduler.kpi_digest, kpi_digest),
     }

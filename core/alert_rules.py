@@ -31,7 +31,8 @@ class AccountPeriodView:
     outstanding: Decimal
     late_fee: Decimal
     days_overdue: int
-    suspension_on: date
+    suspension_on: date | None
+    """None where the policy suspends no cover (Hong Kong MPF): no suspension_imminent."""
     paid_in_full_on: date | None
 
 
@@ -105,13 +106,15 @@ def _unpaid(view: AccountPeriodView, as_of: date) -> bool:
 
 
 def _money(view: AccountPeriodView, as_of: date) -> dict[str, str]:
-    return {
+    figures = {
         "as_of": as_of.isoformat(),
         "due_date": view.due_date.isoformat(),
         "total": format_amount(view.total),
         "outstanding": format_amount(view.outstanding),
-        "suspension_on": view.suspension_on.isoformat(),
     }
+    if view.suspension_on is not None:
+        figures["suspension_on"] = view.suspension_on.isoformat()
+    return figures
 
 
 def _period_finding(
@@ -156,6 +159,8 @@ def _account_period_findings(
     }
     stage = f"overdue-{as_of.isoformat()}"
     findings = [_period_finding(AlertKind.OVERDUE, view, stage, late, late=True)]
+    if view.suspension_on is None:  # nothing to suspend (Hong Kong MPF)
+        return findings
     days_to_suspension = (view.suspension_on - as_of).days
     if days_to_suspension <= settings.suspension_warning_days:
         # Cover is suspended *from* the suspension date, as core.cover counts it.
@@ -193,6 +198,11 @@ def _enrollment(hire: HireView, as_of: date, settings: RuleSettings) -> Finding 
             "fine_max_multiple": "3",
         },
     )
+
+
+def _no_suspension(dues: Sequence[UpcomingDue]) -> dict[str, str]:
+    """Marks a gap whose dues suspend no cover (Hong Kong MPF), so its text says so."""
+    return {} if any(d.suspension_on for d in dues) else {"suspends": "no"}
 
 
 def _funding_gaps(
@@ -245,6 +255,7 @@ def _funding_gaps(
                     "first_uncovered": gap.first_uncovered.isoformat(),
                     "horizon_end": gap.horizon_end.isoformat(),
                     "pay_first": pay_first,
+                    **_no_suspension(own),
                 },
             )
         )

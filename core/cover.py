@@ -12,7 +12,9 @@ The rule is therefore policy data (`policy.suspension`) and every result carries
 - paying every period in arrears makes cover `active` again; a period paid later than
   `restore_window_months` after its suspension day (or still unpaid then) is `lapsed`: its
   cover is not restored retroactively;
-- cover ends after the month of leaving, because no dues are owed after it.
+- cover ends after the month of leaving, because no dues are owed after it;
+- a policy without a suspension rule (Hong Kong MPF: savings, not insurance) has no cover to
+  suspend: arrears are listed, the state stays `active`, and nothing ever lapses.
 """
 
 from __future__ import annotations
@@ -81,16 +83,21 @@ def cover_status(
         paid_on = periods[period].paid_in_full_on
         return paid_on is not None and paid_on <= as_of
 
-    def suspends_on(period: Period) -> date:
+    def suspends_on(period: Period) -> date | None:
+        if rule is None:
+            return None
         return periods[period].due_date + timedelta(days=rule.suspend_after_days)
 
-    def restorable_until(period: Period) -> date:
+    def lapsed_period(period: Period) -> bool:
         suspended = suspends_on(period)
-        return Period.of(suspended).shift(rule.restore_window_months).day(suspended.day)
+        if rule is None or suspended is None:
+            return False
+        restorable_until = Period.of(suspended).shift(rule.restore_window_months).day(suspended.day)
+        return _settled_or_today(periods[period], as_of) > restorable_until
 
     unpaid = [p for p in ordered if not settled(p)]
     arrears = tuple(p for p in unpaid if periods[p].due_date < as_of)
-    lapsed = tuple(p for p in ordered if _settled_or_today(periods[p], as_of) > restorable_until(p))
+    lapsed = tuple(p for p in ordered if lapsed_period(p))
     paid_through = None
     for period in ordered:
         if not settled(period):
@@ -115,7 +122,7 @@ def cover_status(
         next_due=_next_due(policy, unpaid, periods, enrolled_on, leave_date, as_of, due_day),
         arrears=arrears,
         lapsed=lapsed,
-        confirmed=rule.confirmed,
+        confirmed=True if rule is None else rule.confirmed,
     )
 
 

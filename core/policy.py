@@ -109,7 +109,8 @@ class Policy:
     currency: str
     due: DueRule
     late_fee: LateFeeRule
-    suspension: SuspensionRule
+    suspension: SuspensionRule | None
+    """None where arrears suspend no cover (Hong Kong MPF is savings, not insurance)."""
     versions: tuple[PolicyVersion, ...]
     decimals: int = 2
     source: str = ""

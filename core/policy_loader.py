@@ -272,7 +272,8 @@ def load_policy(path: Path) -> Policy:
         raise where.error("tags", "must be a list of text")
     due = _table(data, "due", where)
     fee = _table(data, "late_fee", where)
-    suspension = _table(data, "suspension", where)
+    # Optional: a scheme with no cover to suspend (MPF) has no [suspension] table.
+    suspension = _table(data, "suspension", where) if "suspension" in data else None
     return Policy(
         id=path.stem,
         name=_typed(data, "name", where, str, path.stem),
@@ -282,7 +283,9 @@ def load_policy(path: Path) -> Policy:
         tags=tuple(tags),
         due=_due(due, where.at(prefix="due.")),
         late_fee=_late_fee(fee, where.at(prefix="late_fee.")),
-        suspension=_suspension(suspension, where.at(prefix="suspension.")),
+        suspension=(
+            None if suspension is None else _suspension(suspension, where.at(prefix="suspension."))
+        ),
         versions=tuple(versions),
     )
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 _WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-_USAGE = 'expected quiet hours as HH:MM-HH:MM in 24-hour time (e.g. "22:00-08:00") or ""'
+_USAGE = 'expected HH:MM-HH:MM in 24-hour time (e.g. "22:00-08:00") or ""'
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class QuietHours:
         hour1, minute1, hour2, minute2 = (int(g) for g in match.groups())
         start, end = time(hour1, minute1), time(hour2, minute2)
         if start == end:
-            raise ValueError(f"quiet hours start and end are equal in {text!r}")
+            raise ValueError(f"start and end are equal in {text!r}")
         return cls((start, end))
 
     @property

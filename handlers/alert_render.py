@@ -14,6 +14,7 @@ from sqlmodel import Session
 from core.alerts import AlertKind, AlertState
 from core.money import format_amount
 from handlers.i18n import translate
+from handlers.kpi_digest import render_kpi_digest
 from handlers.types import Button, Card, Field, Reply
 from storage.models import Account, Alert, Delivery, Employee
 
@@ -50,6 +51,13 @@ def _facts(session: Session, alert: Alert) -> dict[str, object]:
     }
 
 
+def _suspends_nothing(kind: AlertKind, alert: Alert, facts: dict[str, object]) -> bool:
+    """A policy without a suspension rule (Hong Kong MPF) must not threaten a suspension."""
+    if kind is AlertKind.FUNDING_GAP:
+        return facts.get("suspends") == "no"
+    return kind in (AlertKind.DUE_SOON, AlertKind.OVERDUE) and alert.suspension_on is None
+
+
 def render_alert(
     session: Session, alert: Alert, *, locale: str, timezone: str = "Asia/Shanghai"
 ) -> Reply:
@@ -64,7 +72,11 @@ def render_alert(
         return translate(locale, key, **facts)
 
     title = t(f"notice.{variant}.title")
-    body = [title, t(f"notice.{variant}.consequence"), t(f"notice.{variant}.action")]
+    consequence, action = f"notice.{variant}.consequence", f"notice.{variant}.action"
+    if _suspends_nothing(kind, alert, facts):
+        consequence += "_no_suspension"
+        action += "_no_suspension" if kind is AlertKind.OVERDUE else ""
+    body = [title, t(consequence), t(action)]
     fields = [Field(label=t("notice.field.id"), value=str(alert.id))]
     if alert.account_id:
         fields.append(
@@ -112,6 +124,8 @@ def render_delivery(
 ) -> Reply | None:
     """The dispatcher's renderer: None when the message should no longer go out."""
     payload = json.loads(delivery.payload)
+    if payload.get("type") == "kpi_digest":
+        return render_kpi_digest(session, payload, platform=delivery.platform, timezone=timezone)
     if payload.get("type") != "alert":
         return None
     alert = session.get(Alert, payload["alert_id"])

@@ -8,8 +8,9 @@ injected; tests never wait for it to pass).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -35,6 +36,8 @@ class AppContext:
     """Aware UTC now; `today()` is its date in the company's timezone."""
     ack_sla_minutes: int = 60
     """How long an alert may stay open before it counts as late (KPI summaries)."""
+    kpi_targets: Mapping[str, Decimal] = field(default_factory=dict)
+    """`[kpi] thresholds`, drawn as the targets on the KPI chart."""
 
     def now(self) -> datetime:
         return self.clock()

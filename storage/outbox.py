@@ -121,11 +121,15 @@ def mark_failed(session: Session, delivery_id: int, *, error: str, attempts: int
     )
 
 
-def release_stale_claims(session: Session, *, now: datetime) -> int:
-    """Deliveries left in `sending` by a process that died go back to `pending`."""
+def release_stale_claims(session: Session, *, now: datetime, lease: timedelta = CLAIM_LEASE) -> int:
+    """Deliveries left in `sending` by a process that died go back to `pending`.
+
+    The lease must outlast the slowest send (adapters time out after 10 s), or a live send's
+    row would be handed to another dispatcher while it is still in flight.
+    """
     result = session.execute(
         update(Delivery)
-        .where(col(Delivery.state) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE)
+        .where(col(Delivery.state) == "sending", col(Delivery.claimed_at) < now - lease)
         .values(state="pending", claimed_by=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from core.late_fees import Payment as CorePayment
 from core.late_fees import late_fee
 from core.periods import Period
+from core.policy import Policy
 from storage.accounts import AccountPolicy
 from storage.models import AccountDue, Balance, Payment
 
@@ -32,7 +33,8 @@ class AccountPeriod:
     outstanding: Decimal
     late_fee: Decimal
     days_overdue: int
-    suspension_on: date
+    suspension_on: date | None
+    """None where the policy suspends no cover (Hong Kong MPF)."""
     payments: tuple[CorePayment, ...]
     paid_in_full_on: date | None
     """The day cumulative payments reached the total (None while anything is unpaid)."""
@@ -88,12 +90,19 @@ def account_periods(
                 outstanding=fee.outstanding,
                 late_fee=fee.amount,
                 days_overdue=fee.days_overdue,
-                suspension_on=due.due_date + timedelta(days=policy.suspension.suspend_after_days),
+                suspension_on=suspension_on(policy, due.due_date),
                 payments=received,
                 paid_in_full_on=_paid_in_full_on(due.total, received, as_of),
             )
         )
     return result
+
+
+def suspension_on(policy: Policy, due_date: date) -> date | None:
+    """The day unpaid dues suspend cover, or None when the policy has no suspension rule."""
+    if policy.suspension is None:
+        return None
+    return due_date + timedelta(days=policy.suspension.suspend_after_days)
 
 
 def _paid_in_full_on(total: Decimal, payments: Sequence[CorePayment], as_of: date) -> date | None:

@@ -23,11 +23,12 @@ from core.alert_rules import (
     RuleSettings,
     evaluate,
 )
-from core.alerts import AlertEventType, AlertState, Finding, transition
+from core.alerts import AlertEventType, AlertKind, AlertState, Finding, transition
 from core.policy import Policy
 from storage.accounts import account_policies
 from storage.alerts import record, resolve
 from storage.db import session_scope
+from storage.installments import plan_findings
 from storage.models import Alert, Employee
 from storage.outbox import enqueue
 from storage.payments import account_periods, latest_balances
@@ -174,5 +175,7 @@ def run_scan(
         findings = evaluate(
             as_of=as_of, periods=periods, hires=hires, balances=balances, settings=rules
         )
-        evaluated = frozenset(str(kind) for kind in EVALUATED_KINDS)
+        accounts = account_policies(session, policies)
+        findings += plan_findings(session, accounts, as_of=as_of, lead_days=rules.lead_days)
+        evaluated = frozenset(str(kind) for kind in EVALUATED_KINDS | {AlertKind.INSTALLMENT_DUE})
         return apply_findings(session, findings, now=now, routing=routing, evaluated=evaluated)

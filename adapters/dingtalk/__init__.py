@@ -1,6 +1,6 @@
 """DingTalk (Stream mode) adapter; see `adapter.py`."""
 
+from adapters.base import BatchDeliveryError
 from adapters.dingtalk.adapter import DingTalkAdapter
-from adapters.dingtalk.outbound import BatchDeliveryError
 
 __all__ = ["BatchDeliveryError", "DingTalkAdapter"]

@@ -17,6 +17,7 @@ import httpx
 from dingtalk_stream import Credential, DingTalkStreamClient  # type: ignore[import-untyped]
 
 from adapters.base import (
+    BatchDeliveryError,
     DeliveryError,
     HttpRequest,
     HttpResponse,
@@ -47,7 +48,7 @@ _WEBHOOK_MARGIN_MS = 30_000
 
 class DingTalkAdapter:
     name = PLATFORM
-    rate_limits = (
+    rate_limits: tuple[RateLimit, ...] = (
         # Server APIs: 20 calls/s per app (https://open.dingtalk.com/document/orgapp/invocation-frequency-limit).
         RateLimit(scope="app", count=20, seconds=1.0),
         # Robots: 20 messages/min per chat, then throttled
@@ -150,9 +151,10 @@ class DingTalkAdapter:
         """Alert cards when a template is configured; otherwise (or if the card API refuses)
         a markdown message whose buttons are spelled out as commands (`确认 12`)."""
         ref = None
-        if reply.card and reply.card.buttons and self._card_template_id:
+        template = self._card_template(reply)
+        if template:
             try:
-                ref = await self._robot.card(self._card_template_id, recipient, reply, key)
+                ref = await self._robot.card(template, recipient, reply, key)
             except DeliveryError as exc:
                 if not exc.permanent:
                     raise
@@ -167,9 +169,32 @@ class DingTalkAdapter:
     async def send_many(
         self, user_ids: Sequence[str], reply: Reply, *, key: str, locale: str | None = None
     ) -> dict[str, str]:
-        """One message to many people (≤ 20 per call); see `Robot.many` for partial failures."""
+        """One message to many people: batchSend, ≤ 20 per call (see `Robot.many` for partial
+        failures). An alert card has no batch API: each person gets their own card (outTrackId
+        from `key` and the user, stable across retries), so its buttons are never lost.
+        Attachments are not sent here: the dispatcher sends such replies one by one."""
+        locale = locale or self._locale
         log.info("dingtalk send_many %s to %d users", key, len(user_ids))
-        return await self._robot.many(user_ids, reply, locale or self._locale)
+        if not self._card_template(reply):
+            return await self._robot.many(user_ids, reply, locale)
+        delivered: dict[str, str] = {}
+        for index, user in enumerate(user_ids):
+            person = Recipient(platform=PLATFORM, address=user, is_group=False, locale=locale)
+            try:
+                delivered[user] = await self.send(person, reply, key=f"{key}:{user}")
+            except DeliveryError as exc:
+                if exc.permanent:
+                    log.warning("dingtalk card for one of %s refused: %s", key, exc)
+                    continue
+                raise BatchDeliveryError(
+                    exc, delivered=delivered, remaining=user_ids[index:]
+                ) from exc
+        return delivered
+
+    def _card_template(self, reply: Reply) -> str | None:
+        """The template to send `reply` as an interactive card with, if any: cards need one
+        (set up once in the card builder) and buttons to be worth it."""
+        return self._card_template_id if reply.card and reply.card.buttons else None
 
     async def update(self, message_ref: str, reply: Reply) -> None:
         """Rewrite a sent card (e.g. "acknowledged by …"); plain messages cannot be edited."""

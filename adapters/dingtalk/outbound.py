@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from adapters.base import DeliveryError
+from adapters.base import BatchDeliveryError, DeliveryError
 from adapters.dingtalk import render
 from adapters.dingtalk.openapi import OpenApi
 from handlers.types import Attachment, Recipient, Reply
@@ -31,17 +31,6 @@ CARDS = "/v1.0/card/instances"
 CARD_DELIVER = "/v1.0/card/instances/deliver"
 BATCH_SIZE = 20
 CARD_PREFIX = "cw_"
-
-
-class BatchDeliveryError(DeliveryError):
-    """Part of a `send_many` failed; `delivered` (user -> ref) must not be sent again."""
-
-    def __init__(
-        self, cause: DeliveryError, *, delivered: Mapping[str, str], remaining: Sequence[str]
-    ) -> None:
-        super().__init__(str(cause), retry_after=cause.retry_after, permanent=cause.permanent)
-        self.delivered = dict(delivered)
-        self.remaining = tuple(remaining)
 
 
 class Robot:

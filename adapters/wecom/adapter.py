@@ -120,7 +120,8 @@ class WeComAdapter:
     async def update(self, message_ref: str, reply: Reply) -> None:
         """Grey out the card's buttons with who acknowledged (one use per ResponseCode, 72 h).
 
-        https://developer.work.weixin.qq.com/document/path/94888 (更新按钮为不可点击状态).
+        https://developer.work.weixin.qq.com/document/path/94888 (更新按钮为不可点击状态): the
+        button is all that changes, so it shows the reply's conclusion (`render.settled_label`).
         """
         card = render.parse_card_ref(message_ref)
         if card is None:
@@ -130,7 +131,7 @@ class WeComAdapter:
             "userids": [user_id],
             "agentid": self._agent_id,
             "response_code": response_code,
-            "button": {"replace_name": reply.card.title if reply.card else reply.text},
+            "button": {"replace_name": render.settled_label(reply)},
         }
         post = partial(self._client.post, "message/update_template_card", data=data)
         await asyncio.to_thread(self._client.call, post)

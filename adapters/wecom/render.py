@@ -82,6 +82,13 @@ def template_card(card: Card, *, task_id: str) -> dict[str, Any]:
     }
 
 
+def settled_label(reply: Reply) -> str:
+    """What a greyed-out button says: the reply's last line, where an alert rendered after its
+    acknowledgement says who and when (handlers.alert_render); the card title says neither."""
+    lines = [line for line in reply.text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else (reply.card.title if reply.card else "")
+
+
 def image_message(media_id: str) -> dict[str, Any]:
     return {"msgtype": "image", "image": {"media_id": media_id}}
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
+from core.alerts import AlertKind
 from core.escalation import parse_duration
 from core.installments import PlanError
 from handlers.formatting import card_reply, label, moment, money
@@ -168,7 +169,9 @@ def plan(request: Request) -> Reply:
     count_text = request.args[1]
     if not count_text.isdigit() or not 1 <= int(count_text) <= MAX_INSTALLMENTS:
         raise UsageError("plan.bad_count", value=count_text, max=MAX_INSTALLMENTS)
-    if None in (alert.account_id, alert.period, alert.due_date, alert.suspension_on):
+    # An installment is already part of a plan; a plan of a plan would double-count.
+    planned = alert.kind == AlertKind.INSTALLMENT_DUE
+    if planned or None in (alert.account_id, alert.period, alert.due_date, alert.suspension_on):
         return Reply(text=request.t("plan.unsupported", id=alert.id))
     if alert.state == "resolved":
         return Reply(text=request.t("alert.resolved", id=alert.id))

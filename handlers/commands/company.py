@@ -78,14 +78,14 @@ def arrears_command(request: Request) -> Reply:
         decimals = request.accounts[item.account_id].policy.decimals
         lines.append(
             request.t(
-                "arrears.line",
+                "arrears.line" if item.suspension_on else "arrears.line_no_suspension",
                 account=item.account_id,
                 period=item.period,
                 outstanding=money(item.outstanding, item.currency, decimals),
                 late_fee=money(item.late_fee, item.currency, decimals),
                 days=item.days_overdue,
                 due_date=item.due_date.isoformat(),
-                suspension_on=item.suspension_on.isoformat(),
+                suspension_on=item.suspension_on.isoformat() if item.suspension_on else "-",
             )
         )
     return list_reply(request.t("arrears.title", today=today.isoformat()), lines)

@@ -169,7 +169,7 @@ async def test_card_click_becomes_an_action_and_update_greys_out_the_buttons(
             "userids": ["lisi"],
             "agentid": 1000002,
             "response_code": response_code,
-            "button": {"replace_name": "已确认 · 李四"},
+            "button": {"replace_name": "告警 12 已由李四确认"},
         }
     ]
     with pytest.raises(DeliveryError) as spent:  # a ResponseCode works once

@@ -74,3 +74,11 @@ def test_card_refs_round_trip_and_plain_refs_are_not_cards() -> None:
     assert render.parse_card_ref(render.message_ref("msg1")) is None
     assert render.parse_card_ref(render.chat_ref("wrhrchat0001")) is None
     assert render.parse_card_ref("card:lisi:") is None
+
+
+def test_a_settled_button_says_who_acknowledged_not_the_title() -> None:
+    acknowledged = "已由 李伟 (E0002) 于 2025-06-18 10:00 通过 wecom 确认。"
+    title = "上海 2025-06 社保已逾期"
+    settled = Reply(text=f"{title}\n请尽快缴纳。\n\n{acknowledged}", card=Card(title=title))
+    assert render.settled_label(settled) == acknowledged
+    assert render.settled_label(Reply(text="", card=Card(title="已确认"))) == "已确认"

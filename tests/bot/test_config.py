@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.wiring import rules_from
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -246,3 +247,11 @@ def test_example_covers_every_key() -> None:
                 or (SecretStr in get_args(key_field.annotation) and env_hint in sections[section])
             )
             assert documented, f"{section}.{key} is not documented in config.example.toml"
+
+
+def test_enrollment_warning_days_reaches_the_scan_rules(tmp_path: Path) -> None:
+    assert rules_from(Settings()).enrollment_warning_days == 7
+    path = write(tmp_path, "[alerts]\nenrollment_warning_days = 3\n")
+    assert rules_from(load_settings(path, environ={})).enrollment_warning_days == 3
+    with pytest.raises(ConfigError, match=r"^alerts\.enrollment_warning_days"):
+        load_settings(write(tmp_path, "[alerts]\nenrollment_warning_days = -1\n"), environ={})

@@ -362,3 +362,24 @@ def test_negative_settings_are_refused() -> None:
         RuleSettings(lead_days=(7, -1))
     with pytest.raises(ValueError, match="must not be negative"):
         RuleSettings(funding_horizon_days=-1)
+
+
+def test_without_a_suspension_rule_overdue_never_becomes_suspension_imminent() -> None:
+    """Hong Kong MPF suspends no cover: months overdue raise overdue only, and the funding
+    gap is marked so its text threatens no suspension."""
+    as_of = DUE + timedelta(days=90)
+    view = replace(standing(as_of, account="hk"), currency="HKD", suspension_on=None)
+    balances = [BalanceView(account_id="hk", as_of=as_of, balance=D("10"), currency="HKD")]
+    findings = scan(as_of, [view], balances=balances)
+    assert [f.kind for f in findings] == [AlertKind.OVERDUE, AlertKind.FUNDING_GAP]
+    overdue, gap = findings
+    assert overdue.suspension_on is None and "suspension_on" not in overdue.details
+    assert overdue.days_overdue == 90
+    assert gap.details["suspends"] == "no"
+
+
+def test_with_a_suspension_rule_the_funding_gap_carries_no_marker() -> None:
+    as_of = DUE - timedelta(days=3)
+    balances = [BalanceView(account_id="beijing", as_of=as_of, balance=D("10"), currency="CNY")]
+    [gap] = of_kind(scan(as_of, [standing(as_of)], balances=balances), AlertKind.FUNDING_GAP)
+    assert "suspends" not in gap.details

@@ -160,3 +160,28 @@ def test_first_period_uses_the_enrolment_month_and_account_due_day() -> None:
     )
     assert result.state is CoverState.ACTIVE
     assert result.next_due == date(2026, 10, 20)
+
+
+def test_without_a_suspension_rule_arrears_are_listed_but_cover_is_never_suspended() -> None:
+    """Hong Kong MPF: savings, not insurance; an employer's arrears suspend nothing."""
+    mpf = Policy(
+        id="hk-like",
+        name="No suspension",
+        currency="HKD",
+        due=DueRule(day=10, month_offset=1, holiday_rule=HolidayRule.NEXT_WEEKDAY),
+        late_fee=LateFeeRule(model=LateFeeModel.FLAT_SURCHARGE, rate=Decimal("0.05")),
+        suspension=None,
+        versions=(),
+    )
+    result = cover_status(
+        mpf,
+        enrolled_on=ENROLLED,
+        leave_date=None,
+        periods=history(unpaid=("2026-03", "2026-04")),
+        as_of=date(2026, 10, 20),
+    )
+    assert result.state is CoverState.ACTIVE
+    assert result.arrears == (P("2026-03"), P("2026-04"))
+    assert result.suspension_on is None
+    assert result.lapsed == ()
+    assert result.confirmed

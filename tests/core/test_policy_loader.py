@@ -221,7 +221,10 @@ def test_every_packaged_policy_loads() -> None:
     for policy in policies.values():
         assert policy.currency == ("HKD" if policy.id == "hk" else "CNY")
         assert all(version.source for version in policy.versions)
-        assert not policy.due.confirmed and not policy.suspension.confirmed
+        assert not policy.due.confirmed
+        # Hong Kong MPF has no cover to suspend; every mainland rule is unconfirmed practice.
+        assert (policy.suspension is None) == (policy.id == "hk")
+        assert policy.suspension is None or not policy.suspension.confirmed
 
 
 def test_china_policies_share_the_national_late_fee_and_default_due_rule() -> None:
@@ -284,3 +287,10 @@ def test_beijing_medical_includes_maternity_and_adds_the_3_yuan_mutual_aid() -> 
         True,
     )
     assert housing.rounding is Rounding.HALF_UP_YUAN
+
+
+def test_a_policy_without_a_suspension_table_has_no_suspension_rule(tmp_path: Path) -> None:
+    """Hong Kong MPF suspends no cover: the [suspension] table is optional."""
+    text = _mutate("[suspension]\nsuspend_after_days = 15\nrestore_window_months = 3\n\n", "")
+    assert load_policy(_write(tmp_path, text)).suspension is None
+    assert load_policies()["hk"].suspension is None

@@ -53,6 +53,12 @@ class FakeDingTalk:
         self.token_ttl = token_ttl
         self.calls: list[Call] = []
         self.webhook_posts: list[dict[str, Any]] = []
+        self.webhook_sessions: list[str] = []
+        """The `session` of each webhook post, in the same order as `webhook_posts`."""
+        self.batches: list[tuple[tuple[str, ...], str]] = []
+        """Accepted batchSend calls: (userIds, the processQueryKey answered)."""
+        self.throttled: list[Call] = []
+        """Calls answered with 90002."""
         self.acks: list[dict[str, Any]] = []
         self.bad_acks: list[dict[str, Any]] = []
         self.subscriptions: list[dict[str, str]] = []
@@ -236,6 +242,7 @@ class FakeDingTalk:
 
     async def _webhook(self, request: Request) -> JSONResponse:
         self.webhook_posts.append(await request.json())
+        self.webhook_sessions.append(request.query_params.get("session", ""))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     async def _batch_send(self, request: Request) -> JSONResponse:
@@ -246,12 +253,10 @@ class FakeDingTalk:
         if not 1 <= len(body["userIds"]) <= 20:
             return _error(400, "invalidParameter.userIds")
         invalid = [u for u in body["userIds"] if u in self.invalid_users]
+        key = secrets.token_hex(6)
+        self.batches.append((tuple(body["userIds"]), key))
         return JSONResponse(
-            {
-                "processQueryKey": secrets.token_hex(6),
-                "invalidStaffIdList": invalid,
-                "flowControlledStaffIdList": [],
-            }
+            {"processQueryKey": key, "invalidStaffIdList": invalid, "flowControlledStaffIdList": []}
         )
 
     async def _group_send(self, request: Request) -> JSONResponse:
@@ -310,6 +315,7 @@ class FakeDingTalk:
         )
         if self.throttle_next > 0 or over_limit:
             self.throttle_next = max(0, self.throttle_next - 1)
+            self.throttled.append(self.calls[-1])
             return body, _error(400, "90002", "服务器繁忙，请稍后重试")
         self._call_times.append(now)
         return body, None

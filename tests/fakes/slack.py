@@ -51,6 +51,10 @@ class ApiCall:
     token: str | None
     answer: dict[str, Any]
     """What the fake answered (the JSON body)."""
+    status: int
+    """The HTTP status of that answer (429 when rate-limited)."""
+    at: float
+    """When the call arrived, on the fake's clock (spacing and Retry-After checks)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,9 +206,13 @@ class FakeSlack:
             params |= dict(parse_qsl(body.decode()))
         authorization = request.headers.get("authorization", "")
         token = authorization.removeprefix("Bearer ") if authorization else None
+        arrived = self._clock()
         status, answer, headers = self._dispatch(method, params, token)
+        call = ApiCall(
+            method=method, params=params, token=token, answer=answer, status=status, at=arrived
+        )
         with self._lock:
-            self.calls.append(ApiCall(method=method, params=params, token=token, answer=answer))
+            self.calls.append(call)
         return JSONResponse(answer, status_code=status, headers=headers)
 
     def _dispatch(

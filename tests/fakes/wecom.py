@@ -9,6 +9,7 @@ and drops the message (doc 90454), and it can be told to answer 45009.
 
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import itertools
@@ -63,6 +64,8 @@ class FakeWeCom:
         """How many coming message/send calls to answer with 45009."""
         self.tokens_born_expired = False
         """Issue tokens that are already expired (a broken token service)."""
+        self.send_delay = 0.0
+        """Seconds every message/send takes to answer (a slow WeCom)."""
         self._valid_tokens: set[str] = set()
         self._expired_tokens: set[str] = set()
         self._sent_at: dict[str, list[float]] = {}
@@ -93,6 +96,8 @@ class FakeWeCom:
         api = request.path_params["api"]
         query = dict(request.query_params)
         body, files = await _body_of(request)
+        if api == "message/send" and self.send_delay > 0:
+            await asyncio.sleep(self.send_delay)
         with self._lock:
             answer = self._answer(api, query, body)
             outcome = answer.pop("_outcome", None) or _outcome(answer)

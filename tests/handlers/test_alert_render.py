@@ -13,6 +13,7 @@ from core.alert_rules import RuleSettings
 from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_alert, render_delivery
+from handlers.i18n import translate
 from storage.accounts import account_policies, sync_accounts
 from storage.alerts import acknowledge
 from storage.db import make_engine, session_scope, upgrade
@@ -89,3 +90,52 @@ def test_acknowledged_alert_shows_who_and_is_not_sent_again(scanned: Engine) -> 
         delivery = session.exec(select(Delivery).where(Delivery.alert_id == alert.id)).first()
         assert delivery is not None
         assert render_delivery(session, delivery) is None
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_hk_warnings_threaten_no_suspension(sqlite_url: str, locale: str) -> None:
+    """Hong Kong MPF has no cover to suspend: months overdue raise no suspension_imminent,
+    and the overdue, due-soon and funding-gap texts neither name a suspension date nor the
+    mainland's daily late fee."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, POLICIES, ids=["hk"])
+        session.add(
+            Employee(
+                employee_id="HR1",
+                name="Grace Chan",
+                account_id="hk",
+                hire_date=date(2025, 1, 1),
+                enrolled_on=date(2025, 1, 1),
+                salary=Decimal("30000"),
+                role="hr",
+            )
+        )
+        session.add(Balance(account_id="hk", as_of=date(2026, 10, 1), balance=Decimal("10.00")))
+        session.flush()
+        accounts = account_policies(session, POLICIES)
+        for period in (Period(2026, 7), Period(2026, 9)):  # due 2026-08-10 and 2026-10-12
+            run_dues(session, period, accounts, now=NOW)
+    run_scan(
+        engine,
+        as_of=date(2026, 10, 10),
+        now=NOW,
+        policies=POLICIES,
+        rules=RuleSettings(),
+        routing=Routing(),
+    )
+    with session_scope(engine) as session:
+        alerts = {a.kind: a for a in session.exec(select(Alert))}
+        assert set(alerts) == {"due_soon", "overdue", "funding_gap"}
+        for alert in alerts.values():
+            reply = render_alert(session, alert, locale=locale)
+            assert reply.card is not None
+            assert "0.05 %" not in reply.text and "0.05%" not in reply.text
+            assert "停保日期" not in reply.text and "suspended on" not in reply.text
+            assert "{" not in reply.text
+        assert alerts["overdue"].suspension_on is None
+        due_soon = render_alert(session, alerts["due_soon"], locale=locale).text
+        assert translate(locale, "notice.due_soon.consequence_no_suspension") in due_soon
+        assert "plan" not in render_alert(session, alerts["overdue"], locale="en").text
+    engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
 from handlers.context import AppContext
@@ -62,3 +65,12 @@ def test_company_commands_on_both_databases(any_app: AppContext) -> None:
     ask = asker(any_app)
     assert "paid 1000.00 CNY" in ask("E003", "dues", locale="en").text
     assert "late fee to date 90.45 CNY" in ask("E004", "arrears", locale="en").text
+
+
+def test_hk_arrears_name_no_suspension_date(app: AppContext) -> None:
+    """Hong Kong MPF suspends no cover (no [suspension] rule): its arrears line says none."""
+    later = replace(app, clock=lambda: datetime(2025, 8, 20, 2, tzinfo=UTC))
+    lines = asker(later)("E004", "arrears", locale="en").text.splitlines()
+    [hk] = [line for line in lines if line.startswith("hk ")]
+    assert hk.startswith("hk 2025-06: 7500.00 HKD outstanding")
+    assert "suspension" not in hk

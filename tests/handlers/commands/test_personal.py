@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 from handlers.context import AppContext
 from tests.handlers.conftest import ID_NUMBER, Ask, asker
 
@@ -114,3 +117,14 @@ def test_personal_commands_on_both_databases(any_app: AppContext) -> None:
     ask = asker(any_app)
     assert "已缴至：2025-05" in ask("E001", "我的医保").text
     assert "together 4443.00 CNY" in ask("E001", "contributions", locale="en").text
+
+
+def test_hk_staff_are_never_called_suspended(app: AppContext) -> None:
+    """MPF arrears are the employer's debt: months unpaid are listed, cover stays active."""
+    later = replace(app, clock=lambda: datetime(2025, 10, 20, 2, tzinfo=UTC))
+    reply = asker(later)("E005", "coverage", locale="en")
+    assert reply.card is not None
+    fields = {field.label: field.value for field in reply.card.fields}
+    assert fields["Status"] == "active"
+    assert fields["Unpaid months"].startswith("2025-06")
+    assert "Suspension date" not in fields

@@ -1,0 +1,89 @@
+"""`python -m bench [names…] [--small]` (`make bench`): run benchmarks, print and save the table.
+
+Every benchmark runs the coverwatch path and a baseline that represents the limit, each side in
+its own process, and reports the ratio, wall time and peak RSS. Results go to `bench/results/`
+and the table in docs/PERFORMANCE.md. Names ending in `_pg` run on PostgreSQL (skipped, with
+the reason, when no server answers at `--pg-url`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import report
+from bench.databases import DEFAULT_PG, Databases, pg_reason
+from bench.harness import BenchError, Context
+
+BENCHMARKS = {
+    "dues_100k": ("bench.dues", "sqlite"),
+    "scan_100k": ("bench.scan", "sqlite"),
+    "import_100k": ("bench.imports", "sqlite"),
+    "chat_http": ("bench.chat_http", "sqlite"),
+    "fanout_10k": ("bench.fanout", "sqlite"),
+    "dues_100k_pg": ("bench.dues", "postgres"),
+    "scan_100k_pg": ("bench.scan", "postgres"),
+    "import_100k_pg": ("bench.imports", "postgres"),
+}
+
+
+def _arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BENCHMARKS))
+    parser.add_argument("--small", action="store_true", help="10x fewer rows, for a quick run")
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("COVERWATCH_BENCH_PG", DEFAULT_PG), help="server URL"
+    )
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    return args
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _arguments(argv)
+    names = args.names or list(BENCHMARKS)
+    host = report.machine(args.pg_url)
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="cwbench-") as scratch:
+        workdir = Path(scratch)
+        pools: dict[str, Databases] = {}
+        try:
+            for name in names:
+                module, backend = BENCHMARKS[name]
+                if backend == "postgres" and (reason := pg_reason(args.pg_url)):
+                    print(f"{name}: skipped, {reason}", flush=True)
+                    continue
+                db = pools.setdefault(backend, Databases(backend, workdir, args.pg_url))
+                print(f"{name}: running ({backend}{', small' if args.small else ''})…", flush=True)
+                try:
+                    outcome = importlib.import_module(module).run(
+                        Context(small=args.small, db=db, workdir=workdir)
+                    )
+                except BenchError as exc:
+                    failures += 1
+                    print(f"{name}: FAILED: {exc}", flush=True)
+                    continue
+                outcome.name = name.removesuffix("_pg")
+                report.save(outcome, host, args.small)
+                print(
+                    f"{name}: {outcome.ratio:.2f} ({outcome.ratio_label}), goal "
+                    f"{outcome.goal}: {'met' if outcome.met else 'MISSED'}",
+                    flush=True,
+                )
+        finally:
+            for db in pools.values():
+                db.close()
+    print()
+    print(report.update_doc())
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,117 @@
+"""`dues_100k`: one period's dues for 100,000 employees across 6 accounts.
+
+Coverwatch: `storage.ledger.run_dues` (stream employees in chunks, compute with
+`core.contributions`, insert ledger rows and account totals) in one transaction.
+Baseline, the limit: the same ledger rows, computed before the clock starts, written with the
+driver's `executemany` in one transaction. Both ledgers must match (row count and sums).
+Goal: <= 2x the baseline, peak RSS <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from bench.data import DUES_PERIOD, NOW, seed_company
+from bench.harness import BenchError, Context, Outcome, run_side
+from bench.rawdb import Raw
+
+FULL_ROWS = 100_000
+RATIO_GOAL = 2.0
+RSS_GOAL_MB = 300.0
+_LEDGER_SUMS = "SELECT count(*), sum(employer), sum(employee) FROM ledger_line WHERE period = ?"
+
+
+def ledger_sums(url: str, period: str) -> list[int]:
+    raw = Raw(url)
+    try:
+        count, employer, employee = raw.fetchall(_LEDGER_SUMS, (period,))[0]
+    finally:
+        raw.close()
+    return [int(count), int(employer or 0), int(employee or 0)]
+
+
+def coverwatch_side(url: str) -> dict[str, Any]:
+    from core.policy_loader import load_policies
+    from storage.accounts import account_policies
+    from storage.db import make_engine, session_scope
+    from storage.ledger import run_dues
+
+    engine = make_engine(url)
+    policies = load_policies()
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        run = run_dues(session, DUES_PERIOD, account_policies(session, policies), now=NOW)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "seconds": seconds,
+        "employees": run.employees,
+        "ledger": ledger_sums(url, str(DUES_PERIOD)),
+    }
+
+
+def _rows(raw: Raw) -> list[tuple[Any, ...]]:
+    """The ledger rows the period owes (integer cents, as `storage.types.Money` stores them)."""
+    from core.contributions import contribution
+    from core.policy import AccountSettings
+    from core.policy_loader import load_policies
+
+    policies = load_policies()
+    accounts = {
+        account_id: (policies[policy], AccountSettings(account_id=account_id, policy_id=policy))
+        for account_id, policy in raw.fetchall("SELECT id, policy_id FROM account")
+    }
+    first, last = DUES_PERIOD.first_day.isoformat(), DUES_PERIOD.last_day.isoformat()
+    employees = raw.fetchall(
+        "SELECT employee_id, account_id, salary FROM employee WHERE enrolled_on IS NOT NULL"
+        " AND enrolled_on <= ? AND (leave_date IS NULL OR leave_date >= ?)",
+        (last, first),
+    )
+    key, rows = str(DUES_PERIOD), []
+    for employee_id, account_id, salary in employees:
+        policy, settings = accounts[account_id]
+        result = contribution(policy, settings, Decimal(salary) / 100, DUES_PERIOD)
+        for line in result.lines:
+            cents = [int(amount * 100) for amount in (line.base, line.employer, line.employee)]
+            rows.append((employee_id, account_id, key, str(line.scheme), *cents))
+    return rows
+
+
+def baseline_side(url: str) -> dict[str, Any]:
+    raw = Raw(url)
+    rows = _rows(raw)
+    started = time.perf_counter()
+    raw.executemany(
+        "INSERT INTO ledger_line (employee_id, account_id, period, scheme, base, employer,"
+        " employee) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    raw.commit()
+    seconds = time.perf_counter() - started
+    raw.close()
+    return {"seconds": seconds, "ledger": ledger_sums(url, str(DUES_PERIOD))}
+
+
+def run(ctx: Context) -> Outcome:
+    count = ctx.rows(FULL_ROWS)
+    template = ctx.db.template(f"company_{count}", lambda engine: seed_company(engine, count))
+    coverwatch = run_side("bench.dues:coverwatch_side", url=ctx.db.copy(template, "dues_cw"))
+    baseline = run_side("bench.dues:baseline_side", url=ctx.db.copy(template, "dues_base"))
+    ledger, expected = coverwatch.extra["ledger"], baseline.extra["ledger"]
+    if ledger != expected:
+        raise BenchError(f"ledgers differ (count, employer, employee): {ledger} vs {expected}")
+    ratio = coverwatch.seconds / baseline.seconds
+    return Outcome(
+        name="dues_100k",
+        backend=ctx.db.backend,
+        rows=count,
+        goal=f"<= {RATIO_GOAL:g}x, peak RSS <= {RSS_GOAL_MB:g} MB",
+        ratio_label="time vs baseline",
+        ratio=ratio,
+        met=ratio <= RATIO_GOAL and coverwatch.peak_rss_mb <= RSS_GOAL_MB,
+        coverwatch=coverwatch,
+        baseline=baseline,
+        checks={"ledger_rows": coverwatch.extra["ledger"][0], "ledgers_equal": True},
+    )

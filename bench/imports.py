@@ -1,0 +1,108 @@
+"""`import_100k`: a 100,000-row employees CSV into an empty company.
+
+Coverwatch: `storage.imports.import_employees` (read, match headers, validate every cell and
+every manager reference, then insert all rows or none) in one transaction.
+Baseline, the limit: `csv.reader` and the driver's `executemany`, converting only what the
+column types need (dates, cents), validating nothing. Goal: <= 3x the baseline.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.data import ACCOUNTS, CSV_COLUMNS, write_employees_csv
+from bench.harness import BenchError, Context, Outcome, run_side
+from bench.rawdb import Raw
+
+FULL_ROWS = 100_000
+RATIO_GOAL = 3.0
+_DATES = frozenset({"hire_date", "enrolled_on", "leave_date"})
+_COLUMN = {name: name for name in CSV_COLUMNS} | {"account": "account_id"}
+
+
+def employees_in(url: str) -> int:
+    raw = Raw(url)
+    try:
+        return int(raw.fetchall("SELECT count(*) FROM employee")[0][0])
+    finally:
+        raw.close()
+
+
+def coverwatch_side(url: str, path: str) -> dict[str, Any]:
+    from core.policy_loader import load_policies
+    from storage.db import make_engine, session_scope
+    from storage.imports import import_employees
+
+    engine = make_engine(url)
+    policies = load_policies()
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        result = import_employees(session, Path(path), known_accounts=set(policies))
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    errors = [str(error) for error in result.errors[:5]]
+    return {"seconds": seconds, "created": result.created, "errors": errors}
+
+
+def _cell(name: str, text: str) -> object:
+    if not text:
+        return None
+    if name in _DATES:
+        return date.fromisoformat(text)
+    if name == "salary":
+        return int(Decimal(text) * 100)
+    return text
+
+
+def baseline_side(url: str, path: str) -> dict[str, Any]:
+    raw = Raw(url)
+    started = time.perf_counter()
+    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [tuple(_cell(n, text) for n, text in zip(header, r, strict=True)) for r in reader]
+    columns = ", ".join(_COLUMN[name] for name in header)
+    marks = ", ".join("?" for _ in header)
+    raw.executemany(f"INSERT INTO employee ({columns}) VALUES ({marks})", rows)
+    raw.commit()
+    seconds = time.perf_counter() - started
+    raw.close()
+    return {"seconds": seconds}
+
+
+def _accounts_only(engine: Any) -> None:
+    from bench.data import seed_company
+
+    seed_company(engine, 0)
+
+
+def run(ctx: Context) -> Outcome:
+    count = ctx.rows(FULL_ROWS)
+    path = ctx.workdir / f"employees_{count}.csv"
+    if not path.exists():
+        write_employees_csv(path, count)
+    template = ctx.db.template("accounts", _accounts_only)
+    cw_url, base_url = ctx.db.copy(template, "import_cw"), ctx.db.copy(template, "import_base")
+    coverwatch = run_side("bench.imports:coverwatch_side", url=cw_url, path=str(path))
+    baseline = run_side("bench.imports:baseline_side", url=base_url, path=str(path))
+    imported = (employees_in(cw_url), employees_in(base_url))
+    if coverwatch.extra["errors"] or imported != (count, count):
+        raise BenchError(f"import incomplete: {imported}, {coverwatch.extra['errors']}")
+    ratio = coverwatch.seconds / baseline.seconds
+    return Outcome(
+        name="import_100k",
+        backend=ctx.db.backend,
+        rows=count,
+        goal=f"<= {RATIO_GOAL:g}x",
+        ratio_label="time vs baseline",
+        ratio=ratio,
+        met=ratio <= RATIO_GOAL,
+        coverwatch=coverwatch,
+        baseline=baseline,
+        checks={"employees_imported": imported[0], "accounts": len(ACCOUNTS)},
+    )

@@ -1,0 +1,46 @@
+"""Plain DB-API connections for the baselines: `sqlite3` or `psycopg`, no ORM, no Core.
+
+The SQLite connection gets the same pragmas coverwatch sets (`storage.db`), so a baseline is
+faster only by skipping work, not by a laxer durability setting.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class Raw:
+    """A DB-API connection and its placeholder (`?` for sqlite3, `%s` for psycopg)."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            self.connection: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+                self.connection.execute(f"PRAGMA {pragma}")
+            self.mark = "?"
+        else:
+            import psycopg
+
+            self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+            self.mark = "%s"
+
+    def sql(self, text: str) -> str:
+        """`text` written with `?` placeholders, in this driver's style."""
+        return text if self.sqlite else text.replace("?", "%s")
+
+    def fetchall(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.connection.cursor()
+        cursor.execute(self.sql(text), params)
+        return list(cursor.fetchall())
+
+    def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.connection.cursor().executemany(self.sql(text), rows)
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def close(self) -> None:
+        self.connection.close()

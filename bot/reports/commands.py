@@ -1,0 +1,129 @@
+"""The report commands: `coverwatch kpi` and `coverwatch report dues` (ARCHITECTURE.md §3).
+
+`kpi --format` takes one of table (default), json, csv, xlsx, png; table, json and csv print
+to stdout unless `--out` names a file, xlsx and png need `--out`. `report dues --format` may
+list several formats (`xlsx,csv`): each is written to `--out` with that format's suffix; one
+format writes `--out` as given, and without `--format` the suffix of `--out` decides.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli_common import CliError, options, reported
+from bot.reports.dues import NoDuesError, dues_sheets
+from bot.reports.kpi import TREND_MONTHS, kpi_json, kpi_sheets
+from bot.reports.sheets import write_csv, write_table, write_xlsx
+from core.periods import Period
+from handlers.kpi_chart import chart_png
+from handlers.kpi_view import CHART_MONTHS
+from storage.accounts import account_policies
+from storage.db import session_scope
+from storage.kpi_report import gather
+
+report_app = typer.Typer(
+    help="Spreadsheets for finance and HR.", no_args_is_help=True, rich_markup_mode=None
+)
+KPI_FORMATS = ("table", "json", "csv", "xlsx", "png")
+BINARY_FORMATS = frozenset({"xlsx", "png"})
+DUES_FORMATS = ("xlsx", "csv")
+
+PeriodOption = Annotated[str, typer.Option("--period", help="YYYY-MM")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="File to write.")]
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise CliError(f"--period: {exc}") from None
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@reported
+def kpi(
+    ctx: typer.Context,
+    period: PeriodOption,
+    output: Annotated[
+        str, typer.Option("--format", help="table, json, csv, xlsx or png.")
+    ] = "table",
+    out: OutOption = None,
+) -> None:
+    """KPI report per account and department, with the months before it for the trend."""
+    month = _period(period)
+    if output not in KPI_FORMATS:
+        raise CliError(f"--format: expected one of {', '.join(KPI_FORMATS)}, got {output!r}")
+    if output in BINARY_FORMATS and out is None:
+        raise CliError(f"--format {output} writes a file: add --out FILE")
+    opts = options(ctx)
+    settings = opts.settings()
+    context = opts.app(settings)
+    with session_scope(context.engine) as session:
+        report = gather(
+            session,
+            account_policies(session, context.policies),
+            period=month,
+            months=CHART_MONTHS if output == "png" else TREND_MONTHS + 1,
+            as_of=context.now(),
+            sla_minutes=settings.kpi.ack_sla_minutes,
+            timezone=context.timezone,
+        )
+    if output == "json":
+        _emit(json.dumps(kpi_json(report), ensure_ascii=False, indent=2) + "\n", out)
+    elif output == "csv":
+        _emit(write_csv(kpi_sheets(report)), out)
+    elif output == "table":
+        _emit(write_table(kpi_sheets(report)), out)
+    elif output == "xlsx" and out is not None:
+        write_xlsx(kpi_sheets(report), out)
+    elif out is not None:
+        png = chart_png(
+            report,
+            department=None,
+            locale=settings.bot.locale,
+            targets=settings.kpi.thresholds,
+        )
+        out.write_bytes(png)
+    if out is not None:
+        typer.echo(f"kpi {month}: wrote {out}")
+
+
+@report_app.command("dues")
+@reported
+def dues(
+    ctx: typer.Context,
+    period: PeriodOption,
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    output: Annotated[
+        str | None, typer.Option("--format", help="xlsx, csv or both: xlsx,csv.")
+    ] = None,
+) -> None:
+    """The contribution ledger per employee and scheme, with account subtotals."""
+    month = _period(period)
+    formats = [f.strip() for f in (output or out.suffix.lstrip(".") or "xlsx").split(",")]
+    unknown = [f for f in formats if f not in DUES_FORMATS]
+    if unknown or not formats:
+        raise CliError(f"--format: expected xlsx, csv or xlsx,csv, got {output!r}")
+    context = options(ctx).app()
+    with session_scope(context.engine) as session:
+        try:
+            sheets = dues_sheets(session, month, account_policies(session, context.policies))
+        except NoDuesError as exc:
+            raise CliError(str(exc)) from None
+    for fmt in dict.fromkeys(formats):
+        target = out if len(formats) == 1 else out.with_suffix(f".{fmt}")
+        if fmt == "xlsx":
+            write_xlsx(sheets, target)
+        else:
+            target.write_text(write_csv(sheets[:1]), encoding="utf-8")
+        typer.echo(f"report dues {month}: wrote {target}")

@@ -1,0 +1,233 @@
+"""KPI figures per month, for the company, each account and each department, with history.
+
+`core.kpis` holds the formulas; this module only picks each month's rows per scope, so the chat
+summary, the reports, the chart, the digest and the KPI alerts all read the same numbers.
+Scopes follow the chat's rule (`storage.alerts.in_scope`): a department is measured on the
+accounts its people are insured on, its own hires, and the alerts about it, its people or
+those accounts. A month's hires are the people hired in it; its alerts those opened in it.
+
+Money is about the month's dues, evaluated on the report day: `arrears` is principal still
+unpaid after the due date, `late_fees_paid` the fee on dues that were later paid in full
+(settled with them), `late_fees_accruing` the fee to date on dues still in arrears. A
+department's money is its share of each account's dues, pro rata to its people's ledger lines:
+the account pays, not the department.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy import select as select_rows
+from sqlmodel import Session, col, select
+
+from core.kpis import AlertAck, Hire, KpiSummary, PeriodPayment, summarize
+from core.periods import Period
+from storage.accounts import AccountPolicy
+from storage.kpi_types import ZERO, KpiReport, KpiRow, Money, View
+from storage.models import Employee, LedgerLine
+from storage.payments import AccountPeriod, account_periods
+from storage.queries_kpi import alerts_opened_between, hires_between
+
+
+@dataclass(frozen=True)
+class _Alert:
+    ack: AlertAck
+    period: Period
+    accounts: frozenset[str]
+    departments: frozenset[str]
+
+
+def _money(item: AccountPeriod, today: date) -> Money:
+    late = item.due_date < today and not item.fully_paid
+    return Money(
+        account=item.account_id,
+        currency=item.currency,
+        arrears=item.outstanding if late else ZERO,
+        late_fees_paid=item.late_fee if item.fully_paid else ZERO,
+        late_fees_accruing=ZERO if item.fully_paid else item.late_fee,
+    )
+
+
+def _payment(item: AccountPeriod) -> PeriodPayment:
+    return PeriodPayment(
+        account=item.account_id,
+        period=item.period,
+        due_date=item.due_date,
+        computed=item.total,
+        paid=item.paid,
+        paid_in_full_on=item.paid_in_full_on,
+    )
+
+
+def _department_dues(
+    session: Session, first: Period, last: Period
+) -> dict[tuple[str, str, Period], Decimal]:
+    """(department, account, period) -> the department's people's ledger total."""
+    query = (
+        select_rows(
+            col(Employee.department),
+            col(LedgerLine.account_id),
+            col(LedgerLine.period),
+            func.sum(LedgerLine.employer),
+            func.sum(LedgerLine.employee),
+        )
+        .join(Employee, col(Employee.employee_id) == col(LedgerLine.employee_id))
+        .where(col(LedgerLine.period) >= str(first), col(LedgerLine.period) <= str(last))
+        .group_by(Employee.department, LedgerLine.account_id, LedgerLine.period)
+    )
+    return {
+        (department, account, Period.parse(period)): employer + employee
+        for department, account, period, employer, employee in session.execute(query)
+    }
+
+
+def _alerts(
+    session: Session,
+    first: Period,
+    last: Period,
+    zone: ZoneInfo,
+    people: Mapping[str, tuple[str, str]],
+    department_accounts: Mapping[str, set[str]],
+) -> list[_Alert]:
+    start = datetime.combine(first.first_day, time(), zone)
+    end = datetime.combine(last.next().first_day, time(), zone)
+    found = []
+    for alert in alerts_opened_between(session, start, end):
+        subject_department, subject_account = people.get(alert.employee_id or "", ("", ""))
+        account = alert.account_id or subject_account
+        if alert.department:
+            departments = {alert.department}
+        elif subject_department:
+            departments = {subject_department}
+        else:
+            departments = {d for d, ids in department_accounts.items() if account in ids}
+        opened = alert.opened_at
+        found.append(
+            _Alert(
+                ack=AlertAck(
+                    account=account or None,
+                    department=None,
+                    opened_at=opened,
+                    acknowledged_at=alert.acknowledged_at,
+                ),
+                period=Period.of(opened.astimezone(zone).date()),
+                accounts=frozenset({account} if account else ()),
+                departments=frozenset(departments),
+            )
+        )
+    return found
+
+
+def gather(
+    session: Session,
+    accounts: Mapping[str, AccountPolicy],
+    *,
+    period: Period,
+    months: int,
+    as_of: datetime,
+    sla_minutes: int,
+    timezone: ZoneInfo,
+) -> KpiReport:
+    """The report for `period` and the `months - 1` months before it, evaluated at `as_of`."""
+    window = tuple(period.shift(offset) for offset in range(1 - months, 1))
+    first = window[0]
+    today = as_of.astimezone(timezone).date()
+    dues = [p for p in account_periods(session, accounts, today) if first <= p.period <= period]
+    people = {
+        employee_id: (department, account)
+        for employee_id, department, account in session.exec(
+            select(Employee.employee_id, Employee.department, Employee.account_id)
+        )
+    }
+    department_accounts: dict[str, set[str]] = defaultdict(set)
+    for department, account in people.values():
+        if department:
+            department_accounts[department].add(account)
+    shares = _department_dues(session, first, period)
+    hires = hires_between(session, first.first_day, period.last_day)
+    alerts = _alerts(session, first, period, timezone, people, department_accounts)
+
+    def summary(
+        items: Iterable[AccountPeriod], hired: Iterable[Hire], acks: Iterable[_Alert]
+    ) -> KpiSummary:
+        return summarize(
+            [_payment(item) for item in items],
+            list(hired),
+            [alert.ack for alert in acks],
+            as_of=as_of,
+            sla_minutes=sla_minutes,
+        )
+
+    rows: list[KpiRow] = []
+    for month in window:
+        month_dues = [item for item in dues if item.period == month]
+        month_hires = [hire for hire in hires if Period.of(hire.hire_date) == month]
+        month_alerts = [alert for alert in alerts if alert.period == month]
+        money = {item.account_id: _money(item, today) for item in month_dues}
+        rows.append(
+            KpiRow(
+                view=View.COMPANY,
+                name="",
+                period=month,
+                kpis=summary(month_dues, month_hires, month_alerts),
+                money=tuple(money.values()),
+            )
+        )
+        for account in accounts:
+            rows.append(
+                KpiRow(
+                    view=View.ACCOUNT,
+                    name=account,
+                    period=month,
+                    kpis=summary(
+                        (item for item in month_dues if item.account_id == account),
+                        (hire for hire in month_hires if hire.account == account),
+                        (alert for alert in month_alerts if account in alert.accounts),
+                    ),
+                    money=tuple(m for m in money.values() if m.account == account),
+                )
+            )
+        for department in sorted(department_accounts):
+            ids = department_accounts[department]
+            rows.append(
+                KpiRow(
+                    view=View.DEPARTMENT,
+                    name=department,
+                    period=month,
+                    kpis=summary(
+                        (item for item in month_dues if item.account_id in ids),
+                        (hire for hire in month_hires if hire.department == department),
+                        (alert for alert in month_alerts if department in alert.departments),
+                    ),
+                    money=_shares(money, month_dues, shares, department, month),
+                )
+            )
+    return KpiReport(
+        period=period,
+        months=window,
+        as_of=as_of,
+        today=today,
+        sla_minutes=sla_minutes,
+        rows=tuple(rows),
+    )
+
+
+def _shares(
+    money: Mapping[str, Money],
+    month_dues: Sequence[AccountPeriod],
+    shares: Mapping[tuple[str, str, Period], Decimal],
+    department: str,
+    month: Period,
+) -> tuple[Money, ...]:
+    result = []
+    for item in month_dues:
+        owed = shares.get((department, item.account_id, month))
+        if owed is not None and item.total > ZERO:
+            result.append(money[item.account_id].scaled(owed / item.total))
+    return tuple(result)

@@ -1,0 +1,96 @@
+"""The KPI chart: a real PNG at chat size, drawn with a CJK font or in English without one."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from decimal import Decimal
+
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from core.periods import Period
+from core.policy_loader import load_policies
+from handlers.kpi_chart import chart_png, chart_text, find_cjk_font
+from storage.accounts import account_policies
+from storage.db import make_engine, session_scope, upgrade
+from storage.kpi_report import gather
+from storage.kpi_types import KpiReport, View
+from storage.models import Employee
+from tests.storage.kpi_dataset import AS_OF, ZONE, seed
+
+RD = "研发部"
+TARGETS = {"on_time": Decimal("0.95"), "enrollment": Decimal("0.9")}
+
+
+@pytest.fixture
+def report(sqlite_url: str) -> KpiReport:
+    engine: Engine = make_engine(sqlite_url)
+    upgrade(engine)
+    seed(engine)
+    with session_scope(engine) as session:
+        session.execute(
+            update(Employee).where(col(Employee.department) == "Eng").values(department=RD)
+        )
+    with session_scope(engine) as session:
+        accounts = account_policies(session, load_policies())
+        return gather(
+            session,
+            accounts,
+            period=Period(2025, 5),
+            months=12,
+            as_of=AS_OF,
+            sla_minutes=60,
+            timezone=ZONE,
+        )
+
+
+def missing_glyphs(draw: object) -> list[str]:
+    """Warnings matplotlib gives for characters its font cannot draw (the empty boxes)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw()  # type: ignore[operator]
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+
+
+def test_the_detector_sees_empty_boxes() -> None:
+    """The control for the tests below: Chinese in the default Latin font is caught."""
+    figure = Figure()
+    figure.suptitle("研发部")
+    assert missing_glyphs(lambda: figure.savefig(io.BytesIO(), format="png"))
+
+
+def test_chart_is_a_chat_sized_png(report: KpiReport) -> None:
+    png = chart_png(report, department=None, locale="en", targets=TARGETS, fonts=lambda: None)
+    image = Image.open(io.BytesIO(png))
+    assert (image.format, image.size) == ("PNG", (1200, 800))
+    assert len(png) > 20_000  # lines, bars and labels, not a blank canvas
+
+
+def test_without_a_cjk_font_chinese_readers_get_english_labels(report: KpiReport) -> None:
+    text = chart_text("zh-CN", None)
+    assert text.t("on_time") == "On-time payment"
+    assert text.name("研发部") == "department" and text.name("Eng") == "Eng"
+    boxes = missing_glyphs(
+        lambda: chart_png(report, department=RD, locale="zh-CN", fonts=lambda: None)
+    )
+    assert boxes == []
+    assert RD in report.names(View.DEPARTMENT)
+
+
+def test_with_a_cjk_font_the_chart_is_in_chinese(report: KpiReport) -> None:
+    family = find_cjk_font()
+    if family is None:
+        pytest.skip("no CJK font installed (Debian: fonts-noto-cjk or fonts-wqy-microhei)")
+    text = chart_text("zh-CN", family)
+    assert text.t("on_time") == "按时缴费率" and text.name("研发部") == "研发部"
+    png: list[bytes] = []
+    boxes = missing_glyphs(
+        lambda: png.append(chart_png(report, department=RD, locale="zh-CN", targets=TARGETS))
+    )
+    assert boxes == []
+    assert Image.open(io.BytesIO(png[0])).size == (1200, 800)

@@ -1,0 +1,225 @@
+"""Random bodies, headers and queries at the platform routes of a running app: 4xx, nothing run.
+
+Real HTTP to `Runtime.asgi()` on loopback. Forgeries include near misses: a fresh timestamp with
+a wrong signature, a signature made with another secret, a correctly signed body replayed after
+the 5-minute window. A correctly signed request is the control: it is accepted and recorded,
+so the refusals are the verification's doing, not a broken route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from adapters.slack import SlackAdapter
+from adapters.wecom import WeComAdapter
+from storage.db import make_engine, upgrade
+from storage.models import ProcessedEvent
+from tests.adapters.conftest_slack import BOT_TOKEN, SIGNING_SECRET
+from tests.adapters.wecom_support import (
+    AES_KEY,
+    AGENT_ID,
+    CORP_ID,
+    SECRET,
+    TOKEN,
+    encrypted_post,
+    fixture_xml,
+)
+from tests.handlers.conftest import make_app, seed
+from tests.reliability.live import LiveRuntime
+
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+UNREACHABLE_API = "http://127.0.0.1:9/api/"
+"""No request that fails verification may call out; this address would only fail if tried."""
+
+
+class Live:
+    def __init__(self, live: LiveRuntime, engine: Engine, sunk: list[Any]) -> None:
+        self.live, self.engine, self.sunk = live, engine, sunk
+        self.client = httpx.Client(base_url=live.url, timeout=10, trust_env=False)
+
+    def processed(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(ProcessedEvent)).one())
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/coverwatch.db")
+    upgrade(engine)
+    seed(engine)
+    adapters = {
+        "slack": SlackAdapter(
+            bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_base_url=UNREACHABLE_API
+        ),
+        "wecom": WeComAdapter(
+            corp_id=CORP_ID,
+            secret=SECRET,
+            agent_id=AGENT_ID,
+            token=TOKEN,
+            encoding_aes_key=AES_KEY,
+            api_base_url=UNREACHABLE_API,
+        ),
+    }
+    runtime = LiveRuntime(make_app(engine), adapters)
+    sunk: list[Any] = []
+    real_sink = runtime.runtime.sink
+
+    def spy(event: Any, reply_to: Any) -> None:
+        sunk.append(event)
+        real_sink(event, reply_to)
+
+    runtime.runtime.sink = spy  # type: ignore[method-assign]
+    with runtime:
+        state = Live(runtime, engine, sunk)
+        yield state
+        state.client.close()
+    engine.dispose()
+
+
+def _slack_signature(secret: str, stamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256)
+    return f"v0={mac.hexdigest()}"
+
+
+def _command_body(user: str, text: str) -> bytes:
+    fields = {
+        "team_id": "T0001",
+        "channel_id": "D0001",
+        "user_id": user,
+        "command": "/coverwatch",
+        "text": text,
+        "response_url": "http://127.0.0.1:9/response",
+        "trigger_id": f"trigger-{time.time_ns()}",
+    }
+    return urlencode(fields).encode()
+
+
+bodies = st.one_of(
+    st.binary(max_size=600),
+    st.text(max_size=300).map(str.encode),
+    st.builds(_command_body, st.sampled_from(["U001", "W003", ""]), st.text(max_size=40)),
+    st.sampled_from(
+        [b'{"type":"url_verification","challenge":"x"}', b"payload=%7B%7D", b"", b"\xff\xfe"]
+    ),
+)
+header_values = st.one_of(st.text(max_size=80), st.from_regex(r"v0=[0-9a-f]{64}", fullmatch=True))
+
+
+@st.composite
+def slack_headers(draw: st.DrawFn, body: bytes) -> dict[str, str]:
+    now = int(time.time())
+    stamp = draw(
+        st.one_of(
+            st.just(str(now)),
+            st.integers(-(10**12), 10**12).map(str),
+            st.just(str(now - 301)),  # just outside Slack's 5-minute window
+            header_values,
+        )
+    )
+    signature = draw(
+        st.one_of(
+            header_values,
+            st.just(_slack_signature("another-secret", stamp, body)),
+            # A genuine signature, but over a timestamp that is too old.
+            st.just(_slack_signature(SIGNING_SECRET, str(now - 600), body)),
+        )
+    )
+    headers = {"x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+    chosen = draw(st.sets(st.sampled_from(sorted(headers))))
+    result = {name: headers[name] for name in chosen}
+    if signature.startswith("v0=") and _slack_signature(SIGNING_SECRET, stamp, body) == signature:
+        result.pop("x-slack-signature")  # hypothesis cannot forge the secret; never let it try
+    result["content-type"] = draw(
+        st.sampled_from(["application/x-www-form-urlencoded", "application/json", "text/plain"])
+    )
+    return {name: value for name, value in result.items() if _latin1(value)}
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\n" not in value and "\r" not in value
+
+
+@FUZZ
+@given(data=st.data(), body=bodies)
+def test_forged_slack_requests_are_refused(live: Live, data: st.DataObject, body: bytes) -> None:
+    before = live.processed()
+    headers = data.draw(slack_headers(body))
+    answer = live.client.post("/slack/events", content=body, headers=headers)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    assert live.processed() == before
+    assert live.sunk == []
+
+
+queries = st.dictionaries(
+    st.sampled_from(["msg_signature", "timestamp", "nonce", "echostr"]),
+    st.one_of(
+        st.text(max_size=60),
+        st.just(str(int(time.time()))),
+        st.from_regex(r"[0-9a-f]{40}", fullmatch=True),
+    ),
+)
+
+
+@FUZZ
+@given(query=queries, body=bodies, method=st.sampled_from(["GET", "POST"]))
+def test_forged_wecom_callbacks_are_refused(
+    live: Live, query: dict[str, str], body: bytes, method: str
+) -> None:
+    before = live.processed()
+    answer = live.client.request(method, "/wecom/callback", params=query, content=body)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    assert live.processed() == before
+    assert live.sunk == []
+
+
+@FUZZ
+@given(tamper=st.integers(min_value=0, max_value=10_000), byte=st.integers(1, 255))
+def test_a_tampered_wecom_message_is_refused(live: Live, tamper: int, byte: int) -> None:
+    """A genuine encrypted callback with one byte of its body changed."""
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(time.time()))
+    position = tamper % len(body)
+    forged = body[:position] + bytes([body[position] ^ byte]) + body[position + 1 :]
+    before = live.processed()
+    answer = live.client.post("/wecom/callback", params=query, content=forged)
+    assert 400 <= answer.status_code < 500 or forged == body
+    assert live.processed() == before
+    assert live.sunk == []
+
+
+def test_genuine_requests_are_accepted_and_recorded(live: Live) -> None:
+    """The control: verification, not a broken route, is what refused the forgeries."""
+    body = _command_body("U001", "help")
+    stamp = str(int(time.time()))
+    headers = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": _slack_signature(SIGNING_SECRET, stamp, body),
+    }
+    before = live.processed()
+    assert live.client.post("/slack/events", content=body, headers=headers).status_code == 200
+    query, wecom_body = encrypted_post(fixture_xml("text_message"), timestamp=int(time.time()))
+    assert live.client.post("/wecom/callback", params=query, content=wecom_body).status_code == 200
+    deadline = time.monotonic() + 10
+    while live.processed() < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.processed() == before + 2
+    assert [event.platform for event in live.sunk] == ["slack", "wecom"]
+    live.sunk.clear()

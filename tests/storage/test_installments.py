@@ -1,0 +1,184 @@
+"""Installment plans on fixed dates: each part reminded, payments filling parts in order,
+and each part's alert resolved once paid — through the scan and the outbox like any alert."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from core.alert_rules import RuleSettings
+from core.periods import Period
+from core.policy_loader import load_policies
+from handlers.alert_render import render_alert
+from handlers.context import AppContext
+from handlers.pipeline import handle
+from handlers.types import Message
+from storage.accounts import account_policies, sync_accounts
+from storage.alerts import create_plan, installments
+from storage.db import session_scope
+from storage.ledger import period_dues, run_dues
+from storage.models import Alert, Delivery, Employee, Installment, Payment
+from storage.routing import Routing
+from storage.scan import run_scan
+
+POLICIES = load_policies()
+OCT = Period(2026, 10)
+# Beijing 2026-10 falls due on Thu 15 Oct; cover is suspended 15 days later, on 30 Oct.
+PLANNED_ON = date(2026, 10, 18)
+PARTS = (date(2026, 10, 21), date(2026, 10, 25), date(2026, 10, 29))
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(2), tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def _scan(engine: Engine, day: date) -> None:
+    run_scan(
+        engine,
+        as_of=day,
+        now=_at(day),
+        policies=POLICIES,
+        rules=RuleSettings(),
+        routing=Routing(),
+    )
+
+
+def _planned(engine: Engine) -> tuple[int, Decimal]:
+    """An HR person, Beijing's October dues unpaid, and a 3-part plan made on 18 October."""
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, POLICIES, ids=["beijing"])
+        session.add(
+            Employee(
+                employee_id="HR1",
+                name="HR1",
+                account_id="beijing",
+                hire_date=date(2025, 1, 1),
+                enrolled_on=date(2025, 1, 1),
+                salary=Decimal("10000"),
+                role="hr",
+            )
+        )
+        session.flush()
+        run_dues(session, OCT, account_policies(session, POLICIES), now=_at(date(2026, 10, 1)))
+        total = period_dues(session, OCT)[0].total
+    _scan(engine, PLANNED_ON)
+    with session_scope(engine) as session:
+        overdue = session.exec(select(Alert).where(Alert.kind == "overdue")).one()
+        create_plan(
+            session,
+            overdue,
+            3,
+            by="HR1",
+            at=_at(PLANNED_ON),
+            today=PLANNED_ON,
+            accounts=account_policies(session, POLICIES),
+        )
+        assert overdue.id is not None
+        return overdue.id, total
+
+
+def _parts(engine: Engine) -> dict[int, Alert]:
+    """The installment alerts by part number."""
+    with session_scope(engine) as session:
+        found = session.exec(select(Alert).where(Alert.kind == "installment_due")).all()
+        return {int(json.loads(a.details)["seq"]): a for a in found}
+
+
+def _pay(engine: Engine, amount: Decimal, on: date) -> None:
+    with session_scope(engine) as session:
+        session.add(Payment(account_id="beijing", period=str(OCT), amount=amount, paid_on=on))
+
+
+def test_each_part_is_reminded_before_its_date_through_the_outbox(engine: Engine) -> None:
+    plan_id, total = _planned(engine)
+    with session_scope(engine) as session:
+        amounts = [part.amount for part in installments(session, plan_id)]
+    assert [p.due_on for p in _plan(engine, plan_id)] == list(PARTS)
+    assert sum(amounts) == total
+
+    _scan(engine, date(2026, 10, 19))  # 2 days before part 1, 6 and 10 before parts 2 and 3
+    parts = _parts(engine)
+    assert sorted(parts) == [1, 2], "part 3 is beyond the first lead day (7)"
+    assert parts[1].notified_stage == "2026-10-21:lead-3"
+    assert parts[2].notified_stage == "2026-10-25:lead-7"
+    assert (parts[1].due_date, parts[1].principal) == (PARTS[0], amounts[0])
+    assert parts[1].suspension_on == date(2026, 10, 30)
+    with session_scope(engine) as session:
+        keys = {
+            d.idempotency_key
+            for d in session.exec(select(Delivery).where(Delivery.alert_id == parts[1].id))
+        }
+        assert keys == {f"alert:{parts[1].id}:2026-10-21:lead-3:L0:console:HR1"}
+        text = render_alert(session, parts[1], locale="en").text
+    assert f"installment of {amounts[0]} CNY due on 2026-10-21" in text
+
+    _scan(engine, date(2026, 10, 19))  # the same day again: nothing new
+    _scan(engine, date(2026, 10, 21))  # part 1's day: its own reminder
+    assert _parts(engine)[1].notified_stage == "2026-10-21:lead-0"
+    with session_scope(engine) as session:
+        sent = session.exec(select(Delivery).where(Delivery.alert_id == parts[1].id)).all()
+    assert len(sent) == 2
+
+
+def test_payments_fill_parts_in_order_and_paid_parts_resolve(engine: Engine) -> None:
+    plan_id, _ = _planned(engine)
+    first, second, third = (p.amount for p in _plan(engine, plan_id))
+    _pay(engine, first + Decimal("100.00"), date(2026, 10, 20))
+    _scan(engine, date(2026, 10, 20))
+    assert [p.paid for p in _plan(engine, plan_id)] == [first, Decimal("100.00"), Decimal("0")]
+    _scan(engine, date(2026, 10, 22))  # 3 and 7 days before parts 2 and 3
+    parts = _parts(engine)
+    assert sorted(parts) == [2, 3], "a part paid before any reminder never opens"
+    assert parts[2].principal == second - Decimal("100.00")
+    assert parts[2].state == "open" and parts[3].state == "open"
+
+    _pay(engine, second - Decimal("100.00") + third, date(2026, 10, 26))
+    _scan(engine, date(2026, 10, 26))
+    assert [p.paid for p in _plan(engine, plan_id)] == [first, second, third]
+    assert {a.state for a in _parts(engine).values()} == {"resolved"}
+    with session_scope(engine) as session:
+        assert session.get(Alert, plan_id).state == "resolved"  # type: ignore[union-attr]
+
+
+def test_a_missed_part_stays_open_and_is_notified_once_more(engine: Engine) -> None:
+    _planned(engine)
+    _scan(engine, date(2026, 10, 21))
+    _scan(engine, date(2026, 10, 22))
+    _scan(engine, date(2026, 10, 23))
+    part = _parts(engine)[1]
+    assert part.state == "open" and part.notified_stage == "2026-10-21:missed"
+    with session_scope(engine) as session:
+        stages = {
+            json.loads(d.payload)["stage"]
+            for d in session.exec(select(Delivery).where(Delivery.alert_id == part.id))
+        }
+    assert stages == {"2026-10-21:lead-0", "2026-10-21:missed"}
+
+
+def test_an_installment_cannot_itself_be_planned(engine: Engine) -> None:
+    _planned(engine)
+    _scan(engine, date(2026, 10, 19))
+    part = _parts(engine)[1]
+    app = AppContext(engine=engine, policies=POLICIES, clock=lambda: _at(date(2026, 10, 19)))
+    reply = handle(
+        app,
+        Message(
+            platform="console",
+            user_id="HR1",
+            conversation_id="console:HR1",
+            is_direct=True,
+            text=f"plan {part.id} 2",
+            event_id="plan-of-a-part",
+            locale="en",
+        ),
+    )
+    assert "cannot be paid in installments" in reply.text
+
+
+def _plan(engine: Engine, plan_id: int) -> list[Installment]:
+    with session_scope(engine) as session:
+        return list(installments(session, plan_id))
