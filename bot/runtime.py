@@ -161,7 +161,7 @@ class Runtime:
     async def _update_cards(self, action: Action) -> None:
         """After an acknowledgement, rewrite the alert's sent cards to show who and when."""
         alert_id = action.value.split(":", 1)[0]
-        if not alert_id.isdigit():
+        if not (alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 18):
             return
 
         def load() -> list[tuple[str, str, object]]:

@@ -15,6 +15,8 @@ from core.money import CENT, ZERO, round_amount, to_decimal
 from core.periods import Period
 from core.policy import AccountSettings, Policy, Scheme, SchemeRule
 
+_NO_CENTS = ZERO.quantize(CENT)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ContributionLine:
@@ -55,9 +57,49 @@ def contribution(
     the policy has no band yet for one of its schemes in that period, or a configured
     injury / housing-fund rate lies outside the policy's range.
     """
-    salary = to_decimal(salary)
-    if salary < 0:
-        raise ValueError(f"salary must not be negative, got {salary}")
+    salary = _salary(salary)
+    return account_rules(policy, account, period).dues(salary)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountRules:
+    """An account's schemes and rates for one period, checked once.
+
+    Everything `contribution` does that does not depend on the salary; a dues run applies
+    one of these to every employee of the account instead of redoing it per employee.
+    """
+
+    policy_id: str
+    period: Period
+    currency: str
+    schemes: tuple[tuple[SchemeRule, Decimal, Decimal], ...]
+    """Each applicable scheme's rule with its (employer, employee) rate, in declaration order."""
+
+    def dues(self, salary: Decimal) -> Contribution:
+        """The contribution for `salary`; ValueError when it is negative."""
+        salary = _salary(salary)
+        lines = tuple(
+            _line(rule, salary, employer_rate, employee_rate)
+            for rule, employer_rate, employee_rate in self.schemes
+        )
+        employer_total = sum((line.employer for line in lines), _NO_CENTS)
+        employee_total = sum((line.employee for line in lines), _NO_CENTS)
+        return Contribution(
+            policy_id=self.policy_id,
+            period=self.period,
+            currency=self.currency,
+            lines=lines,
+            employer_total=employer_total,
+            employee_total=employee_total,
+            total=employer_total + employee_total,
+        )
+
+
+def account_rules(policy: Policy, account: AccountSettings, period: Period) -> AccountRules:
+    """The account's rules in `period`, with every check `contribution` makes but the salary's.
+
+    Raises ValueError as `contribution` does (other policy, missing band, rate out of range).
+    """
     if account.policy_id != policy.id:
         raise ValueError(
             f"account {account.account_id} uses policy {account.policy_id}, not {policy.id}"
@@ -67,22 +109,19 @@ def contribution(
     if account.housing_fund_rate is not None and Scheme.HOUSING_FUND not in rules:
         problem = f"policy {policy.id} has no housing fund band for {period}"
         raise ValueError(f"account {account.account_id} sets housing_fund_rate, but {problem}")
-    lines: list[ContributionLine] = []
-    for rule in rules.values():
-        rates = _rates(rule, account)
-        if rates is not None:
-            lines.append(_line(rule, salary, *rates))
-    employer_total = sum((line.employer for line in lines), ZERO.quantize(CENT))
-    employee_total = sum((line.employee for line in lines), ZERO.quantize(CENT))
-    return Contribution(
-        policy_id=policy.id,
-        period=period,
-        currency=policy.currency,
-        lines=tuple(lines),
-        employer_total=employer_total,
-        employee_total=employee_total,
-        total=employer_total + employee_total,
+    schemes = tuple(
+        (rule, *rates) for rule in rules.values() if (rates := _rates(rule, account)) is not None
     )
+    return AccountRules(
+        policy_id=policy.id, period=period, currency=policy.currency, schemes=schemes
+    )
+
+
+def _salary(salary: Decimal) -> Decimal:
+    salary = to_decimal(salary)
+    if salary < 0:
+        raise ValueError(f"salary must not be negative, got {salary}")
+    return salary
 
 
 def _rates(rule: SchemeRule, account: AccountSettings) -> tuple[Decimal, Decimal] | None:
@@ -119,7 +158,7 @@ def _line(
     employer = round_amount(base * employer_rate, rule.rounding) + rule.employer_fixed
     if rule.employee_exempt_below is not None and salary < rule.employee_exempt_below:
         # MPF: below the minimum relevant income the employee pays nothing (Cap. 485 Sch. 2).
-        employee = ZERO.quantize(CENT)
+        employee = _NO_CENTS
     else:
         employee = round_amount(base * employee_rate, rule.rounding) + rule.employee_fixed
     return ContributionLine(scheme=rule.scheme, base=base, employer=employer, employee=employee)

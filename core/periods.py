@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Periods a user may name: reports look a year back and ahead, which `date` must still hold."""
 
 
 @dataclass(frozen=True, order=True)
@@ -27,6 +29,8 @@ class Period:
         match = _PERIOD_RE.match(text.strip())
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise ValueError(f"not a period (expected YYYY-MM): {text!r}")
+        if not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+            raise ValueError(f"not a period between {FIRST_YEAR} and {LAST_YEAR}: {text!r}")
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod

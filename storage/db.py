@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
 
 
@@ -51,10 +53,20 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def ping(engine: Engine) -> bool:
-    """True when the database answers (for `/healthz`)."""
+def ping(engine: Engine, *, timeout: float = 2.0) -> bool:
+    """True when the database answers within `timeout` seconds (for `/healthz`).
+
+    SQLite is probed on a connection of its own: the engine's connections wait up to 30 s on
+    a lock, far longer than any health probe waits for an answer.
+    """
     try:
+        if engine.dialect.name == "sqlite":
+            database = engine.url.database or ":memory:"
+            with closing(sqlite3.connect(database, timeout=timeout)) as probe:
+                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return True
         with engine.connect() as connection:
+            connection.execute(text(f"SET LOCAL statement_timeout = {int(timeout * 1000)}"))
             connection.execute(text("SELECT 1"))
         return True
     except Exception:

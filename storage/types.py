@@ -16,6 +16,16 @@ from sqlalchemy.types import TypeDecorator
 _CENTS = Decimal(100)
 
 
+def to_cents(value: Decimal) -> int:
+    """The integer cents a `Money` column stores; for writers that bypass the column type."""
+    if isinstance(value, float):
+        raise TypeError("money must not be a float")
+    cents = Decimal(value) * _CENTS
+    if cents != cents.to_integral_value():
+        raise ValueError(f"amount has more than two decimals: {value}")
+    return int(cents)
+
+
 class Money(TypeDecorator[Decimal]):
     """A Decimal with at most two decimals, stored as integer cents."""
 
@@ -23,14 +33,7 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise TypeError("money must not be a float")
-        cents = Decimal(value) * _CENTS
-        if cents != cents.to_integral_value():
-            raise ValueError(f"amount has more than two decimals: {value}")
-        return int(cents)
+        return None if value is None else to_cents(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

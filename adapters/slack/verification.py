@@ -23,9 +23,19 @@ class _InjectedClock(Clock):
         return self._now()
 
 
+class _StrictVerifier(SignatureVerifier):
+    """Slack's timestamps are whole seconds; anything else is unverified (slack_sdk would raise
+    on `int()` and Bolt would answer 500 instead of 401)."""
+
+    def is_valid(self, body: str | bytes, timestamp: str | None, signature: str | None) -> bool:
+        if timestamp is None or not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        return bool(super().is_valid(body, timestamp, signature))
+
+
 class ClockedVerification(AsyncRequestVerification):
     """Same middleware as `AsyncApp(request_verification_enabled=True)` installs."""
 
     def __init__(self, signing_secret: str, clock: Callable[[], float]) -> None:
         super().__init__(signing_secret)
-        self._verifier = SignatureVerifier(signing_secret, clock=_InjectedClock(clock))
+        self._verifier = _StrictVerifier(signing_secret, clock=_InjectedClock(clock))

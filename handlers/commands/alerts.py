@@ -7,6 +7,7 @@ reveals that it is there. The `ack`/`snooze` buttons arrive as these same comman
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -28,12 +29,14 @@ MAX_BUTTON_ALERTS = 3
 """Buttons for the first few open alerts only: card platforms cap a card's buttons."""
 MAX_INSTALLMENTS = 12
 DEFAULT_SNOOZE = "4h"
+_ALERT_ID = re.compile(r"[0-9]{1,18}")
+"""Alert ids are 64-bit integers: `isdigit()` would also take '²' or 30 digits."""
 
 
 def alert_arg(request: Request) -> Alert:
     """The alert named by the first argument, if it exists and is in the asker's scope."""
     text = request.args[0].lstrip("#")
-    if not text.isdigit():
+    if _ALERT_ID.fullmatch(text) is None:
         raise UsageError("alert.bad_id", value=request.args[0])
     alert = get_alert(request.session, int(text))
     if alert is None or not in_scope(request.session, request.employee, alert):

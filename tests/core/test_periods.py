@@ -51,3 +51,9 @@ def test_periods_order_chronologically() -> None:
         Period(2025, 12),
         Period(2026, 1),
     ]
+
+
+@pytest.mark.parametrize("text", ["0001-01", "1899-12", "3000-01", "9999-12"])
+def test_periods_outside_the_supported_years_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="between 1900 and 2999"):
+        Period.parse(text)
