@@ -101,6 +101,7 @@ def coverwatch_side(url: str, api_url: str, count: int) -> dict[str, Any]:
             return int(session.exec(query).one())
 
     async def scenario() -> float:
+        await adapter.start(lambda event, reply_to: None)  # as `coverwatch run` starts it
         stop = asyncio.Event()
         started = time.perf_counter()
         running = asyncio.create_task(dispatcher.run(stop, poll_seconds=0.05))
@@ -109,6 +110,7 @@ def coverwatch_side(url: str, api_url: str, count: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         stop.set()
         await running
+        await adapter.stop()
         return elapsed
 
     seconds = asyncio.run(scenario())

@@ -3,6 +3,9 @@
 Retries use exponential backoff with jitter and never go before a platform's Retry-After
 (HTTP 429, WeCom 45009, DingTalk 90002 all arrive as `DeliveryError.retry_after`). Database
 work runs in a thread so the event loop keeps answering platforms within their deadlines.
+A claim's sends to different recipients go concurrently, a bounded number at a time, and
+never two to one recipient (bot/lanes.py): one at a time, a send's round trip and its three
+transactions cap a dispatcher below what Slack allows (docs/PERFORMANCE.md, fanout_10k).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlmodel import Session
 
 from adapters.base import BatchDeliveryError, BatchSender, ChatAdapter, DeliveryError
 from bot import batching
+from bot.lanes import Unit, lanes
 from bot.metrics import Metrics
 from bot.ratelimit import Limiter
 from core.alerts import AlertEventType
@@ -38,11 +42,17 @@ Renderer = Callable[[Session, Delivery], Reply | None]
 MAX_ATTEMPTS = 25
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
+SEND_CONCURRENCY = 8
+"""Sends in flight at once, each to other recipients."""
+HOLD_SECONDS = 1.0
+"""A recipient whose window frees within this is waited for in the lane; a longer wait (or a
+Retry-After pause) hands the delivery back to the outbox for later."""
+HOLD_SLACK_SECONDS = 0.005
 
 
 def backoff(attempts: int, rng: random.Random) -> float:
     """Exponential backoff with full jitter in its upper half: 1-2 s, 2-4 s, … capped at 5 min."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(attempts - 1, 0))
     return ceiling * (0.5 + rng.random() / 2)
 
 
@@ -71,6 +81,7 @@ class Dispatcher:
         self.claim_lease = claim_lease
         self._stopping: asyncio.Event | None = None
         self.limiter = Limiter()
+        self.concurrency = SEND_CONCURRENCY
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Drain continuously until `stop` is set; claimed but unsent rows are handed back
@@ -102,20 +113,34 @@ class Dispatcher:
     async def drain_once(self) -> int:
         """One pass over the due deliveries; returns how many were handled."""
         claimed = await asyncio.to_thread(self._claim)
-        for members in batching.group(claimed, self.adapters):
-            if self._stopping is not None and self._stopping.is_set():
-                break  # shutting down: `run` hands the rest of the claim back
-            if len(members) > 1:
-                await self._deliver_many(members)
-            else:
-                await self._deliver(members[0])
+        # Per pass, not per dispatcher: a test may drive each pass on a new event loop.
+        slots = asyncio.Semaphore(self.concurrency)
+        pending = lanes(batching.group(claimed, self.adapters))
+        # Each platform's first send of the pass goes alone: a platform that is throttling says
+        # so (Retry-After) before the rest of the claim is on the wire, and the rest then waits.
+        probes: dict[str, list[Unit]] = {}
+        for lane in pending:
+            probes.setdefault(lane[0][0].platform, lane)
+        await asyncio.gather(*(self._run_lane(lane[:1], slots) for lane in probes.values()))
+        probed = {id(lane) for lane in probes.values()}
+        rest = [lane[1:] if id(lane) in probed else lane for lane in pending]
+        await asyncio.gather(*(self._run_lane(lane, slots) for lane in rest))
         return len(claimed)
+
+    async def _run_lane(self, lane: list[Unit], slots: asyncio.Semaphore) -> None:
+        for members in lane:
+            if self._stopping is not None and self._stopping.is_set():
+                return  # shutting down: `run` hands the rest of the claim back
+            if len(members) > 1:
+                await self._deliver_many(list(members), slots)
+            else:
+                await self._deliver(members[0], slots)
 
     def _prepare(self, delivery: Delivery) -> Reply | None:
         with session_scope(self.engine) as session:
             return self.render(session, delivery)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery, slots: asyncio.Semaphore) -> None:
         assert delivery.id is not None
         adapter = self.adapters.get(delivery.platform)
         if adapter is None:
@@ -123,16 +148,41 @@ class Dispatcher:
                 self._finish, delivery, error=f"platform {delivery.platform} is not enabled"
             )
             return
-        now = self.clock()
-        wait = self.limiter.wait_for(
-            delivery.platform, delivery.address, adapter.rate_limits, now.timestamp()
-        )
-        if wait > 0:
-            await asyncio.to_thread(self._later, delivery, wait, None, count_attempt=False)
-            return
+        for held in (False, True):
+            async with slots:
+                now = self.clock()
+                wait = self.limiter.wait_for(
+                    delivery.platform, delivery.address, adapter.rate_limits, now.timestamp()
+                )
+                if wait <= 0:
+                    await self._send(delivery, adapter, now)
+                    return
+                if held or not self._may_hold(delivery.platform, wait, now):
+                    await asyncio.to_thread(self._later, delivery, wait, None, count_attempt=False)
+                    return
+            # The slot is free for other recipients meanwhile. asyncio may wake a timer up to
+            # its clock resolution early, and `clock` is not the loop's clock: a little slack
+            # keeps the second look from finding the window a hair short of open.
+            await asyncio.sleep(wait + HOLD_SLACK_SECONDS)
+
+    def _may_hold(self, platform: str, wait: float, now: datetime) -> bool:
+        """A short wait for a recipient's window, not a platform's Retry-After pause."""
+        return wait <= HOLD_SECONDS and self._paused(platform, now) == 0
+
+    def _paused(self, platform: str, now: datetime) -> float:
+        """Seconds left of the platform's Retry-After pause (with no limits to check,
+        `wait_for` answers only the pause)."""
+        return self.limiter.wait_for(platform, "*", (), now.timestamp())
+
+    async def _send(self, delivery: Delivery, adapter: ChatAdapter, now: datetime) -> None:
+        """Render, send and record one delivery the limiter has just let through at `now`."""
         reply = await asyncio.to_thread(self._prepare, delivery)
         if reply is None:
             await asyncio.to_thread(self._finish, delivery, error="nothing to send any more")
+            return
+        paused = self._paused(delivery.platform, self.clock())
+        if paused > 0:  # another send's Retry-After came in while this one was rendered
+            await asyncio.to_thread(self._later, delivery, paused, None, count_attempt=False)
             return
         payload = json.loads(delivery.payload)
         recipient = Recipient(
@@ -169,7 +219,7 @@ class Dispatcher:
                 answered=self.clock().timestamp(),
             )
 
-    async def _deliver_many(self, members: list[Delivery]) -> None:
+    async def _deliver_many(self, members: list[Delivery], slots: asyncio.Semaphore) -> None:
         """One message to several people through `send_many` (see `bot.batching`); each
         delivery keeps its own ref, and after a partial failure only the rest is retried."""
         first = members[0]
@@ -178,8 +228,15 @@ class Dispatcher:
         reply = await asyncio.to_thread(self._prepare, first)
         if reply is None or reply.attachments:  # a batch carries no attachments
             for delivery in members:
-                await self._deliver(delivery)
+                await self._deliver(delivery, slots)
             return
+        async with slots:
+            await self._send_many(members, reply)
+
+    async def _send_many(self, members: list[Delivery], reply: Reply) -> None:
+        first = members[0]
+        adapter = self.adapters[first.platform]
+        assert isinstance(adapter, BatchSender)
         # App-wide limits count calls (one batch), per-recipient limits count messages.
         now = self.clock()
         per_person = tuple(limit for limit in adapter.rate_limits if limit.scope == "recipient")

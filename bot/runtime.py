@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import uvicorn
@@ -30,7 +31,7 @@ from bot.scheduling import JobRunner
 from handlers.alert_render import render_alert, render_delivery
 from handlers.context import AppContext
 from handlers.pipeline import handle
-from handlers.types import Action, Message
+from handlers.types import Action, Message, Reply
 from storage import outbox
 from storage.db import ping, session_scope
 from storage.employees import by_platform_user
@@ -40,6 +41,10 @@ from storage.models import Alert, Delivery
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 3.0
 """How long SIGTERM/SIGINT waits for an in-flight send before handing it back to the outbox."""
+HANDLER_THREADS = 2
+"""Inbound events are handled on threads of their own: more than two only fight over the GIL
+(docs/PERFORMANCE.md, chat_http), and a burst of chat cannot take the threads that the outbox,
+the jobs and /healthz run on."""
 
 
 class Runtime:
@@ -63,6 +68,7 @@ class Runtime:
         self.metrics = Metrics()
         self.stop_event = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.handlers = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
         zone = str(app.timezone)
         self.dispatcher = Dispatcher(
             app.engine,
@@ -139,24 +145,26 @@ class Runtime:
 
     async def _process(self, event: Message | Action, reply_to: ReplyTarget) -> None:
         try:
-            fresh = await asyncio.to_thread(
-                first_sighting,
-                self.app.engine,
-                event.platform,
-                event.event_id,
-                now=self.app.clock(),
-            )
-            if not fresh:
-                self.metrics.count("inbound_duplicates_total", event.platform)
+            loop = asyncio.get_running_loop()
+            reply = await loop.run_in_executor(self.handlers, self._answer, event)
+            if reply is None:
                 return
-            self.metrics.count("inbound_events_total", event.platform)
-            reply = await asyncio.to_thread(handle, self.app, event)
             adapter = self.adapters[event.platform]
             await adapter.reply(reply_to, reply)
             if isinstance(event, Action) and event.action_id == "ack":
                 await self._update_cards(event)
         except Exception:
             log.exception("inbound %s event failed", event.platform)
+
+    def _answer(self, event: Message | Action) -> Reply | None:
+        """Deduplicate, then handle: one thread hop per event (None: already handled)."""
+        if not first_sighting(
+            self.app.engine, event.platform, event.event_id, now=self.app.clock()
+        ):
+            self.metrics.count("inbound_duplicates_total", event.platform)
+            return None
+        self.metrics.count("inbound_events_total", event.platform)
+        return handle(self.app, event)
 
     async def _update_cards(self, action: Action) -> None:
         """After an acknowledgement, rewrite the alert's sent cards to show who and when."""
@@ -233,6 +241,7 @@ class Runtime:
             await asyncio.wait(self.tasks, timeout=10)
         for adapter in self.adapters.values():
             await adapter.stop()
+        self.handlers.shutdown(wait=False)
 
 
 def _clicked_ref(delivery: Delivery, action: Action) -> str | None:

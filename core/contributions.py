@@ -7,15 +7,18 @@ The injury and housing-fund rates are account configuration within the policy's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeAlias
 
 from core.money import CENT, ZERO, round_amount, to_decimal
 from core.periods import Period
 from core.policy import AccountSettings, Policy, Scheme, SchemeRule
 
 _NO_CENTS = ZERO.quantize(CENT)
+Amounts: TypeAlias = tuple[Scheme, Decimal, Decimal, Decimal]
+"""`(scheme, base, employer, employee)`: one line of a contribution."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,13 +77,23 @@ class AccountRules:
     currency: str
     schemes: tuple[tuple[SchemeRule, Decimal, Decimal], ...]
     """Each applicable scheme's rule with its (employer, employee) rate, in declaration order."""
+    cap: Decimal = field(init=False)
+    """From this salary up every base is its scheme's ceiling and nobody is exempt, so the
+    dues no longer depend on the salary (often a large share of staff in tier-1 cities)."""
+    _at_cap: tuple[Amounts, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        limits = [rule.ceiling for rule, _, _ in self.schemes]
+        limits += [rule.employee_exempt_below or ZERO for rule, _, _ in self.schemes]
+        cap = max(limits, default=ZERO)
+        object.__setattr__(self, "cap", cap)
+        object.__setattr__(self, "_at_cap", self._computed(cap))
 
     def dues(self, salary: Decimal) -> Contribution:
         """The contribution for `salary`; ValueError when it is negative."""
-        salary = _salary(salary)
         lines = tuple(
-            _line(rule, salary, employer_rate, employee_rate)
-            for rule, employer_rate, employee_rate in self.schemes
+            ContributionLine(scheme=scheme, base=base, employer=employer, employee=employee)
+            for scheme, base, employer, employee in self.amounts(salary)
         )
         employer_total = sum((line.employer for line in lines), _NO_CENTS)
         employee_total = sum((line.employee for line in lines), _NO_CENTS)
@@ -92,6 +105,20 @@ class AccountRules:
             employer_total=employer_total,
             employee_total=employee_total,
             total=employer_total + employee_total,
+        )
+
+    def amounts(self, salary: Decimal) -> tuple[Amounts, ...]:
+        """The lines of `dues` as plain tuples, for a dues run over every employee that would
+        only take the objects apart again."""
+        salary = _salary(salary)
+        return self._at_cap if salary >= self.cap else self._computed(salary)
+
+    def _computed(self, salary: Decimal) -> tuple[Amounts, ...]:
+        return tuple(
+            [
+                _amounts(rule, salary, employer_rate, employee_rate)
+                for rule, employer_rate, employee_rate in self.schemes
+            ]
         )
 
 
@@ -151,9 +178,10 @@ def _within_range(rule: SchemeRule, rate: Decimal, setting: str) -> Decimal:
     return rate
 
 
-def _line(
+def _amounts(
     rule: SchemeRule, salary: Decimal, employer_rate: Decimal, employee_rate: Decimal
-) -> ContributionLine:
+) -> Amounts:
+    """One scheme's line for `salary`."""
     base = min(max(salary, rule.floor), rule.ceiling)
     employer = round_amount(base * employer_rate, rule.rounding) + rule.employer_fixed
     if rule.employee_exempt_below is not None and salary < rule.employee_exempt_below:
@@ -161,7 +189,7 @@ def _line(
         employee = _NO_CENTS
     else:
         employee = round_amount(base * employee_rate, rule.rounding) + rule.employee_fixed
-    return ContributionLine(scheme=rule.scheme, base=base, employer=employer, employee=employee)
+    return rule.scheme, base, employer, employee
 
 
 def _require_complete(policy: Policy, period: Period) -> None:

@@ -7,11 +7,11 @@ from datetime import date
 
 from sqlmodel import Session
 
-from core.cover import CoverStatus, PeriodStanding, cover_status
+from core.cover import CoverStatus, cover_status
 from storage.accounts import AccountPolicy
 from storage.ledger import owes_dues
 from storage.models import Employee
-from storage.payments import account_periods
+from storage.payments import period_standings
 
 
 def employee_cover(
@@ -20,9 +20,9 @@ def employee_cover(
     """Cover on `as_of`: the employee's account periods (while they owed dues) decide it."""
     account = accounts[employee.account_id]
     standings = {
-        item.period: PeriodStanding(due_date=item.due_date, paid_in_full_on=item.paid_in_full_on)
-        for item in account_periods(session, accounts, as_of, account_id=employee.account_id)
-        if owes_dues(employee, item.period) and item.period.first_day <= as_of
+        period: standing
+        for period, standing in period_standings(session, employee.account_id, as_of).items()
+        if owes_dues(employee, period)
     }
     return cover_status(
         account.policy,

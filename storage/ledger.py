@@ -11,21 +11,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, or_
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table, delete, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from core.contributions import AccountRules, account_rules
+from core.contributions import AccountRules, Amounts, account_rules
 from core.deadlines import due_date
 from core.periods import Period
 from storage.accounts import AccountPolicy
+from storage.bulk import BulkInsert
 from storage.models import AccountDue, Employee, LedgerLine
 from storage.types import to_cents
 
 _CHUNK = 5000
+_LEDGER: Table = LedgerLine.__table__  # type: ignore[attr-defined]
 _LINE_COLUMNS = ("employee_id", "account_id", "period", "scheme", "base", "employer", "employee")
 ZERO = Decimal("0.00")
+_Line = tuple[str, int, int, int]
+"""`(scheme, base, employer, employee)` in integer cents."""
+_Row = tuple[str, str, str, str, int, int, int]
+"""A `ledger_line` row in `_LINE_COLUMNS` order."""
 
 
 @dataclass
@@ -67,8 +72,8 @@ def run_dues(
     """Compute and store the period's ledger and account totals (idempotent).
 
     The month-end hot path (bench `dues_100k`): employees are read as plain columns, each
-    account's rules are resolved once, and ledger rows go to the driver's `executemany` as
-    integer cents (`storage.types.to_cents`, the rule the `Money` column applies).
+    account's rules are resolved once, and ledger rows go straight to the driver
+    (`storage.bulk`) as integer cents by `storage.types.to_cents`, the `Money` column's rule.
     """
     key = str(period)
     session.execute(delete(LedgerLine).where(col(LedgerLine.period) == key))
@@ -82,50 +87,35 @@ def run_dues(
         for account_id, account in accounts.items()
     }
     owing = _owing(period)
-    count = session.execute(select(func.count()).select_from(owing.subquery())).scalar_one()
-    connection = session.connection()
-    insert_lines = _insert_lines_sql(connection.dialect)
-    rules: dict[str, AccountRules] = {}
+    connection = session.connection()  # the deletes above flushed the session
+    count = connection.execute(select(func.count()).select_from(owing.subquery())).scalar_one()
+    write = BulkInsert(connection, _LEDGER, _LINE_COLUMNS)
+    runs: dict[str, _AccountRun] = {}
     done = 0
     last_id = ""
     while True:
-        chunk = session.execute(
+        chunk = connection.execute(
             owing.where(col(Employee.employee_id) > last_id)
             .order_by(col(Employee.employee_id))
             .limit(_CHUNK)
         ).all()
         if not chunk:
             break
-        rows: list[tuple[str | int, ...]] = []
+        rows: list[_Row] = []
         for employee_id, account_id, salary in chunk:
-            if account_id not in rules:
+            run = runs.get(account_id)
+            if run is None:
                 # Resolved on first use: an account nobody is enrolled in is never checked.
                 account = accounts[account_id]
-                rules[account_id] = account_rules(account.policy, account.settings, period)
-            result = rules[account_id].dues(salary)
-            total = totals[account_id]
-            total.employees += 1
-            total.employer_total += result.employer_total
-            total.employee_total += result.employee_total
-            rows.extend(
-                (
-                    employee_id,
-                    account_id,
-                    key,
-                    str(line.scheme),
-                    to_cents(line.base),
-                    to_cents(line.employer),
-                    to_cents(line.employee),
-                )
-                for line in result.lines
-            )
-        if rows:
-            connection.exec_driver_sql(insert_lines, rows)
+                rules = account_rules(account.policy, account.settings, period)
+                run = runs[account_id] = _AccountRun(rules, totals[account_id])
+            run.add(employee_id, salary, rows)
+        write(rows)
         last_id = chunk[-1][0]
         done += len(chunk)
         if progress is not None:
             progress(done, count)
-    run = DuesRun(period=period)
+    result = DuesRun(period=period)
     for total in totals.values():
         if total.employees == 0:
             continue
@@ -142,10 +132,10 @@ def run_dues(
                 computed_at=now,
             )
         )
-        run.accounts.append(total)
-        run.employees += total.employees
+        result.accounts.append(total)
+        result.employees += total.employees
     session.flush()
-    return run
+    return result
 
 
 def _owing(period: Period) -> Select[str, str, Decimal]:
@@ -157,14 +147,40 @@ def _owing(period: Period) -> Select[str, str, Decimal]:
     )
 
 
-def _insert_lines_sql(dialect: Dialect) -> str:
-    """The ledger INSERT in the driver's placeholder style (its executemany takes it as is)."""
-    # sqlite3 is "qmark" (`?`); psycopg is "pyformat", which accepts plain `%s` too (PEP 249).
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    return (
-        f"INSERT INTO {LedgerLine.__tablename__} ({', '.join(_LINE_COLUMNS)})"
-        f" VALUES ({', '.join(mark for _ in _LINE_COLUMNS)})"
-    )
+class _AccountRun:
+    """One account's share of a dues run: its rules, its totals, and ledger rows in cents.
+
+    From the rules' `cap` up every salary owes the same lines, so those are converted once.
+    """
+
+    def __init__(self, rules: AccountRules, totals: AccountTotals) -> None:
+        self.rules = rules
+        self.totals = totals
+        self.key = str(rules.period)
+        self.capped = _in_cents(rules.amounts(rules.cap))
+
+    def add(self, employee_id: str, salary: Decimal, rows: list[_Row]) -> None:
+        """Count the employee in the totals and append their ledger rows."""
+        if salary >= self.rules.cap:
+            lines, employer, employee = self.capped
+        else:
+            lines, employer, employee = _in_cents(self.rules.amounts(salary))
+        self.totals.employees += 1
+        self.totals.employer_total += employer
+        self.totals.employee_total += employee
+        account_id, key = self.totals.account_id, self.key
+        rows.extend((employee_id, account_id, key, *line) for line in lines)
+
+
+def _in_cents(amounts: tuple[Amounts, ...]) -> tuple[list[_Line], Decimal, Decimal]:
+    """`(scheme, base, employer, employee)` lines as stored (`to_cents`), with their totals."""
+    lines: list[_Line] = []
+    employer_total = employee_total = ZERO
+    for scheme, base, employer, employee in amounts:
+        lines.append((str(scheme), to_cents(base), to_cents(employer), to_cents(employee)))
+        employer_total += employer
+        employee_total += employee
+    return lines, employer_total, employee_total
 
 
 def period_dues(session: Session, period: Period) -> Sequence[AccountDue]:

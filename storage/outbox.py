@@ -65,28 +65,35 @@ def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) ->
 
 
 def claim_due(session: Session, *, now: datetime, worker: str, limit: int = 50) -> list[Delivery]:
-    """Claim pending deliveries whose time has come (the caller commits at once)."""
-    query = (
-        select(Delivery)
+    """Claim pending deliveries whose time has come, oldest first (the caller commits at once).
+
+    The due ids are read first (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claims
+    split the work without waiting), then taken by one `UPDATE … WHERE id IN (…) AND state =
+    'pending' RETURNING …`: a row another dispatcher took in between is simply not returned.
+    Not one statement with the SELECT as a subquery: PostgreSQL may evaluate a `LIMIT … FOR
+    UPDATE` subquery of an UPDATE more than once and then claims more rows than `limit`.
+    """
+    due = (
+        select(Delivery.id)
         .where(col(Delivery.state) == "pending", col(Delivery.next_attempt_at) <= now)
-        .order_by(col(Delivery.urgent).desc(), Delivery.next_attempt_at, Delivery.id)
+        .order_by(col(Delivery.urgent).desc(), col(Delivery.next_attempt_at), col(Delivery.id))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        rows = list(session.exec(query.with_for_update(skip_locked=True)).all())
-    else:
-        rows = list(session.exec(query).all())
-    claimed = []
-    for row in rows:
-        result = session.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == row.id, col(Delivery.state) == "pending")
-            .values(state="sending", claimed_by=worker, claimed_at=now)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            session.refresh(row)
-            claimed.append(row)
-    return claimed
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.exec(due).all())
+    if not ids:
+        return []
+    statement = (
+        update(Delivery)
+        .where(col(Delivery.id).in_(ids), col(Delivery.state) == "pending")
+        .values(state="sending", claimed_by=worker, claimed_at=now)
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = {row.id: row for row in session.scalars(statement)}
+    # RETURNING comes in no particular order; senders rely on the claim order.
+    return [claimed[row_id] for row_id in ids if row_id in claimed]
 
 
 def mark_sent(session: Session, delivery_id: int, *, message_ref: str, now: datetime) -> None:

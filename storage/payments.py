@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from core.cover import PeriodStanding
 from core.late_fees import Payment as CorePayment
 from core.late_fees import late_fee
 from core.periods import Period
@@ -57,7 +59,7 @@ def payments_by_account_period(
     if account_id is not None:
         query = query.where(Payment.account_id == account_id)
     grouped: dict[tuple[str, str], list[CorePayment]] = defaultdict(list)
-    for row in session.exec(query.order_by(Payment.paid_on, Payment.id)):
+    for row in session.exec(query.order_by(col(Payment.paid_on), col(Payment.id))):
         grouped[(row.account_id, row.period)].append(CorePayment(row.paid_on, row.amount))
     return grouped
 
@@ -98,6 +100,47 @@ def account_periods(
     return result
 
 
+# Built once: `coverage` runs these for every question, and building a statement costs more
+# than SQLite takes to answer it (docs/PERFORMANCE.md, chat_http).
+_ACCOUNT_DUES = select(
+    col(AccountDue.period), col(AccountDue.due_date), col(AccountDue.total)
+).where(
+    col(AccountDue.account_id) == bindparam("account_id"),
+    col(AccountDue.period) <= bindparam("through"),  # `YYYY-MM` sorts as text
+)
+_ACCOUNT_PAYMENTS = (
+    select(col(Payment.period), col(Payment.paid_on), col(Payment.amount))
+    .where(
+        col(Payment.account_id) == bindparam("account_id"),
+        col(Payment.paid_on) <= bindparam("as_of"),
+    )
+    .order_by(col(Payment.paid_on), col(Payment.id))
+)
+
+
+def period_standings(
+    session: Session, account_id: str, as_of: date
+) -> dict[Period, PeriodStanding]:
+    """One account's periods up to `as_of`'s month: due date and the day paid in full.
+
+    All that cover needs (core.cover): `account_periods` also works out every period's late
+    fee and suspension day, which a `coverage` question never shows.
+    """
+    received: dict[str, list[CorePayment]] = defaultdict(list)
+    paid = session.exec(_ACCOUNT_PAYMENTS, params={"account_id": account_id, "as_of": as_of})
+    for period, paid_on, amount in paid:
+        received[period].append(CorePayment(paid_on, amount))
+    dues = session.exec(
+        _ACCOUNT_DUES, params={"account_id": account_id, "through": str(Period.of(as_of))}
+    )
+    return {
+        Period.parse(period): PeriodStanding(
+            due_date=due_date, paid_in_full_on=_paid_in_full_on(total, received[period], as_of)
+        )
+        for period, due_date, total in dues
+    }
+
+
 def suspension_on(policy: Policy, due_date: date) -> date | None:
     """The day unpaid dues suspend cover, or None when the policy has no suspension rule."""
     if policy.suspension is None:
@@ -130,7 +173,7 @@ def arrears(
 def latest_balances(session: Session, as_of: date) -> dict[str, Balance]:
     """The newest balance snapshot per account taken on or before `as_of`."""
     latest: dict[str, Balance] = {}
-    query = select(Balance).where(col(Balance.as_of) <= as_of).order_by(Balance.as_of)
+    query = select(Balance).where(col(Balance.as_of) <= as_of).order_by(col(Balance.as_of))
     for row in session.exec(query):
         latest[row.account_id] = row
     return latest
@@ -139,4 +182,4 @@ def latest_balances(session: Session, as_of: date) -> dict[str, Balance]:
 def payments_for(session: Session, account_id: str, period: Period) -> Sequence[Payment]:
     query = select(Payment).where(Payment.account_id == account_id)
     query = query.where(Payment.period == str(period))
-    return session.exec(query.order_by(Payment.paid_on)).all()
+    return session.exec(query.order_by(col(Payment.paid_on))).all()

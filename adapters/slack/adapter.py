@@ -2,6 +2,9 @@
 
 Bolt verifies every HTTP request before any listener runs (401 on a bad or stale signature);
 the ASGI route in `bot/` only turns its request into an `HttpRequest` and calls `handle_http`.
+Between `start` and `stop` every outbound call (Web API and response_url) goes through one
+aiohttp session and its keep-alive connections: slack_sdk's clients without a session open a
+new session and TCP connection per call (docs/PERFORMANCE.md, chat_http and fanout_10k).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Callable, Sequence
 from time import time
 from typing import Literal
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -71,11 +75,20 @@ class SlackAdapter:
         self._sink: InboundSink | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._dm_channels: dict[str, str] = {}
+        self._http: aiohttp.ClientSession | None = None
 
     # -- inbound -------------------------------------------------------------------------
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
+        if self._http is None:
+            # On the loop that serves the adapter, with the timeout slack_sdk gives the session
+            # it would open per call; an injected client that brings a session keeps its own.
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._client.timeout)
+            )
+            if self._client.session is None:
+                self._client.session = self._http
         if self.mode == "socket" and self._socket is None:
             # slack_bolt/adapter/socket_mode/aiohttp: apps.connections.open, then the WebSocket.
             self._socket = AsyncSocketModeHandler(self._app, self._app_token)
@@ -86,6 +99,11 @@ class SlackAdapter:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         self._sink = None
+        if self._http is not None:
+            if self._client.session is self._http:
+                self._client.session = None
+            await self._http.close()
+            self._http = None
 
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
         if self.mode != "http":
@@ -128,7 +146,7 @@ class SlackAdapter:
             if response_url:
                 # https://docs.slack.dev/interactivity/handling-user-interaction#message_responses
                 check_webhook(
-                    await AsyncWebhookClient(response_url).send(
+                    await AsyncWebhookClient(response_url, session=self._http).send(
                         text=text,
                         blocks=blocks or None,
                         response_type="ephemeral" if private else "in_channel",

@@ -35,12 +35,14 @@ def _float_text(value: float) -> str:
 
 def to_text(cell: Cell) -> str:
     """Text of a cell; numeric cells (an employee id typed as 1001) read as their digits."""
+    if isinstance(cell, str):  # first: every CSV cell is text
+        return cell.strip()
     if isinstance(cell, bool):
         raise CellError(f"expected text, got {cell}")
     if isinstance(cell, float):
         return _float_text(cell)
-    if isinstance(cell, int | str):
-        return str(cell).strip()
+    if isinstance(cell, int):
+        return str(cell)
     raise CellError(f"expected text, got {cell}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -9,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.contributions import Contribution, contribution
+from core.contributions import (
+    AccountRules,
+    Amounts,
+    Contribution,
+    _amounts,
+    account_rules,
+    contribution,
+)
 from core.money import Rounding
 from core.periods import Period
 from core.policy import (
@@ -262,3 +270,62 @@ def test_contributions_never_fall_as_the_salary_rises(
         assert small_line.employer <= large_line.employer
         assert small_line.employee <= large_line.employee
     assert smaller.total <= larger.total
+
+
+def test_account_rules_make_every_check_but_the_salarys_once() -> None:
+    period = Period(2026, 7)
+    with pytest.raises(ValueError, match="uses policy shanghai, not beijing"):
+        account_rules(POLICIES["beijing"], _account("shanghai"), period)
+    with pytest.raises(ValueError, match="no band for injury, pension, unemployment in 2025-03"):
+        account_rules(POLICIES["shenzhen"], _account("shenzhen"), Period(2025, 3))
+    with pytest.raises(ValueError, match=r"injury_rate 0\.02 is outside"):
+        account_rules(POLICIES["beijing"], _account("beijing", Decimal("0.02")), period)
+    with pytest.raises(ValueError, match="no housing fund band for 2026-01"):
+        account_rules(
+            POLICIES["shenzhen"], _account("shenzhen", None, Decimal("0.05")), Period(2026, 1)
+        )
+    rules = account_rules(POLICIES["beijing"], _account("beijing", Decimal("0.004")), period)
+    assert [rule.scheme for rule, _, _ in rules.schemes] == [
+        Scheme.PENSION,
+        Scheme.MEDICAL,
+        Scheme.UNEMPLOYMENT,
+        Scheme.INJURY,
+        Scheme.MEDICAL_ADDON,
+    ]  # no housing fund: the account does not configure one
+    assert rules.schemes[3][1] == Decimal("0.004")
+    with pytest.raises(ValueError, match="salary must not be negative"):
+        rules.amounts(Decimal("-0.01"))
+    with pytest.raises(TypeError, match="float"):
+        rules.dues(1.5)  # type: ignore[arg-type]
+
+
+def _scheme_by_scheme(rules: AccountRules, salary: Decimal) -> tuple[Amounts, ...]:
+    return tuple(
+        _amounts(rule, salary, employer, employee) for rule, employer, employee in rules.schemes
+    )
+
+
+@given(case=CASES, salary=SALARIES)
+def test_amounts_from_the_cap_up_are_the_caps(
+    case: tuple[str, Period, Decimal | None], salary: Decimal
+) -> None:
+    policy_id, period, housing = case
+    account = _account(policy_id, housing_fund_rate=_housing(policy_id, housing))
+    rules = account_rules(POLICIES[policy_id], account, period)
+    assert rules.amounts(salary) == _scheme_by_scheme(rules, salary)
+    assert rules.cap == max(rule.ceiling for rule, _, _ in rules.schemes)
+
+
+def test_the_cap_covers_an_exemption_above_the_ceiling() -> None:
+    # A made-up band whose exemption threshold lies above its ceiling: below the threshold the
+    # employee pays nothing even though the base is already capped.
+    policy = _single_scheme_policy(Rounding.HALF_UP_CENT)
+    rule = policy.versions[0].schemes[Scheme.PENSION]
+    exempt = replace(rule, ceiling=Decimal(1000), employee_exempt_below=Decimal(2000))
+    version = replace(policy.versions[0], schemes={Scheme.PENSION: exempt})
+    rules = account_rules(replace(policy, versions=(version,)), _account("test"), Period(2025, 6))
+    assert rules.cap == Decimal(2000)
+    for salary in ("1500", "1999.99", "2000", "5000"):
+        assert rules.amounts(Decimal(salary)) == _scheme_by_scheme(rules, Decimal(salary))
+    assert rules.amounts(Decimal("1500"))[0][3] == Decimal("0.00")
+    assert rules.amounts(Decimal("2000"))[0][3] == Decimal("12.30")

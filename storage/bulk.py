@@ -1,0 +1,76 @@
+"""Bulk INSERTs handed straight to the DB-API driver, for paths that write 100,000s of rows.
+
+SQLAlchemy's executemany builds one parameter dict per row and runs it through the compiled
+statement in Python; at month-end scale that costs more than the insert itself
+(docs/PERFORMANCE.md, `dues_100k` and `import_100k`). `BulkInsert` takes rows as the driver
+takes them; `driver_row` makes such a row from a record through each column type's own bind
+processor, so the stored form (`Money` as cents, dates as the dialect keeps them) keeps one
+definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from typing import Any, TypeAlias
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection, Dialect
+
+DriverRow: TypeAlias = tuple[Any, ...]
+"""One row's values in the insert's column order, already in the driver's types."""
+
+
+class BulkInsert:
+    """INSERT rows into `columns` of `table`, batched the way the driver is fastest.
+
+    sqlite3's `executemany` steps one statement per row, so on SQLite rows go as multi-row
+    INSERTs, a page each, as SQLAlchemy's "insertmanyvalues" batches them and within the
+    driver's parameter limit (999 before SQLite 3.32). psycopg's `executemany` pipelines the
+    rows already, and it re-parses any statement over 50 parameters in Python every time
+    (psycopg/_queries.py, MAX_CACHED_STATEMENT_PARAMS), so there one row is one statement.
+    """
+
+    def __init__(self, connection: Connection, table: Table, columns: Sequence[str]) -> None:
+        dialect = connection.dialect
+        # sqlite3 is "qmark" (`?`); psycopg is "pyformat", which takes plain `%s` too (PEP 249).
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.connection = connection
+        self.prefix = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+        self.row_marks = f"({', '.join([mark] * len(columns))})"
+        self.page = 1
+        if dialect.name == "sqlite":
+            limit = dialect.insertmanyvalues_max_parameters // len(columns)
+            self.page = min(dialect.insertmanyvalues_page_size, limit)
+
+    def __call__(self, rows: Sequence[DriverRow]) -> None:
+        if not rows:
+            return
+        if self.page == 1:
+            self.connection.exec_driver_sql(self._sql(1), list(rows))
+            return
+        for start in range(0, len(rows), self.page):
+            page = rows[start : start + self.page]
+            self.connection.exec_driver_sql(self._sql(len(page)), tuple(chain(*page)))
+
+    def _sql(self, rows: int) -> str:
+        return self.prefix + ", ".join([self.row_marks] * rows)
+
+
+def driver_row(
+    table: Table, columns: Sequence[str], dialect: Dialect
+) -> Callable[[Mapping[str, Any]], DriverRow]:
+    """A function from a record (column name to Python value) to its `BulkInsert` row."""
+    processors = [
+        (index, process)
+        for index, name in enumerate(columns)
+        if (process := table.c[name].type.bind_processor(dialect)) is not None
+    ]
+
+    def row(record: Mapping[str, Any]) -> DriverRow:
+        values = [record[name] for name in columns]
+        for index, process in processors:
+            values[index] = process(values[index])
+        return tuple(values)
+
+    return row
