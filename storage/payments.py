@@ -65,19 +65,14 @@ def payments_by_account_period(
 
 
 def account_periods(
-    session: Session,
-    accounts: Mapping[str, AccountPolicy],
-    as_of: date,
-    *,
-    account_id: str | None = None,
+    session: Session, accounts: Mapping[str, AccountPolicy], as_of: date
 ) -> list[AccountPeriod]:
-    """Every stored account-period (oldest first) evaluated on `as_of`."""
-    query = select(AccountDue)
-    if account_id is not None:
-        query = query.where(AccountDue.account_id == account_id)
-    payments = payments_by_account_period(session, account_id)
+    """Every stored account-period (oldest first) evaluated on `as_of`, late fee included; one
+    employee's cover needs less (`period_standings`)."""
+    query = select(AccountDue).order_by(col(AccountDue.period), col(AccountDue.account_id))
+    payments = payments_by_account_period(session)
     result = []
-    for due in session.exec(query.order_by(AccountDue.period, AccountDue.account_id)):
+    for due in session.exec(query):
         policy = accounts[due.account_id].policy
         received = tuple(payments.get((due.account_id, due.period), ()))
         fee = late_fee(policy, due.total, due.due_date, received, as_of)

@@ -72,6 +72,7 @@ async def test_slash_command_reaches_sink_and_reply_uses_response_url(
     assert sent["replace_original"] is False
     # Bolt authorised the request with the bot token against the fake, never slack.com.
     assert [call.token for call in fake_slack.calls_to("auth.test")] == [BOT_TOKEN]
+    await adapter.stop()
 
 
 async def test_slash_command_in_a_dm_is_direct(fake_slack: FakeSlack) -> None:
@@ -87,6 +88,7 @@ async def test_slash_command_in_a_dm_is_direct(fake_slack: FakeSlack) -> None:
 
     await adapter.reply(target, Reply(text="help text", ephemeral=True))
     assert fake_slack.responses[0][1]["response_type"] == "in_channel"
+    await adapter.stop()
 
 
 async def test_app_mention_strips_the_bot_and_replies_in_channel(fake_slack: FakeSlack) -> None:
@@ -110,6 +112,7 @@ async def test_app_mention_strips_the_bot_and_replies_in_channel(fake_slack: Fak
     assert call.token == BOT_TOKEN
     assert call.params["channel"] == "C123ABC456"
     assert call.params["text"] == "No account is overdue"
+    await adapter.stop()
 
 
 async def test_mention_in_a_thread_is_answered_in_that_thread(fake_slack: FakeSlack) -> None:
@@ -124,6 +127,7 @@ async def test_mention_in_a_thread_is_answered_in_that_thread(fake_slack: FakeSl
     _, target = sink.events[0]
     await adapter.reply(target, Reply(text="In the thread"))
     assert fake_slack.calls_to("chat.postMessage")[0].params["thread_ts"] == "1515449000.000001"
+    await adapter.stop()
 
 
 async def test_direct_message_reaches_sink_and_reply_posts_to_the_dm(
@@ -148,6 +152,7 @@ async def test_direct_message_reaches_sink_and_reply_posts_to_the_dm(
     await adapter.reply(target, Reply(text="Paid through 2024-05", ephemeral=True))
     assert fake_slack.calls_to("chat.postEphemeral") == []
     assert fake_slack.calls_to("chat.postMessage")[0].params["channel"] == "D024BE91L"
+    await adapter.stop()
 
 
 @pytest.mark.parametrize(
@@ -172,6 +177,7 @@ async def test_messages_that_are_not_a_persons_dm_are_ignored(
         await post(url, real, signed(real, JSON))
         await sink.wait_for(1)
     assert [event.event_id for event, _ in sink.events] == ["EvLATER"]
+    await adapter.stop()
 
 
 async def test_button_click_becomes_an_action_with_the_message_ref(fake_slack: FakeSlack) -> None:
@@ -204,6 +210,7 @@ async def test_button_click_becomes_an_action_with_the_message_ref(fake_slack: F
             },
         )
     ]
+    await adapter.stop()
 
 
 async def test_snooze_button_carries_its_value(fake_slack: FakeSlack) -> None:
@@ -218,6 +225,7 @@ async def test_snooze_button_carries_its_value(fake_slack: FakeSlack) -> None:
     action, _ = sink.events[0]
     assert isinstance(action, Action)
     assert (action.action_id, action.value) == ("snooze", "12:4h")
+    await adapter.stop()
 
 
 @pytest.mark.parametrize(
@@ -240,6 +248,7 @@ async def test_unverified_requests_get_401_and_nothing_happens(
     assert answer.status_code == 401
     assert sink.events == []
     assert fake_slack.calls == []  # not even auth.test: verification runs first
+    await adapter.stop()
 
 
 async def test_freshness_uses_the_injected_clock(fake_slack: FakeSlack) -> None:
@@ -251,6 +260,7 @@ async def test_freshness_uses_the_injected_clock(fake_slack: FakeSlack) -> None:
     async with serve(adapter) as url:
         assert (await post(url, body, signed(body, JSON))).status_code == 401
     assert sink.events == []
+    await adapter.stop()
 
 
 async def test_a_retried_event_keeps_its_event_id(fake_slack: FakeSlack) -> None:
@@ -264,6 +274,7 @@ async def test_a_retried_event_keeps_its_event_id(fake_slack: FakeSlack) -> None
         await post(url, body, retry)
         await sink.wait_for(2)
     assert [event.event_id for event, _ in sink.events] == ["Ev0PV52K21", "Ev0PV52K21"]
+    await adapter.stop()
 
 
 async def test_handle_http_before_start_and_non_post(fake_slack: FakeSlack) -> None:
@@ -280,6 +291,7 @@ async def test_handle_http_before_start_and_non_post(fake_slack: FakeSlack) -> N
     await adapter.start(RecordingSink())
     get = HttpRequest(method="GET", path="/slack/events", query={}, headers={}, body=b"")
     assert (await adapter.handle_http(get)).status == 405
+    await adapter.stop()
 
 
 async def test_socket_mode_adapter_refuses_http(fake_slack: FakeSlack) -> None:
@@ -334,3 +346,4 @@ async def test_undecodable_body_is_refused_not_crashed(fake_slack: FakeSlack) ->
     )
     assert (await adapter.handle_http(request)).status == 401
     assert sink.events == []
+    await adapter.stop()
