@@ -7,61 +7,24 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlmodel import select
 
-from core.periods import Period
-from core.policy_loader import load_policies
-from storage.accounts import account_policies, sync_accounts
-from storage.db import make_engine, session_scope, upgrade
-from storage.ledger import run_dues
-from storage.models import Delivery, Employee, JobRun
+from storage.db import make_engine, session_scope
+from storage.models import Delivery, JobRun
+from tests.bot.run_support import free_port, seed_overdue
 from tests.fakes.webhook_server import WebhookServer
 
 SECRET = "e2e-webhook-secret"
 COVERWATCH = str(Path(sys.executable).with_name("coverwatch"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _seed(url: str) -> None:
-    """An HR person and an account whose previous month is unpaid and overdue today."""
-    engine = make_engine(url)
-    upgrade(engine)
-    policies = load_policies()
-    today = datetime.now(UTC).date()
-    period = Period.of(today).prev()
-    with session_scope(engine) as session:
-        sync_accounts(session, {}, policies, ids=["beijing", "shanghai"])
-        for emp_id, account, role in [("HR1", "beijing", "hr"), ("E1", "shanghai", "employee")]:
-            session.add(
-                Employee(
-                    employee_id=emp_id,
-                    name=emp_id,
-                    account_id=account,
-                    hire_date=date(2025, 1, 1),
-                    enrolled_on=date(2025, 1, 1),
-                    salary=Decimal("15000"),
-                    role=role,
-                )
-            )
-        session.flush()
-        run_dues(session, period, account_policies(session, policies), now=datetime.now(UTC))
-    engine.dispose()
 
 
 def _start(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -87,10 +50,10 @@ def _wait_healthy(port: int, deadline: float) -> None:
 
 @pytest.mark.slow
 def test_two_instances_deliver_each_warning_once(pg_url: str, tmp_path: Path) -> None:
-    _seed(pg_url)
+    seed_overdue(pg_url)
     with WebhookServer(SECRET) as server:
         processes = []
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         try:
             for port in ports:
                 config = tmp_path / f"cw{port}.toml"
