@@ -31,4 +31,8 @@ def serve(settings: Settings, app: AppContext | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # At DEBUG these clients log request lines and bodies: WeCom's corpsecret in the gettoken
+    # query (urllib3) and reply bodies with contribution bases (slack_sdk). Never below INFO.
+    for chatty in ("urllib3", "slack_sdk", "slack_bolt", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
     asyncio.run(build_runtime(settings, app).serve())
