@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 3.0
 """How long SIGTERM/SIGINT waits for an in-flight send before handing it back to the outbox."""
 HANDLER_THREADS = 2
+INBOUND_RETRY_FIRST_SECONDS = 0.5
+INBOUND_RETRY_MAX_SECONDS = 30.0
+INBOUND_RETRY_WINDOW_SECONDS = 15 * 60.0
+"""How long an inbound event waits for the database to come back before it is given up."""
 """Inbound events are handled on threads of their own: more than two only fight over the GIL
 (docs/PERFORMANCE.md, chat_http), and a burst of chat cannot take the threads that the outbox,
 the jobs and /healthz run on."""
@@ -145,8 +150,7 @@ class Runtime:
 
     async def _process(self, event: Message | Action, reply_to: ReplyTarget) -> None:
         try:
-            loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(self.handlers, self._answer, event)
+            reply = await self._answer_when_database_answers(event)
             if reply is None:
                 return
             adapter = self.adapters[event.platform]
@@ -155,6 +159,23 @@ class Runtime:
                 await self._update_cards(event)
         except Exception:
             log.exception("inbound %s event failed", event.platform)
+
+    async def _answer_when_database_answers(self, event: Message | Action) -> Reply | None:
+        """The platform was already answered, so an event that meets a database outage is kept
+        (in memory) and retried with backoff until the database is back: it is not lost."""
+        loop = asyncio.get_running_loop()
+        delay = INBOUND_RETRY_FIRST_SECONDS
+        deadline = loop.time() + INBOUND_RETRY_WINDOW_SECONDS
+        while True:
+            try:
+                return await loop.run_in_executor(self.handlers, self._answer, event)
+            except OperationalError:
+                if loop.time() + delay > deadline or self.stop_event.is_set():
+                    raise
+                self.metrics.count("inbound_retries_total", event.platform)
+                log.warning("database unreachable; %s event kept for retry", event.platform)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, INBOUND_RETRY_MAX_SECONDS)
 
     def _answer(self, event: Message | Action) -> Reply | None:
         """Deduplicate, then handle: one thread hop per event (None: already handled)."""
