@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from core.locales import SUPPORTED_LOCALES, normalize_locale
 from core.money import CENT
 from core.periods import Period
 from storage.imports.readers import Cell
@@ -129,6 +130,16 @@ def positive(cell: Cell) -> Decimal:
     if amount <= 0:
         raise CellError(f"must be greater than zero: {amount}")
     return amount
+
+
+def locale_parser(cell: Cell) -> str:
+    """A reply language, spelled any way `core.locales.normalize_locale` understands."""
+    raw = to_text(cell)
+    locale = normalize_locale(raw)
+    if locale is None:
+        expected = ", ".join(SUPPORTED_LOCALES)
+        raise CellError(f"unknown locale {raw!r} (expected {expected})")
+    return locale
 
 
 def choice(allowed: Collection[str], aliases: dict[str, str], what: str) -> Callable[[Cell], str]:

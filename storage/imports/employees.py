@@ -20,14 +20,21 @@ from sqlmodel import Session
 
 from storage.bulk import BulkInsert, driver_row
 from storage.imports.accounts import account_parser, ensure_accounts
-from storage.imports.cells import choice, exact_text, non_negative, parse_date, text
+from storage.imports.cells import (
+    choice,
+    exact_text,
+    locale_parser,
+    non_negative,
+    parse_date,
+    text,
+)
 from storage.imports.errors import ImportResult
 from storage.imports.readers import read_sheet
 from storage.imports.table import Column, Progress, Row, Table
 from storage.models import Employee
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
-# Chinese role names and locale spellings HR files commonly carry; stored as the contract's ids.
+# Chinese role names HR files commonly carry; stored as the contract's ids.
 _ROLE_ALIASES = {
     "员工": "employee",
     "经理": "manager",
@@ -35,18 +42,6 @@ _ROLE_ALIASES = {
     "财务": "finance",
     "管理员": "admin",
 }
-LOCALES = ("zh-CN", "en")
-_LOCALE_ALIASES = {
-    "zh": "zh-CN",
-    "zh_cn": "zh-CN",
-    "zh-hans": "zh-CN",
-    "zh-hans-cn": "zh-CN",
-    "en-us": "en",
-    "en_us": "en",
-    "en-gb": "en",
-    "en_gb": "en",
-}
-
 COLUMNS = (
     Column("employee_id", ("工号",), required=True),
     Column("name", ("姓名",), required=True),
@@ -152,7 +147,7 @@ def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:
         "slack_user_id": text(64),
         "dingtalk_user_id": text(64),
         "wecom_user_id": text(64),
-        "locale": choice(LOCALES, _LOCALE_ALIASES, "locale"),
+        "locale": locale_parser,
         "id_number": exact_text(64),
         "leave_date": parse_date,
     }

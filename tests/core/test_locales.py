@@ -1,0 +1,21 @@
+"""One rule for language tags, shared by chat (`lang`), platforms and the employees import."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.locales import normalize_locale
+
+
+@pytest.mark.parametrize(
+    ("tag", "locale"),
+    [("zh", "zh-CN"), ("zh_CN", "zh-CN"), ("zh-Hans", "zh-CN"), ("中文", "zh-CN"),
+     ("en", "en"), ("en-US", "en"), ("en_GB", "en"), ("English", "en")],
+)  # fmt: skip
+def test_spellings_map_to_a_supported_locale(tag: str, locale: str) -> None:
+    assert normalize_locale(tag) == locale
+
+
+@pytest.mark.parametrize("tag", ["", None, "fr", "zh-TW", "klingon"])
+def test_unsupported_tags_are_none(tag: str | None) -> None:
+    assert normalize_locale(tag) is None
