@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench.data import DUES_PERIOD, NOW, seed_company
-from bench.harness import BenchError, Context, Outcome, run_side
+from bench.harness import BenchError, Context, Outcome, run_side, time_outcome
 from bench.rawdb import Raw
 
 FULL_ROWS = 100_000
@@ -102,15 +102,12 @@ def run(ctx: Context) -> Outcome:
     ledger, expected = coverwatch.extra["ledger"], baseline.extra["ledger"]
     if ledger != expected:
         raise BenchError(f"ledgers differ (count, employer, employee): {ledger} vs {expected}")
-    ratio = coverwatch.seconds / baseline.seconds
-    return Outcome(
-        name="dues_100k",
-        backend=ctx.db.backend,
+    return time_outcome(
+        ctx,
+        "dues_100k",
         rows=count,
-        goal=f"<= {RATIO_GOAL:g}x, peak RSS <= {RSS_GOAL_MB:g} MB",
-        ratio_label="time vs baseline",
-        ratio=ratio,
-        met=ratio <= RATIO_GOAL and coverwatch.peak_rss_mb <= RSS_GOAL_MB,
+        ratio_goal=RATIO_GOAL,
+        rss_goal_mb=RSS_GOAL_MB,
         coverwatch=coverwatch,
         baseline=baseline,
         checks={"ledger_rows": coverwatch.extra["ledger"][0], "ledgers_equal": True},

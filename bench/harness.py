@@ -67,6 +67,38 @@ class Outcome:
         return asdict(self)
 
 
+def time_outcome(
+    ctx: Context,
+    name: str,
+    *,
+    rows: int,
+    ratio_goal: float,
+    coverwatch: Side,
+    baseline: Side,
+    checks: dict[str, Any],
+    rss_goal_mb: float | None = None,
+) -> Outcome:
+    """The outcome of a "coverwatch time / baseline time <= N" benchmark (optionally with RSS)."""
+    ratio = coverwatch.seconds / baseline.seconds
+    goal = f"<= {ratio_goal:g}x"
+    met = ratio <= ratio_goal
+    if rss_goal_mb is not None:
+        goal += f", peak RSS <= {rss_goal_mb:g} MB"
+        met = met and coverwatch.peak_rss_mb <= rss_goal_mb
+    return Outcome(
+        name=name,
+        backend=ctx.db.backend,
+        rows=rows,
+        goal=goal,
+        ratio_label="time vs baseline",
+        ratio=ratio,
+        met=met,
+        coverwatch=coverwatch,
+        baseline=baseline,
+        checks=checks,
+    )
+
+
 def run_side(target: str, **kwargs: Any) -> Side:
     """Run `module:function(**kwargs)` in a fresh interpreter; it returns a dict with `seconds`."""
     command = [sys.executable, "-m", "bench.child", target, json.dumps(kwargs)]

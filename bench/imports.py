@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import ACCOUNTS, CSV_COLUMNS, write_employees_csv
-from bench.harness import BenchError, Context, Outcome, run_side
+from bench.harness import BenchError, Context, Outcome, run_side, time_outcome
 from bench.rawdb import Raw
 
 FULL_ROWS = 100_000
@@ -93,15 +93,11 @@ def run(ctx: Context) -> Outcome:
     imported = (employees_in(cw_url), employees_in(base_url))
     if coverwatch.extra["errors"] or imported != (count, count):
         raise BenchError(f"import incomplete: {imported}, {coverwatch.extra['errors']}")
-    ratio = coverwatch.seconds / baseline.seconds
-    return Outcome(
-        name="import_100k",
-        backend=ctx.db.backend,
+    return time_outcome(
+        ctx,
+        "import_100k",
         rows=count,
-        goal=f"<= {RATIO_GOAL:g}x",
-        ratio_label="time vs baseline",
-        ratio=ratio,
-        met=ratio <= RATIO_GOAL,
+        ratio_goal=RATIO_GOAL,
         coverwatch=coverwatch,
         baseline=baseline,
         checks={"employees_imported": imported[0], "accounts": len(ACCOUNTS)},

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from bench.data import HISTORY, NOW, SCAN_DAY, seed_company, seed_history
-from bench.harness import BenchError, Context, Outcome, run_side
+from bench.harness import BenchError, Context, Outcome, run_side, time_outcome
 from bench.rawdb import Raw
 
 FULL_ROWS = 100_000
@@ -93,15 +93,11 @@ def run(ctx: Context) -> Outcome:
     found, expected = coverwatch.extra["unpaid"], baseline.extra["unpaid"]
     if found != expected or not expected:
         raise BenchError(f"unpaid account-periods differ: {found} vs {expected}")
-    ratio = coverwatch.seconds / baseline.seconds
-    return Outcome(
-        name="scan_100k",
-        backend=ctx.db.backend,
+    return time_outcome(
+        ctx,
+        "scan_100k",
         rows=count,
-        goal=f"<= {RATIO_GOAL:g}x",
-        ratio_label="time vs baseline",
-        ratio=ratio,
-        met=ratio <= RATIO_GOAL,
+        ratio_goal=RATIO_GOAL,
         coverwatch=coverwatch,
         baseline=baseline,
         checks={
