@@ -31,6 +31,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.fakes.loopback import wait_started
+
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "B0001"
 TEAM_ID = "T0001"
@@ -161,11 +163,7 @@ class FakeSlack:
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake Slack did not start")
-            time.sleep(0.01)
+        wait_started(self._server, self._thread, "fake Slack", _START_TIMEOUT)
         return self
 
     def __exit__(

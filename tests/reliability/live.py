@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -20,6 +19,7 @@ import uvicorn
 from adapters.base import ChatAdapter
 from bot.runtime import Runtime
 from handlers.context import AppContext
+from tests.fakes.loopback import wait_started
 
 START_TIMEOUT = 10.0
 
@@ -74,11 +74,7 @@ class LiveRuntime:
 
     def __enter__(self) -> LiveRuntime:
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the runtime did not start")
-            time.sleep(0.01)
+        wait_started(self._server, self._thread, "the runtime", START_TIMEOUT)
         return self
 
     def __exit__(
