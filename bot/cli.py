@@ -18,6 +18,7 @@ import typer
 
 from bot import cli_import
 from bot.app import FIXED_TIME_OF_DAY
+from bot.cli_audit import audit as audit_command
 from bot.cli_common import (
     CliError,
     Options,
@@ -226,6 +227,7 @@ def demo(
 
 
 app.command("kpi")(kpi_report_command)
+app.command("audit")(audit_command)
 app.add_typer(report_app, name="report")
 
 

@@ -20,7 +20,7 @@ from core.periods import Period
 from handlers.types import Reply
 from storage.accounts import AccountPolicy
 from storage.ledger import employee_lines, period_dues
-from storage.models import Alert, Delivery, LedgerLine
+from storage.models import Alert, AuditEntry, Delivery, LedgerLine
 
 BASE_SCHEME = "pension"
 """`base` in `dues --json`: the pension line's clamped base, the band most payroll staff check;
@@ -150,4 +150,21 @@ def reply_json(reply: Reply) -> dict[str, Any]:
                 {"action": b.action, "label": b.label, "value": b.value} for b in card.buttons
             ],
         },
+    }
+
+
+def audit_json(entries: Sequence[AuditEntry]) -> dict[str, Any]:
+    """`audit --json`: every entry, oldest first, instants in UTC."""
+    return {
+        "entries": [
+            {
+                "at": _instant(entry.at),
+                "actor": entry.actor,
+                "action": entry.action,
+                "subject": entry.subject,
+                "detail": entry.detail,
+                "via": entry.via,
+            }
+            for entry in entries
+        ]
     }

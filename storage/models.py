@@ -222,3 +222,20 @@ class UserPreference(SQLModel, table=True):
 
     employee_id: str = Field(primary_key=True, max_length=64)
     locale: str | None = Field(default=None, max_length=16)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who looked at whose personal data, and what was changed by whom (`coverwatch audit`)."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=64, index=True)
+    """An employee id, or a job's or API token's name."""
+    action: str = Field(max_length=32)
+    subject: str | None = Field(default=None, max_length=64, index=True)
+    """The employee whose data was viewed or changed, when there is one."""
+    detail: str = Field(default="")
+    via: str | None = Field(default=None, max_length=16)
+    """Where it came from: a chat platform, `console`, `cli`, `api`, `job`."""

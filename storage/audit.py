@@ -1,0 +1,57 @@
+"""The audit log: who viewed whose personal data, and who changed what (`coverwatch audit`).
+
+One table for every writer: chat commands (HR's `who`, `enroll`, `leave`), ledger changes and
+the API (the token's name as actor). Entries are added in the caller's transaction, so a change
+and its audit entry are committed, or rolled back, together. Alert transitions keep their own
+trail (`alert_event`); this log is about people's data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from storage.models import AuditEntry
+
+VIEW = "view"
+"""The action of an access to someone's personal data; every other action is a change."""
+
+
+def record_audit(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str | None = None,
+    detail: str = "",
+    via: str | None = None,
+) -> AuditEntry:
+    """Add one entry to the session's transaction.
+
+    `actor` is an employee id or a job's/token's name; `action` a short verb (`view`,
+    `enroll`, `leave`, `payments.write`…); `subject` the employee concerned; `via` where it
+    came from (a chat platform, `cli`, `api`). `detail` must not hold id numbers or salaries.
+    """
+    if not actor or not action:
+        raise ValueError("an audit entry needs an actor and an action")
+    entry = AuditEntry(at=at, actor=actor, action=action, subject=subject, detail=detail, via=via)
+    session.add(entry)
+    return entry
+
+
+def audit_entries(
+    session: Session, *, employee: str | None = None, since: datetime | None = None
+) -> Sequence[AuditEntry]:
+    """Entries oldest first; `employee` matches the actor or the subject, `since` is inclusive."""
+    query = select(AuditEntry)
+    if employee is not None:
+        query = query.where(
+            or_(col(AuditEntry.actor) == employee, col(AuditEntry.subject) == employee)
+        )
+    if since is not None:
+        query = query.where(col(AuditEntry.at) >= since)
+    return session.exec(query.order_by(col(AuditEntry.at), col(AuditEntry.id))).all()
