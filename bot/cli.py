@@ -179,14 +179,15 @@ def scan(
     now = context.now()
     if as_of != context.today():  # as the scan of that day would have run, at 10:00 local
         now = datetime.combine(as_of, FIXED_TIME_OF_DAY, tzinfo=context.timezone).astimezone(UTC)
-    report = run_scan(
-        context.engine,
-        as_of=as_of,
-        now=now,
-        policies=context.policies,
-        rules=rules_from(settings),
-        routing=routing_from(settings),
-    )
+    with progress_bar(f"scan {as_of}"):
+        report = run_scan(
+            context.engine,
+            as_of=as_of,
+            now=now,
+            policies=context.policies,
+            rules=rules_from(settings),
+            routing=routing_from(settings),
+        )
     with session_scope(context.engine) as session:
         found = [alert for i in report.alert_ids if (alert := session.get(Alert, i)) is not None]
         document = alerts_json(session, as_of, found, account_policies(session, context.policies))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Protocol
 
 import typer
+from rich.cells import cell_len
 from sqlmodel import Session
 
 from bot.cli_common import CliError, fail, options, progress_bar, reported
@@ -21,12 +22,28 @@ from storage.imports import (
     import_employees,
     import_payments,
 )
-from storage.imports.table import Progress
+from storage.imports import employees as employees_file
+from storage.imports.table import Column, Progress
 
-app = typer.Typer(help="Import employees, payments or balances from CSV or XLSX (all or nothing).")
+app = typer.Typer(
+    help="Import employees, payments or balances from CSV or XLSX (all or nothing).",
+    rich_markup_mode=None,
+)
 
-FileArg = Annotated[Path, typer.Argument(help="CSV (UTF-8, UTF-8 with BOM, GBK) or XLSX file.")]
+FileArg = Annotated[
+    Path,
+    typer.Argument(help="XLSX, or CSV/text (UTF-8, UTF-8 with BOM, GBK, UTF-16) file."),
+]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Refuse the file if it has a column we do not know.")
+]
+SheetName = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet", help="Workbook sheet to read (default: the first whose header row fits)."
+    ),
+]
 
 
 class Importer(Protocol):
@@ -40,10 +57,33 @@ class Importer(Protocol):
         policies: dict[str, str],
         dry_run: bool,
         progress: Progress,
+        sheet: str | None,
+        strict: bool,
     ) -> ImportResult: ...
 
 
-def _run(ctx: typer.Context, kind: str, importer: Importer, path: Path, dry_run: bool) -> None:
+def columns_help(columns: tuple[Column, ...]) -> str:
+    """The column list for `--help`: name, Chinese header, required or not (the file's doc is
+    docs/employees-file.md; a clone has no other copy of the contract)."""
+    lines = []
+    for column in columns:
+        aliases = " / ".join(column.aliases)
+        padding = " " * max(1, 12 - cell_len(aliases))  # a Chinese character is two cells wide
+        need = "required" if column.required else "optional"
+        lines.append(f"  {column.name:<18} {aliases}{padding}{need}")
+    return "\n".join(lines)
+
+
+def _run(
+    ctx: typer.Context,
+    kind: str,
+    importer: Importer,
+    path: Path,
+    *,
+    dry_run: bool,
+    sheet: str | None,
+    strict: bool,
+) -> None:
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     opts = options(ctx)
@@ -65,7 +105,11 @@ def _run(ctx: typer.Context, kind: str, importer: Importer, path: Path, dry_run:
             policies=policy_of,
             dry_run=dry_run,
             progress=progress,
+            sheet=sheet,
+            strict=strict,
         )
+        for warning in result.warnings:
+            typer.echo(f"warning: {path.name}: {warning}", err=True)
         if not result.ok:
             session.rollback()
             for error in result.errors:
@@ -87,22 +131,50 @@ def _run(ctx: typer.Context, kind: str, importer: Importer, path: Path, dry_run:
         )
 
 
-@app.command()
+EMPLOYEES_HELP = f"""Employees (upsert by employee_id). Header row first; Chinese headers work too.
+
+\b
+{columns_help(employees_file.COLUMNS)}
+
+Blank optional cells empty that field; a column left out of the file keeps what is stored.
+Unknown columns are ignored with a warning (--strict refuses them). Details and examples:
+docs/employees-file.md.
+"""
+
+
+@app.command(help=EMPLOYEES_HELP)
 @reported
-def employees(ctx: typer.Context, file: FileArg, dry_run: DryRun = False) -> None:
-    """Employees (upsert by employee_id); columns per ARCHITECTURE.md §3, zh headers accepted."""
-    _run(ctx, "employees", import_employees, file, dry_run)
+def employees(
+    ctx: typer.Context,
+    file: FileArg,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    sheet: SheetName = None,
+) -> None:
+    _run(ctx, "employees", import_employees, file, dry_run=dry_run, sheet=sheet, strict=strict)
 
 
 @app.command()
 @reported
-def payments(ctx: typer.Context, file: FileArg, dry_run: DryRun = False) -> None:
+def payments(
+    ctx: typer.Context,
+    file: FileArg,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    sheet: SheetName = None,
+) -> None:
     """Payments received: account, period, amount, paid_on."""
-    _run(ctx, "payments", import_payments, file, dry_run)
+    _run(ctx, "payments", import_payments, file, dry_run=dry_run, sheet=sheet, strict=strict)
 
 
 @app.command()
 @reported
-def balances(ctx: typer.Context, file: FileArg, dry_run: DryRun = False) -> None:
+def balances(
+    ctx: typer.Context,
+    file: FileArg,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    sheet: SheetName = None,
+) -> None:
     """Account balance snapshots for the funding forecast: account, as_of, balance."""
-    _run(ctx, "balances", import_balances, file, dry_run)
+    _run(ctx, "balances", import_balances, file, dry_run=dry_run, sheet=sheet, strict=strict)

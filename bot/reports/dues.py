@@ -15,32 +15,48 @@ from sqlmodel import Session, col, select
 
 from bot.reports.sheets import Column, Kind, Sheet
 from core.periods import Period
+from handlers.i18n import has_key, translate
 from storage.accounts import AccountPolicy
 from storage.ledger import ZERO, employee_lines, period_dues
 from storage.models import Employee, LedgerLine
 
 LEDGER_COLUMNS = (
-    Column("Row"),
-    Column("Account"),
-    Column("Currency"),
-    Column("Employee ID"),
-    Column("Name"),
-    Column("Department"),
-    Column("Scheme"),
-    Column("Base", Kind.MONEY),
-    Column("Employer", Kind.MONEY),
-    Column("Employee", Kind.MONEY),
-    Column("Total", Kind.MONEY),
+    ("row", Kind.TEXT),
+    ("account", Kind.TEXT),
+    ("currency", Kind.TEXT),
+    ("employee_id", Kind.TEXT),
+    ("name", Kind.TEXT),
+    ("department", Kind.TEXT),
+    ("scheme", Kind.TEXT),
+    ("base", Kind.MONEY),
+    ("employer", Kind.MONEY),
+    ("employee", Kind.MONEY),
+    ("total", Kind.MONEY),
 )
 ACCOUNT_COLUMNS = (
-    Column("Account"),
-    Column("Currency"),
-    Column("Due date"),
-    Column("Employees", Kind.INT),
-    Column("Employer total", Kind.MONEY),
-    Column("Employee total", Kind.MONEY),
-    Column("Total", Kind.MONEY),
+    ("account", Kind.TEXT),
+    ("account_name", Kind.TEXT),
+    ("currency", Kind.TEXT),
+    ("due_date", Kind.TEXT),
+    ("employees", Kind.INT),
+    ("employer_total", Kind.MONEY),
+    ("employee_total", Kind.MONEY),
+    ("total", Kind.MONEY),
 )
+
+
+def columns(locale: str, spec: tuple[tuple[str, Kind], ...]) -> list[Column]:
+    """Columns with headers from the `report.*` catalog in `locale`."""
+    return [
+        Column(translate(locale, f"report.{key}"), kind, holds_currency=key == "currency")
+        for key, kind in spec
+    ]
+
+
+def scheme_name(locale: str, scheme: str) -> str:
+    """A scheme's name as the chat shows it; a region's own scheme without one keeps its id."""
+    key = f"scheme.{scheme}"
+    return translate(locale, key) if has_key(key) else scheme
 
 
 class NoDuesError(ValueError):
@@ -48,9 +64,10 @@ class NoDuesError(ValueError):
 
 
 def dues_sheets(
-    session: Session, period: Period, accounts: Mapping[str, AccountPolicy]
+    session: Session, period: Period, accounts: Mapping[str, AccountPolicy], locale: str
 ) -> list[Sheet]:
-    """`Ledger` (lines and account subtotals) and `Accounts` (due dates and totals)."""
+    """`Ledger` (lines and account subtotals) and `Accounts` (due dates and totals), with
+    headers, sheet names and scheme names in `locale`."""
     dues = period_dues(session, period)
     if not dues:
         raise NoDuesError(
@@ -64,7 +81,8 @@ def dues_sheets(
         e.employee_id: e
         for e in session.exec(select(Employee).where(col(Employee.employee_id).in_(ids)))
     }
-    ledger = Sheet("Ledger", LEDGER_COLUMNS)
+    line_label, subtotal_label = (translate(locale, f"report.{k}") for k in ("line", "subtotal"))
+    ledger = Sheet(translate(locale, "report.ledger"), columns(locale, LEDGER_COLUMNS))
     for account_id in sorted(by_account):
         currency = accounts[account_id].currency
         employer = employee = ZERO
@@ -72,13 +90,13 @@ def dues_sheets(
             person = people[line.employee_id]
             ledger.add(
                 [
-                    "line",
+                    line_label,
                     account_id,
                     currency,
                     line.employee_id,
                     person.name,
                     person.department,
-                    line.scheme,
+                    scheme_name(locale, line.scheme),
                     line.base,
                     line.employer,
                     line.employee,
@@ -89,7 +107,7 @@ def dues_sheets(
             employee += line.employee
         ledger.add(
             [
-                "subtotal",
+                subtotal_label,
                 account_id,
                 currency,
                 *[None] * 5,
@@ -99,11 +117,13 @@ def dues_sheets(
             ],
             bold=True,
         )
-    totals = Sheet("Accounts", ACCOUNT_COLUMNS)
+    totals = Sheet(translate(locale, "report.accounts"), columns(locale, ACCOUNT_COLUMNS))
     for due in dues:
+        account = accounts.get(due.account_id)
         totals.add(
             [
                 due.account_id,
+                account.policy.name if account is not None else due.account_id,
                 due.currency,
                 due.due_date.isoformat(),
                 due.employees,

@@ -15,11 +15,12 @@ from typing import Any
 
 from bot.reports.sheets import Column, Kind, Sheet
 from core.money import format_amount
+from handlers.i18n import translate
 from storage.kpi_types import KpiReport, KpiRow, Money, View
 
 TREND_MONTHS = 6
 """Months before the period shown for the trend (the chart shows 12 in all)."""
-SHEET_NAMES = {View.COMPANY: "Company", View.ACCOUNT: "Accounts", View.DEPARTMENT: "Departments"}
+SHEET_KEYS = {View.COMPANY: "company", View.ACCOUNT: "accounts", View.DEPARTMENT: "departments"}
 RATIO_STEP = Decimal("0.0001")
 MINUTE_STEP = Decimal("0.1")
 
@@ -82,37 +83,42 @@ def kpi_json(report: KpiReport) -> dict[str, Any]:
     }
 
 
-def _columns(currencies: Sequence[str]) -> list[Column]:
+def _columns(locale: str, currencies: Sequence[str]) -> list[Column]:
+    def header(key: str, **values: str) -> str:
+        return translate(locale, f"report.{key}", **values)
+
     columns = [
-        Column("Name"),
-        Column("Period"),
-        Column("On-time payment", Kind.RATIO),
-        Column("Payment accuracy", Kind.RATIO),
-        Column("Enrolment timeliness", Kind.RATIO),
-        Column("Alerts acknowledged", Kind.INT),
-        Column("Mean minutes to acknowledge", Kind.MINUTES),
-        Column("P90 minutes to acknowledge", Kind.MINUTES),
-        Column("Acknowledged within SLA", Kind.RATIO),
+        Column(header("name")),
+        Column(header("period")),
+        Column(header("on_time"), Kind.RATIO),
+        Column(header("accuracy"), Kind.RATIO),
+        Column(header("enrollment"), Kind.RATIO),
+        Column(header("acknowledged"), Kind.INT),
+        Column(header("mean_minutes"), Kind.MINUTES),
+        Column(header("p90_minutes"), Kind.MINUTES),
+        Column(header("within_sla"), Kind.RATIO),
     ]
     for currency in currencies:
         columns += [
-            Column(f"Arrears ({currency})", Kind.MONEY, currency),
-            Column(f"Late fees paid ({currency})", Kind.MONEY, currency),
-            Column(f"Late fees accruing ({currency})", Kind.MONEY, currency),
+            Column(header("arrears", currency=currency), Kind.MONEY, currency),
+            Column(header("late_fees_paid", currency=currency), Kind.MONEY, currency),
+            Column(header("late_fees_accruing", currency=currency), Kind.MONEY, currency),
         ]
     return columns
 
 
-def kpi_sheets(report: KpiReport) -> list[Sheet]:
-    """One sheet per view, rows per name then month; money in one column set per currency."""
+def kpi_sheets(report: KpiReport, locale: str) -> list[Sheet]:
+    """One sheet per view, rows per name then month; money in one column set per currency;
+    headers and sheet names in `locale`."""
     currencies = report.currencies()
+    company = translate(locale, "report.company_row")
     sheets = []
     for view in (View.COMPANY, View.ACCOUNT, View.DEPARTMENT):
-        sheet = Sheet(SHEET_NAMES[view], _columns(currencies))
+        sheet = Sheet(translate(locale, f"report.{SHEET_KEYS[view]}"), _columns(locale, currencies))
         for row in (row for name in report.names(view) for row in report.series(view, name)):
             kpis, ack = row.kpis, row.kpis.ack
             cells: list[Decimal | int | str | None] = [
-                row.name or "company",
+                row.name or company,
                 str(row.period),
                 kpis.on_time_rate,
                 kpis.payment_accuracy,

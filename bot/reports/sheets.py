@@ -4,6 +4,8 @@ A report is a list of `Sheet`s whose columns know their kind, so each writer for
 the way its reader expects: CSV gets plain machine-readable values (rates as fractions
 "0.9500", amounts "1234.50"), the terminal gets "95.0%", and the workbook gets real numbers
 with percent and currency number formats, frozen headers and sensible column widths.
+A CSV file starts with a UTF-8 BOM: without it Excel on Chinese Windows reads the file as
+GBK and garbles every Chinese header and name.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class Column:
     header: str
     kind: Kind = Kind.TEXT
     currency: str | None = None
-    """MONEY only: the currency of every cell, or None to read it from the row's `currency`."""
+    """MONEY only: the currency of every cell, or None to read it from the row's currency
+    column (the one with `holds_currency`)."""
+    holds_currency: bool = False
 
 
 Cell = str | int | Decimal | None
@@ -86,13 +90,13 @@ def _shown(value: Cell, kind: Kind) -> str:
     return _plain(value, kind)
 
 
-def write_csv(sheets: Sequence[Sheet]) -> str:
-    """One CSV; several sheets with the same columns get a leading `view` column (the sheet)."""
+def write_csv(sheets: Sequence[Sheet], view_header: str = "view") -> str:
+    """One CSV; several sheets with the same columns get a leading column naming the sheet."""
     headers = [column.header for column in sheets[0].columns]
     several = len(sheets) > 1
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["view", *headers] if several else headers)
+    writer.writerow([view_header, *headers] if several else headers)
     for sheet in sheets:
         if [column.header for column in sheet.columns] != headers:
             raise ValueError(f"sheet {sheet.name} has other columns than {sheets[0].name}")
@@ -100,6 +104,11 @@ def write_csv(sheets: Sequence[Sheet]) -> str:
             cells = [_plain(v, c.kind) for v, c in zip(row, sheet.columns, strict=True)]
             writer.writerow([sheet.name, *cells] if several else cells)
     return out.getvalue()
+
+
+def save_csv(text: str, path: Path) -> None:
+    """CSV text from `write_csv` into a file, with the BOM Excel needs to see UTF-8."""
+    path.write_text(text, encoding="utf-8-sig")
 
 
 def write_table(sheets: Sequence[Sheet]) -> str:
@@ -137,9 +146,7 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path) -> None:
         ws.append([column.header for column in sheet.columns])
         for cell in ws[1]:
             cell.font = Font(bold=True)
-        currency_at = next(
-            (i for i, c in enumerate(sheet.columns) if c.header.lower() == "currency"), None
-        )
+        currency_at = next((i for i, c in enumerate(sheet.columns) if c.holds_currency), None)
         for index, row in enumerate(sheet.rows):
             ws.append(list(row))
             for position, (value, column) in enumerate(zip(row, sheet.columns, strict=True)):

@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import parse_amount, parse_date
 from storage.imports.errors import ImportResult
-from storage.imports.readers import read_sheet
 from storage.imports.table import Column, Progress, Table
 from storage.models import Balance
 
@@ -38,10 +37,12 @@ def import_balances(
     policies: Mapping[str, str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    sheet: str | None = None,
+    strict: bool = False,
 ) -> ImportResult:
     """Import a balances file; all-or-nothing like `import_employees`; upserts by (account, as_of)
     and counts changed balances as `updated`."""
-    table = Table(read_sheet(path), COLUMNS)
+    table = Table.read(path, COLUMNS, sheet=sheet, strict=strict)
     parse_account = account_parser(known_accounts)
     balances: dict[tuple[str, date], Decimal] = {}
     first_row: dict[tuple[str, date], int] = {}
@@ -57,7 +58,7 @@ def import_balances(
             first_row[account, as_of] = row.number
             balances[account, as_of] = balance
     if table.errors:
-        return ImportResult(len(table.rows), 0, 0, table.sorted_errors())
+        return table.result()
     accounts = {account for account, _ in balances}
     existing = {
         (account, as_of): (balance_id, balance)
@@ -88,4 +89,4 @@ def import_balances(
                     session.expire(obj)
     if progress is not None:
         progress(len(table.rows), len(table.rows))
-    return ImportResult(len(table.rows), len(new), len(changed))
+    return table.result(len(new), len(changed))

@@ -7,6 +7,7 @@ parser accepts both, so the same file saved either way imports the same.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,8 @@ from storage.imports.readers import Cell
 
 _DATE_RE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _MAX_AMOUNT = Decimal(10) ** 15  # Money stores signed 64-bit cents; stay well inside it
+# Currency marks HR sheets carry in front of amounts (after NFKC, full-width ￥ is ¥).
+_CURRENCY_MARK = re.compile(r"^([-+]?)\s*(?:HK\$|¥)\s*")
 
 
 class CellError(ValueError):
@@ -32,6 +35,12 @@ def _float_text(value: float) -> str:
     # Excel keeps 15 significant digits (IEEE 754 double), so 1234.5000000000002 from a
     # formula means 1234.5; the shortest repr of the float would keep the noise.
     return format(value, ".15g")
+
+
+def half_width(text: str) -> str:
+    """Full-width digits and signs (１２，０００．５０, typed with a Chinese IME) as ASCII:
+    Unicode compatibility form NFKC, which also turns ￥ into ¥."""
+    return unicodedata.normalize("NFKC", text) if not text.isascii() else text
 
 
 def to_text(cell: Cell) -> str:
@@ -78,7 +87,7 @@ def parse_date(cell: Cell) -> date:
         return cell.date()
     if isinstance(cell, date):
         return cell
-    raw = to_text(cell)
+    raw = half_width(to_text(cell))
     match = _DATE_RE.match(raw)
     if match:
         try:
@@ -93,7 +102,7 @@ def parse_period(cell: Cell) -> str:
     the date 2024-03-01)."""
     if isinstance(cell, date):
         return str(Period.of(cell))
-    raw = to_text(cell)
+    raw = half_width(to_text(cell))
     try:
         return str(Period.parse(raw))
     except ValueError as exc:
@@ -101,12 +110,17 @@ def parse_period(cell: Cell) -> str:
 
 
 def parse_amount(cell: Cell) -> Decimal:
-    """An exact amount with at most two decimals; floats go through text, never kept as floats."""
+    """An exact amount with at most two decimals; floats go through text, never kept as floats.
+
+    Text may carry a `¥`/`￥`/`HK$` mark, thousands separators and full-width digits, as
+    amounts copied from bank statements and Excel's currency format do (ARCHITECTURE.md §3).
+    """
     if isinstance(cell, bool) or not isinstance(cell, int | float | str):
         raise CellError(f"not a number: {cell}")
     raw = _float_text(cell) if isinstance(cell, float) else str(cell).strip()
+    plain = _CURRENCY_MARK.sub(r"\1", half_width(raw))
     try:
-        amount = Decimal(raw.replace(",", ""))  # thousands separators, as Excel displays them
+        amount = Decimal(plain.replace(",", ""))  # thousands separators, as Excel displays them
     except InvalidOperation:
         amount = Decimal("NaN")
     if not amount.is_finite():

@@ -29,7 +29,6 @@ from storage.imports.cells import (
     text,
 )
 from storage.imports.errors import ImportResult
-from storage.imports.readers import read_sheet
 from storage.imports.table import Column, Progress, Row, Table
 from storage.models import Employee
 
@@ -79,6 +78,8 @@ def import_employees(
     policies: Mapping[str, str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    sheet: str | None = None,
+    strict: bool = False,
 ) -> ImportResult:
     """Import an employees file (ARCHITECTURE §3). Nothing is written when any row is bad or on
     a dry run; otherwise all writes go to `session` and the caller commits.
@@ -86,7 +87,7 @@ def import_employees(
     `currencies`/`policies` (by account id) are used only to create missing `Account` rows.
     Raises `ImportFileError` when the file is not a CSV or XLSX table.
     """
-    table = Table(read_sheet(path), COLUMNS)
+    table = Table.read(path, COLUMNS, sheet=sheet, strict=strict)
     parsers = _parsers(known_accounts)
     existing = {row.employee_id: dict(row._mapping) for row in session.execute(select(_EMPLOYEES))}
     records: dict[str, dict[str, Any]] = {}
@@ -119,7 +120,7 @@ def import_employees(
         elif manager_id not in records and manager_id not in existing:
             row.error("manager_id", f"unknown manager {manager_id!r}")
     if table.errors:
-        return ImportResult(len(table.rows), 0, 0, table.sorted_errors())
+        return table.result()
     new = [record for key, record in records.items() if key not in existing]
     changed = [
         merged
@@ -130,7 +131,7 @@ def import_employees(
         _write(session, new, changed, currencies=currencies, policies=policies)
     if progress is not None:
         progress(len(table.rows), len(table.rows))
-    return ImportResult(len(table.rows), len(new), len(changed))
+    return table.result(len(new), len(changed))
 
 
 def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:

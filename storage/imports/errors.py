@@ -28,12 +28,14 @@ class ImportResult:
     `rows` counts data rows read (blank rows are skipped); `created` new records; `updated`
     existing records whose values changed. Rows that match the database exactly are neither.
     With errors both counts are 0; on a dry run they say what a real run would do.
+    `warnings` are lines for the operator that did not stop the import (an ignored column).
     """
 
     rows: int
     created: int
     updated: int
     errors: tuple[RowError, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -19,7 +19,6 @@ from sqlmodel import Session, col
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import parse_date, parse_period, positive
 from storage.imports.errors import ImportResult
-from storage.imports.readers import read_sheet
 from storage.imports.table import Column, Progress, Table
 from storage.models import Payment
 
@@ -42,9 +41,11 @@ def import_payments(
     policies: Mapping[str, str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    sheet: str | None = None,
+    strict: bool = False,
 ) -> ImportResult:
     """Import a payments file; all-or-nothing like `import_employees`. `updated` is always 0."""
-    table = Table(read_sheet(path), COLUMNS)
+    table = Table.read(path, COLUMNS, sheet=sheet, strict=strict)
     parse_account = account_parser(known_accounts)
     first_row: dict[PaymentKey, int] = {}
     for row in table.records(progress):
@@ -60,7 +61,7 @@ def import_payments(
         else:
             first_row[key] = row.number
     if table.errors:
-        return ImportResult(len(table.rows), 0, 0, table.sorted_errors())
+        return table.result()
     accounts = {key[0] for key in first_row}
     existing = {
         (account, period, paid_on, amount)
@@ -85,4 +86,4 @@ def import_payments(
         )
     if progress is not None:
         progress(len(table.rows), len(table.rows))
-    return ImportResult(len(table.rows), len(new), 0)
+    return table.result(len(new), 0)

@@ -1,22 +1,24 @@
 """Match a sheet's header to an import's columns and read its rows by column name.
 
 Header matching ignores case, surrounding spaces and the `_`/space/`-` spelling
-(`Employee ID` = `employee_id`); Chinese aliases match as written. An unknown column is an
-error rather than ignored: a misspelt optional header (`enroled_on`) would otherwise silently
-blank that field for everyone on a re-import, since a blank cell means "empty".
+(`Employee ID` = `employee_id`); Chinese aliases match as written. An unknown column (HR's
+`备注`) is ignored with one warning naming it, so the operator sees a misspelt optional header
+(`enroled_on`) that would otherwise leave that field unchanged; `strict` makes it an error
+(ARCHITECTURE.md §3, employees file).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from openpyxl.utils import get_column_letter
 
 from storage.imports.cells import CellError, is_blank
-from storage.imports.errors import RowError
-from storage.imports.readers import Cell, Sheet
+from storage.imports.errors import ImportResult, RowError
+from storage.imports.readers import Cell, Sheet, read_sheet
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -34,16 +36,32 @@ def _key(header: str) -> str:
     return "_".join(header.strip().lower().replace("-", " ").replace("_", " ").split())
 
 
+def _names_by_key(columns: tuple[Column, ...]) -> dict[str, str]:
+    return {_key(alias): c.name for c in columns for alias in (c.name, *c.aliases)}
+
+
+def header_fits(columns: tuple[Column, ...]) -> Callable[[tuple[str, ...]], bool]:
+    """Whether a header row names every required column: how a workbook's sheet is chosen."""
+    by_key = _names_by_key(columns)
+    required = {column.name for column in columns if column.required}
+
+    def fits(header: tuple[str, ...]) -> bool:
+        return required <= {by_key.get(_key(cell)) for cell in header}
+
+    return fits
+
+
 class Table:
     """A sheet bound to columns; every problem found goes to `errors`."""
 
-    def __init__(self, sheet: Sheet, columns: tuple[Column, ...]) -> None:
+    def __init__(self, sheet: Sheet, columns: tuple[Column, ...], *, strict: bool = False) -> None:
         self.errors: list[RowError] = []
+        self.warnings: list[str] = []
         self.columns = {column.name: column for column in columns}
         self.positions: dict[str, int] = {}
         self.labels: dict[str, str] = {}
         self.rows = [(n, cells) for n, cells in sheet.rows if not all(map(is_blank, cells))]
-        by_key = {_key(alias): c.name for c in columns for alias in (c.name, *c.aliases)}
+        by_key = _names_by_key(columns)
         width = max((len(sheet.header), *(len(cells) for _, cells in self.rows)))
         for index, header in enumerate(sheet.header + ("",) * (width - len(sheet.header))):
             if not header:
@@ -51,8 +69,10 @@ class Table:
                     self.error(1, get_column_letter(index + 1), "column has data but no header")
                 continue
             name = by_key.get(_key(header))
-            if name is None:
-                self.error(1, header, "unknown column")
+            if name is None and strict:
+                self.error(1, header, "unknown column (--strict)")
+            elif name is None:
+                self.warnings.append(f"column {header}: not an import column; ignored")
             elif name in self.positions:
                 self.error(1, header, f"same column as {self.labels[name]}")
             else:
@@ -61,6 +81,21 @@ class Table:
         for column in columns:
             if column.required and column.name not in self.positions:
                 self.error(1, column.name, "missing required column")
+
+    @classmethod
+    def read(
+        cls, path: Path, columns: tuple[Column, ...], *, sheet: str | None, strict: bool
+    ) -> Table:
+        """Read `path` (the named sheet, or the first whose header fits) bound to `columns`."""
+        return cls(read_sheet(path, sheet=sheet, fits=header_fits(columns)), columns, strict=strict)
+
+    def result(self, created: int = 0, updated: int = 0) -> ImportResult:
+        """The import's outcome: with any error, the errors in row order and nothing counted."""
+        if self.errors:
+            return ImportResult(
+                len(self.rows), 0, 0, self.sorted_errors(), warnings=tuple(self.warnings)
+            )
+        return ImportResult(len(self.rows), created, updated, warnings=tuple(self.warnings))
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(RowError(row=row, column=column, reason=reason))

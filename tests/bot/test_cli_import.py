@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,47 @@ def test_an_unknown_file_is_one_line(url: str, tmp_path: Path) -> None:
     result = cli(url, "import", "balances", str(tmp_path / "nope.csv"))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [f"error: {tmp_path / 'nope.csv'}: no such file"]
+
+
+def test_an_unknown_column_is_one_warning_line_and_strict_refuses(url: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.csv", f"{HEADER},备注\n{GOOD_ROW},试用期\n")
+    before = snapshot(url)
+    strict = cli(url, "import", "employees", str(path), "--strict")
+    assert strict.exit_code == 1
+    assert strict.stderr.splitlines()[0] == "row 1, column 备注: unknown column (--strict)"
+    assert snapshot(url) == before
+    result = cli(url, "import", "employees", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: notes.csv: column 备注: not an import column; ignored"
+    ]
+    assert "1 created" in result.stdout
+
+
+def test_sheet_option_picks_the_sheet(url: str, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Old"
+    first.append(HEADER.split(","))
+    first.append(GOOD_ROW.split(","))
+    new = book.create_sheet("New")
+    new.append(HEADER.split(","))
+    new.append(GOOD_ROW.replace("N001", "N002").split(","))
+    path = tmp_path / "two.xlsx"
+    book.save(path)
+    assert cli(url, "import", "employees", str(path), "--sheet", "New").exit_code == 0
+    stored = {cell for row in snapshot(url)["employee"] for cell in row}
+    assert "N002" in stored and "N001" not in stored
+    missing = cli(url, "import", "employees", str(path), "--sheet", "Nope")
+    assert missing.stderr == "error: two.xlsx: no sheet named 'Nope' (sheets: Old, New)\n"
+
+
+def test_employees_help_lists_the_columns() -> None:
+    result = cli("sqlite://", "import", "employees", "--help")
+    assert result.exit_code == 0
+    assert re.search(r"\n +salary +月工资 +required\n", result.stdout)
+    assert re.search(r"\n +leave_date +离职日期 +optional\n", result.stdout)
+    assert "docs/employees-file.md" in result.stdout

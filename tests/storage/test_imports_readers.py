@@ -107,6 +107,11 @@ def test_header_matching_and_unlabelled_data(tmp_path: Path) -> None:
         (0.1 + 0.2, Decimal("0.30")),
         ("1e3", Decimal("1000.00")),
         ("-0.5", Decimal("-0.50")),
+        ("¥100", Decimal("100.00")),
+        ("￥15000", Decimal("15000.00")),
+        ("-￥1,234.50", Decimal("-1234.50")),
+        ("HK$ 30,000", Decimal("30000.00")),
+        ("１２，０００．５", Decimal("12000.50")),
     ],
 )
 def test_amounts_are_exact(cell: str | int | float, amount: Decimal) -> None:
@@ -122,7 +127,8 @@ def test_amounts_are_exact(cell: str | int | float, amount: Decimal) -> None:
         ("Infinity", "not a number: 'Infinity'"),
         (True, "not a number: True"),
         (date(2024, 1, 1), "not a number: 2024-01-01"),
-        ("¥100", "not a number: '¥100'"),
+        ("¥", "not a number: '¥'"),
+        ("US$100", "not a number: 'US$100'"),
         ("1e20", "amount too large: 1e20"),
         (0.125, "more than two decimals: 0.125"),
     ],
@@ -143,3 +149,34 @@ def test_dates_periods_and_text() -> None:
     with pytest.raises(CellError, match=r"^bad period '2025/03' \(expected YYYY-MM\)$"):
         parse_period("2025/03")
     assert to_text(1001) == to_text(1001.0) == to_text(" 1001 ") == "1001"
+
+
+def test_named_sheet_and_a_missing_one(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Notes"
+    first.append(["anything"])
+    data = book.create_sheet("Data")
+    data.append(["id", "name"])
+    data.append(["E1", "张三"])
+    path = tmp_path / "f.xlsx"
+    book.save(path)
+
+    assert read_sheet(path, sheet="data").header == ("id", "name")
+    assert read_sheet(path).header == ("anything",)  # no header test: the first sheet
+    with pytest.raises(ImportFileError, match=r"no sheet named 'Staff' \(sheets: Notes, Data\)"):
+        read_sheet(path, sheet="Staff")
+    with pytest.raises(ImportFileError, match="--sheet applies to XLSX workbooks only"):
+        read_sheet(write_csv(tmp_path / "f.csv", [["id"]]), sheet="Data")
+
+
+def test_utf16_with_commas_and_bad_utf16(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes("工号,姓名\nE1,张三\n".encode("utf-16"))
+    assert read_sheet(path).rows == ((2, ("E1", "张三")),)
+    path.write_bytes(b"\xff\xfea\x00\x00\xd8")  # a lone surrogate
+    with pytest.raises(ImportFileError, match="not readable as utf-16 text"):
+        read_sheet(path)

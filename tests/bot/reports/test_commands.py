@@ -30,8 +30,9 @@ def url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(app, ["--db", url, "--today", TODAY, *args])
+def cli(url: str, *args: str, locale: str = "en") -> Result:
+    env = {"COVERWATCH_BOT__LOCALE": locale}
+    return CliRunner().invoke(app, ["--db", url, "--today", TODAY, *args], env=env)
 
 
 def test_kpi_json_has_the_contracts_strings(url: str) -> None:
@@ -108,6 +109,8 @@ def test_kpi_png_is_the_chart(url: str, tmp_path: Path) -> None:
     [
         (["--format", "xlsx"], "error: --format xlsx writes a file: add --out FILE\n"),
         (["--format", "pdf"], "error: --format: expected one of table, json, csv, xlsx, png"),
+        (["--out", "kpi.pdf"], "error: --out kpi.pdf: cannot tell the format from the suffix"),
+        (["--format", "csv", "--out", "k.xlsx"], "error: --format csv does not match --out k.xlsx"),
     ],
 )
 def test_kpi_usage_errors_are_one_line(url: str, args: list[str], reason: str) -> None:
@@ -141,6 +144,7 @@ def test_report_dues_writes_ledger_and_subtotals(url: str, tmp_path: Path) -> No
     assert book["Ledger"].freeze_panes == "A2"
     assert [c.value for c in book["Accounts"][2]] == [
         "beijing",
+        "Beijing 北京",
         "CNY",
         "2025-05-15",
         3,
@@ -148,8 +152,10 @@ def test_report_dues_writes_ledger_and_subtotals(url: str, tmp_path: Path) -> No
         0,
         2000,
     ]
-    lines = (tmp_path / "dues.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[1] == "line,beijing,CNY,A1,A1,Eng,pension,10000.00,800.00,200.00,1000.00"
+    raw = (tmp_path / "dues.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[1] == "line,beijing,CNY,A1,A1,Eng,Pension,10000.00,800.00,200.00,1000.00"
     assert lines[-1] == "subtotal,beijing,CNY,,,,,,1500.00,500.00,2000.00"
 
 
@@ -160,3 +166,31 @@ def test_report_dues_without_a_dues_run_says_what_to_do(url: str, tmp_path: Path
         "error: no dues stored for 2025-06: run `coverwatch dues --period 2025-06` first\n"
     )
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_kpi_out_suffix_picks_the_format(url: str, tmp_path: Path) -> None:
+    out = tmp_path / "kpi.xlsx"
+    result = cli(url, "kpi", "--period", "2025-05", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert load_workbook(out).sheetnames == ["Company", "Accounts", "Departments"]
+    result = cli(url, "kpi", "--period", "2025-05", "--out", str(tmp_path / "kpi.json"))
+    assert json.loads((tmp_path / "kpi.json").read_text(encoding="utf-8"))["period"] == "2025-05"
+
+
+def test_zh_cn_reports_have_chinese_headers_and_a_bom(url: str, tmp_path: Path) -> None:
+    out = tmp_path / "kpi.csv"
+    assert cli(url, "kpi", "--period", "2025-05", "--out", str(out), locale="zh-CN").exit_code == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header = raw.decode("utf-8-sig").splitlines()[0].split(",")
+    assert header[:4] == ["视图", "姓名", "月份", "按时缴费率"]
+    assert "欠缴（CNY）" in header
+    dues = tmp_path / "dues.xlsx"
+    assert cli(url, "report", "dues", "--period", "2025-05", "--out", str(dues), locale="zh-CN")
+    book = load_workbook(dues)
+    assert book.sheetnames == ["缴费明细", "参保地"]
+    ledger = [[cell.value for cell in row] for row in book["缴费明细"].iter_rows()]
+    assert ledger[0][:7] == ["行类型", "参保地", "币种", "工号", "姓名", "部门", "险种"]
+    assert ledger[1][0] == "明细" and ledger[1][6] == "养老保险"
+    assert ledger[4][0] == "小计"
+    assert book["缴费明细"]["K5"].number_format == CNY  # money formats follow the currency column
