@@ -21,10 +21,7 @@ from handlers.types import Reply
 from storage.accounts import AccountPolicy
 from storage.ledger import employee_lines, period_dues
 from storage.models import Alert, AuditEntry, Delivery, LedgerLine
-
-BASE_SCHEME = "pension"
-"""`base` in `dues --json`: the pension line's clamped base, the band most payroll staff check;
-an employee without a pension line (Hong Kong MPF) shows their first line's base."""
+from storage.queries_ledger import headline_base
 
 
 def _decimals(accounts: Mapping[str, AccountPolicy], account_id: str | None) -> int:
@@ -77,7 +74,7 @@ def dues_json(
 
 
 def _employee_json(employee_id: str, lines: Sequence[LedgerLine], decimals: int) -> dict[str, Any]:
-    base = next((line.base for line in lines if line.scheme == BASE_SCHEME), lines[0].base)
+    base = headline_base(lines)
     return {
         "employee_id": employee_id,
         "account": lines[0].account_id,

@@ -15,6 +15,7 @@ from core.money import format_amount
 from handlers.i18n import has_key
 from handlers.router import Request
 from handlers.types import Button, Card, Field, Reply
+from storage.accounts import AccountPolicy
 
 PERCENT = Decimal(100)
 
@@ -37,6 +38,20 @@ def day(request: Request, value: date | None) -> str:
 def moment(value: datetime, timezone: ZoneInfo) -> str:
     """A time as the company reads it: local `YYYY-MM-DD HH:MM`."""
     return value.astimezone(timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def days_words(request: Request, days_left: int) -> str:
+    """A deadline's distance as people say it: `还剩 3 天`, `今天截止`, `逾期 461 天`."""
+    if days_left > 0:
+        return request.t("format.days_left", days=days_left)
+    if days_left == 0:
+        return request.t("format.due_today")
+    return request.t("format.days_overdue", days=-days_left)
+
+
+def account_name(request: Request, account: AccountPolicy) -> str:
+    """An account as people name it in the reply's language."""
+    return account.policy.name
 
 
 def label(request: Request, prefix: str, value: str) -> str:

@@ -175,9 +175,12 @@ class Router:
         if head.casefold() in self._aliases:
             return self._aliases[head.casefold()], tuple(rest.split())
         # Chinese needs no space between command and argument: `缴费明细2025-06`, `确认12`.
+        # The argument must then start with ASCII, so `查看告警` is not `查` + `看告警`.
         for alias in sorted(self._aliases, key=len, reverse=True):
             if not alias.isascii() and cleaned.startswith(alias):
-                return self._aliases[alias], tuple(cleaned[len(alias) :].split())
+                rest = cleaned[len(alias) :]
+                if rest[:1].isascii():
+                    return self._aliases[alias], tuple(rest.split())
         return None
 
     def invoke(self, command: Command, request: Request) -> Reply:
