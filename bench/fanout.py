@@ -44,7 +44,7 @@ def _seed(count: int) -> Any:
         from core.policy_loader import load_policies
         from storage.db import session_scope
         from storage.models import Alert, Delivery
-        from storage.outbox import NewDelivery, enqueue
+        from storage.outbox import AlertPayload, NewDelivery, enqueue
         from storage.routing import Routing
         from storage.scan import run_scan
 
@@ -61,7 +61,6 @@ def _seed(count: int) -> Any:
         with session_scope(engine) as session:
             session.execute(Delivery.__table__.delete())  # type: ignore[attr-defined]
             alerts = [alert.id for alert in session.exec(select(Alert).order_by(Alert.id))]
-            payload = {"type": "alert", "stage": "bench", "level": 0, "locale": "zh-CN"}
             items = [
                 NewDelivery(
                     idempotency_key=f"bench:{index}",
@@ -69,7 +68,7 @@ def _seed(count: int) -> Any:
                     platform="slack",
                     address=channel(index),
                     is_group=True,
-                    payload=json.dumps({**payload, "alert_id": alerts[index % len(alerts)]}),
+                    payload=AlertPayload(alert_id=alerts[index % len(alerts)], stage="bench"),
                     urgent=True,
                     not_before=NOW,
                 )

@@ -35,6 +35,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.policy import AccountSettings
 from core.quiet_hours import QuietHours
 
@@ -76,8 +77,8 @@ class DatabaseConfig(_Section):
 
 
 class BotConfig(_Section):
-    timezone: str = "Asia/Shanghai"
-    locale: str = Field(default="zh-CN", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    timezone: str = DEFAULT_TIMEZONE
+    locale: str = Field(default=DEFAULT_LOCALE, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
     @field_validator("timezone")
     @classmethod

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -184,13 +183,12 @@ class Dispatcher:
         if paused > 0:  # another send's Retry-After came in while this one was rendered
             await asyncio.to_thread(self._later, delivery, paused, None, count_attempt=False)
             return
-        payload = json.loads(delivery.payload)
         recipient = Recipient(
             platform=delivery.platform,
             address=delivery.address,
             is_group=delivery.is_group,
             employee_id=delivery.employee_id,
-            locale=payload.get("locale", "zh-CN"),
+            locale=outbox.decode_payload(delivery.payload).locale,
         )
         started = self.clock()
         try:
@@ -256,7 +254,7 @@ class Dispatcher:
         if not ready:
             return
         users = list(dict.fromkeys(delivery.address for delivery in ready))
-        locale = json.loads(first.payload).get("locale", "zh-CN")
+        locale = outbox.decode_payload(first.payload).locale
         started = self.clock()
         failure: DeliveryError | None = None
         try:

@@ -8,7 +8,6 @@ platform is answered at once -> the handler runs in the background -> the reply 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -210,7 +209,7 @@ class Runtime:
                 targets = []
                 for delivery in outbox.sent_ref(session, int(alert_id)):
                     if delivery.message_ref and delivery.platform in self.adapters:
-                        locale = json.loads(delivery.payload).get("locale", "zh-CN")
+                        locale = outbox.decode_payload(delivery.payload).locale
                         reply = render_alert(
                             session, alert, locale=locale, timezone=str(self.app.timezone)
                         )

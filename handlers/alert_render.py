@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from core.alerts import AlertKind, AlertState
+from core.locales import DEFAULT_TIMEZONE
 from core.money import format_amount
 from handlers.i18n import translate
 from handlers.kpi_digest import render_kpi_digest
 from handlers.types import Button, Card, Field, Reply
 from storage.models import Account, Alert, Delivery, Employee
+from storage.outbox import AlertPayload, DigestPayload, decode_payload
 
 
 def _money(session: Session, alert: Alert, amount: object) -> str:
@@ -59,7 +61,7 @@ def _suspends_nothing(kind: AlertKind, alert: Alert, facts: dict[str, object]) -
 
 
 def render_alert(
-    session: Session, alert: Alert, *, locale: str, timezone: str = "Asia/Shanghai"
+    session: Session, alert: Alert, *, locale: str, timezone: str = DEFAULT_TIMEZONE
 ) -> Reply:
     """The alert card: text is the complete message, the card its structured form."""
     facts = _facts(session, alert)
@@ -120,20 +122,19 @@ def render_alert(
 
 
 def render_delivery(
-    session: Session, delivery: Delivery, *, timezone: str = "Asia/Shanghai"
+    session: Session, delivery: Delivery, *, timezone: str = DEFAULT_TIMEZONE
 ) -> Reply | None:
     """The dispatcher's renderer: None when the message should no longer go out."""
-    payload = json.loads(delivery.payload)
-    if payload.get("type") == "kpi_digest":
+    payload = decode_payload(delivery.payload)
+    if isinstance(payload, DigestPayload):
         return render_kpi_digest(session, payload, platform=delivery.platform, timezone=timezone)
-    if payload.get("type") != "alert":
+    if not isinstance(payload, AlertPayload):
         return None
-    alert = session.get(Alert, payload["alert_id"])
+    alert = session.get(Alert, payload.alert_id)
     if alert is None or alert.state != AlertState.OPEN:
         return None
-    reply = render_alert(session, alert, locale=payload.get("locale", "zh-CN"), timezone=timezone)
-    level = int(payload.get("level", 0))
-    if level > 0:
-        prefix = translate(payload.get("locale", "zh-CN"), "notice.escalated", level=level)
+    reply = render_alert(session, alert, locale=payload.locale, timezone=timezone)
+    if payload.level > 0:
+        prefix = translate(payload.locale, "notice.escalated", level=payload.level)
         return Reply(text=f"{prefix}\n{reply.text}", card=reply.card)
     return reply

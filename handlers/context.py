@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.policy import Policy
 
-DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
-"""The contract's default (`[bot] timezone`)."""
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def utc_now() -> datetime:
@@ -30,8 +30,8 @@ def utc_now() -> datetime:
 class AppContext:
     engine: Engine
     policies: Mapping[str, Policy]
-    default_locale: str = "zh-CN"
-    timezone: ZoneInfo = DEFAULT_TIMEZONE
+    default_locale: str = DEFAULT_LOCALE
+    timezone: ZoneInfo = DEFAULT_ZONE
     clock: Callable[[], datetime] = utc_now
     """Aware UTC now; `today()` is its date in the company's timezone."""
     ack_sla_minutes: int = 60

@@ -13,12 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from core.locales import SUPPORTED_LOCALES, normalize_locale
+from core.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, normalize_locale
 
-__all__ = ["SUPPORTED_LOCALES", "normalize_locale"]
+__all__ = ["DEFAULT_LOCALE", "SUPPORTED_LOCALES", "normalize_locale"]
 
 LOCALE_DIR = Path(__file__).with_name("locales")
-DEFAULT_LOCALE = "zh-CN"
 
 
 @cache

@@ -16,6 +16,7 @@ from functools import cache
 
 from sqlmodel import Session
 
+from core.locales import DEFAULT_LOCALE
 from handlers.commands import build_router
 from handlers.context import AppContext
 from handlers.i18n import normalize_locale, translate
@@ -47,7 +48,7 @@ class _Progress:
 
 def handle(app: AppContext, event: Message | Action) -> Reply:
     """The reply to one message or button click; never raises."""
-    progress = _Progress(locale=normalize_locale(app.default_locale) or "zh-CN")
+    progress = _Progress(locale=normalize_locale(app.default_locale) or DEFAULT_LOCALE)
     try:
         with session_scope(app.engine) as session:
             return _handle(app, event, session, progress)
@@ -103,7 +104,7 @@ def _handle(
 def _locale(app: AppContext, session: Session, employee: Employee, event: Message | Action) -> str:
     """`lang` preference > the employee's imported locale > the message's locale > default."""
     message_locale = normalize_locale(event.locale) if isinstance(event, Message) else None
-    fallback = message_locale or normalize_locale(app.default_locale) or "zh-CN"
+    fallback = message_locale or normalize_locale(app.default_locale) or DEFAULT_LOCALE
     return normalize_locale(locale_for(session, employee, fallback)) or fallback
 
 

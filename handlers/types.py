@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
+
 
 @dataclass(frozen=True, kw_only=True)
 class Message:
@@ -89,5 +91,5 @@ class Recipient:
     """A user id (direct message) or a channel/group/chat id."""
     is_group: bool = False
     employee_id: str | None = None
-    locale: str = "zh-CN"
-    timezone: str = "Asia/Shanghai"
+    locale: str = DEFAULT_LOCALE
+    timezone: str = DEFAULT_TIMEZONE

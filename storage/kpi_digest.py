@@ -2,14 +2,13 @@
 
 Each manager gets their department's digest and each HR person the company's, on every
 enabled chat platform where they have an id (the console when none is enabled), plus the HR
-groups. The payload only names what to render (`{"type": "kpi_digest", ...}`); the text and
+groups. The payload only names what to render (`storage.outbox.DigestPayload`); the text and
 chart are drawn at send time in the recipient's language. The idempotency key
 `kpi_digest:<period>:<recipient>:<platform>` makes a re-run of the job a no-op.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -20,10 +19,8 @@ from sqlmodel import Session, col, select
 from core.periods import Period
 from storage.employees import locale_for
 from storage.models import Employee
-from storage.outbox import NewDelivery
+from storage.outbox import DIGEST, DigestPayload, NewDelivery
 from storage.routing import Routing
-
-DIGEST = "kpi_digest"
 
 
 def digest_recipients(session: Session) -> list[tuple[Employee, str | None]]:
@@ -48,17 +45,9 @@ def digest_deliveries(
 ) -> list[NewDelivery]:
     """The period's digest deliveries, held back by quiet hours (a digest is never urgent)."""
     not_before = routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
-    base = {
-        "type": DIGEST,
-        "period": str(period),
-        "as_of": now.isoformat(),
-        "sla_minutes": sla_minutes,
-        "targets": {metric: str(value) for metric, value in sorted(targets.items())},
-    }
     items: list[NewDelivery] = []
 
     def add(platform: str, address: str, who: str, department: str | None, locale: str) -> None:
-        payload = {**base, "department": department, "locale": locale}
         items.append(
             NewDelivery(
                 idempotency_key=f"{DIGEST}:{period}:{who}:{platform}",
@@ -66,7 +55,14 @@ def digest_deliveries(
                 address=address,
                 is_group=who.startswith("group:"),
                 employee_id=None if who.startswith("group:") else who,
-                payload=json.dumps(payload, ensure_ascii=False),
+                payload=DigestPayload(
+                    period=period,
+                    as_of=now,
+                    sla_minutes=sla_minutes,
+                    targets=targets,
+                    department=department,
+                    locale=locale,
+                ),
                 not_before=not_before,
             )
         )

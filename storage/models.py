@@ -178,7 +178,9 @@ class Delivery(SQLModel, table=True):
     is_group: bool = False
     employee_id: str | None = Field(default=None, max_length=64)
     payload: str
-    """The rendered `Reply` as JSON (text, card, attachments)."""
+    """What to say, by name: a `storage.outbox.DeliveryPayload` as JSON (an alert's
+    `{type, alert_id, stage, level, locale}`, or a KPI digest's month and scope), rendered at
+    send time. Encoded and decoded only in `storage/outbox.py`."""
     urgent: bool = False
     state: str = Field(default="pending", max_length=16)
     attempts: int = 0

@@ -5,22 +5,116 @@ A unique idempotency key per (alert, stage, platform, address) means a re-scan, 
 second instance never enqueues a message twice. Claims use `FOR UPDATE SKIP LOCKED` on
 PostgreSQL so several dispatchers share the work; a claim whose process died is released after
 its lease, and the resend carries the same idempotency key.
+
+A row's payload names what to say, not the text: a `DeliveryPayload` encoded and decoded here
+alone, and rendered at send time (`handlers.alert_render.render_delivery`) in the recipient's
+language, so an alert acknowledged meanwhile is not sent at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from core.locales import DEFAULT_LOCALE
+from core.periods import Period
 from storage.models import Delivery
 
 CLAIM_LEASE = timedelta(minutes=2)
+ALERT = "alert"
+DIGEST = "kpi_digest"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryPayload:
+    """What a delivery says, by name, and in which language. Decoding a type this version
+    does not know (a row a newer release wrote) gives this base, which nothing renders."""
+
+    locale: str = DEFAULT_LOCALE
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertPayload(DeliveryPayload):
+    """An alert's notice at one stage (what changed) and escalation level (0: first notice)."""
+
+    alert_id: int
+    stage: str
+    level: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestPayload(DeliveryPayload):
+    """The monthly KPI digest: the month, its scope (a department, or None for the company)
+    and the moment its figures are taken at, so every recipient reads the same numbers."""
+
+    period: Period
+    as_of: datetime
+    sla_minutes: int
+    targets: Mapping[str, Decimal] = field(default_factory=dict)
+    department: str | None = None
+
+
+def encode_payload(payload: AlertPayload | DigestPayload) -> str:
+    """The column's JSON. Byte-stable for equal payloads: the dispatcher batches deliveries
+    whose payload text is equal, and derives per-person platform ids from it (bot.batching)."""
+    if isinstance(payload, AlertPayload):
+        return json.dumps(
+            {
+                "type": ALERT,
+                "alert_id": payload.alert_id,
+                "stage": payload.stage,
+                "level": payload.level,
+                "locale": payload.locale,
+            }
+        )
+    body = {
+        "type": DIGEST,
+        "period": str(payload.period),
+        "as_of": payload.as_of.isoformat(),
+        "sla_minutes": payload.sla_minutes,
+        "targets": {metric: str(value) for metric, value in sorted(payload.targets.items())},
+        "department": payload.department,
+        "locale": payload.locale,
+    }
+    return json.dumps(body, ensure_ascii=False)
+
+
+def decode_payload(text: str) -> DeliveryPayload:
+    """The payload a row carries; raises ValueError naming what is wrong with a malformed one."""
+    try:
+        body: Any = json.loads(text)
+        if not isinstance(body, dict):
+            raise TypeError("not a JSON object")
+        locale = str(body.get("locale") or DEFAULT_LOCALE)
+        kind = body.get("type")
+        if kind == ALERT:
+            return AlertPayload(
+                alert_id=int(body["alert_id"]),
+                stage=str(body["stage"]),
+                level=int(body.get("level", 0)),
+                locale=locale,
+            )
+        if kind == DIGEST:
+            return DigestPayload(
+                period=Period.parse(body["period"]),
+                as_of=datetime.fromisoformat(body["as_of"]),
+                sla_minutes=int(body["sla_minutes"]),
+                targets={metric: Decimal(v) for metric, v in body.get("targets", {}).items()},
+                department=body.get("department"),
+                locale=locale,
+            )
+        return DeliveryPayload(locale=locale)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise ValueError(f"delivery payload {text[:80]!r}: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +122,7 @@ class NewDelivery:
     idempotency_key: str
     platform: str
     address: str
-    payload: str
+    payload: AlertPayload | DigestPayload
     not_before: datetime
     alert_id: int | None = None
     is_group: bool = False
@@ -48,7 +142,7 @@ def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) ->
             "address": item.address,
             "is_group": item.is_group,
             "employee_id": item.employee_id,
-            "payload": item.payload,
+            "payload": encode_payload(item.payload),
             "urgent": item.urgent,
             "state": "pending",
             "attempts": 0,

@@ -7,7 +7,6 @@ recipients' managers, then the configured HR leads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from core.alerts import AlertKind
+from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.quiet_hours import QuietHours
 from storage.employees import company_contacts
 from storage.models import Alert, Employee, UserPreference
-from storage.outbox import NewDelivery
+from storage.outbox import AlertPayload, NewDelivery
 
 _PLATFORM_IDS = {
     "slack": "slack_user_id",
@@ -48,8 +48,8 @@ class Routing:
     hr_leads: tuple[str, ...] = ()
     quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse(""))
     urgent_bypass: frozenset[str] = frozenset({"overdue", "suspension_imminent"})
-    timezone: str = "Asia/Shanghai"
-    locale: str = "zh-CN"
+    timezone: str = DEFAULT_TIMEZONE
+    locale: str = DEFAULT_LOCALE
 
     @property
     def chat_platforms(self) -> tuple[str, ...]:
@@ -108,25 +108,25 @@ def deliveries_for(
     people: Sequence[Employee] | None = None,
 ) -> list[NewDelivery]:
     """One delivery per (recipient, platform), plus HR groups and the webhook at level 0."""
-    assert alert.id is not None
+    alert_id = alert.id
+    assert alert_id is not None
     urgent = alert.kind in routing.urgent_bypass
     not_before = (
         now if urgent else routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
     )
-    base = {"type": "alert", "alert_id": alert.id, "stage": stage, "level": level}
     items: list[NewDelivery] = []
 
     def add(platform: str, address: str, locale: str, *, group: bool, who: str | None) -> None:
-        key = f"alert:{alert.id}:{stage}:L{level}:{platform}:{address}"
+        key = f"alert:{alert_id}:{stage}:L{level}:{platform}:{address}"
         items.append(
             NewDelivery(
                 idempotency_key=key,
-                alert_id=alert.id,
+                alert_id=alert_id,
                 platform=platform,
                 address=address,
                 is_group=group,
                 employee_id=who,
-                payload=json.dumps({**base, "locale": locale}),
+                payload=AlertPayload(alert_id=alert_id, stage=stage, level=level, locale=locale),
                 urgent=urgent,
                 not_before=not_before,
             )

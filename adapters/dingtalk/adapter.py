@@ -37,6 +37,7 @@ from adapters.dingtalk.inbound import (
 from adapters.dingtalk.openapi import OpenApi
 from adapters.dingtalk.outbound import CARD_PREFIX, Robot
 from adapters.dingtalk.stream import StreamConnection
+from core.locales import DEFAULT_LOCALE
 from handlers.types import Action, Message, Recipient, Reply
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class DingTalkAdapter:
         gateway_url: str | None = None,
         oapi_base_url: str | None = None,
         card_template_id: str | None = None,
-        locale: str = "zh-CN",
+        locale: str = DEFAULT_LOCALE,
         stall_seconds: float = 90.0,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,

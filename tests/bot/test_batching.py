@@ -8,7 +8,6 @@ the real adapter against the fake DingTalk is exercised through `coverwatch run`
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -21,7 +20,7 @@ from bot.dispatcher import Dispatcher
 from handlers.types import Recipient, Reply
 from storage.db import session_scope
 from storage.models import Alert, Delivery
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, decode_payload, enqueue
 
 START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -77,7 +76,9 @@ class SingleAdapter:
 
 
 def _render(session: Session, delivery: Delivery) -> Reply:
-    return Reply(text=f"alert {json.loads(delivery.payload)['alert_id']}")
+    payload = decode_payload(delivery.payload)
+    assert isinstance(payload, AlertPayload)
+    return Reply(text=f"alert {payload.alert_id}")
 
 
 def _alerts(engine: Engine, count: int) -> list[int]:
@@ -92,14 +93,13 @@ def _alerts(engine: Engine, count: int) -> list[int]:
 
 
 def _delivery(alert_id: int, platform: str, address: str, *, group: bool = False) -> NewDelivery:
-    payload = {"type": "alert", "alert_id": alert_id, "stage": "0", "level": 0, "locale": "zh-CN"}
     return NewDelivery(
         idempotency_key=f"alert:{alert_id}:0:L0:{platform}:{address}",
         alert_id=alert_id,
         platform=platform,
         address=address,
         is_group=group,
-        payload=json.dumps(payload),
+        payload=AlertPayload(alert_id=alert_id, stage="0"),
         not_before=START,
     )
 

@@ -7,7 +7,6 @@ send happens before a Retry-After has passed.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,7 +18,7 @@ from bot.dispatcher import Dispatcher
 from handlers.types import Reply
 from storage.db import session_scope
 from storage.models import Delivery
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, enqueue
 from tests.fakes.webhook_server import WebhookServer
 
 SECRET = "whsec-test"
@@ -35,7 +34,7 @@ class ManualClock:
 
 
 def _render(session: Session, delivery: Delivery) -> Reply:
-    return Reply(text=json.loads(delivery.payload)["text"])
+    return Reply(text=f"message {delivery.idempotency_key}")
 
 
 def _enqueue(engine: Engine, count: int) -> None:
@@ -47,7 +46,7 @@ def _enqueue(engine: Engine, count: int) -> None:
                     idempotency_key=f"k{i}",
                     platform="webhook",
                     address="webhook",
-                    payload=json.dumps({"text": f"message {i}"}),
+                    payload=AlertPayload(alert_id=i, stage="test"),
                     not_before=START,
                 )
                 for i in range(count)

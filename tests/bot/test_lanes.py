@@ -7,7 +7,6 @@ tracks what is in flight (no network, a few milliseconds per send).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import UTC, datetime
 from typing import cast
@@ -21,7 +20,7 @@ from bot.lanes import lanes
 from handlers.types import Recipient, Reply
 from storage.db import session_scope
 from storage.models import Delivery
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, enqueue
 
 
 def _row(row_id: int, address: str, platform: str = "slack") -> Delivery:
@@ -82,7 +81,7 @@ class RecordingAdapter:
 
 
 def _render(session: object, delivery: Delivery) -> Reply:
-    return Reply(text=json.loads(delivery.payload)["text"])
+    return Reply(text=delivery.idempotency_key)
 
 
 def _enqueue(engine: Engine, addresses: list[str]) -> list[str]:
@@ -94,7 +93,7 @@ def _enqueue(engine: Engine, addresses: list[str]) -> list[str]:
             platform="slack",
             address=address,
             is_group=True,
-            payload=json.dumps({"text": key}),
+            payload=AlertPayload(alert_id=int(key[1:]), stage="test"),
             not_before=now,
         )
         for key, address in zip(keys, addresses, strict=True)

@@ -9,7 +9,6 @@ while an alert nobody acknowledged gets both.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
@@ -22,6 +21,7 @@ from sqlmodel import select
 from handlers.i18n import translate
 from storage.db import make_engine, session_scope
 from storage.models import Alert, AlertEvent, JobRun
+from storage.outbox import AlertPayload, decode_payload
 from tests.bot.run_support import (
     COVERWATCH,
     deliveries,
@@ -49,7 +49,8 @@ def _alert(url: str, kind: str) -> Alert:
 
 
 def _stages(url: str, alert_id: int | None) -> set[str]:
-    return {json.loads(d.payload)["stage"] for d in deliveries(url) if d.alert_id == alert_id}
+    payloads = [decode_payload(d.payload) for d in deliveries(url) if d.alert_id == alert_id]
+    return {payload.stage for payload in payloads if isinstance(payload, AlertPayload)}
 
 
 def _job_ran(url: str, job: str, day: date) -> bool:

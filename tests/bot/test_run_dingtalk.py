@@ -17,8 +17,10 @@ import pytest
 from sqlmodel import select
 
 from adapters.dingtalk.inbound import BOT_TOPIC, CARD_TOPIC
+from core.locales import ZH_CN
 from storage.db import session_scope
 from storage.models import AlertEvent
+from storage.outbox import decode_payload
 from tests.adapters.conftest_dingtalk import ROBOT_CODE, TEMPLATE_ID, fake_dingtalk, payload
 from tests.bot.dingtalk_run_support import (
     HR_GROUP,
@@ -77,7 +79,7 @@ def test_chats_duplicates_and_batched_warnings(fake_dingtalk: FakeDingTalk, tmp_
     batches = {key: users for users, key in fake.batches}
     assert all(1 <= len(users) <= 20 for users in batches.values())
     assert all(row.address in batches[row.message_ref or ""] for row in rows)
-    chinese = [row for row in rows if json.loads(row.payload)["locale"] == "zh-CN"]
+    chinese = [row for row in rows if decode_payload(row.payload).locale == ZH_CN]
     assert len(chinese) > 20
     sizes = sorted(len(batches[key]) for key in {row.message_ref or "" for row in chinese})
     assert sizes == [len(chinese) - 20, 20]

@@ -6,7 +6,6 @@ minute to one member, as WeCom does (doc 90454). Helpers: `tests/bot/wecom_run_s
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyp
 from bot.app import fixed_clock
 from storage.db import session_scope
 from storage.models import AlertEvent, Delivery, ProcessedEvent
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, enqueue
 from tests.adapters.wecom_support import AES_KEY, AGENT_ID, CORP_ID, HR_CHAT, SECRET, TOKEN
 from tests.bot.wecom_run_support import (
     EMPLOYEE,
@@ -258,7 +257,8 @@ def test_over_30_warnings_to_one_member_wait_a_minute_and_none_is_dropped(
     bot: Bot, wecom: FakeWeCom, company: Company
 ) -> None:
     overdue = scan_before_start(bot)
-    payload = {"type": "alert", "alert_id": overdue.id, "stage": "burst", "level": 0}
+    assert overdue.id is not None
+    payload = AlertPayload(alert_id=overdue.id, stage="burst")
     burst = [
         NewDelivery(
             idempotency_key=f"burst:{n}",
@@ -266,7 +266,7 @@ def test_over_30_warnings_to_one_member_wait_a_minute_and_none_is_dropped(
             platform="wecom",
             address=HR,
             employee_id=company.people[HR],
-            payload=json.dumps({**payload, "locale": "zh-CN"}),
+            payload=payload,
             urgent=True,
             not_before=fixed_clock(TODAY, ZONE)(),
         )

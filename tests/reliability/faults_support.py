@@ -5,7 +5,6 @@ The clock is injected (`ManualClock`): deliveries come due when a test moves tim
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from core.alert_rules import RuleSettings
 from handlers.context import AppContext
 from storage.db import session_scope, upgrade
 from storage.models import Alert, Delivery
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
 from tests.fakes.webhook_server import WebhookServer
@@ -63,7 +62,7 @@ def company(engine: Engine, clock: ManualClock) -> AppContext:
         session.execute(Delivery.__table__.delete())  # type: ignore[attr-defined]
         alert = session.exec(select(Alert).where(Alert.state == "open")).first()
         assert alert is not None and alert.id is not None
-        payload = {"type": "alert", "alert_id": alert.id, "stage": "fault", "level": 0}
+        payload = AlertPayload(alert_id=alert.id, stage="fault", locale="en")
         items = [
             NewDelivery(
                 idempotency_key=f"fault:{index}",
@@ -71,7 +70,7 @@ def company(engine: Engine, clock: ManualClock) -> AppContext:
                 platform="webhook",
                 address="webhook",
                 is_group=True,
-                payload=json.dumps({**payload, "locale": "en"}),
+                payload=payload,
                 urgent=True,
                 not_before=NOW + DUE_IN,
             )

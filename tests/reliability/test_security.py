@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -39,7 +38,7 @@ from storage.db import make_engine, session_scope, upgrade
 from storage.imports import import_employees
 from storage.imports.employees import COLUMNS
 from storage.models import Alert, AlertEvent, Delivery, Employee, LedgerLine, ProcessedEvent
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
 from tests.adapters.conftest_slack import BOT_TOKEN, SIGNING_SECRET
@@ -159,7 +158,7 @@ def _enqueue_alert_deliveries(engine: Engine) -> int:
     with session_scope(engine) as session:
         alert = session.exec(select(Alert).where(Alert.state == "open")).first()
         assert alert is not None and alert.id is not None
-        payload = json.dumps({"type": "alert", "alert_id": alert.id, "stage": "sec", "level": 0})
+        payload = AlertPayload(alert_id=alert.id, stage="sec")
         targets = [("slack", "U001", False), ("webhook", "webhook", True)]
         items = [
             NewDelivery(

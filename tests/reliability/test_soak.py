@@ -41,7 +41,7 @@ from handlers.pipeline import handle
 from handlers.types import Message
 from storage.db import make_engine, session_scope
 from storage.models import Alert, Delivery
-from storage.outbox import NewDelivery, enqueue
+from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
 from tests.handlers.conftest import NOW
@@ -145,7 +145,7 @@ class Soak:
         with session_scope(self.app.engine) as session:
             alert = session.exec(select(Alert)).first()
             assert alert is not None and alert.id is not None
-            payload = json.dumps({"type": "alert", "alert_id": alert.id, "stage": "soak"})
+            payload = AlertPayload(alert_id=alert.id, stage="soak")
             enqueue(
                 session,
                 [

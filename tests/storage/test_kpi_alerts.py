@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -12,6 +11,7 @@ from core.policy_loader import load_policies
 from storage.db import session_scope
 from storage.kpi_alerts import run_kpi_alerts
 from storage.models import Alert, Delivery
+from storage.outbox import AlertPayload, decode_payload
 from storage.routing import Routing
 from tests.storage.kpi_dataset import AS_OF, ZONE, seed
 
@@ -50,7 +50,7 @@ def test_departments_below_target_open_alerts_for_their_managers(engine: Engine)
         sent = {
             (d.employee_id, d.platform, d.address)
             for d in session.exec(select(Delivery))
-            if json.loads(d.payload)["alert_id"] is not None
+            if isinstance(decode_payload(d.payload), AlertPayload)
         }
     # Eng's manager on Slack, Sales' manager on WeCom, HR on Slack; no one else.
     assert {who for who, _, _ in sent} == {"M1", "M2", "H1"}

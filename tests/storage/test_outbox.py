@@ -5,14 +5,26 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.locales import DEFAULT_LOCALE
+from core.periods import Period
 from storage.db import make_engine, session_scope, upgrade
-from storage.outbox import NewDelivery, claim_due, enqueue
+from storage.outbox import (
+    AlertPayload,
+    DeliveryPayload,
+    DigestPayload,
+    NewDelivery,
+    claim_due,
+    decode_payload,
+    encode_payload,
+    enqueue,
+)
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -27,11 +39,11 @@ def _enqueue(engine: Engine, *specs: tuple[str, timedelta, bool]) -> None:
                     idempotency_key=key,
                     platform="webhook",
                     address="webhook",
-                    payload=json.dumps({"text": key}),
+                    payload=AlertPayload(alert_id=index, stage="test"),
                     not_before=NOW + due_in,
                     urgent=urgent,
                 )
-                for key, due_in, urgent in specs
+                for index, (key, due_in, urgent) in enumerate(specs)
             ],
             now=NOW,
         )
@@ -83,3 +95,43 @@ def test_a_concurrent_claim_skips_rows_locked_by_another_on_postgres(pg_url: str
         assert not {d.id for d in held} & {d.id for d in taken}
     finally:
         engine.dispose()
+
+
+def test_payloads_round_trip_through_the_column() -> None:
+    alert = AlertPayload(alert_id=2**62, stage="2026-10-21:lead-0", level=2, locale="en")
+    digest = DigestPayload(
+        period=Period(2025, 5),
+        as_of=NOW,
+        sla_minutes=60,
+        targets={"on_time": Decimal("0.95"), "enrollment": Decimal("0.9")},
+        department="研发",
+        locale=DEFAULT_LOCALE,
+    )
+    assert decode_payload(encode_payload(alert)) == alert
+    assert decode_payload(encode_payload(digest)) == digest
+    assert "研发" in encode_payload(digest), "the department is stored readable"
+
+
+def test_rows_written_before_the_payload_type_still_decode() -> None:
+    # The JSON the scan wrote before `DeliveryPayload` existed: batching compares payload text,
+    # so the encoding must stay byte for byte what it was.
+    stored = '{"type": "alert", "alert_id": 7, "stage": "0", "level": 1, "locale": "en"}'
+    payload = AlertPayload(alert_id=7, stage="0", level=1, locale="en")
+    assert decode_payload(stored) == payload
+    assert encode_payload(payload) == stored
+    bare = decode_payload('{"type": "alert", "alert_id": 7, "stage": "soak"}')
+    assert bare == AlertPayload(alert_id=7, stage="soak", level=0, locale=DEFAULT_LOCALE)
+
+
+def test_an_unknown_type_decodes_to_the_base_which_nothing_renders() -> None:
+    assert decode_payload('{"type": "newer", "locale": "en"}') == DeliveryPayload(locale="en")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[1]", '{"type": "alert"}', '{"type": "alert", "alert_id": "x", "stage": "0"}',
+     '{"type": "kpi_digest", "period": "2025-13", "as_of": "2025-06-02", "sla_minutes": 60}'],
+)  # fmt: skip
+def test_a_malformed_payload_is_a_value_error_naming_it(text: str) -> None:
+    with pytest.raises(ValueError, match="delivery payload"):
+        decode_payload(text)

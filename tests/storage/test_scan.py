@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -19,6 +18,7 @@ from storage.db import session_scope
 from storage.escalations import run_escalations
 from storage.ledger import run_dues
 from storage.models import Alert, AlertEvent, Delivery, Employee, Payment
+from storage.outbox import AlertPayload, decode_payload
 from storage.routing import Routing
 from storage.scan import run_scan
 
@@ -55,6 +55,11 @@ def _seed(engine: Engine) -> None:
             account_policies(session, POLICIES),
             now=datetime(2026, 10, 1, tzinfo=UTC),
         )
+
+
+def _level(delivery: Delivery) -> int | None:
+    payload = decode_payload(delivery.payload)
+    return payload.level if isinstance(payload, AlertPayload) else None
 
 
 def _scan(engine: Engine, day: date, routing: Routing = ROUTING) -> list[Alert]:
@@ -120,9 +125,7 @@ def test_acknowledged_alert_stops_renotifying_and_escalation_goes_up(engine: Eng
     with session_scope(engine) as session:
         overdue = session.exec(select(Alert).where(Alert.kind == "overdue")).one()
         assert overdue.escalation_level == 1
-        level_one = [
-            d for d in session.exec(select(Delivery)) if json.loads(d.payload)["level"] == 1
-        ]
+        level_one = [d for d in session.exec(select(Delivery)) if _level(d) == 1]
         # Level 1: the managers of HR0/HR1 -> HR0 (HR1's manager).
         assert {d.address for d in level_one} == {"HR0"}
         assert acknowledge(

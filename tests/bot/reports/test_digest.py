@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -19,11 +20,13 @@ from adapters.wecom import WeComAdapter
 from bot.config import KpiConfig, Settings
 from bot.dispatcher import Dispatcher
 from bot.reports.digest import kpi_digest_job
+from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_delivery
 from handlers.context import AppContext
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Delivery
+from storage.outbox import DigestPayload, decode_payload
 from storage.routing import Routing
 from tests.adapters.conftest_slack import fake_slack, http_adapter
 from tests.fakes.slack import FakeSlack
@@ -63,15 +66,17 @@ def app_at(engine: Engine, clock: Clock) -> AppContext:
 def digests(engine: Engine) -> list[Delivery]:
     with session_scope(engine) as session:
         rows = session.exec(select(Delivery).order_by(col(Delivery.id))).all()
-        return [row for row in rows if json.loads(row.payload)["type"] == "kpi_digest"]
+        return [row for row in rows if isinstance(decode_payload(row.payload), DigestPayload)]
 
 
 def test_digest_day_queues_the_previous_month_once_per_recipient(engine: Engine) -> None:
     app = app_at(engine, Clock(DIGEST_DAY))
     summary = kpi_digest_job(app, Settings(), ROUTING, DIGEST_DAY)
     assert summary.endswith("; digest 2025-05: 3 queued")
+    payloads = {d.id: decode_payload(d.payload) for d in digests(engine)}
+    assert all(isinstance(payload, DigestPayload) for payload in payloads.values())
     queued = {
-        (d.employee_id, d.platform, d.address, json.loads(d.payload)["department"])
+        (d.employee_id, d.platform, d.address, cast(DigestPayload, payloads[d.id]).department)
         for d in digests(engine)
     }
     assert queued == {
@@ -79,7 +84,7 @@ def test_digest_day_queues_the_previous_month_once_per_recipient(engine: Engine)
         ("M2", "wecom", "lisi", "Sales"),
         ("H1", "slack", "UH1", None),  # HR: the company
     }
-    assert json.loads(digests(engine)[0].payload)["period"] == "2025-05"
+    assert {cast(DigestPayload, p).period for p in payloads.values()} == {Period(2025, 5)}
     # A second run that day (a restart, another instance) queues nothing new.
     assert kpi_digest_job(app, Settings(), ROUTING, DIGEST_DAY).endswith("2025-05: 0 queued")
     assert len(digests(engine)) == 3
