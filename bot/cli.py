@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot import cli_import
+from bot import cli_import, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
 from bot.cli_common import (
@@ -51,6 +51,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(cli_import.app, name="import")
+app.add_typer(cli_token.app, name="token")
 
 Json = Annotated[bool, typer.Option("--json", help="Print the contract's JSON document.")]
 

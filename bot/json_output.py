@@ -20,7 +20,7 @@ from core.periods import Period
 from handlers.types import Reply
 from storage.accounts import AccountPolicy
 from storage.ledger import employee_lines, period_dues
-from storage.models import Alert, AuditEntry, Delivery, LedgerLine
+from storage.models import Alert, ApiToken, AuditEntry, Delivery, LedgerLine
 from storage.queries_ledger import headline_base
 
 
@@ -163,5 +163,20 @@ def audit_json(entries: Sequence[AuditEntry]) -> dict[str, Any]:
                 "via": entry.via,
             }
             for entry in entries
+        ]
+    }
+
+
+def tokens_json(tokens: Sequence[ApiToken]) -> dict[str, Any]:
+    """`token list --json`: names, scopes and dates; the secret is never stored, let alone shown."""
+    return {
+        "tokens": [
+            {
+                "name": token.name,
+                "scopes": token.scopes.split(","),
+                "created_at": _instant(token.created_at),
+                "revoked_at": _instant(token.revoked_at),
+            }
+            for token in tokens
         ]
     }

@@ -241,3 +241,36 @@ class AuditEntry(SQLModel, table=True):
     detail: str = Field(default="")
     via: str | None = Field(default=None, max_length=16)
     """Where it came from: a chat platform, `console`, `cli`, `api`, `job`."""
+
+
+class ApiToken(SQLModel, table=True):
+    """A credential of the HTTP API (`coverwatch token create`). Only a hash of the secret is
+    kept; `lookup` is the token's public part, so a request finds its row without comparing
+    the secret against every stored hash."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    lookup: str = Field(max_length=16, unique=True)
+    secret_hash: str = Field(max_length=64)
+    scopes: str = Field(max_length=200)
+    """Comma-separated, e.g. `payments:write,read`."""
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """The first answer to a write sent with an `Idempotency-Key`, replayed on a retry."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: int = Field(foreign_key="api_token.id", index=True)
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    """SHA-256 of method, path and body: the same key with another request is refused."""
+    status: int
+    response: str
+    created_at: datetime = Field(index=True)

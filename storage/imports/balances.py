@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import parse_amount, parse_date
 from storage.imports.errors import ImportResult
-from storage.imports.table import Column, Progress, Table
+from storage.imports.table import Column, Items, Progress, open_table
 from storage.models import Balance
 
 COLUMNS = (
@@ -30,7 +30,7 @@ COLUMNS = (
 
 def import_balances(
     session: Session,
-    path: Path,
+    source: Path | Items,
     *,
     known_accounts: Collection[str],
     currencies: Mapping[str, str] | None = None,
@@ -40,9 +40,9 @@ def import_balances(
     sheet: str | None = None,
     strict: bool = False,
 ) -> ImportResult:
-    """Import a balances file; all-or-nothing like `import_employees`; upserts by (account, as_of)
-    and counts changed balances as `updated`."""
-    table = Table.read(path, COLUMNS, sheet=sheet, strict=strict)
+    """Import a balances file (or the API's items); all-or-nothing like `import_employees`;
+    upserts by (account, as_of) and counts changed balances as `updated`."""
+    table = open_table(source, COLUMNS, sheet=sheet, strict=strict)
     parse_account = account_parser(known_accounts)
     balances: dict[tuple[str, date], Decimal] = {}
     first_row: dict[tuple[str, date], int] = {}
@@ -53,7 +53,8 @@ def import_balances(
         if account is None or as_of is None or balance is None:
             continue
         if (account, as_of) in first_row:
-            row.error("as_of", f"same account and date as row {first_row[account, as_of]}")
+            where = table.where(first_row[account, as_of])
+            row.error("as_of", f"same account and date as {where}")
         else:
             first_row[account, as_of] = row.number
             balances[account, as_of] = balance

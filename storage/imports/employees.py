@@ -5,6 +5,8 @@ by `employee_id`; a blank cell empties that field (blank `leave_date` = still em
 blank `role` = `employee`); a column absent from the file leaves that field as it was, so a
 file with only the required columns updates salaries without erasing chat ids.
 Employees missing from the file are kept (leaving is recorded with `leave_date`).
+The API's items follow the same rule per item: a field left out of an item is unchanged, so a
+new employee's item must carry every required field.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from storage.imports.cells import (
     text,
 )
 from storage.imports.errors import ImportResult
-from storage.imports.table import Column, Progress, Row, Table
+from storage.imports.table import Column, Items, Progress, Row, open_table
 from storage.models import Employee
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
@@ -64,6 +66,7 @@ _DEFAULTS: dict[str, Any] = {column.name: None for column in COLUMNS} | {
     "role": "employee",
 }
 _NEW_DEFAULTS = {_FIELD[name]: value for name, value in _DEFAULTS.items()}
+_REQUIRED = tuple(column.name for column in COLUMNS if column.required)
 _EMPLOYEES: SqlTable = Employee.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(_NEW_DEFAULTS)
 _INSERT_CHUNK = 5000
@@ -71,7 +74,7 @@ _INSERT_CHUNK = 5000
 
 def import_employees(
     session: Session,
-    path: Path,
+    source: Path | Items,
     *,
     known_accounts: Collection[str],
     currencies: Mapping[str, str] | None = None,
@@ -81,13 +84,13 @@ def import_employees(
     sheet: str | None = None,
     strict: bool = False,
 ) -> ImportResult:
-    """Import an employees file (ARCHITECTURE §3). Nothing is written when any row is bad or on
-    a dry run; otherwise all writes go to `session` and the caller commits.
+    """Import an employees file (ARCHITECTURE §3) or the API's items. Nothing is written when any
+    row is bad or on a dry run; otherwise all writes go to `session` and the caller commits.
 
     `currencies`/`policies` (by account id) are used only to create missing `Account` rows.
     Raises `ImportFileError` when the file is not a CSV or XLSX table.
     """
-    table = Table.read(path, COLUMNS, sheet=sheet, strict=strict)
+    table = open_table(source, COLUMNS, sheet=sheet, strict=strict, partial=True)
     parsers = _parsers(known_accounts)
     existing = {row.employee_id: dict(row._mapping) for row in session.execute(select(_EMPLOYEES))}
     records: dict[str, dict[str, Any]] = {}
@@ -95,17 +98,21 @@ def import_employees(
     managers: list[tuple[Row, str, str]] = []
     present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
     for row in table.records(progress):
-        values = {name: row.get(name, parse) for name, parse in present}
-        _check_dates(row, values)
+        values = {name: row.get(name, parse) for name, parse in present if row.sent(name)}
         employee_id = values.get("employee_id")
+        _check_dates(row, values, existing.get(employee_id) if employee_id else None)
         if employee_id is None:
+            if not row.sent("employee_id"):  # an item that left its key out
+                row.error("employee_id", "missing required value")
             continue
         if employee_id in first_row:
-            row.error(
-                "employee_id",
-                f"duplicate employee id {employee_id!r} (first on row {first_row[employee_id]})",
-            )
+            first = table.where(first_row[employee_id])
+            row.error("employee_id", f"duplicate employee id {employee_id!r} (first on {first})")
             continue
+        if table.partial and employee_id not in existing:
+            for name in _REQUIRED:
+                if not row.sent(name):
+                    row.error(name, "missing required value")
         first_row[employee_id] = row.number
         manager_id: str | None = values.get("manager_id")
         if manager_id:
@@ -154,10 +161,13 @@ def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:
     }
 
 
-def _check_dates(row: Row, values: dict[str, Any]) -> None:
+def _check_dates(row: Row, values: dict[str, Any], stored: dict[str, Any] | None) -> None:
     """Enrolment or leaving before hiring is a typo, not a fact: refuse rather than warn, since
-    an import has no warnings channel and a wrong enrolment date hides an enrolment alert."""
+    an import has no warnings channel and a wrong enrolment date hides an enrolment alert.
+    A record that leaves the hire date out is checked against the stored one."""
     hired: date | None = values.get("hire_date")
+    if hired is None and stored is not None and not row.sent("hire_date"):
+        hired = stored["hire_date"]
     if hired is None:
         return
     for name, what in (("enrolled_on", "enrolled"), ("leave_date", "leave date")):

@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import parse_date, parse_period, positive
 from storage.imports.errors import ImportResult
-from storage.imports.table import Column, Progress, Table
+from storage.imports.table import Column, Items, Progress, open_table
 from storage.models import Payment
 
 COLUMNS = (
@@ -34,7 +34,7 @@ PaymentKey = tuple[str, str, date, Decimal]
 
 def import_payments(
     session: Session,
-    path: Path,
+    source: Path | Items,
     *,
     known_accounts: Collection[str],
     currencies: Mapping[str, str] | None = None,
@@ -44,8 +44,9 @@ def import_payments(
     sheet: str | None = None,
     strict: bool = False,
 ) -> ImportResult:
-    """Import a payments file; all-or-nothing like `import_employees`. `updated` is always 0."""
-    table = Table.read(path, COLUMNS, sheet=sheet, strict=strict)
+    """Import a payments file (or the API's items); all-or-nothing like `import_employees`.
+    `updated` is always 0."""
+    table = open_table(source, COLUMNS, sheet=sheet, strict=strict)
     parse_account = account_parser(known_accounts)
     first_row: dict[PaymentKey, int] = {}
     for row in table.records(progress):
@@ -57,7 +58,7 @@ def import_payments(
             continue
         key = (account, period, paid_on, amount)
         if key in first_row:
-            row.error("amount", f"same payment as row {first_row[key]}")
+            row.error("amount", f"same payment as {table.where(first_row[key])}")
         else:
             first_row[key] = row.number
     if table.errors:

@@ -1,5 +1,8 @@
 """Match a sheet's header to an import's columns and read its rows by column name.
 
+The API's JSON items go through the same `Row`s (`ItemTable`), so a file's cells and an item's
+fields meet the same parsers and the same cross-row rules: one set of rules, two sources.
+
 Header matching ignores case, surrounding spaces and the `_`/space/`-` spelling
 (`Employee ID` = `employee_id`); Chinese aliases match as written. An unknown column (HR's
 `备注`) is ignored with one warning naming it, so the operator sees a misspelt optional header
@@ -9,7 +12,7 @@ Header matching ignores case, surrounding spaces and the `_`/space/`-` spelling
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -51,15 +54,20 @@ def header_fits(columns: tuple[Column, ...]) -> Callable[[tuple[str, ...]], bool
     return fits
 
 
+Items = Sequence[Mapping[str, Cell]]
+"""JSON objects keyed by column name (the API's request bodies)."""
+
+
 class Table:
     """A sheet bound to columns; every problem found goes to `errors`."""
 
+    noun = "row"
+    """How a message names another row: `same payment as row 3`."""
+    partial = False
+    """True when a record may leave fields out (`ItemTable` of employees): absent = unchanged."""
+
     def __init__(self, sheet: Sheet, columns: tuple[Column, ...], *, strict: bool = False) -> None:
-        self.errors: list[RowError] = []
-        self.warnings: list[str] = []
-        self.columns = {column.name: column for column in columns}
-        self.positions: dict[str, int] = {}
-        self.labels: dict[str, str] = {}
+        self._bind(columns)
         self.rows = [(n, cells) for n, cells in sheet.rows if not all(map(is_blank, cells))]
         by_key = _names_by_key(columns)
         width = max((len(sheet.header), *(len(cells) for _, cells in self.rows)))
@@ -97,6 +105,20 @@ class Table:
             )
         return ImportResult(len(self.rows), created, updated, warnings=tuple(self.warnings))
 
+    def _bind(self, columns: tuple[Column, ...]) -> None:
+        self.errors: list[RowError] = []
+        self.warnings: list[str] = []
+        self.columns = {column.name: column for column in columns}
+        self.positions: dict[str, int] = {}
+        self.labels: dict[str, str] = {}
+
+    def where(self, number: int) -> str:
+        return f"{self.noun} {number}"
+
+    def sent(self, number: int, name: str) -> bool:
+        """Whether row `number` carries field `name` at all (a file row carries every column)."""
+        return self.has(name)
+
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(RowError(row=row, column=column, reason=reason))
 
@@ -129,14 +151,18 @@ class Row:
     def error(self, name: str, reason: str) -> None:
         self.table.error(self.number, self.table.label(name), reason)
 
+    def sent(self, name: str) -> bool:
+        return self.table.sent(self.number, name)
+
     def get(self, name: str, parse: Callable[[Cell], T]) -> T | None:
         """The parsed value; None when blank or bad (a blank required cell is an error).
 
-        An absent column also gives None without a row error: the header check reported it.
+        An absent column also gives None without a row error: the header check reported it
+        (for a partial item, absent means "leave as it is").
         """
-        index = self.table.positions.get(name)
-        if index is None:
+        if not self.sent(name):
             return None
+        index = self.table.positions[name]
         cell = self.cells[index] if index < len(self.cells) else None
         if is_blank(cell):
             if self.table.columns[name].required:
@@ -147,3 +173,44 @@ class Row:
         except CellError as exc:
             self.error(name, str(exc))
             return None
+
+
+class ItemTable(Table):
+    """JSON items bound to the same columns. Item N's problems are `RowError(N, field, …)`
+    (N counted from 0, as JSON arrays are); no header, so every item is checked on its own:
+    an unknown field is an error, and an absent field is blank unless `partial`."""
+
+    noun = "item"
+
+    def __init__(self, items: Items, columns: tuple[Column, ...], *, partial: bool = False) -> None:
+        self._bind(columns)
+        self.partial = partial
+        self.positions = {column.name: index for index, column in enumerate(columns)}
+        self.labels = {column.name: column.name for column in columns}
+        self.rows = [
+            (index, tuple(item.get(column.name) for column in columns))
+            for index, item in enumerate(items)
+        ]
+        self.fields = [frozenset(item) for item in items]
+        for index, item in enumerate(items):
+            for name in item:
+                if name not in self.columns:
+                    self.error(index, name, "unknown field")
+
+    def sent(self, number: int, name: str) -> bool:
+        return name in self.positions and (not self.partial or name in self.fields[number])
+
+
+def open_table(
+    source: Path | Items,
+    columns: tuple[Column, ...],
+    *,
+    sheet: str | None = None,
+    strict: bool = False,
+    partial: bool = False,
+) -> Table:
+    """A file's sheet (`Table.read`; raises `ImportFileError` when unreadable) or the API's
+    items (always strict: an unknown field is an error, as a client's typo must not pass)."""
+    if isinstance(source, Path):
+        return Table.read(source, columns, sheet=sheet, strict=strict)
+    return ItemTable(source, columns, partial=partial)
