@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 demo: $(STAMP)
-	$(VENV)/bin/coverwatch --db sqlite:///demo.db demo --reset
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(VENV)/bin/coverwatch --db sqlite:///demo.db demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy core

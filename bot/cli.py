@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import Session
 
 from bot import cli_import, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
+from bot.cli_backup import backup as backup_command
 from bot.cli_common import (
     CliError,
     Options,
@@ -37,11 +39,11 @@ from handlers.pipeline import handle
 from handlers.types import Message
 from storage.accounts import account_policies
 from storage.alerts import visible_alerts
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import make_engine, schema_revision, session_scope, upgrade
 from storage.employees import get_employee
 from storage.ledger import run_dues
 from storage.models import Alert
-from storage.scan import run_scan
+from storage.scan import scan_in
 
 app = typer.Typer(
     name="coverwatch",
@@ -73,8 +75,16 @@ def _global(
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema (Alembic upgrade head)."""
     settings = options(ctx).settings()
-    upgrade(make_engine(settings.database.url))
-    typer.echo("database schema is up to date")
+    engine = make_engine(settings.database.url)
+    before = schema_revision(engine)
+    upgrade(engine)
+    after = schema_revision(engine)
+    if before is None:
+        typer.echo(f"created the database schema (revision {after})")
+    elif before != after:
+        typer.echo(f"upgraded the database schema from revision {before} to {after}")
+    else:
+        typer.echo(f"the database schema is current (revision {after})")
 
 
 @app.command()
@@ -171,33 +181,50 @@ def scan(
         str | None, typer.Option("--at", help="Scan as of YYYY-MM-DD (default: today).")
     ] = None,
     as_json: Json = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would open; change and queue nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow --at after today without --dry-run.")
+    ] = False,
 ) -> None:
     """Evaluate the alert rules once, as the scheduler does, and queue the notifications."""
     opts = options(ctx)
     settings = opts.settings()
     context = opts.app(settings)
     as_of = parse_date(at, "--at") if at else context.today()
+    if as_of > context.today() and not (dry_run or force):
+        # A future scan queues real notifications about a date that has not come yet.
+        raise CliError(
+            f"--at {as_of} is after today ({context.today()}): add --dry-run to see what "
+            "would open, or --force to queue real notifications"
+        )
     now = context.now()
     if as_of != context.today():  # as the scan of that day would have run, at 10:00 local
         now = datetime.combine(as_of, FIXED_TIME_OF_DAY, tzinfo=context.timezone).astimezone(UTC)
-    with progress_bar(f"scan {as_of}"):
-        report = run_scan(
-            context.engine,
+    with progress_bar(f"scan {as_of}"), Session(context.engine) as session:
+        report = scan_in(
+            session,
             as_of=as_of,
             now=now,
             policies=context.policies,
             rules=rules_from(settings),
             routing=routing_from(settings),
         )
-    with session_scope(context.engine) as session:
         found = [alert for i in report.alert_ids if (alert := session.get(Alert, i)) is not None]
         document = alerts_json(session, as_of, found, account_policies(session, context.policies))
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     if as_json:
         print_json(document)
         return
+    prefix = "dry run, nothing changed or queued: " if dry_run else ""
+    queued = "would be queued" if dry_run else "queued"
     typer.echo(
-        f"scan {as_of}: {len(report.opened)} opened, {len(report.updated)} updated, "
-        f"{len(report.resolved)} resolved, {report.deliveries} notifications queued"
+        f"{prefix}scan {as_of}: {len(report.opened)} opened, {len(report.updated)} updated, "
+        f"{len(report.resolved)} resolved, {report.deliveries} notifications {queued}"
     )
     _print_alerts(document)
 
@@ -218,18 +245,24 @@ def run(ctx: typer.Context) -> None:
 def demo(
     ctx: typer.Context,
     reset: Annotated[
-        bool, typer.Option("--reset", help="Wipe a non-empty database first.")
+        bool,
+        typer.Option("--reset", help="Wipe a database an earlier `demo` created, then seed."),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --reset: wipe even a database the demo did not create."),
     ] = False,
 ) -> None:
     """Seed a demo company into the database and chat with it on the console."""
     from bot.demo import run_demo  # the demo's data generator is not needed by other commands
 
     opts = options(ctx)
-    run_demo(opts.settings(), reset=reset, today=opts.today)
+    run_demo(opts.settings(), reset=reset, force=force, today=opts.today)
 
 
 app.command("kpi")(kpi_report_command)
 app.command("audit")(audit_command)
+app.command("backup")(backup_command)
 app.add_typer(report_app, name="report")
 
 

@@ -26,6 +26,7 @@ from bot.app import AppError, database_error, fixed_clock, open_app, shifted_clo
 from bot.config import ConfigError, Settings, load_settings
 from core.policy_loader import PolicyError
 from handlers.context import AppContext, utc_now
+from storage.db import DatabaseUrlError
 from storage.imports import ImportFileError
 
 P = ParamSpec("P")
@@ -81,7 +82,14 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (CliError, AppError, ConfigError, PolicyError, ImportFileError) as exc:
+        except (
+            CliError,
+            AppError,
+            ConfigError,
+            PolicyError,
+            ImportFileError,
+            DatabaseUrlError,
+        ) as exc:
             raise fail(str(exc)) from None
         except DBAPIError as exc:
             raise fail(str(database_error(exc))) from None

@@ -155,6 +155,17 @@ class HttpConfig(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
 
 
+class LogConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    """`json`: one object per line for a log shipper; `text` for people and journald."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
 class _Platform(_Section):
     """A chat platform section: when enabled, its required keys must be set."""
 
@@ -258,6 +269,7 @@ class Settings(BaseSettings):
     accounts: dict[str, AccountConfig] = {}
     kpi: KpiConfig = KpiConfig()
     http: HttpConfig = HttpConfig()
+    log: LogConfig = LogConfig()
     slack: SlackConfig = SlackConfig()
     dingtalk: DingTalkConfig = DingTalkConfig()
     wecom: WeComConfig = WeComConfig()

@@ -13,7 +13,7 @@ import csv
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from storage.accounts import account_policies, sync_accounts
 from storage.db import make_engine, session_scope, upgrade
 from storage.imports import ImportResult, import_balances, import_employees, import_payments
 from storage.ledger import period_dues, run_dues
-from storage.models import AccountDue, Employee
+from storage.models import AccountDue, DemoMarker, Employee
 from storage.scan import run_scan
 
 ACCOUNTS = ("beijing", "shanghai", "hk")
@@ -60,18 +60,30 @@ class Story:
     low_balance: Decimal
 
 
-def prepare_database(engine: Engine, *, reset: bool) -> None:
-    """Create the schema; refuse a database that already holds a company unless `reset`."""
+def prepare_database(engine: Engine, *, reset: bool, force: bool = False) -> None:
+    """Create the schema and mark the database as a demo's. A database that holds a company is
+    refused unless `reset`; `reset` wipes only a database the demo marked, unless `force`:
+    `demo --reset` once wiped a configured company of 50,016 employees (issue 16)."""
     upgrade(engine)
     with Session(engine) as session:
         occupied = session.exec(select(Employee.employee_id).limit(1)).first() is not None
+        marked = session.exec(select(DemoMarker.id).limit(1)).first() is not None
     if occupied and not reset:
         raise AppError("the database already holds employees: use --reset to wipe it first")
+    if occupied and not marked and not force:
+        raise AppError(
+            "refusing to wipe: this database was not created by `coverwatch demo` "
+            "(it holds a real company?); add --force to wipe it anyway"
+        )
     if occupied:
         SQLModel.metadata.drop_all(engine)
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade(engine)
+    if occupied or not marked:
+        with Session(engine) as session:
+            session.add(DemoMarker(created_at=datetime.now(UTC)))
+            session.commit()
 
 
 def _write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> Path:
@@ -203,9 +215,11 @@ def guide(story: Story, database: str) -> str:
     )
 
 
-def run_demo(settings: Settings, *, reset: bool, today: date | None = None) -> None:
+def run_demo(
+    settings: Settings, *, reset: bool, force: bool = False, today: date | None = None
+) -> None:
     """Seed, scan once, print the guide and chat as HR on stdin/stdout."""
-    prepare_database(make_engine(settings.database.url), reset=reset)
+    prepare_database(make_engine(settings.database.url), reset=reset, force=force)
     clock = None if today is None else fixed_clock(today, ZoneInfo(settings.bot.timezone))
     app = open_app(settings, clock=clock)
     with tempfile.TemporaryDirectory(prefix="coverwatch-demo-") as folder:

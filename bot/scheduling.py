@@ -81,12 +81,14 @@ class JobRunner:
         run_id = await asyncio.to_thread(
             claim_job, self.engine, name, fire_time, instance=self.instance, now=self.clock()
         )
+        fired = fire_time.astimezone(self.zone).isoformat(timespec="minutes")
         if run_id is None:
+            log.debug("%s: fire time %s already claimed, skipped", name, fired)
             return False
         try:
             summary = await body(fire_time)
         except Exception as exc:
-            log.exception("job %s failed", name)
+            log.exception("%s: failed (fire time %s): %s", name, fired, type(exc).__name__)
             await asyncio.to_thread(
                 finish_job, self.engine, run_id, status="failed", now=self.clock(), detail=str(exc)
             )
@@ -94,6 +96,7 @@ class JobRunner:
         await asyncio.to_thread(
             finish_job, self.engine, run_id, status="done", now=self.clock(), detail=summary
         )
+        log.info("%s: %s (fire time %s)", name, summary, fired)  # the one line per job run
         return True
 
     async def catch_up(self) -> None:

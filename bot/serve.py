@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import timedelta
 
 from bot.app import open_app
 from bot.config import Settings
+from bot.logs import configure_logging
+from bot.preflight import check_port_free
 from bot.runtime import Runtime
 from bot.wiring import build_adapters, routing_from, scheduled_jobs
 from handlers.context import AppContext
@@ -28,11 +29,6 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
 
 
 def serve(settings: Settings, app: AppContext | None = None) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # At DEBUG these clients log request lines and bodies: WeCom's corpsecret in the gettoken
-    # query (urllib3) and reply bodies with contribution bases (slack_sdk). Never below INFO.
-    for chatty in ("urllib3", "slack_sdk", "slack_bolt", "httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.INFO)
+    configure_logging(settings.log, settings.bot.timezone)
+    check_port_free(settings.http.host, settings.http.port)
     asyncio.run(build_runtime(settings, app).serve())

@@ -130,7 +130,7 @@ def scheduled_jobs(
         )
         return (
             f"opened {len(report.opened)}, updated {len(report.updated)}, "
-            f"resolved {len(report.resolved)}, deliveries {report.deliveries}"
+            f"resolved {len(report.resolved)}, queued {report.deliveries} deliveries"
         )
 
     def dues(fire_time: datetime) -> str:

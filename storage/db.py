@@ -10,17 +10,54 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class DatabaseUrlError(ValueError):
+    """A database URL we cannot use; the message names the fix."""
+
+
+SUPPORTED_URLS = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/DATABASE"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    Raises `DatabaseUrlError` for a malformed URL, an unsupported scheme or a missing driver.
+    """
+    for alias in ("postgresql://", "postgres://"):  # postgres:// as Heroku and libpq write it
+        if url.startswith(alias):
+            url = "postgresql+psycopg://" + url.removeprefix(alias)
+    scheme = url.split(":", 1)[0] if ":" in url else ""
+    if scheme.split("+")[0] not in ("sqlite", "postgresql"):
+        shown = f"scheme {scheme!r} is not supported" if scheme else "no scheme"
+        raise DatabaseUrlError(f"database url: {shown}; use {SUPPORTED_URLS}")
+    try:
+        return _create(url, **kwargs)
+    except (ArgumentError, ValueError) as exc:  # ValueError: make_url's int() of a bad port
+        reason = str(exc).splitlines()[0]
+        raise DatabaseUrlError(
+            f"database url: malformed ({reason}); use {SUPPORTED_URLS}"
+        ) from None
+    except NoSuchModuleError:
+        raise DatabaseUrlError(
+            f"database url: scheme {scheme!r} is not supported; use {SUPPORTED_URLS}"
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise DatabaseUrlError(
+            f"database url: driver {exc.name!r} for {scheme!r} is not installed; "
+            "use postgresql:// (psycopg, installed with coverwatch) or sqlite:///"
+        ) from None
+
+
+def _create(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -44,10 +81,28 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest migration (`coverwatch init`)."""
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, "storage/migrations has no revisions"
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at; None for a database without our schema."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration (`coverwatch init`)."""
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

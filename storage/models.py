@@ -47,6 +47,10 @@ class Employee(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=16)
     id_number: str | None = Field(default=None, max_length=64)
     leave_date: date | None = None
+    email: str | None = Field(default=None, max_length=254)
+    """Work email: how `sync users` finds the Slack id (users.lookupByEmail) or WeCom's."""
+    mobile: str | None = Field(default=None, max_length=32)
+    """Mobile number: how `sync users` finds the DingTalk or WeCom id."""
 
 
 class LedgerLine(SQLModel, table=True):
@@ -274,3 +278,13 @@ class ApiIdempotency(SQLModel, table=True):
     status: int
     response: str
     created_at: datetime = Field(index=True)
+
+
+class DemoMarker(SQLModel, table=True):
+    """Written by `coverwatch demo` when it seeds a database: `demo --reset` wipes only a
+    database carrying this row, never a real company's (unless `--force`)."""
+
+    __tablename__ = "demo_marker"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime

@@ -171,11 +171,27 @@ def run_scan(
 ) -> ScanReport:
     """Evaluate every rule on `as_of` and apply the result atomically."""
     with session_scope(engine) as session:
-        periods, hires, balances = _views(session, policies, as_of)
-        findings = evaluate(
-            as_of=as_of, periods=periods, hires=hires, balances=balances, settings=rules
+        return scan_in(
+            session, as_of=as_of, now=now, policies=policies, rules=rules, routing=routing
         )
-        accounts = account_policies(session, policies)
-        findings += plan_findings(session, accounts, as_of=as_of, lead_days=rules.lead_days)
-        evaluated = frozenset(str(kind) for kind in EVALUATED_KINDS | {AlertKind.INSTALLMENT_DUE})
-        return apply_findings(session, findings, now=now, routing=routing, evaluated=evaluated)
+
+
+def scan_in(
+    session: Session,
+    *,
+    as_of: date,
+    now: datetime,
+    policies: Mapping[str, Policy],
+    rules: RuleSettings,
+    routing: Routing,
+) -> ScanReport:
+    """`run_scan` inside the caller's transaction: a dry run rolls it back after reading what
+    the scan would have opened and queued."""
+    periods, hires, balances = _views(session, policies, as_of)
+    findings = evaluate(
+        as_of=as_of, periods=periods, hires=hires, balances=balances, settings=rules
+    )
+    accounts = account_policies(session, policies)
+    findings += plan_findings(session, accounts, as_of=as_of, lead_days=rules.lead_days)
+    evaluated = frozenset(str(kind) for kind in EVALUATED_KINDS | {AlertKind.INSTALLMENT_DUE})
+    return apply_findings(session, findings, now=now, routing=routing, evaluated=evaluated)

@@ -17,6 +17,9 @@ from core.money import CENT
 from core.periods import Period
 from storage.imports.readers import Cell
 
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MOBILE_RE = re.compile(r"^\+?\d{5,20}$")
+_MOBILE_PUNCTUATION = str.maketrans("", "", " -()")
 _DATE_RE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _MAX_AMOUNT = Decimal(10) ** 15  # Money stores signed 64-bit cents; stay well inside it
 # Currency marks HR sheets carry in front of amounts (after NFKC, full-width ￥ is ¥).
@@ -144,6 +147,25 @@ def positive(cell: Cell) -> Decimal:
     if amount <= 0:
         raise CellError(f"must be greater than zero: {amount}")
     return amount
+
+
+def parse_email(cell: Cell) -> str:
+    """A work email (what Slack and WeCom look people up by); full-width @ typed by an IME is
+    read as @."""
+    raw = half_width(to_text(cell))
+    if len(raw) > 254 or not _EMAIL_RE.match(raw):
+        raise CellError(f"not an email address: {raw!r}")
+    return raw
+
+
+def parse_mobile(cell: Cell) -> str:
+    """A mobile number as digits with an optional leading `+` country code: spaces, dashes and
+    brackets are dropped (DingTalk's getbymobile wants the bare number)."""
+    raw = half_width(to_text(cell))
+    number = raw.translate(_MOBILE_PUNCTUATION)
+    if not _MOBILE_RE.match(number):
+        raise CellError(f"not a mobile number: {raw!r}")
+    return number
 
 
 def locale_parser(cell: Cell) -> str:

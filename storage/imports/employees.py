@@ -28,6 +28,8 @@ from storage.imports.cells import (
     locale_parser,
     non_negative,
     parse_date,
+    parse_email,
+    parse_mobile,
     text,
 )
 from storage.imports.errors import ImportResult
@@ -59,6 +61,8 @@ COLUMNS = (
     Column("locale"),
     Column("id_number", ("证件号码",)),
     Column("leave_date", ("离职日期",)),
+    Column("email", ("邮箱",)),
+    Column("mobile", ("手机号",)),
 )
 _FIELD = {column.name: column.name for column in COLUMNS} | {"account": "account_id"}
 _DEFAULTS: dict[str, Any] = {column.name: None for column in COLUMNS} | {
@@ -158,6 +162,8 @@ def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:
         "locale": locale_parser,
         "id_number": exact_text(64),
         "leave_date": parse_date,
+        "email": parse_email,
+        "mobile": parse_mobile,
     }
 
 

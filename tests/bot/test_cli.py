@@ -8,7 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 
+from storage.db import MIGRATIONS, head_revision, make_engine, schema_revision
 from tests.bot.cli_support import TODAY, cli, company, script, snapshot, write
 
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
@@ -56,14 +59,28 @@ def _pay(url: str, folder: Path, period: str, *, accounts: tuple[str, ...]) -> N
     assert cli(url, "import", "payments", str(path)).exit_code == 0
 
 
-def test_init_twice_leaves_the_schema_at_head(tmp_path: Path) -> None:
+def test_init_says_created_upgraded_or_current(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/init.db"
+    head = head_revision()
     first = cli(url, "init")
-    assert first.exit_code == 0 and "up to date" in first.stdout
+    assert (
+        first.exit_code == 0 and first.stdout == f"created the database schema (revision {head})\n"
+    )
     before = snapshot(url)
     assert "alembic_version" in before and "employee" in before
-    assert cli(url, "init").exit_code == 0
+    again = cli(url, "init")
+    assert again.stdout == f"the database schema is current (revision {head})\n"
     assert snapshot(url) == before
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:  # as a database left by the release before
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    previous = schema_revision(engine)
+    engine.dispose()
+    upgraded = cli(url, "init")
+    assert upgraded.stdout == f"upgraded the database schema from revision {previous} to {head}\n"
 
 
 @pytest.mark.parametrize("command", ["alerts", "run"])
@@ -258,3 +275,24 @@ def test_usage_errors_from_the_console_script_are_one_line(url: str) -> None:
         _one_error_line(bad.stderr) == "error: --period: not a period (expected YYYY-MM): '2026-13'"
     )
     assert script().stdout.startswith("Usage: coverwatch")
+
+
+def test_a_future_scan_needs_dry_run_or_force(url: str) -> None:
+    assert cli(url, "dues", "--period", "2026-11").exit_code == 0
+    before = snapshot(url)
+    refused = cli(url, "scan", "--at", "2026-12-20")
+    assert refused.exit_code == 1
+    assert _one_error_line(refused.stderr) == (
+        "error: --at 2026-12-20 is after today (2026-11-20): add --dry-run to see what would "
+        "open, or --force to queue real notifications"
+    )
+    dry = cli(url, "scan", "--at", "2026-12-20", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    first = dry.stdout.splitlines()[0]
+    assert first.startswith("dry run, nothing changed or queued: scan 2026-12-20: ")
+    assert re.search(r" [1-9]\d* opened, .* [1-9]\d* notifications would be queued$", first)
+    assert "overdue" in dry.stdout
+    assert snapshot(url) == before
+    forced = cli(url, "scan", "--at", "2026-12-20", "--force", "--json")
+    assert forced.exit_code == 0 and json.loads(forced.stdout)["alerts"]
+    assert snapshot(url)["delivery"] and snapshot(url)["alert"]

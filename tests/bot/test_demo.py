@@ -24,7 +24,7 @@ from storage.db import make_engine
 from storage.models import Alert, Employee, Payment
 from storage.payments import arrears, latest_balances
 from storage.scan import run_scan
-from tests.bot.cli_support import snapshot
+from tests.bot.cli_support import company, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -152,6 +152,26 @@ def test_demo_refuses_a_database_that_holds_a_company(tmp_path: Path) -> None:
         app, ["--db", url, "--today", DEMO_DAY.isoformat(), "demo", "--reset"], input=""
     )
     assert again.exit_code == 0
+    assert len(snapshot(url)["employee"]) == 200
+
+
+def test_demo_reset_refuses_a_database_it_did_not_create(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/company.db"
+    company(url, tmp_path)  # a real company: `init` and `import employees`, no demo
+    before = snapshot(url)
+    refused = CliRunner().invoke(app, ["--db", url, "demo", "--reset"], input="")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "error: refusing to wipe: this database was not created by `coverwatch demo` "
+        "(it holds a real company?); add --force to wipe it anyway\n"
+    )
+    assert snapshot(url) == before
+    forced = CliRunner().invoke(
+        app,
+        ["--db", url, "--today", DEMO_DAY.isoformat(), "demo", "--reset", "--force"],
+        input="",
+    )
+    assert forced.exit_code == 0, forced.output
     assert len(snapshot(url)["employee"]) == 200
 
 

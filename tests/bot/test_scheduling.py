@@ -7,10 +7,12 @@ injected, so nothing waits for a cron tick.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from sqlalchemy.engine import Engine
 
@@ -116,3 +118,20 @@ def test_previous_fire_time_is_the_latest_tick_at_or_before_now() -> None:
     every_minute = latest("* * * * *")
     now = local(2026, 10, 12, 9, 30, 42)
     assert every_minute(now) == now.replace(second=0)
+
+
+def test_each_run_is_one_log_line_naming_job_and_result(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(local(2026, 10, 12, 9, 0, 5))
+    first = runner(engine, "a", clock, [])
+    second = runner(engine, "b", clock, [])
+    caplog.set_level(logging.INFO, logger="bot.scheduling")
+    fire = local(2026, 10, 12, 9, 0)
+
+    asyncio.run(first.run_once("scan", fire))
+    asyncio.run(second.run_once("scan", fire))  # already claimed: nothing at INFO
+
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == [
+        "scan: scanned by a (fire time 2026-10-12T09:00+08:00)"
+    ]

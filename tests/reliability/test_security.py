@@ -68,7 +68,7 @@ row by design; `storage.db.make_engine` never turns it on, so it stays at its de
 WIRE = ("urllib3.", "slack_sdk.")
 """HTTP clients that log each request at DEBUG: urllib3 its request line, query string included
 (WeCom's `gettoken` carries the corpsecret there), slack_sdk the body (the reply's figures).
-Known leaks at DEBUG, tested apart; coverwatch itself runs at INFO (bot/serve.py)."""
+Known leaks at DEBUG, tested apart; coverwatch itself runs at INFO (bot/logs.py)."""
 FULL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 """A full mainland ID number (GB 11643: 17 digits and a check character)."""
 
@@ -329,7 +329,7 @@ def test_no_secret_or_full_id_number_in_logs(
 @pytest.mark.xfail(
     strict=True,
     reason="at DEBUG urllib3 logs WeCom's corpsecret (gettoken query) and slack_sdk the reply "
-    "bodies (salary bases); `coverwatch run` pins those loggers to INFO (bot/serve.py), but a "
+    "bodies (salary bases); `coverwatch run` pins those loggers to INFO (bot/logs.py), but a "
     "process that enables DEBUG itself still sees them until a redacting log filter exists",
 )
 def test_third_party_request_lines_hold_no_secret(
