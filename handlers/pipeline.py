@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 from sqlmodel import Session
@@ -80,7 +81,7 @@ def _handle(
             text=translate(progress.locale, "error.not_registered"), ephemeral=not is_direct
         )
     progress.locale = _locale(app, session, employee, event)
-    matched = _route(event)
+    matched = _route(event, app.today())
     if matched is None:
         return Reply(text=translate(progress.locale, "error.unknown"))
     command, args = matched
@@ -108,9 +109,9 @@ def _locale(app: AppContext, session: Session, employee: Employee, event: Messag
     return normalize_locale(locale_for(session, employee, fallback)) or fallback
 
 
-def _route(event: Message | Action) -> tuple[Command, tuple[str, ...]] | None:
+def _route(event: Message | Action, today: date) -> tuple[Command, tuple[str, ...]] | None:
     if isinstance(event, Message):
-        return router().match(event.text)
+        return router().match(event.text, today=today)
     name = BUTTON_COMMANDS.get(event.action_id)
     command = None if name is None else router().get(name)
     if command is None:

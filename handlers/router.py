@@ -20,6 +20,7 @@ from core.periods import Period
 from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.types import Action, Message, Reply
+from handlers.understanding import fold, understand
 from storage.accounts import AccountPolicy, account_policies
 from storage.models import Employee
 
@@ -149,11 +150,14 @@ class Router:
     def get(self, name: str) -> Command | None:
         return self._commands.get(name)
 
-    def match(self, text: str) -> tuple[Command, tuple[str, ...]] | None:
+    def match(
+        self, text: str, *, today: date | None = None
+    ) -> tuple[Command, tuple[str, ...]] | None:
         """The command a text asks for and its arguments, or None.
 
         People write "my contributions for 2026-10" or "我的医保状态?": when the literal
-        text does not fit a command, the same text without polite filler words is tried.
+        text does not fit a command, the same text without polite filler words is tried, and
+        then the phrasings of `handlers.understanding` (`today` dates "this month").
         """
         cleaned = normalize(text)
         if not cleaned:
@@ -168,6 +172,9 @@ class Router:
             if command.min_args <= len(useful) <= command.max_args:
                 return command, useful
             fallback = fallback or found
+        meant = understand(cleaned, today, self._commands)
+        if meant is not None and (fallback is None or _reads_better(fallback, meant)):
+            return self._commands[meant[0]], meant[1]
         return fallback
 
     def _match_literal(self, cleaned: str) -> tuple[Command, tuple[str, ...]] | None:
@@ -197,6 +204,17 @@ class Router:
         return reply
 
 
+def _reads_better(
+    literal: tuple[Command, tuple[str, ...]], meant: tuple[str, tuple[str, ...]]
+) -> bool:
+    """A sentence naming its command may still need understanding (`kpi last month`); typed
+    arguments that do not fit (`coverage of everyone`, `contributions 2025-06 extra`) keep
+    the usage hint."""
+    command, typed = literal
+    name, understood = meant
+    return name == command.name and bool(understood) and not set(understood) & set(typed)
+
+
 def error_text(request: Request, command: Command, error: UserError) -> str:
     lines = [request.t(error.key, **error.values)] if error.key else []
     if isinstance(error, UsageError):
@@ -205,11 +223,12 @@ def error_text(request: Request, command: Command, error: UserError) -> str:
 
 
 def normalize(text: str) -> str:
-    """Fold what chat clients vary: width, spacing, a trailing `?` and `/coverwatch`.
+    """Fold what chat clients vary: width, spacing, Traditional characters, a trailing `?` and
+    `/coverwatch`.
 
     Case is kept (arguments are echoed back as typed); command words compare casefolded.
     """
-    folded = " ".join(unicodedata.normalize("NFKC", text).split())
+    folded = " ".join(fold(unicodedata.normalize("NFKC", text)).split())
     lowered = folded.casefold()
     for prefix in _PREFIXES:
         if lowered == prefix or lowered.startswith(prefix + " "):

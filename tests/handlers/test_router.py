@@ -84,7 +84,7 @@ def test_extra_words_still_get_the_usage_hint() -> None:
     assert matched is not None and matched[1] == ("of", "everyone")
 
 
-@pytest.mark.parametrize("text", ["", "   ", "?", "/coverwatch", "coverages", "my", "我的"])
+@pytest.mark.parametrize("text", ["", "   ", "?", "/coverwatch", "overage", "my", "我的"])
 def test_no_match(text: str) -> None:
     assert make_router().match(text) is None
 
