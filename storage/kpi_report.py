@@ -34,6 +34,9 @@ from storage.models import Employee, LedgerLine
 from storage.payments import AccountPeriod, account_periods
 from storage.queries_kpi import alerts_opened_between, hires_between
 
+_IN_CHUNK = 5000
+"""Ids per `IN (…)` list, well within SQLite's and psycopg's parameter limits."""
+
 
 @dataclass(frozen=True)
 class _Alert:
@@ -92,13 +95,14 @@ def _alerts(
     first: Period,
     last: Period,
     zone: ZoneInfo,
-    people: Mapping[str, tuple[str, str]],
     department_accounts: Mapping[str, set[str]],
 ) -> list[_Alert]:
     start = datetime.combine(first.first_day, time(), zone)
     end = datetime.combine(last.next().first_day, time(), zone)
+    opened_alerts = alerts_opened_between(session, start, end)
+    people = _subjects(session, {a.employee_id for a in opened_alerts if a.employee_id})
     found = []
-    for alert in alerts_opened_between(session, start, end):
+    for alert in opened_alerts:
         subject_department, subject_account = people.get(alert.employee_id or "", ("", ""))
         account = alert.account_id or subject_account
         if alert.department:
@@ -124,6 +128,31 @@ def _alerts(
     return found
 
 
+def _subjects(session: Session, employee_ids: set[str]) -> dict[str, tuple[str, str]]:
+    """employee id -> (department, account) of the people alerts are about (not everyone)."""
+    ids = sorted(employee_ids)
+    people: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(Employee.employee_id, Employee.department, Employee.account_id).where(
+            col(Employee.employee_id).in_(ids[start : start + _IN_CHUNK])
+        )
+        people.update((e, (d, a)) for e, d, a in session.exec(query))
+    return people
+
+
+def _department_accounts(session: Session) -> dict[str, set[str]]:
+    """department -> the accounts its people are insured on (from SQL, not every employee)."""
+    query = (
+        select(Employee.department, Employee.account_id)
+        .where(col(Employee.department) != "")
+        .distinct()
+    )
+    found: dict[str, set[str]] = defaultdict(set)
+    for department, account in session.exec(query):
+        found[department].add(account)
+    return found
+
+
 def gather(
     session: Session,
     accounts: Mapping[str, AccountPolicy],
@@ -139,19 +168,10 @@ def gather(
     first = window[0]
     today = as_of.astimezone(timezone).date()
     dues = [p for p in account_periods(session, accounts, today) if first <= p.period <= period]
-    people = {
-        employee_id: (department, account)
-        for employee_id, department, account in session.exec(
-            select(Employee.employee_id, Employee.department, Employee.account_id)
-        )
-    }
-    department_accounts: dict[str, set[str]] = defaultdict(set)
-    for department, account in people.values():
-        if department:
-            department_accounts[department].add(account)
+    department_accounts = _department_accounts(session)
     shares = _department_dues(session, first, period)
     hires = hires_between(session, first.first_day, period.last_day)
-    alerts = _alerts(session, first, period, timezone, people, department_accounts)
+    alerts = _alerts(session, first, period, timezone, department_accounts)
 
     def summary(
         items: Iterable[AccountPeriod], hired: Iterable[Hire], acks: Iterable[_Alert]

@@ -1,15 +1,28 @@
-"""Ledger look-ups the chat needs beyond `storage.ledger`: an employee's latest period and base."""
+"""Ledger look-ups beyond `storage.ledger`: an employee's latest period and base, the report.
+
+The dues report reads a period's ledger as a stream (`yield_per`: `fetchmany` chunks on
+SQLite, a server-side cursor on PostgreSQL), so a million lines never sit in memory, and takes
+each account's subtotal from SQL rather than adding the lines up in Python.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import func, type_coerce
+from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
 from core.periods import Period
-from storage.models import LedgerLine
+from storage.models import Employee, LedgerLine
+from storage.types import Money
+
+REPORT_CHUNK = 2000
+"""Ledger lines fetched per round trip by `report_lines`."""
+ReportLine = tuple[str, str, str, str, str, Decimal, Decimal, Decimal]
+"""`(account_id, employee_id, name, department, scheme, base, employer, employee)`."""
 
 BASE_SCHEME = "pension"
 """The base people mean by "my base": the pension line's clamped base, the band most payroll
@@ -44,3 +57,48 @@ def month_base(session: Session, employee_id: str, period: Period) -> tuple[Peri
         .order_by(col(LedgerLine.id))
     ).all()
     return Period.parse(latest), headline_base(lines)
+
+
+def report_lines(session: Session, period: Period) -> Iterator[ReportLine]:
+    """The period's ledger lines with each employee's name, by account, employee, line id."""
+    query = (
+        select_rows(
+            col(LedgerLine.account_id),
+            col(LedgerLine.employee_id),
+            col(Employee.name),
+            col(Employee.department),
+            col(LedgerLine.scheme),
+            col(LedgerLine.base),
+            col(LedgerLine.employer),
+            col(LedgerLine.employee),
+        )
+        .join(Employee, col(Employee.employee_id) == col(LedgerLine.employee_id))
+        .where(col(LedgerLine.period) == str(period))
+        .order_by(col(LedgerLine.account_id), col(LedgerLine.employee_id), col(LedgerLine.id))
+        .execution_options(yield_per=REPORT_CHUNK)
+    )
+    yield from session.connection().execute(query)
+
+
+class Subtotal(NamedTuple):
+    employer: Decimal
+    employee: Decimal
+    lines: int
+
+
+def account_subtotals(session: Session, period: Period) -> dict[str, Subtotal]:
+    """Each account's employer and employee sums and line count in the period, from SQL."""
+    query = (
+        select_rows(
+            col(LedgerLine.account_id),
+            type_coerce(func.sum(LedgerLine.employer), Money),
+            type_coerce(func.sum(LedgerLine.employee), Money),
+            func.count(),
+        )
+        .where(col(LedgerLine.period) == str(period))
+        .group_by(col(LedgerLine.account_id))
+    )
+    return {
+        account: Subtotal(employer, employee, lines)
+        for account, employer, employee, lines in session.connection().execute(query)
+    }

@@ -19,7 +19,7 @@ import typer
 from bot.cli_common import CliError, options, progress_bar, reported
 from bot.reports.dues import NoDuesError, dues_sheets
 from bot.reports.kpi import TREND_MONTHS, kpi_json, kpi_sheets
-from bot.reports.sheets import save_csv, write_csv, write_table, write_xlsx
+from bot.reports.sheets import save_csv, stream_csv, write_csv, write_table, write_xlsx
 from core.periods import Period
 from handlers.i18n import translate
 from handlers.kpi_chart import chart_png
@@ -146,21 +146,19 @@ def dues(
     opts = options(ctx)
     settings = opts.settings()
     context = opts.app(settings)
-    with progress_bar(f"report dues {month}"), session_scope(context.engine) as session:
-        try:
-            sheets = dues_sheets(
-                session,
-                month,
-                account_policies(session, context.policies),
-                settings.bot.locale,
-            )
-        except NoDuesError as exc:
-            raise CliError(str(exc)) from None
-        targets = {fmt: out if len(formats) == 1 else out.with_suffix(f".{fmt}") for fmt in formats}
+    targets = {fmt: out if len(formats) == 1 else out.with_suffix(f".{fmt}") for fmt in formats}
+    with session_scope(context.engine) as session:
+        accounts = account_policies(session, context.policies)
         for fmt, target in targets.items():
-            if fmt == "xlsx":
-                write_xlsx(sheets, target)
-            else:
-                save_csv(write_csv(sheets[:1]), target)
+            # The ledger streams from the database into the file, inside this session.
+            with progress_bar(f"report dues {month} ({fmt})") as progress:
+                try:
+                    sheets = dues_sheets(session, month, accounts, settings.bot.locale, progress)
+                except NoDuesError as exc:
+                    raise CliError(str(exc)) from None
+                if fmt == "xlsx":
+                    write_xlsx(sheets, target)
+                else:
+                    stream_csv(sheets[:1], target)
     for target in targets.values():
         typer.echo(f"report dues {month}: wrote {target}")

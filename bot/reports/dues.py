@@ -8,17 +8,16 @@ account. The workbook adds an `Accounts` sheet with each account's due date and 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot.reports.sheets import Column, Kind, Sheet
+from bot.reports.sheets import Column, Kind, Line, Sheet, StreamedSheet
 from core.periods import Period
 from handlers.i18n import has_key, translate
 from storage.accounts import AccountPolicy
-from storage.ledger import ZERO, employee_lines, period_dues
-from storage.models import Employee, LedgerLine
+from storage.ledger import period_dues
+from storage.queries_ledger import REPORT_CHUNK, Subtotal, account_subtotals, report_lines
 
 LEDGER_COLUMNS = (
     ("row", Kind.TEXT),
@@ -33,6 +32,8 @@ LEDGER_COLUMNS = (
     ("employee", Kind.MONEY),
     ("total", Kind.MONEY),
 )
+LEDGER_WIDTHS = (8, 10, 8, 12, 16, 16, 13, 12, 12, 12, 12)
+"""The longest cell expected per ledger column (the stream is written before it is known)."""
 ACCOUNT_COLUMNS = (
     ("account", Kind.TEXT),
     ("account_name", Kind.TEXT),
@@ -64,59 +65,29 @@ class NoDuesError(ValueError):
 
 
 def dues_sheets(
-    session: Session, period: Period, accounts: Mapping[str, AccountPolicy], locale: str
-) -> list[Sheet]:
-    """`Ledger` (lines and account subtotals) and `Accounts` (due dates and totals), with
-    headers, sheet names and scheme names in `locale`."""
+    session: Session,
+    period: Period,
+    accounts: Mapping[str, AccountPolicy],
+    locale: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[StreamedSheet | Sheet]:
+    """`Ledger` (lines and account subtotals, streamed) and `Accounts` (due dates and totals),
+    with headers, sheet names and scheme names in `locale`.
+
+    The ledger is read while it is written, so write the sheets inside the session;
+    `progress(done, total)` hears of every chunk of lines written.
+    """
     dues = period_dues(session, period)
     if not dues:
         raise NoDuesError(
             f"no dues stored for {period}: run `coverwatch dues --period {period}` first"
         )
-    by_account: dict[str, list[LedgerLine]] = defaultdict(list)
-    for line in employee_lines(session, period):
-        by_account[line.account_id].append(line)
-    ids = {line.employee_id for lines in by_account.values() for line in lines}
-    people = {
-        e.employee_id: e
-        for e in session.exec(select(Employee).where(col(Employee.employee_id).in_(ids)))
-    }
-    line_label, subtotal_label = (translate(locale, f"report.{k}") for k in ("line", "subtotal"))
-    ledger = Sheet(translate(locale, "report.ledger"), columns(locale, LEDGER_COLUMNS))
-    for account_id in sorted(by_account):
-        currency = accounts[account_id].currency
-        employer = employee = ZERO
-        for line in by_account[account_id]:
-            person = people[line.employee_id]
-            ledger.add(
-                [
-                    line_label,
-                    account_id,
-                    currency,
-                    line.employee_id,
-                    person.name,
-                    person.department,
-                    scheme_name(locale, line.scheme),
-                    line.base,
-                    line.employer,
-                    line.employee,
-                    line.employer + line.employee,
-                ]
-            )
-            employer += line.employer
-            employee += line.employee
-        ledger.add(
-            [
-                subtotal_label,
-                account_id,
-                currency,
-                *[None] * 5,
-                employer,
-                employee,
-                employer + employee,
-            ],
-            bold=True,
-        )
+    ledger = StreamedSheet(
+        translate(locale, "report.ledger"),
+        columns(locale, LEDGER_COLUMNS),
+        lambda: _ledger_lines(session, period, accounts, locale, progress),
+        LEDGER_WIDTHS,
+    )
     totals = Sheet(translate(locale, "report.accounts"), columns(locale, ACCOUNT_COLUMNS))
     for due in dues:
         account = accounts.get(due.account_id)
@@ -133,3 +104,58 @@ def dues_sheets(
             ]
         )
     return [ledger, totals]
+
+
+def _ledger_lines(
+    session: Session,
+    period: Period,
+    accounts: Mapping[str, AccountPolicy],
+    locale: str,
+    progress: Callable[[int, int], None] | None,
+) -> Iterator[Line]:
+    """Every ledger line, each account's closed by its subtotal row (summed in SQL)."""
+    line_label, subtotal_label = (translate(locale, f"report.{k}") for k in ("line", "subtotal"))
+    schemes: dict[str, str] = {}
+    subtotals = account_subtotals(session, period)
+    total = sum(subtotal.lines for subtotal in subtotals.values())
+    current: str | None = None
+    currency = ""
+    for done, line in enumerate(report_lines(session, period)):
+        account_id, employee_id, name, department, scheme, base, employer, employee = line
+        if progress is not None and done % REPORT_CHUNK == 0:
+            progress(done, total)
+        if account_id != current:
+            if current is not None:
+                yield _subtotal(subtotal_label, current, currency, subtotals[current])
+            current, currency = account_id, accounts[account_id].currency
+        shown = schemes.get(scheme)
+        if shown is None:
+            shown = schemes[scheme] = scheme_name(locale, scheme)
+        yield (
+            (
+                line_label,
+                account_id,
+                currency,
+                employee_id,
+                name,
+                department,
+                shown,
+                base,
+                employer,
+                employee,
+                employer + employee,
+            ),
+            False,
+        )
+    if current is not None:
+        yield _subtotal(subtotal_label, current, currency, subtotals[current])
+    if progress is not None:
+        progress(total, total)
+
+
+def _subtotal(label: str, account_id: str, currency: str, sums: Subtotal) -> Line:
+    employer, employee = sums.employer, sums.employee
+    return (
+        (label, account_id, currency, *[None] * 5, employer, employee, employer + employee),
+        True,
+    )

@@ -1,26 +1,34 @@
 """Tables written three ways: a text table for the terminal, CSV, and an xlsx workbook.
 
-A report is a list of `Sheet`s whose columns know their kind, so each writer formats a cell
+A report is a list of sheets whose columns know their kind, so each writer formats a cell
 the way its reader expects: CSV gets plain machine-readable values (rates as fractions
 "0.9500", amounts "1234.50"), the terminal gets "95.0%", and the workbook gets real numbers
 with percent and currency number formats, frozen headers and sensible column widths.
 A CSV file starts with a UTF-8 BOM: without it Excel on Chinese Windows reads the file as
 GBK and garbles every Chinese header and name.
+
+A `Sheet` holds its rows; a `StreamedSheet` produces them while a writer reads, and both
+file writers write each row as it comes (openpyxl's write-only mode, the csv module), so a
+report of a million lines is written in the memory of a few thousand.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, TextIO
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell as XlsxCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from core.money import format_amount
 
@@ -45,6 +53,20 @@ class Column:
 
 
 Cell = str | int | Decimal | None
+Line = tuple[Sequence[Cell], bool]
+"""A row's cells and whether it is set in bold (subtotals)."""
+MIN_WIDTH, MAX_WIDTH = 10, 40
+
+
+class Rows(Protocol):
+    """A sheet as the writers read it: named columns, then its lines in order."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def columns(self) -> Sequence[Column]: ...
+    def lines(self) -> Iterable[Line]: ...
+    def widths(self) -> Sequence[int]: ...
 
 
 @dataclass
@@ -61,6 +83,39 @@ class Sheet:
         if bold:
             self.emphasis.add(len(self.rows))
         self.rows.append(row)
+
+    def lines(self) -> Iterator[Line]:
+        return ((row, index in self.emphasis) for index, row in enumerate(self.rows))
+
+    def widths(self) -> list[int]:
+        """Each column as wide as its longest shown cell (plus a margin), within limits."""
+        return [
+            _width(max([len(column.header), *(len(_shown(r[i], column.kind)) for r in self.rows)]))
+            for i, column in enumerate(self.columns)
+        ]
+
+
+@dataclass(frozen=True)
+class StreamedSheet:
+    """A sheet whose lines come from `produce` as they are written (each writer calls it once).
+
+    Its column widths are given up front: the longest cell is not known before the last.
+    """
+
+    name: str
+    columns: Sequence[Column]
+    produce: Callable[[], Iterable[Line]]
+    width_hints: Sequence[int]
+
+    def lines(self) -> Iterable[Line]:
+        return self.produce()
+
+    def widths(self) -> list[int]:
+        return [_width(hint) for hint in self.width_hints]
+
+
+def _width(longest: int) -> int:
+    return min(max(MIN_WIDTH, longest + 4), MAX_WIDTH)
 
 
 XLSX_FORMATS = {
@@ -90,25 +145,36 @@ def _shown(value: Cell, kind: Kind) -> str:
     return _plain(value, kind)
 
 
-def write_csv(sheets: Sequence[Sheet], view_header: str = "view") -> str:
-    """One CSV; several sheets with the same columns get a leading column naming the sheet."""
+def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None:
     headers = [column.header for column in sheets[0].columns]
     several = len(sheets) > 1
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(target, lineterminator="\n")
     writer.writerow([view_header, *headers] if several else headers)
     for sheet in sheets:
         if [column.header for column in sheet.columns] != headers:
             raise ValueError(f"sheet {sheet.name} has other columns than {sheets[0].name}")
-        for row in sheet.rows:
-            cells = [_plain(v, c.kind) for v, c in zip(row, sheet.columns, strict=True)]
+        kinds = [column.kind for column in sheet.columns]
+        for row, _bold in sheet.lines():
+            cells = [_plain(v, kind) for v, kind in zip(row, kinds, strict=True)]
             writer.writerow([sheet.name, *cells] if several else cells)
+
+
+def write_csv(sheets: Sequence[Rows], view_header: str = "view") -> str:
+    """One CSV; several sheets with the same columns get a leading column naming the sheet."""
+    out = io.StringIO()
+    _write_csv(sheets, out, view_header)
     return out.getvalue()
 
 
 def save_csv(text: str, path: Path) -> None:
     """CSV text from `write_csv` into a file, with the BOM Excel needs to see UTF-8."""
     path.write_text(text, encoding="utf-8-sig")
+
+
+def stream_csv(sheets: Sequence[Rows], path: Path, view_header: str = "view") -> None:
+    """`write_csv` straight into a file (with the BOM), each row written as it comes."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        _write_csv(sheets, handle, view_header)
 
 
 def write_table(sheets: Sequence[Sheet]) -> str:
@@ -137,36 +203,74 @@ def _money_format(currency: str | None) -> str:
     return f"#,##0.00{suffix}"
 
 
-def write_xlsx(sheets: Sequence[Sheet], path: Path) -> None:
-    """A workbook with one worksheet per sheet: typed cells, number formats, frozen header."""
-    book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+def write_xlsx(sheets: Sequence[Rows], path: Path) -> None:
+    """A workbook with one worksheet per sheet: typed cells, number formats, frozen header.
+
+    Write-only mode streams each row to the file as it is appended (inline strings, no cell
+    objects kept); styled cells are a few prototypes per column, re-used row after row.
+    """
+    book = Workbook(write_only=True)
     for sheet in sheets:
-        ws = book.create_sheet(title=sheet.name[:31])  # Excel's limit on sheet names
-        ws.append([column.header for column in sheet.columns])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        currency_at = next((i for i, c in enumerate(sheet.columns) if c.holds_currency), None)
-        for index, row in enumerate(sheet.rows):
-            ws.append(list(row))
-            for position, (value, column) in enumerate(zip(row, sheet.columns, strict=True)):
-                cell = ws.cell(row=index + 2, column=position + 1)
-                if index in sheet.emphasis:
-                    cell.font = Font(bold=True)
-                if value is None or column.kind is Kind.TEXT:
-                    continue
-                if column.kind is Kind.MONEY:
-                    row_currency = row[currency_at] if currency_at is not None else None
-                    cell.number_format = _money_format(column.currency or str(row_currency or ""))
-                else:
-                    cell.number_format = XLSX_FORMATS[column.kind]
+        ws: WriteOnlyWorksheet = book.create_sheet(title=sheet.name[:31])  # Excel's limit
+        for position, width in enumerate(sheet.widths(), start=1):
+            # set by `Worksheet._setup`, which types-openpyxl leaves out of WriteOnlyWorksheet
+            dimensions = ws.column_dimensions  # type: ignore[attr-defined]
+            dimensions[get_column_letter(position)].width = width
         ws.freeze_panes = "A2"
-        for position, column in enumerate(sheet.columns, start=1):
-            longest = max(
-                [
-                    len(column.header),
-                    *(len(_shown(r[position - 1], column.kind)) for r in sheet.rows),
-                ]
-            )
-            ws.column_dimensions[get_column_letter(position)].width = min(max(10, longest + 4), 40)
+        styles = _Styles(ws, sheet.columns)
+        ws.append(
+            [
+                styles.cell(i, column.header, None, bold=True)
+                for i, column in enumerate(sheet.columns)
+            ]
+        )
+        for row, bold in sheet.lines():
+            ws.append(styles.row(row, bold=bold))
     book.save(path)
+
+
+class _Styles:
+    """Styled cells of one worksheet: a prototype per (column, number format, bold).
+
+    openpyxl writes an appended cell at once and starts afresh after a styled one
+    (`WriteOnlyWorksheet._values_to_row`), so one prototype per column can carry every row's
+    value; unstyled cells go as plain values.
+    """
+
+    def __init__(self, ws: WriteOnlyWorksheet, columns: Sequence[Column]) -> None:
+        self.ws = ws
+        self.columns = columns
+        self.kinds = [column.kind for column in columns]
+        self.currency_at = next((i for i, c in enumerate(columns) if c.holds_currency), None)
+        self.prototypes: dict[tuple[int, str | None, bool], XlsxCell] = {}
+
+    def row(self, row: Sequence[Cell], *, bold: bool) -> list[object]:
+        if len(row) != len(self.kinds):
+            raise ValueError(f"{self.ws.title}: {len(row)} cells for {len(self.kinds)} columns")
+        return [
+            self.cell(i, value, self._format(i, value, row), bold=bold)
+            for i, value in enumerate(row)
+        ]
+
+    def _format(self, index: int, value: Cell, row: Sequence[Cell]) -> str | None:
+        kind = self.kinds[index]
+        if value is None or kind is Kind.TEXT:
+            return None
+        if kind is Kind.MONEY:
+            row_currency = row[self.currency_at] if self.currency_at is not None else None
+            return _money_format(self.columns[index].currency or str(row_currency or ""))
+        return XLSX_FORMATS[kind]
+
+    def cell(self, index: int, value: Cell, number_format: str | None, *, bold: bool) -> object:
+        if number_format is None and not bold:
+            return value
+        key = (index, number_format, bold)
+        prototype = self.prototypes.get(key)
+        if prototype is None:
+            prototype = self.prototypes[key] = WriteOnlyCell(self.ws)
+            if bold:
+                prototype.font = Font(bold=True)
+            if number_format is not None:
+                prototype.number_format = number_format
+        prototype.value = value
+        return prototype
