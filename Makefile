@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test demo lint bench clean
+.PHONY: test test-fast demo lint bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -18,6 +18,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy core
 	$(VENV)/bin/pytest -q
+
+# Day-to-day lane: no process-starting tests, no PostgreSQL rows (`make test` runs everything).
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow and not postgres"
 
 demo: $(STAMP)
 	rm -f demo.db demo.db-wal demo.db-shm

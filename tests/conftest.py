@@ -1,15 +1,24 @@
-"""Shared fixtures: real databases (a SQLite file and a throwaway PostgreSQL database)."""
+"""Shared fixtures: real databases (a SQLite file and a throwaway PostgreSQL database) and the
+loopback platform fakes, which adapter, handler and bot tests all use."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine, upgrade
+
+if TYPE_CHECKING:  # the fakes import the platform SDKs; only tests that use them pay for that
+    from adapters.wecom import WeComAdapter
+    from tests.fakes.dingtalk import FakeDingTalk
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.wecom import FakeWeCom
+    from tests.support.wecom import FakeClock
 
 PG_SERVER = os.environ.get(
     "COVERWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -58,9 +67,12 @@ def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{tmp_path}/coverwatch.db"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest) -> str:
-    """Each storage test runs on a real SQLite file and on a real PostgreSQL database."""
+    """Each storage test runs on a real SQLite file and on a real PostgreSQL database.
+
+    The PostgreSQL rows carry the `postgres` marker, so `-m "not postgres"` deselects them.
+    """
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("pg_url"))
@@ -72,3 +84,66 @@ def engine(db_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # httpx, requests and websockets honour proxy variables; loopback must never use a proxy.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    from tests.fakes.slack import FakeSlack
+    from tests.support.slack import APP_TOKEN, BOT_TOKEN
+
+    with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_dingtalk(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDingTalk]:
+    from tests.fakes.dingtalk import FakeDingTalk
+
+    _no_proxy(monkeypatch)
+    fake = FakeDingTalk()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def wecom_clock() -> FakeClock:
+    from tests.support.wecom import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def wecom_fake(wecom_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeCom]:
+    from tests.fakes.wecom import FakeWeCom
+    from tests.support.wecom import AGENT_ID, CORP_ID, HR_CHAT, SECRET, USERS
+
+    _no_proxy(monkeypatch)
+    fake = FakeWeCom(
+        corp_id=CORP_ID,
+        secret=SECRET,
+        agent_id=AGENT_ID,
+        users=USERS,
+        chats=frozenset({HR_CHAT}),
+        clock=wecom_clock,
+    )
+    with fake.running():
+        yield fake
+
+
+@pytest.fixture
+def wecom_adapter(wecom_fake: FakeWeCom, wecom_clock: FakeClock) -> WeComAdapter:
+    from tests.support.wecom import make_adapter
+
+    return make_adapter(wecom_fake, wecom_clock)

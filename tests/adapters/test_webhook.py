@@ -35,11 +35,6 @@ def clock() -> float:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def server() -> Iterator[WebhookServer]:
     with WebhookServer(SECRET, clock=clock) as running:
         yield running

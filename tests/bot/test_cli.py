@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 
 from storage.db import MIGRATIONS, head_revision, make_engine, schema_revision
-from tests.bot.cli_support import TODAY, cli, company, script, snapshot, write
+from tests.support.cli import TODAY, cli, company, script, snapshot, write
 
 AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
 ALERT_KEYS = {
@@ -233,6 +233,7 @@ def test_a_bad_scan_date_is_one_line(url: str) -> None:
     assert _one_error_line(result.stderr).startswith("error: --at: not a date")
 
 
+@pytest.mark.slow
 def test_a_bad_config_is_one_line(tmp_path: Path) -> None:
     config = write(tmp_path, "coverwatch.toml", '[bot]\ntimezone = "Mars/Olympus"\n')
     expected = "error: bot.timezone: unknown IANA time zone 'Mars/Olympus'"
@@ -242,6 +243,7 @@ def test_a_bad_config_is_one_line(tmp_path: Path) -> None:
     assert process.returncode == 1 and _one_error_line(process.stderr) == expected
 
 
+@pytest.mark.slow
 def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
     result = script("--config", str(tmp_path / "nope.toml"), "alerts")
     assert result.returncode == 1
@@ -250,12 +252,14 @@ def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_is_one_line() -> None:
     result = script("--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "alerts")
     assert result.returncode == 1
     assert _one_error_line(result.stderr).startswith("error: database unreachable")
 
 
+@pytest.mark.slow
 def test_the_console_script_end_to_end(url: str) -> None:
     assert script("--db", url, "init").returncode == 0
     dues = script("--db", url, "--today", TODAY, "dues", "--period", "2026-11", "--json")
@@ -265,6 +269,7 @@ def test_the_console_script_end_to_end(url: str) -> None:
     assert json.loads(ask.stdout)["card"]["title"] == "My cover"  # E003's locale is en
 
 
+@pytest.mark.slow
 def test_usage_errors_from_the_console_script_are_one_line(url: str) -> None:
     missing = script("--db", url, "dues")
     assert missing.returncode == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from storage.audit import record_audit
 from storage.db import make_engine, session_scope
-from tests.bot.cli_support import cli, company
+from tests.support.cli import cli, company
 
 
 def _seed(url: str) -> None:

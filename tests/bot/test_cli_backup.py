@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from tests.bot.cli_support import cli, company, snapshot
+from tests.support.cli import cli, company, snapshot
 
 
 def test_backup_copies_every_row(tmp_path: Path) -> None:

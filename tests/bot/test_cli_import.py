@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.cli_support import EMPLOYEES, cli, company, script, snapshot, write
+from tests.support.cli import EMPLOYEES, cli, company, script, snapshot, write
 
 HEADER = EMPLOYEES.splitlines()[0]
 GOOD_ROW = "N001,新人,研发部,M001,beijing,2026-11-02,,18000,employee,,"
@@ -83,6 +83,7 @@ def test_each_bad_row_aborts_the_whole_import(url: str, tmp_path: Path, case: st
     assert snapshot(url) == before
 
 
+@pytest.mark.slow
 def test_duplicate_ids_are_reported_with_the_first_row(url: str, tmp_path: Path) -> None:
     before = snapshot(url)
     path = write(tmp_path, "dup.csv", f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bot.cli_support import cli
+from tests.support.cli import cli
 
 
 def test_token_lifecycle(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from storage.db import make_engine
 from storage.models import Alert, Employee, Payment
 from storage.payments import arrears, latest_balances
 from storage.scan import run_scan
-from tests.bot.cli_support import company, snapshot
+from tests.support.cli import company, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import AppError
 from bot.preflight import check_port_free
-from tests.bot.cli_support import cli, company, script
+from tests.support.cli import cli, company, script
 
 
 def test_a_free_port_passes() -> None:

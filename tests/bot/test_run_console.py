@@ -22,7 +22,7 @@ from handlers.i18n import translate
 from storage.db import make_engine, session_scope
 from storage.models import Alert, AlertEvent, JobRun
 from storage.outbox import AlertPayload, decode_payload
-from tests.bot.run_support import (
+from tests.support.run import (
     COVERWATCH,
     deliveries,
     free_port,

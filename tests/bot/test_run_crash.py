@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.run_support import (
+from tests.fakes.webhook_server import WebhookServer
+from tests.support.run import (
     SECRET,
     deliveries,
     free_port,
@@ -25,7 +26,6 @@ from tests.bot.run_support import (
     wait_for,
     write_config,
 )
-from tests.fakes.webhook_server import WebhookServer
 
 LEASE = "outbox_claim_lease_seconds = 2\n"
 

@@ -21,8 +21,9 @@ from core.locales import ZH_CN
 from storage.db import session_scope
 from storage.models import AlertEvent
 from storage.outbox import decode_payload
-from tests.adapters.conftest_dingtalk import ROBOT_CODE, TEMPLATE_ID, fake_dingtalk, payload
-from tests.bot.dingtalk_run_support import (
+from tests.fakes.dingtalk import FakeDingTalk
+from tests.support.dingtalk import ROBOT_CODE, TEMPLATE_ID, payload
+from tests.support.run_dingtalk import (
     HR_GROUP,
     IN_SCOPE_MANAGER,
     OUT_OF_SCOPE_MANAGER,
@@ -33,9 +34,6 @@ from tests.bot.dingtalk_run_support import (
     running,
     wait_until,
 )
-from tests.fakes.dingtalk import FakeDingTalk
-
-__all__ = ["fake_dingtalk"]
 
 
 @pytest.mark.slow

@@ -20,8 +20,8 @@ from sqlmodel import select
 
 from storage.db import make_engine, session_scope
 from storage.models import Delivery, JobRun
-from tests.bot.run_support import free_port, seed_overdue
 from tests.fakes.webhook_server import WebhookServer
+from tests.support.run import free_port, seed_overdue
 
 SECRET = "e2e-webhook-secret"
 COVERWATCH = str(Path(sys.executable).with_name("coverwatch"))

@@ -20,7 +20,9 @@ from sqlmodel import func, select
 
 from storage.db import make_engine, session_scope
 from storage.models import Alert
-from tests.bot.run_support import (
+from tests.conftest import PG_SERVER
+from tests.fakes.webhook_server import WebhookServer
+from tests.support.run import (
     SECRET,
     deliveries,
     free_port,
@@ -31,8 +33,6 @@ from tests.bot.run_support import (
     wait_for,
     write_config,
 )
-from tests.conftest import PG_SERVER
-from tests.fakes.webhook_server import WebhookServer
 
 
 def _metric(text: str, name: str, labels: str) -> float:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.runtime import SHUTDOWN_GRACE_SECONDS
-from tests.bot.run_support import (
+from tests.fakes.webhook_server import WebhookServer
+from tests.support.run import (
     SECRET,
     deliveries,
     free_port,
@@ -26,7 +27,6 @@ from tests.bot.run_support import (
     wait_for,
     write_config,
 )
-from tests.fakes.webhook_server import WebhookServer
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 

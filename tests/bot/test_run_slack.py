@@ -23,8 +23,8 @@ from handlers.alert_render import render_alert
 from handlers.i18n import translate
 from handlers.types import Message
 from storage.models import Alert, AlertEvent, Delivery, ProcessedEvent
-from tests.adapters.conftest_slack import APP_TOKEN, BOT_TOKEN, signed
-from tests.bot.slack_run_support import (
+from tests.fakes.slack import ApiCall, FakeSlack
+from tests.support.run_slack import (
     CHANNEL,
     FORM,
     HR_CHANNEL,
@@ -42,7 +42,7 @@ from tests.bot.slack_run_support import (
     stays,
     wait_until,
 )
-from tests.fakes.slack import ApiCall, FakeSlack
+from tests.support.slack import APP_TOKEN, BOT_TOKEN, signed
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ from bot.app import fixed_clock
 from storage.db import session_scope
 from storage.models import AlertEvent, Delivery, ProcessedEvent
 from storage.outbox import AlertPayload, NewDelivery, enqueue
-from tests.adapters.wecom_support import AES_KEY, AGENT_ID, CORP_ID, HR_CHAT, SECRET, TOKEN
-from tests.bot.wecom_run_support import (
+from tests.fakes.wecom import FakeWeCom
+from tests.support.run_wecom import (
     EMPLOYEE,
     HR,
     MANAGER,
@@ -46,7 +46,7 @@ from tests.bot.wecom_run_support import (
     text_xml,
     wait_until,
 )
-from tests.fakes.wecom import FakeWeCom
+from tests.support.wecom import AES_KEY, AGENT_ID, CORP_ID, HR_CHAT, SECRET, TOKEN
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from storage.db import make_engine, session_scope, upgrade
 from storage.kpi_report import gather
 from storage.kpi_types import KpiReport, View
 from storage.models import Employee
-from tests.storage.kpi_dataset import AS_OF, ZONE, seed
+from tests.support.kpi_company import AS_OF, ZONE, seed
 
 RD = "研发部"
 TARGETS = {"on_time": Decimal("0.95"), "enrollment": Decimal("0.9")}

@@ -23,15 +23,12 @@ from handlers.context import AppContext
 from handlers.pipeline import handle
 from handlers.types import Message, Recipient, Reply
 from storage.db import make_engine, upgrade
-from tests.adapters.conftest_dingtalk import fake_dingtalk, make_adapter, run
-from tests.adapters.conftest_slack import fake_slack, http_adapter
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import FakeWeCom
-from tests.storage.kpi_dataset import AS_OF, ZONE, seed
-
-__all__ = ["fake_dingtalk", "fake_slack"]
-pytest_plugins = ["tests.adapters.conftest_wecom"]
+from tests.support.dingtalk import make_adapter, run
+from tests.support.kpi_company import AS_OF, ZONE, seed
+from tests.support.slack import http_adapter
 
 
 @pytest.fixture

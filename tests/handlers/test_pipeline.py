@@ -16,7 +16,7 @@ from handlers.pipeline import handle
 from handlers.types import Action, Message
 from storage.db import session_scope
 from storage.models import Employee
-from tests.handlers.conftest import ID_NUMBER, Ask, asker
+from tests.support.company import ID_NUMBER, Ask, asker
 
 INTERNAL_ZH = translate("zh-CN", "error.internal")
 

@@ -23,7 +23,7 @@ from handlers.types import Action, Message, Reply
 from storage.db import make_engine, upgrade
 from storage.routing import Routing
 from storage.scan import run_scan
-from tests.handlers.conftest import NOW, make_app, seed
+from tests.support.company import NOW, make_app, seed
 
 FUZZ = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

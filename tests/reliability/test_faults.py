@@ -23,17 +23,9 @@ from handlers.context import AppContext
 from storage.db import make_engine
 from tests.conftest import PG_SERVER
 from tests.fakes.webhook_server import WebhookServer
-from tests.handlers.conftest import NOW
-from tests.reliability.faults_support import (
-    DUE_IN,
-    MESSAGES,
-    SECRET,
-    ManualClock,
-    company,
-    received,
-    states,
-)
-from tests.reliability.live import LiveRuntime
+from tests.support.company import NOW
+from tests.support.faults import DUE_IN, MESSAGES, SECRET, ManualClock, company, received, states
+from tests.support.live import LiveRuntime
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> bool:

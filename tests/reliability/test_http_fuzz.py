@@ -26,8 +26,11 @@ from adapters.slack import SlackAdapter
 from adapters.wecom import WeComAdapter
 from storage.db import make_engine, upgrade
 from storage.models import ProcessedEvent
-from tests.adapters.conftest_slack import BOT_TOKEN, SIGNING_SECRET
-from tests.adapters.wecom_support import (
+from tests.fakes.slack import FakeSlack
+from tests.support.company import make_app, seed
+from tests.support.live import LiveRuntime
+from tests.support.slack import BOT_TOKEN, SIGNING_SECRET
+from tests.support.wecom import (
     AES_KEY,
     AGENT_ID,
     CORP_ID,
@@ -36,9 +39,6 @@ from tests.adapters.wecom_support import (
     encrypted_post,
     fixture_xml,
 )
-from tests.fakes.slack import FakeSlack
-from tests.handlers.conftest import make_app, seed
-from tests.reliability.live import LiveRuntime
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from storage.db import make_engine, session_scope, upgrade
 from storage.imports import ImportFileError, import_employees
 from storage.imports.employees import COLUMNS
-from tests.handlers.conftest import seed
+from tests.support.company import seed
 
 CSV_FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -17,7 +17,7 @@ from adapters.base import ReplyTarget
 from bot.runtime import Runtime
 from handlers.types import Message, Recipient, Reply
 from storage.db import make_engine, upgrade
-from tests.handlers.conftest import make_app, seed
+from tests.support.company import make_app, seed
 
 
 class RecordingConsole:

@@ -20,15 +20,8 @@ from handlers.alert_render import render_delivery
 from storage.db import make_engine
 from storage.models import Delivery
 from tests.fakes.webhook_server import WebhookServer
-from tests.handlers.conftest import NOW
-from tests.reliability.faults_support import (
-    MESSAGES,
-    SECRET,
-    ManualClock,
-    company,
-    received,
-    states,
-)
+from tests.support.company import NOW
+from tests.support.faults import MESSAGES, SECRET, ManualClock, company, received, states
 
 
 class Outage(httpx.AsyncBaseTransport):

@@ -41,21 +41,14 @@ from storage.models import Alert, AlertEvent, Delivery, Employee, LedgerLine, Pr
 from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
-from tests.adapters.conftest_slack import BOT_TOKEN, SIGNING_SECRET
-from tests.adapters.wecom_support import (
-    AES_KEY,
-    AGENT_ID,
-    CORP_ID,
-    TOKEN,
-    encrypted_post,
-    fixture_xml,
-)
-from tests.adapters.wecom_support import SECRET as WECOM_SECRET
 from tests.fakes.slack import FakeSlack
 from tests.fakes.webhook_server import WebhookServer
 from tests.fakes.wecom import FakeWeCom
-from tests.handlers.conftest import ID_NUMBER, NOW, PEOPLE, make_app, seed
-from tests.reliability.live import LiveRuntime
+from tests.support.company import ID_NUMBER, NOW, PEOPLE, make_app, seed
+from tests.support.live import LiveRuntime
+from tests.support.slack import BOT_TOKEN, SIGNING_SECRET
+from tests.support.wecom import AES_KEY, AGENT_ID, CORP_ID, TOKEN, encrypted_post, fixture_xml
+from tests.support.wecom import SECRET as WECOM_SECRET
 
 WEBHOOK_SECRET = "security-webhook-secret-5e1f"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, WECOM_SECRET, TOKEN, AES_KEY, WEBHOOK_SECRET)

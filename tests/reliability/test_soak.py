@@ -44,8 +44,8 @@ from storage.models import Alert, Delivery
 from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
-from tests.handlers.conftest import NOW
-from tests.reliability.faults_support import SECRET, ManualClock, company
+from tests.support.company import NOW
+from tests.support.faults import SECRET, ManualClock, company
 
 SOAK_SECONDS = float(os.environ.get("COVERWATCH_SOAK_SECONDS", "36"))
 MESSAGES_PER_SECOND = 20
@@ -202,6 +202,7 @@ def _states(app: AppContext) -> tuple[set[str], Counter[str]]:
     return {r.state for r in rows}, keys
 
 
+@pytest.mark.slow
 def test_soak(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from storage.db import session_scope
 from storage.imports import ImportResult, import_employees
 from storage.models import Account, Employee
-from tests.fixtures.imports.support import snapshot, write_csv, write_xlsx
+from tests.support.imports import snapshot, write_csv, write_xlsx
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 ACCOUNTS = ("beijing", "shanghai", "hk")

@@ -22,7 +22,7 @@ from storage.imports import (
     import_payments,
 )
 from storage.models import Employee, Payment
-from tests.fixtures.imports.support import snapshot, write_csv
+from tests.support.imports import snapshot, write_csv
 
 ACCOUNTS = ("beijing", "hk")
 PAYMENT = {"account": "beijing", "period": "2026-10", "amount": "1234.50", "paid_on": "2026-11-03"}

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from storage.db import session_scope
 from storage.imports import ImportResult, import_payments
 from storage.models import Account, Payment
-from tests.fixtures.imports.support import snapshot, write_csv, write_xlsx
+from tests.support.imports import snapshot, write_csv, write_xlsx
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
 ACCOUNTS = ("beijing", "hk")

@@ -14,7 +14,7 @@ from storage.imports import ImportFileError
 from storage.imports.cells import CellError, parse_amount, parse_date, parse_period, to_text
 from storage.imports.readers import read_sheet
 from storage.imports.table import Column, Table
-from tests.fixtures.imports.support import write_csv, write_xlsx
+from tests.support.imports import write_csv, write_xlsx
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])

@@ -13,7 +13,7 @@ from storage.kpi_alerts import run_kpi_alerts
 from storage.models import Alert, Delivery
 from storage.outbox import AlertPayload, decode_payload
 from storage.routing import Routing
-from tests.storage.kpi_dataset import AS_OF, ZONE, seed
+from tests.support.kpi_company import AS_OF, ZONE, seed
 
 ROUTING = Routing(platforms=("slack", "wecom"))
 TARGETS = {"on_time": Decimal("0.95"), "enrollment": Decimal("0.9")}

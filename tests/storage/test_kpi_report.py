@@ -1,4 +1,4 @@
-"""KPI figures on the hand-built company (`tests/storage/kpi_dataset.py`), worked out by hand."""
+"""KPI figures on the hand-built company (`tests/support/kpi_company.py`), worked out by hand."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
 from storage.kpi_types import KpiReport, Money, View
-from tests.storage.kpi_dataset import AS_OF, ZONE, seed
+from tests.support.kpi_company import AS_OF, ZONE, seed
 
 MARCH, APRIL, MAY = Period(2025, 3), Period(2025, 4), Period(2025, 5)
 

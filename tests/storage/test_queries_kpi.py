@@ -14,7 +14,7 @@ from storage.queries_kpi import (
     department_account_ids,
     hires_between,
 )
-from tests.handlers.conftest import seed
+from tests.support.company import seed
 
 START = datetime(2025, 5, 1, tzinfo=UTC)
 

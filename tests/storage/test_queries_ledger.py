@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from core.periods import Period
 from storage.db import session_scope
 from storage.queries_ledger import latest_employee_period
-from tests.handlers.conftest import seed
+from tests.support.company import seed
 
 
 def test_latest_period_is_per_employee(engine: Engine) -> None:

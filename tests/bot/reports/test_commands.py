@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from storage.db import make_engine, upgrade
-from tests.storage.kpi_dataset import seed
+from tests.support.kpi_company import seed
 
 TODAY = "2025-05-31"
 CNY = '#,##0.00 "CNY"'

@@ -28,13 +28,10 @@ from storage.db import make_engine, session_scope, upgrade
 from storage.models import Delivery
 from storage.outbox import DigestPayload, decode_payload
 from storage.routing import Routing
-from tests.adapters.conftest_slack import fake_slack, http_adapter
 from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import FakeWeCom
-from tests.storage.kpi_dataset import ZONE, seed
-
-__all__ = ["fake_slack"]
-pytest_plugins = ["tests.adapters.conftest_wecom"]
+from tests.support.kpi_company import ZONE, seed
+from tests.support.slack import http_adapter
 
 DIGEST_DAY = datetime(2025, 6, 2, 1, 0, tzinfo=UTC)
 """09:00 in Shanghai on 2 June: `[kpi] digest_day` 2 posts May."""

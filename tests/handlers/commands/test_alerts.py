@@ -14,7 +14,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from storage.db import session_scope
 from storage.models import Alert, AlertEvent, Installment
-from tests.handlers.conftest import NOW, Ask, asker, click
+from tests.support.company import NOW, Ask, asker, click
 
 FORBIDDEN = translate("zh-CN", "error.forbidden")
 

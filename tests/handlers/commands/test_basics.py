@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.context import AppContext
 from storage.db import session_scope
 from storage.models import UserPreference
-from tests.handlers.conftest import Ask
+from tests.support.company import Ask
 
 
 def test_lang_switches_later_replies_and_is_stored(app: AppContext, ask: Ask) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from handlers.context import AppContext
 from handlers.i18n import translate
-from tests.handlers.conftest import Ask, asker
+from tests.support.company import Ask, asker
 
 
 def test_dues_default_to_the_latest_period_in_chinese(ask: Ask) -> None:

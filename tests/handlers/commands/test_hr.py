@@ -18,7 +18,7 @@ from storage.audit import audit_entries
 from storage.db import session_scope
 from storage.models import Alert, Employee
 from tests.handlers.commands.test_alerts import add_alert
-from tests.handlers.conftest import ID_NUMBER, Ask, asker
+from tests.support.company import ID_NUMBER, Ask, asker
 
 FORBIDDEN = translate("zh-CN", "error.forbidden")
 

@@ -10,7 +10,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from storage.db import session_scope
 from storage.models import Alert
-from tests.handlers.conftest import Ask, asker
+from tests.support.company import Ask, asker
 
 OPENED = datetime(2025, 5, 20, 0, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from handlers.context import AppContext
-from tests.handlers.conftest import ID_NUMBER, Ask, asker
+from tests.support.company import ID_NUMBER, Ask, asker
 
 MASKED_ID = "110101********1234"
 

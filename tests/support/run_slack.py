@@ -36,8 +36,8 @@ from handlers.pipeline import handle
 from handlers.types import Message, Reply
 from storage.db import make_engine, session_scope
 from storage.models import Employee
-from tests.adapters.conftest_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, fixture, form
 from tests.fakes.slack import FakeSlack
+from tests.support.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, fixture, form
 
 COVERWATCH = str(Path(sys.executable).with_name("coverwatch"))
 DEMO_DAY = date(2026, 11, 26)

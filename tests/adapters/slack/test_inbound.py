@@ -12,14 +12,13 @@ from adapters.base import ChatAdapter, HttpRequest
 from adapters.slack import SlackAdapter
 from adapters.slack.inbound import strip_bot_mention
 from handlers.types import Action, Message, Reply
-from tests.adapters.conftest_slack import (
+from tests.fakes.slack import FakeSlack
+from tests.support.slack import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
     RecordingSink,
-    anyio_backend,
     command_body,
-    fake_slack,
     fixture,
     form,
     http_adapter,
@@ -27,9 +26,6 @@ from tests.adapters.conftest_slack import (
     serve,
     signed,
 )
-from tests.fakes.slack import FakeSlack
-
-__all__ = ["anyio_backend", "fake_slack"]
 
 pytestmark = pytest.mark.anyio
 

@@ -9,10 +9,8 @@ import pytest
 from adapters.base import DeliveryError, ReplyTarget
 from adapters.slack import SlackAdapter
 from handlers.types import Attachment, Button, Card, Field, Recipient, Reply
-from tests.adapters.conftest_slack import BOT_TOKEN, anyio_backend, fake_slack, http_adapter
 from tests.fakes.slack import FakeSlack
-
-__all__ = ["anyio_backend", "fake_slack"]
+from tests.support.slack import BOT_TOKEN, http_adapter
 
 pytestmark = pytest.mark.anyio
 

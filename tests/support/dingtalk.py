@@ -1,4 +1,4 @@
-"""Shared helpers for the DingTalk adapter tests: the loopback fake, an adapter aimed at it,
+"""Helpers of the DingTalk adapter tests: an adapter aimed at the loopback fake,
 a recording sink, payload fixtures and a deadline-bounded poll."""
 
 from __future__ import annotations
@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from adapters.base import ReplyTarget
 from adapters.dingtalk import DingTalkAdapter
@@ -21,17 +19,6 @@ from tests.fakes.dingtalk import FakeDingTalk
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dingtalk"
 ROBOT_CODE = "dingrobot0001"
 TEMPLATE_ID = "coverwatch-alert.schema"
-
-
-@pytest.fixture
-def fake_dingtalk(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDingTalk]:
-    # websockets and httpx honour proxy variables; loopback must never go through a proxy.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    fake = FakeDingTalk()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def make_adapter(fake: FakeDingTalk, **overrides: Any) -> DingTalkAdapter:

@@ -1,7 +1,7 @@
 """Driving a WeCom-enabled `coverwatch run` in tests: the company, the process, callbacks, state.
 
 The demo company (bot/demo.py) with WeCom ids on four of its people. Callbacks are encrypted and
-signed as WeCom does (WXBizMsgCrypt, `tests.adapters.wecom_support`); the process writes its log
+signed as WeCom does (WXBizMsgCrypt, `tests.support.wecom`); the process writes its log
 to a file (a pipe nobody reads while it runs would block it); every wait polls with a deadline.
 """
 
@@ -36,7 +36,8 @@ from handlers.types import Message
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Alert, Delivery, Employee
 from storage.scan import run_scan
-from tests.adapters.wecom_support import (
+from tests.fakes.wecom import FakeWeCom
+from tests.support.wecom import (
     AES_KEY,
     AGENT_ID,
     CORP_ID,
@@ -46,7 +47,6 @@ from tests.adapters.wecom_support import (
     encrypted_post,
     fixture_xml,
 )
-from tests.fakes.wecom import FakeWeCom
 
 COVERWATCH = str(Path(sys.executable).with_name("coverwatch"))
 TODAY = date(2025, 6, 18)

@@ -1,6 +1,6 @@
-"""Shared pieces of the Slack adapter tests: the fake, signed requests, the HTTP shim, a sink.
+"""Helpers of the Slack adapter tests: signed requests, payload fixtures, the HTTP shim, a sink.
 
-Test modules import the fixtures from here (`from tests.adapters.conftest_slack import ...`).
+Its fixtures (`fake_slack`, `anyio_backend`) live in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 import uvicorn
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
@@ -32,17 +31,6 @@ BOT_TOKEN = "xoxb-1234-5678-coverwatchtest"
 APP_TOKEN = "xapp-1-A0001-1234-coverwatchtest"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
-        yield fake
 
 
 def fixture(name: str) -> dict[str, Any]:

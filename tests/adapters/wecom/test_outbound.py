@@ -14,16 +14,9 @@ from adapters.base import DeliveryError, RateLimit
 from adapters.wecom import WeComAdapter
 from adapters.wecom.client import _delivery_error
 from handlers.types import Attachment, Button, Card, Field, Recipient, Reply
-from tests.adapters.wecom_support import (
-    FIXTURES,
-    HR_CHAT,
-    FakeClock,
-    make_adapter,
-    sent_bodies,
-)
 from tests.fakes.wecom import FakeWeCom
+from tests.support.wecom import FIXTURES, HR_CHAT, FakeClock, make_adapter, sent_bodies
 
-pytest_plugins = ["tests.adapters.conftest_wecom"]
 pytestmark = pytest.mark.anyio
 
 ZHANGSAN = Recipient(platform="wecom", address="zhangsan")
@@ -35,11 +28,6 @@ ALERT = Reply(
         buttons=(Button(action="ack", label="Acknowledge", value="12"),),
     ),
 )
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 async def test_token_comes_from_the_configured_base_and_is_cached(

@@ -7,7 +7,7 @@ import xmltodict  # type: ignore[import-untyped]
 
 from adapters.wecom.callback import CallbackCrypto, CallbackRejected, event_of
 from handlers.types import Action, Message
-from tests.adapters.wecom_support import (
+from tests.support.wecom import (
     AES_KEY,
     CORP_ID,
     NOW,

@@ -11,10 +11,8 @@ import pytest
 from adapters.base import DeliveryError, ReplyTarget
 from adapters.dingtalk import BatchDeliveryError, DingTalkAdapter
 from handlers.types import Attachment, Button, Card, Field, Recipient, Reply
-from tests.adapters.conftest_dingtalk import ROBOT_CODE, fake_dingtalk, make_adapter, run
 from tests.fakes.dingtalk import FakeDingTalk
-
-__all__ = ["fake_dingtalk"]
+from tests.support.dingtalk import ROBOT_CODE, make_adapter, run
 
 BATCH = "/v1.0/robot/oToMessages/batchSend"
 GROUP = "/v1.0/robot/groupMessages/send"

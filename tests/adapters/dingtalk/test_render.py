@@ -7,7 +7,7 @@ import json
 from adapters.dingtalk import render
 from adapters.dingtalk.inbound import parse_bot_message, parse_card_callback
 from handlers.types import Action, Button, Card, Field, Message, Reply
-from tests.adapters.conftest_dingtalk import payload
+from tests.support.dingtalk import payload
 
 SNOOZE = Button(action="snooze", label="暂缓", value="12:4h")
 ACK = Button(action="ack", label="Acknowledge", value="12")

@@ -7,18 +7,8 @@ import time
 
 from adapters.dingtalk.inbound import BOT_TOPIC, CARD_TOPIC
 from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
-from tests.adapters.conftest_dingtalk import (
-    Sink,
-    connected,
-    fake_dingtalk,
-    make_adapter,
-    payload,
-    poll,
-    run,
-)
 from tests.fakes.dingtalk import FakeDingTalk
-
-__all__ = ["fake_dingtalk"]
+from tests.support.dingtalk import Sink, connected, make_adapter, payload, poll, run
 
 
 def _fresh_webhook(fake: FakeDingTalk) -> dict[str, object]:

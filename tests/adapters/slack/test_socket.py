@@ -9,19 +9,15 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from handlers.types import Action, Message, Reply
-from tests.adapters.conftest_slack import (
+from tests.fakes.slack import FakeSlack
+from tests.support.slack import (
     APP_TOKEN,
     BOT_TOKEN,
     RecordingSink,
-    anyio_backend,
     command_body,
     eventually,
-    fake_slack,
     fixture,
 )
-from tests.fakes.slack import FakeSlack
-
-__all__ = ["anyio_backend", "fake_slack"]
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,7 @@
 """Helpers of the WeCom adapter tests: secrets, encrypted callbacks, the HTTP shim, a sink.
 
-The fixtures live in `conftest_wecom.py`. The callback secrets are those of WeCom's official
-WXBizMsgCrypt sample, so one set serves every test.
+Its fixtures (`wecom_fake`, `wecom_adapter`) live in tests/conftest.py. The callback secrets
+are those of WeCom's official WXBizMsgCrypt sample, so one set serves every test.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ from handlers.pipeline import handle
 from handlers.types import Action, Message
 from storage.db import make_engine, session_scope
 from storage.models import Alert, Delivery, Employee
-from tests.adapters.conftest_dingtalk import ROBOT_CODE, payload
 from tests.fakes.dingtalk import FakeDingTalk
+from tests.support.dingtalk import ROBOT_CODE, payload
 
 COVERWATCH = str(Path(sys.executable).with_name("coverwatch"))
 DAY = date(2026, 11, 26)

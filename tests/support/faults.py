@@ -20,7 +20,7 @@ from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
 from tests.fakes.webhook_server import WebhookServer
-from tests.handlers.conftest import NOW, make_app, seed
+from tests.support.company import NOW, make_app, seed
 
 SECRET = "reliability-webhook-secret"
 DUE_IN = timedelta(minutes=1)

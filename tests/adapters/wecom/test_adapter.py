@@ -7,7 +7,8 @@ import pytest
 from adapters.base import DeliveryError, ReplyTarget
 from adapters.wecom import WeComAdapter
 from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
-from tests.adapters.wecom_support import (
+from tests.fakes.wecom import FakeWeCom
+from tests.support.wecom import (
     NOW,
     VECTOR,
     FakeClock,
@@ -18,9 +19,7 @@ from tests.adapters.wecom_support import (
     post_url,
     sent_bodies,
 )
-from tests.fakes.wecom import FakeWeCom
 
-pytest_plugins = ["tests.adapters.conftest_wecom"]
 pytestmark = pytest.mark.anyio
 
 
