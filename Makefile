@@ -2,6 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
+TYPED := core storage handlers adapters bot
 
 .PHONY: test test-fast demo lint bench clean
 
@@ -16,7 +17,7 @@ $(STAMP): $(VENV)/bin/python pyproject.toml
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core
+	$(VENV)/bin/mypy $(TYPED)
 	$(VENV)/bin/pytest -q
 
 # Day-to-day lane: no process-starting tests, no PostgreSQL rows (`make test` runs everything).
@@ -28,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/coverwatch --db sqlite:///demo.db demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy core
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy $(TYPED)
 
 bench: $(STAMP)
 	$(PY) -m bench

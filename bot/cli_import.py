@@ -50,7 +50,8 @@ class Importer(Protocol):
     def __call__(
         self,
         session: Session,
-        path: Path,
+        source: Path,
+        /,
         *,
         known_accounts: set[str],
         currencies: dict[str, str],

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
-from bot.scheduling import JobRunner
+from bot.scheduling import JobBody, JobRunner
 from handlers.alert_render import render_alert, render_delivery
 from handlers.context import AppContext
 from handlers.pipeline import handle
@@ -192,7 +192,7 @@ class Runtime:
         if not (alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 18):
             return
 
-        def load() -> list[tuple[str, str, object]]:
+        def load() -> list[tuple[str, str, Reply]]:
             with session_scope(self.app.engine) as session:
                 alert = session.get(Alert, int(alert_id))
                 clicker = by_platform_user(session, action.platform, action.user_id)
@@ -206,7 +206,7 @@ class Runtime:
                     != (clicker.employee_id, action.platform)
                 ):
                     return []
-                targets = []
+                targets: list[tuple[str, str, Reply]] = []
                 for delivery in outbox.sent_ref(session, int(alert_id)):
                     if delivery.message_ref and delivery.platform in self.adapters:
                         locale = outbox.decode_payload(delivery.payload).locale
@@ -219,7 +219,7 @@ class Runtime:
 
         for platform, ref, reply in await asyncio.to_thread(load):
             try:
-                await self.adapters[platform].update(ref, reply)  # type: ignore[arg-type]
+                await self.adapters[platform].update(ref, reply)
             except Exception as exc:
                 log.warning("card update on %s failed: %s", platform, type(exc).__name__)
 
@@ -236,7 +236,6 @@ class Runtime:
             self.asgi(), host=self.host, port=self.port, log_level="warning", lifespan="off"
         )
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         for adapter in self.adapters.values():
             await adapter.start(self.sink)
         http_task = loop.create_task(server.serve())
@@ -275,7 +274,7 @@ def _clicked_ref(delivery: Delivery, action: Action) -> str | None:
     return action.message_ref if clicked else None
 
 
-def _in_thread(body: Callable[[datetime], str]) -> Callable[[datetime], object]:
+def _in_thread(body: Callable[[datetime], str]) -> JobBody:
     async def run(fire_time: datetime) -> str:
         return await asyncio.to_thread(body, fire_time)
 

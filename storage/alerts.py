@@ -197,4 +197,4 @@ def create_plan(
 
 def installments(session: Session, alert_id: int) -> Sequence[Installment]:
     query = select(Installment).where(Installment.alert_id == alert_id)
-    return session.exec(query.order_by(Installment.seq)).all()
+    return session.exec(query.order_by(col(Installment.seq))).all()

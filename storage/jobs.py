@@ -57,5 +57,5 @@ def finish_job(
 
 def runs_of(engine: Engine, job: str) -> list[JobRun]:
     with Session(engine) as session:
-        query = select(JobRun).where(JobRun.job == job).order_by(JobRun.fire_time)
+        query = select(JobRun).where(JobRun.job == job).order_by(col(JobRun.fire_time))
         return list(session.exec(query).all())
