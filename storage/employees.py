@@ -14,11 +14,12 @@ ROLES = ("employee", "manager", "hr", "finance", "admin")
 COMPANY_ROLES = frozenset({"hr", "finance", "admin"})
 """Roles that see company data (every account and employee)."""
 
-_PLATFORM_COLUMNS = {
+PLATFORM_ID_COLUMNS = {
     "slack": Employee.slack_user_id,
     "dingtalk": Employee.dingtalk_user_id,
     "wecom": Employee.wecom_user_id,
 }
+"""Where each platform's user id of an employee is kept."""
 
 
 def get_employee(session: Session, employee_id: str) -> Employee | None:
@@ -27,7 +28,7 @@ def get_employee(session: Session, employee_id: str) -> Employee | None:
 
 def by_platform_user(session: Session, platform: str, user_id: str) -> Employee | None:
     """The employee behind a chat user; console and CLI users are their employee id."""
-    column = _PLATFORM_COLUMNS.get(platform)
+    column = PLATFORM_ID_COLUMNS.get(platform)
     if column is None:
         return session.get(Employee, user_id)
     return session.exec(select(Employee).where(column == user_id)).first()

@@ -47,6 +47,12 @@ PUBLIC_OAPI = "https://oapi.dingtalk.com"
 _WEBHOOK_MARGIN_MS = 30_000
 
 
+def oapi_url_for(api_base_url: str) -> str:
+    """The old-style oapi host: the public one, or `api_base_url` when that is overridden (a
+    private deployment or a test double serves both)."""
+    return PUBLIC_OAPI if api_base_url == PUBLIC_API else api_base_url
+
+
 class DingTalkAdapter:
     name = PLATFORM
     rate_limits: tuple[RateLimit, ...] = (
@@ -79,8 +85,7 @@ class DingTalkAdapter:
         self._client_id = client_id
         self._client_secret = client_secret
         self._gateway_url = gateway_url or api_base_url
-        default_oapi = PUBLIC_OAPI if api_base_url == PUBLIC_API else api_base_url
-        self._oapi = (oapi_base_url or default_oapi).rstrip("/")
+        self._oapi = (oapi_base_url or oapi_url_for(api_base_url)).rstrip("/")
         self._card_template_id = card_template_id
         self._locale = locale
         self._stream_options = {

@@ -71,6 +71,8 @@ class FakeDingTalk:
         self._call_times: list[float] = []
         self.card_create_fails = False
         self.invalid_users: set[str] = set()
+        self.users_by_mobile: dict[str, str] = {}
+        """The directory `topapi/v2/user/getbymobile` answers from (mobile -> userid)."""
         self.cards: dict[str, dict[str, Any]] = {}
         self._tokens: set[str] = set()
         self._tickets: set[str] = set()
@@ -215,6 +217,7 @@ class FakeDingTalk:
                 Route("/v1.0/card/instances", self._card, methods=["POST", "PUT"]),
                 Route("/v1.0/card/instances/deliver", self._card_deliver, methods=["POST"]),
                 Route("/media/upload", self._media_upload, methods=["POST"]),
+                Route("/topapi/v2/user/getbymobile", self._user_by_mobile, methods=["POST"]),
             ]
         )
 
@@ -301,6 +304,23 @@ class FakeDingTalk:
         return JSONResponse(
             {"errcode": 0, "errmsg": "ok", "type": "image", "media_id": "@lAmedia01"}
         )
+
+    async def _user_by_mobile(self, request: Request) -> JSONResponse:
+        """Old-style oapi: token in the query, errors as HTTP 200 + errcode
+        (https://open.dingtalk.com/document/orgapp/query-users-by-phone-number)."""
+        token = request.query_params.get("access_token")
+        body = await request.json()
+        self.calls.append(Call("POST", request.url.path, token, body))
+        if token not in self._tokens:
+            return JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            self.throttled.append(self.calls[-1])
+            return JSONResponse({"errcode": 90002, "errmsg": "服务器繁忙，请稍后重试"})
+        userid = self.users_by_mobile.get(str(body.get("mobile", "")))
+        if userid is None:
+            return JSONResponse({"errcode": 60121, "errmsg": "找不到该用户"})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "result": {"userid": userid}})
 
     async def _authorized(self, request: Request) -> tuple[dict[str, Any], JSONResponse | None]:
         token = request.headers.get("x-acs-dingtalk-access-token")

@@ -86,6 +86,8 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         self.acks: list[dict[str, Any]] = []
         """Socket Mode acknowledgements (`{"envelope_id": …}`) as the client sent them."""
+        self.users_by_email: dict[str, str] = {}
+        """The workspace directory `users.lookupByEmail` answers from (email -> member id)."""
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[_Failure]] = {}
@@ -235,6 +237,12 @@ class FakeSlack:
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             return failure.status, {"ok": False, "error": failure.error}, headers
+        if method == "users.lookupByEmail":
+            # https://docs.slack.dev/reference/methods/users.lookupByEmail: error users_not_found
+            member = self.users_by_email.get(str(params.get("email", "")).lower())
+            if member is None:
+                return 200, {"ok": False, "error": "users_not_found"}, {}
+            return 200, {"ok": True, "user": {"id": member, "team_id": TEAM_ID}}, {}
         return 200, {"ok": True, **self._answer(method, params)}, {}
 
     def _take_failure(self, method: str) -> _Failure | None:

@@ -64,6 +64,11 @@ class FakeWeCom:
         self.calls: list[Call] = []
         self.throttle_next = 0
         """How many coming message/send calls to answer with 45009."""
+        self.throttle_lookups = 0
+        """How many coming user/getuserid or user/get_userid_by_email calls to answer 45009."""
+        self.mobiles: dict[str, str] = {}
+        self.emails: dict[str, str] = {}
+        """The directory the user-id look-ups answer from (mobile or email -> UserID)."""
         self.tokens_born_expired = False
         """Issue tokens that are already expired (a broken token service)."""
         self.send_delay = 0.0
@@ -125,6 +130,8 @@ class FakeWeCom:
             "appchat/send": self._appchat_send,
             "message/update_template_card": self._update_card,
             "media/upload": self._media_upload,
+            "user/getuserid": self._user_id,
+            "user/get_userid_by_email": self._user_id,
         }
         return handlers[api](body) if api in handlers else _error(40058, f"no api {api}")
 
@@ -171,6 +178,19 @@ class FakeWeCom:
             return False
         sent.append(now)
         return True
+
+    def _user_id(self, body: dict[str, Any]) -> dict[str, Any]:
+        # Doc 95402 (by mobile) and 95895 (by email): {"userid"}; 46004 for nobody.
+        if self.throttle_lookups > 0:
+            self.throttle_lookups -= 1
+            return _error(45009, "api freq out of limit")
+        if "mobile" in body:
+            user = self.mobiles.get(str(body["mobile"]))
+        else:
+            user = self.emails.get(str(body.get("email", "")).lower())
+        if user is None:
+            return _error(46004, "user not found")
+        return {"errcode": 0, "errmsg": "ok", "userid": user}
 
     def _appchat_send(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("chatid") not in self.chats:
