@@ -20,10 +20,10 @@ from adapters.wecom.directory import WeComDirectory
 from bot.cli import app
 from bot.user_sync import Outcome, Status, sync_users
 from storage.user_ids import Candidate
-from tests.bot.cli_support import TODAY, company, write
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import FakeWeCom
+from tests.support.cli import TODAY, company, write
 
 BOT_TOKEN = "xoxb-sync-test"
 CONTACTS = """\
