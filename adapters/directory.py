@@ -1,5 +1,6 @@
 """Finding a person's platform user id from their work email or mobile (`coverwatch sync
-users`), so HR does not type thousands of ids into the employees file.
+users`), so HR does not type thousands of ids into the employees file; and proving the
+credentials with one real call (`coverwatch doctor`).
 
 One `UserDirectory` per platform, each in its adapter's package; the sync in `bot.user_sync`
 paces the calls by `pace` and waits out `LookupThrottled`.
@@ -51,6 +52,13 @@ class UserDirectory(Protocol):
         :raises LookupThrottled: over the platform's rate limit.
         :raises LookupRefused: credentials or permission refused.
         :raises LookupFailed: this look-up failed for a reason of its own.
+        """
+
+    async def verify(self) -> str:
+        """Prove the credentials with one real call (`coverwatch doctor`); returns who we are.
+
+        :raises LookupRefused: the platform refused them (the message names the fix).
+        :raises LookupFailed: the platform could not be reached.
         """
 
     async def close(self) -> None: ...

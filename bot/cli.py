@@ -30,6 +30,7 @@ from bot.cli_common import (
     progress_bar,
     reported,
 )
+from bot.cli_doctor import doctor as doctor_command
 from bot.cli_sync import app as sync_app
 from bot.json_output import alerts_json, dues_json, reply_json
 from bot.reports.commands import kpi as kpi_report_command
@@ -265,6 +266,7 @@ app.command("kpi")(kpi_report_command)
 app.command("audit")(audit_command)
 app.command("backup")(backup_command)
 app.add_typer(sync_app, name="sync")
+app.command("doctor")(doctor_command)
 app.add_typer(report_app, name="report")
 
 

@@ -50,6 +50,12 @@ class Options:
     def settings(self) -> Settings:
         return load_settings(self.config, database_url=self.db)
 
+    def local_today(self, settings: Settings) -> date:
+        """Today in the company's time zone (or `--today`), without opening the database."""
+        if self.today is not None:
+            return self.today
+        return utc_now().astimezone(ZoneInfo(settings.bot.timezone)).date()
+
     def app(self, settings: Settings | None = None, *, running: bool = False) -> AppContext:
         """The app context; `--today` stops the clock, or shifts it for a running bot."""
         settings = settings or self.settings()

@@ -57,6 +57,7 @@ def directory_for(settings: Settings, platform: str) -> UserDirectory:
         corp_id=secret("wecom", "corp_id", settings.wecom.corp_id),
         secret=secret("wecom", "secret", settings.wecom.secret),
         api_base_url=settings.wecom.api_base_url,
+        agent_id=settings.wecom.agent_id,
     )
 
 

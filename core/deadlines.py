@@ -36,6 +36,13 @@ def _is_cn_working_day(day: date) -> bool:
         return _is_weekday(day)
 
 
+def cn_calendar_reach() -> int:
+    """The last year whose official holidays `chinesecalendar` knows: due dates after it fall
+    back to weekends only (see `_is_cn_working_day`)."""
+    years: list[int] = [day.year for day in chinese_calendar.holidays]
+    return max(years)
+
+
 def is_working_day(day: date, rule: HolidayRule) -> bool:
     """Whether a deadline may fall on `day` under the policy's holiday rule."""
     if rule is HolidayRule.NEXT_WORKING_DAY_CN:

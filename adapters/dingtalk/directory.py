@@ -85,5 +85,17 @@ class DingTalkDirectory:
             raise LookupFailed(f"dingtalk: mobile refused (errcode {code})")
         raise LookupFailed(f"dingtalk: errcode {code} {message}".rstrip())
 
+    async def verify(self) -> str:
+        """An access token for the app's client id and secret."""
+        try:
+            await self._api.access_token(refresh=True)
+        except DeliveryError as exc:
+            if exc.permanent:
+                raise LookupRefused(
+                    "dingtalk: client_id/client_secret refused (check [dingtalk])"
+                ) from None
+            raise LookupFailed(f"dingtalk: unreachable ({exc})") from None
+        return "access token issued"
+
     async def close(self) -> None:
         await self._http.aclose()

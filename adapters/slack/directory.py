@@ -46,6 +46,17 @@ class SlackDirectory:
             raise LookupFailed(f"slack: {error or exc.response.status_code}") from None
         return str(response["user"]["id"])
 
+    async def verify(self) -> str:
+        """`auth.test` (https://docs.slack.dev/reference/methods/auth.test)."""
+        try:
+            answer = await self._client.auth_test()
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            raise LookupRefused(f"slack: {REFUSED.get(error, error)} ({error})") from None
+        except (OSError, TimeoutError) as exc:
+            raise LookupFailed(f"slack: unreachable ({type(exc).__name__})") from None
+        return f"bot {answer.get('user')} in workspace {answer.get('team')}"
+
     async def close(self) -> None:
         session = getattr(self._client, "session", None)
         if session is not None:

@@ -29,8 +29,11 @@ class WeComDirectory:
     # that leaves room for the running bot.
     pace = RateLimit(scope="app", count=1000, seconds=60.0)
 
-    def __init__(self, *, corp_id: str, secret: str, api_base_url: str) -> None:
+    def __init__(
+        self, *, corp_id: str, secret: str, api_base_url: str, agent_id: int | None = None
+    ) -> None:
         self._client = WeComClient(corp_id, secret, api_base_url=api_base_url, timeout=10.0)
+        self._agent_id = agent_id
 
     def key_of(self, contact: Contact) -> str | None:
         return "mobile" if contact.mobile else "email" if contact.email else None
@@ -66,6 +69,25 @@ class WeComDirectory:
                 ) from None
             raise
         return str(answer["userid"])
+
+    async def verify(self) -> str:
+        """`gettoken` for the corp id and secret, then `agent/get` for the agent id (doc 90227):
+        a secret of another app of the same company passes gettoken but not this."""
+        try:
+            await asyncio.to_thread(self._client.call, self._client.fetch_access_token)
+            if self._agent_id is None:
+                return "access token issued"
+            agent = await asyncio.to_thread(
+                self._client.call,
+                lambda: self._client.get("agent/get", params={"agentid": self._agent_id}),
+            )
+        except DeliveryError as exc:
+            if exc.permanent:
+                raise LookupRefused(
+                    f"wecom: {exc} (check [wecom] corp_id, secret, agent_id)"
+                ) from None
+            raise LookupFailed(f"wecom: {exc}") from None
+        return f"app {agent.get('name', self._agent_id)} (agent {self._agent_id})"
 
     async def close(self) -> None:
         return None

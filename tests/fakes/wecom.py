@@ -131,6 +131,7 @@ class FakeWeCom:
             "message/update_template_card": self._update_card,
             "media/upload": self._media_upload,
             "user/getuserid": self._user_id,
+            "agent/get": lambda _body: self._agent(query),
             "user/get_userid_by_email": self._user_id,
         }
         return handlers[api](body) if api in handlers else _error(40058, f"no api {api}")
@@ -178,6 +179,12 @@ class FakeWeCom:
             return False
         sent.append(now)
         return True
+
+    def _agent(self, query: dict[str, str]) -> dict[str, Any]:
+        # Doc 90227: the app's details; 40056 for an agent id that is not this secret's app.
+        if query.get("agentid") != str(self.agent_id):
+            return _error(40056, "invalid agentid")
+        return {"errcode": 0, "errmsg": "ok", "agentid": self.agent_id, "name": "coverwatch"}
 
     def _user_id(self, body: dict[str, Any]) -> dict[str, Any]:
         # Doc 95402 (by mobile) and 95895 (by email): {"userid"}; 46004 for nobody.
