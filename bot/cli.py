@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import Session
 
-from bot import cli_import, cli_token
+from bot import cli_db, cli_import, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
 from bot.cli_backup import backup as backup_command
@@ -56,6 +56,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_import.app, name="import")
 app.add_typer(cli_token.app, name="token")
+app.add_typer(cli_db.app, name="db")
 
 Json = Annotated[bool, typer.Option("--json", help="Print the contract's JSON document.")]
 

@@ -81,15 +81,16 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _alembic_config() -> Config:
+def alembic_config(script_location: Path = MIGRATIONS) -> Config:
+    """Alembic's settings for the app's own migrations (no alembic.ini needed)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(script_location))
     return config
 
 
 def head_revision() -> str:
     """The newest migration this code ships."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "storage/migrations has no revisions"
     return head
 
@@ -102,7 +103,7 @@ def schema_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Create or upgrade the schema to the newest migration (`coverwatch init`)."""
-    config = _alembic_config()
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
