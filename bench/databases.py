@@ -68,6 +68,12 @@ class Databases:
             shutil.copyfile(self._path(template_url), self._path(url))
         return url
 
+    def drop_copies(self) -> None:
+        """Drop every database but the templates (a 1M-employee copy is gigabytes)."""
+        keep = set(self._templates.values())
+        self._drop([url for url in self._made if url not in keep])
+        self._made = [url for url in self._made if url in keep]
+
     def empty(self, side: str) -> str:
         return self._new_url(side)
 
@@ -90,16 +96,19 @@ class Databases:
         return Path(url.removeprefix("sqlite:///"))
 
     def close(self) -> None:
+        self._drop(self._made)
+        self._made.clear()
+        self._templates.clear()
+
+    def _drop(self, urls: list[str]) -> None:
         if self.backend == "postgres":
             import psycopg
 
             with psycopg.connect(_libpq(self.pg_url), autocommit=True) as connection:
-                for url in reversed(self._made):
+                for url in reversed(urls):
                     name = url.rsplit("/", 1)[1]
                     connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
         else:
-            for url in self._made:
+            for url in urls:
                 for suffix in ("", "-wal", "-shm"):
                     Path(str(self._path(url)) + suffix).unlink(missing_ok=True)
-        self._made.clear()
-        self._templates.clear()

@@ -112,3 +112,33 @@ def run(ctx: Context) -> Outcome:
         baseline=baseline,
         checks={"ledger_rows": coverwatch.extra["ledger"][0], "ledgers_equal": True},
     )
+
+
+RECOMPUTE_RATIO_GOAL = 2.0
+RECOMPUTE_RSS_GOAL_MB = 200.0
+
+
+def run_recompute(ctx: Context) -> Outcome:
+    """`dues_recompute_100k`: `run_dues` again over a period already computed, against the
+    first computation of the same period (the baseline here): <= 2x, peak RSS <= 200 MB."""
+    from bench.report_dues import seed_with_dues
+
+    count = ctx.rows(FULL_ROWS)
+    company = ctx.db.template(f"company_{count}", lambda engine: seed_company(engine, count))
+    computed = ctx.db.template(f"dues_{count}", lambda engine: seed_with_dues(engine, count))
+    again = run_side("bench.dues:coverwatch_side", url=ctx.db.copy(computed, "recompute_cw"))
+    first = run_side("bench.dues:coverwatch_side", url=ctx.db.copy(company, "recompute_first"))
+    if again.extra["ledger"] != first.extra["ledger"]:
+        raise BenchError(f"ledgers differ: {again.extra['ledger']} vs {first.extra['ledger']}")
+    outcome = time_outcome(
+        ctx,
+        "dues_recompute_100k",
+        rows=count,
+        ratio_goal=RECOMPUTE_RATIO_GOAL,
+        rss_goal_mb=RECOMPUTE_RSS_GOAL_MB,
+        coverwatch=again,
+        baseline=first,
+        checks={"ledger_rows": again.extra["ledger"][0], "ledgers_equal": True},
+    )
+    outcome.ratio_label = "time vs first computation"
+    return outcome

@@ -145,6 +145,9 @@ def _shown(value: Cell, kind: Kind) -> str:
     return _plain(value, kind)
 
 
+_AS_IS = frozenset({Kind.TEXT, Kind.INT})
+
+
 def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None:
     headers = [column.header for column in sheets[0].columns]
     several = len(sheets) > 1
@@ -153,9 +156,15 @@ def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None
     for sheet in sheets:
         if [column.header for column in sheet.columns] != headers:
             raise ValueError(f"sheet {sheet.name} has other columns than {sheets[0].name}")
-        kinds = [column.kind for column in sheet.columns]
+        # csv writes text and integers as `_plain` would (None as ""): only figures are formatted.
+        figures = [(i, c.kind) for i, c in enumerate(sheet.columns) if c.kind not in _AS_IS]
+        width = len(sheet.columns)
         for row, _bold in sheet.lines():
-            cells = [_plain(v, kind) for v, kind in zip(row, kinds, strict=True)]
+            if len(row) != width:
+                raise ValueError(f"{sheet.name}: {len(row)} cells for {width} columns")
+            cells = list(row)
+            for index, kind in figures:
+                cells[index] = _plain(cells[index], kind)
             writer.writerow([sheet.name, *cells] if several else cells)
 
 
