@@ -25,7 +25,7 @@ from core.periods import Period
 from core.policy_loader import load_policies
 from storage.accounts import account_policies
 from storage.models import LedgerLine
-from tests.bot.reports.dues_company import EARLIER, PERIOD, seed
+from tests.support.dues_company import EARLIER, PERIOD, seed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reports"
 

@@ -15,7 +15,7 @@ from storage.imports import ImportResult, import_payments
 from storage.models import Account, Payment
 from tests.support.imports import snapshot, write_csv, write_xlsx
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "imports"
 ACCOUNTS = ("beijing", "hk")
 HEADER = ["account", "period", "amount", "paid_on"]
 

@@ -16,7 +16,7 @@ from storage.imports import ImportResult, import_employees
 from storage.models import Account, Employee
 from tests.support.imports import snapshot, write_csv, write_xlsx
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "imports"
 ACCOUNTS = ("beijing", "shanghai", "hk")
 CURRENCIES = {"hk": "HKD"}
 HEADER = ["employee_id", "name", "account", "hire_date", "salary", "manager_id", "role"]

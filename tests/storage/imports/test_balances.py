@@ -15,7 +15,7 @@ from storage.imports import ImportResult, import_balances
 from storage.models import Balance
 from tests.support.imports import snapshot, write_csv, write_xlsx
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "imports"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "imports"
 ACCOUNTS = ("beijing", "shanghai", "hk")
 HEADER = ["account", "as_of", "balance"]
 
