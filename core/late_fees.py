@@ -8,6 +8,10 @@ is summed exactly and rounded once, per `policy.late_fee.rounding`.
 
 Hong Kong MPF: a one-off surcharge (5 %) on the contribution still unpaid after the due
 date (Mandatory Provident Fund Schemes Ordinance); it does not grow with time.
+
+A policy may cap the fee at the principal (`late_fee_cap = "principal"`, Administrative
+Enforcement Law Art. 45); whether that binds social-insurance fees is disputed, so it is off
+unless a policy file says so.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from core.money import ZERO, round_amount
-from core.policy import LateFeeModel, Policy
+from core.policy import LateFeeCap, LateFeeModel, Policy
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ def late_fee(
         raw = rule.rate * unpaid_at_due if days > 0 else ZERO
     else:
         raw = rule.rate * _unpaid_amount_days(unpaid_at_due, due_date, late_payments, as_of)
+    if rule.cap is LateFeeCap.PRINCIPAL:
+        raw = min(raw, unpaid_at_due)
     return LateFee(
         amount=round_amount(raw, rule.rounding), days_overdue=days, outstanding=outstanding
     )

@@ -84,6 +84,15 @@ class DueRule:
     """0: same month (China, 当月缴当月); 1: the following month (MPF)."""
     holiday_rule: HolidayRule = HolidayRule.NEXT_WORKING_DAY_CN
     confirmed: bool = False
+    adjustment_due_dates: int = 1
+    """A back-dated difference (补差) is due on this regular due date after the day it was
+    computed (1 = the next one): city practice, commonly the next month's collection."""
+
+
+class LateFeeCap(StrEnum):
+    NONE = "none"
+    PRINCIPAL = "principal"
+    """The fee never exceeds the principal it accrues on (行政强制法 Art. 45)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +100,7 @@ class LateFeeRule:
     model: LateFeeModel
     rate: Decimal
     rounding: Rounding = Rounding.HALF_UP_CENT
+    cap: LateFeeCap = LateFeeCap.NONE
 
 
 @dataclass(frozen=True, kw_only=True)

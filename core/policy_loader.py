@@ -22,6 +22,7 @@ from core.money import Rounding
 from core.policy import (
     DueRule,
     HolidayRule,
+    LateFeeCap,
     LateFeeModel,
     LateFeeRule,
     Policy,
@@ -52,6 +53,7 @@ _ENUM_LABELS: dict[type[StrEnum], str] = {
     Rounding: "rounding mode",
     HolidayRule: "holiday rule",
     LateFeeModel: "late-fee model",
+    LateFeeCap: "late-fee cap",
 }
 
 
@@ -291,24 +293,30 @@ def load_policy(path: Path) -> Policy:
 
 
 def _due(data: Mapping[str, Any], where: _Where) -> DueRule:
-    _no_unknown_keys(data, {"day", "month_offset", "holiday_rule", "confirmed"}, where)
+    allowed = {"day", "month_offset", "holiday_rule", "confirmed", "adjustment_due_dates"}
+    _no_unknown_keys(data, allowed, where)
     day = _int(data, "day", where, 31)
     if day == 0:
         raise where.error("day", "must be a day of the month 1..31")
+    adjustment = _int(data, "adjustment_due_dates", where, 12, 1)
+    if adjustment == 0:
+        raise where.error("adjustment_due_dates", "must be 1 (the next due date) or more")
     return DueRule(
         day=day,
         month_offset=_int(data, "month_offset", where, 12, 0),
         holiday_rule=_enum(data, "holiday_rule", where, HolidayRule, _MISSING),
         confirmed=_typed(data, "confirmed", where, bool, False),
+        adjustment_due_dates=adjustment,
     )
 
 
 def _late_fee(data: Mapping[str, Any], where: _Where) -> LateFeeRule:
-    _no_unknown_keys(data, {"model", "rate", "rounding"}, where)
+    _no_unknown_keys(data, {"model", "rate", "rounding", "late_fee_cap"}, where)
     return LateFeeRule(
         model=_enum(data, "model", where, LateFeeModel, _MISSING),
         rate=_decimal(data, "rate", where, rate=True),
         rounding=_enum(data, "rounding", where, Rounding, Rounding.HALF_UP_CENT),
+        cap=_enum(data, "late_fee_cap", where, LateFeeCap, LateFeeCap.NONE),
     )
 
 

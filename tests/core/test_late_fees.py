@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from core.money import Rounding, round_amount
 from core.policy import (
     DueRule,
     HolidayRule,
+    LateFeeCap,
     LateFeeModel,
     LateFeeRule,
     Policy,
@@ -33,6 +35,15 @@ CN = make_policy(LateFeeModel.DAILY_RATE, "0.0005")
 MPF = make_policy(LateFeeModel.FLAT_SURCHARGE, "0.05")
 DUE = date(2026, 10, 15)
 D = Decimal
+
+
+def test_a_principal_cap_stops_the_fee_at_the_principal() -> None:
+    # 2100 days x 0.05 % = 105 % of the principal: capped at 100 % (行政强制法 Art. 45).
+    capped = replace(CN, late_fee=replace(CN.late_fee, cap=LateFeeCap.PRINCIPAL))
+    as_of = DUE + timedelta(days=2100)
+    assert late_fee(CN, D("1000"), DUE, [], as_of).amount == D("1050.00")
+    assert late_fee(capped, D("1000"), DUE, [], as_of).amount == D("1000.00")
+    assert late_fee(capped, D("1000"), DUE, [], DUE + timedelta(days=10)).amount == D("5.00")
 
 
 def test_ten_days_on_ten_thousand() -> None:

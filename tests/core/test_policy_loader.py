@@ -175,6 +175,16 @@ BROKEN = [
         id="due-day-zero",
     ),
     pytest.param(
+        ("day = 15", "day = 15\nadjustment_due_dates = 0"),
+        "broken.toml, key due.adjustment_due_dates: must be 1 (the next due date) or more",
+        id="adjustment-due-now",
+    ),
+    pytest.param(
+        ("rate = 0.0005", 'rate = 0.0005\nlate_fee_cap = "double"'),
+        "broken.toml, key late_fee.late_fee_cap: unknown late-fee cap 'double'",
+        id="unknown-late-fee-cap",
+    ),
+    pytest.param(
         ("effective = 2025-07-01", "effective = 2025-07-01\neffective = 2025-08-01"),
         "broken.toml: cannot read policy",
         id="not-toml",
@@ -256,8 +266,8 @@ def test_low_confidence_and_carried_over_figures_are_unconfirmed() -> None:
     hangzhou_2026 = policies["hangzhou"].version_for(Scheme.PENSION, Period(2026, 3))
     assert hangzhou_2026 is not None and hangzhou_2026.provisional
     assert not hangzhou_2026.confirmed
-    shanghai_injury = policies["shanghai"].version_for(Scheme.INJURY, Period(2025, 10))
-    assert shanghai_injury is not None and not shanghai_injury.confirmed
+    beijing_fund = policies["beijing"].version_for(Scheme.HOUSING_FUND, Period(2024, 10))
+    assert beijing_fund is not None and not beijing_fund.confirmed  # ceiling extrapolated
 
 
 def _effective(policy_id: str, scheme: Scheme, period: Period) -> date:
