@@ -201,7 +201,7 @@ def test_scan_and_alerts_json_have_the_contract_shape(url: str) -> None:
     shanghai = overdue["shanghai"]
     assert set(shanghai) == ALERT_KEYS
     assert shanghai["state"] == "open" and shanghai["period"] == "2026-11"
-    assert shanghai["principal"] == "5430.00" and AMOUNT.match(shanghai["late_fee"])
+    assert shanghai["principal"] == "5424.00" and AMOUNT.match(shanghai["late_fee"])
     assert shanghai["days_overdue"] == 4 and shanghai["suspension_on"] == "2026-12-01"
     assert shanghai["recipients"] == ["H001"]  # HR; no finance staff in this company
     assert shanghai["acknowledged_by"] is None and shanghai["employee_id"] is None
