@@ -20,9 +20,10 @@ from collections.abc import Callable
 from typing import TextIO
 
 from adapters.base import HttpRequest, HttpResponse, InboundSink, RateLimit, ReplyTarget
+from core.platforms import CONSOLE
 from handlers.types import Message, Recipient, Reply
 
-PLATFORM = "console"
+PLATFORM = CONSOLE
 QUIT = "/quit"
 SWITCH = "/as"
 

@@ -8,6 +8,7 @@ The hidden `--today YYYY-MM-DD` freezes the clock at 10:00 that day (tests, repr
 
 from __future__ import annotations
 
+import logging
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from bot.cli_common import (
 )
 from bot.cli_doctor import doctor as doctor_command
 from bot.cli_sync import app as sync_app
+from bot.config import log as config_log
 from bot.json_output import alerts_json, dues_json, reply_json
 from bot.reports.commands import kpi as kpi_report_command
 from bot.reports.commands import report_app
@@ -275,6 +277,9 @@ def main(argv: list[str] | None = None) -> None:
     """The `coverwatch` console script: click's usage errors become one line too."""
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
+    # Config warnings are shown as `warning: …` lines (Options.settings), not logged twice.
+    if not config_log.handlers:
+        config_log.addHandler(logging.NullHandler())
     try:
         result = command.main(
             args=args or ["--help"], prog_name="coverwatch", standalone_mode=False

@@ -48,7 +48,10 @@ class Options:
     """Hidden `--today YYYY-MM-DD`: freeze the clock (tests, reproducible demos)."""
 
     def settings(self) -> Settings:
-        return load_settings(self.config, database_url=self.db)
+        settings = load_settings(self.config, database_url=self.db)
+        for note in settings.deprecations:
+            typer.echo(f"warning: {note}", err=True)
+        return settings
 
     def local_today(self, settings: Settings) -> date:
         """Today in the company's time zone (or `--today`), without opening the database."""

@@ -18,9 +18,10 @@ from adapters.directory import LookupRefused, UserDirectory
 from bot.cli_common import CliError, options, print_json, progress_bar, reported
 from bot.config import Settings
 from bot.user_sync import STORED, Outcome, Status, sync_users
+from core.platforms import PLATFORMS as CHAT_PLATFORMS
 from storage.user_ids import ids_in_use, set_user_ids, sync_candidates
 
-PLATFORMS = ("slack", "dingtalk", "wecom")
+PLATFORMS = tuple(spec.name for spec in CHAT_PLATFORMS)
 
 app = typer.Typer(help="Fill platform user ids from the employees' email or mobile.")
 

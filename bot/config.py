@@ -8,13 +8,14 @@ the environment are read by pydantic-settings sources; `environ` is injected, as
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
@@ -22,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -39,6 +41,8 @@ from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.policy import AccountSettings
 from core.quiet_hours import QuietHours
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_PATH = Path("coverwatch.toml")
 ENV_PREFIX = "COVERWATCH_"
 ENV_DELIMITER = "__"
@@ -48,12 +52,16 @@ class ConfigError(ValueError):
     """A bad configuration; the one-line message names `section.key` and the reason."""
 
 
-class MissingKeyError(ValueError):
+class SectionKeyError(ValueError):
     """Raised inside a section's validator so the error can name `section.key`."""
 
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(reason)
         self.key = key
+
+
+class MissingKeyError(SectionKeyError):
+    """A required key is unset; the message says where it can be set."""
 
 
 AlertKind = Literal[
@@ -166,16 +174,31 @@ class LogConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
-class _Platform(_Section):
-    """A chat platform section: when enabled, its required keys must be set."""
+class PlatformSection(_Section):
+    """A platform section: when enabled, its required keys must be set."""
 
     enabled: bool = False
+    renamed: ClassVar[Mapping[str, str]] = {}
+    """Older key -> its name now; the older one stays accepted (`load_settings` warns)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_older_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        values = dict(data)
+        for old, new in cls.renamed.items():
+            if old in values:
+                if new in values:
+                    raise SectionKeyError(old, f"the older name of {new}; set only {new}")
+                values[new] = values.pop(old)
+        return values
 
     def required_keys(self) -> tuple[str, ...]:
         return ()
 
     @model_validator(mode="after")
-    def _required_when_enabled(self) -> _Platform:
+    def _required_when_enabled(self) -> PlatformSection:
         if not self.enabled:
             return self
         for key in self.required_keys():
@@ -189,12 +212,14 @@ class _Platform(_Section):
         return self
 
 
-class SlackConfig(_Platform):
+class SlackConfig(PlatformSection):
     bot_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
     app_token: SecretStr | None = None
     mode: Literal["http", "socket"] = "http"
-    hr_channels: tuple[str, ...] = ()
+    hr_groups: tuple[str, ...] = ()
+    """Channel ids (C…) that hear every first notice."""
+    renamed: ClassVar[Mapping[str, str]] = {"hr_channels": "hr_groups"}
     api_base_url: str = "https://slack.com/api/"
 
     def required_keys(self) -> tuple[str, ...]:
@@ -203,7 +228,7 @@ class SlackConfig(_Platform):
         return ("bot_token", "signing_secret" if self.mode == "http" else "app_token")
 
 
-class DingTalkConfig(_Platform):
+class DingTalkConfig(PlatformSection):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     robot_code: str | None = None
@@ -222,13 +247,15 @@ class DingTalkConfig(_Platform):
         return self.robot_code or self.client_id
 
 
-class WeComConfig(_Platform):
+class WeComConfig(PlatformSection):
     corp_id: str | None = None
     secret: SecretStr | None = None
     agent_id: int | None = None
     token: SecretStr | None = None
     encoding_aes_key: SecretStr | None = None
-    hr_chats: tuple[str, ...] = ()
+    hr_groups: tuple[str, ...] = ()
+    """Group chat ids (appchat) that hear every first notice."""
+    renamed: ClassVar[Mapping[str, str]] = {"hr_chats": "hr_groups"}
     api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
 
     def required_keys(self) -> tuple[str, ...]:
@@ -243,7 +270,7 @@ class WeComConfig(_Platform):
         return value
 
 
-class WebhookConfig(_Platform):
+class WebhookConfig(PlatformSection):
     url: str | None = Field(default=None, pattern=r"^https?://")
     secret: SecretStr | None = None
 
@@ -274,6 +301,12 @@ class Settings(BaseSettings):
     dingtalk: DingTalkConfig = DingTalkConfig()
     wecom: WeComConfig = WeComConfig()
     webhook: WebhookConfig = WebhookConfig()
+    _deprecations: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def deprecations(self) -> tuple[str, ...]:
+        """Keys the loaded config set under an older name (the CLI shows them)."""
+        return self._deprecations
 
     @model_validator(mode="before")
     @classmethod
@@ -333,7 +366,11 @@ class _EnvSource(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name.lower(): value for name, value in self._environ.items()}
+        # An older key's variable is read under its newer name, so its value is decoded as
+        # the field's type (JSON for a list) like any other.
+        newer = dict(_renamed_env_names())
+        loaded = {name.lower(): value for name, value in self._environ.items()}
+        return {newer.get(name, name): value for name, value in loaded.items()}
 
 
 def load_settings(
@@ -348,13 +385,49 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     _check_env_sections(environ)
-    values = _deep_merge(_read_file(path), _EnvSource(Settings, environ)())
+    file = _read_file(path)
+    values = _deep_merge(file, _EnvSource(Settings, environ)())
     if database_url is not None:
         values = _deep_merge(values, {"database": {"url": database_url}})
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    settings._deprecations = _older_names(file, environ)
+    for note in settings.deprecations:
+        log.warning("config: %s", note)
+    return settings
+
+
+def _renamed_keys() -> list[tuple[str, str, str]]:
+    """(section, older key, newer key) for every `PlatformSection.renamed` entry."""
+    found = []
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, PlatformSection):
+            found += [(name, old, new) for old, new in model.renamed.items()]
+    return found
+
+
+def _env_name(section: str, key: str) -> str:
+    """A key's variable, lower-cased as the env source reads it."""
+    return f"{ENV_PREFIX}{section}{ENV_DELIMITER}{key}".lower()
+
+
+def _renamed_env_names() -> list[tuple[str, str]]:
+    """(older variable, newer variable) for every renamed key."""
+    return [(_env_name(sec, old), _env_name(sec, new)) for sec, old, new in _renamed_keys()]
+
+
+def _older_names(file: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str, ...]:
+    """A note for each key the file or the environment sets under its older name."""
+    variables = {name.lower() for name in environ}
+    return tuple(
+        f"[{section}] {old} is deprecated: rename it to {new} (the older name still works)"
+        for section, old, new in _renamed_keys()
+        if (isinstance(file.get(section), Mapping) and old in file[section])
+        or _env_name(section, old) in variables
+    )
 
 
 def _read_file(path: Path | None) -> dict[str, Any]:
@@ -378,6 +451,10 @@ def _check_env_sections(environ: Mapping[str, str]) -> None:
             section = upper[len(ENV_PREFIX) :].split(ENV_DELIMITER, 1)[0].lower()
             if section not in Settings.model_fields:
                 raise ConfigError(f"{name}: unknown section {section!r}")
+    variables = {name.lower() for name in environ}
+    for old, new in _renamed_env_names():
+        if old in variables and new in variables:
+            raise ConfigError(f"{old.upper()}: the older name of {new.upper()}; set only that")
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -397,8 +474,9 @@ def _describe(exc: ValidationError) -> str:
     index = "".join(f"[{part}]" for part in first["loc"] if isinstance(part, int))
     reason = first["msg"].removeprefix("Value error, ")
     cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, MissingKeyError):
+    if isinstance(cause, SectionKeyError):
         loc.append(cause.key)
+    if isinstance(cause, MissingKeyError):
         env_name = f"{ENV_PREFIX}{loc[0]}{ENV_DELIMITER}{cause.key}".upper()
         reason = f"{reason} (set it in the file or as {env_name})"
     if first["type"] == "extra_forbidden":

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from adapters.base import ChatAdapter
 from bot.config import Settings
+from bot.platforms import secret
 from bot.reports.digest import kpi_digest_job
 from core.alert_rules import RuleSettings
 from core.periods import Period
+from core.platforms import CONSOLE, PLATFORMS, PlatformSpec
 from core.quiet_hours import QuietHours
 from handlers.context import AppContext
 from storage.accounts import account_policies
@@ -29,22 +33,22 @@ def rules_from(settings: Settings) -> RuleSettings:
     )
 
 
+def _section(settings: Settings, spec: PlatformSpec) -> Any:
+    return getattr(settings, spec.section)
+
+
+def enabled_platforms(settings: Settings) -> tuple[PlatformSpec, ...]:
+    """The chat platforms whose config section is enabled, in table order."""
+    return tuple(spec for spec in PLATFORMS if _section(settings, spec).enabled)
+
+
 def routing_from(settings: Settings, *, console: bool = True) -> Routing:
     """Enabled platforms and HR groups; the console stands in when no platform is enabled."""
-    platforms = tuple(
-        name
-        for name, section in (
-            ("slack", settings.slack),
-            ("dingtalk", settings.dingtalk),
-            ("wecom", settings.wecom),
-        )
-        if section.enabled
-    )
+    enabled = enabled_platforms(settings)
     groups = {
-        "slack": tuple(settings.slack.hr_channels) if settings.slack.enabled else (),
-        "dingtalk": tuple(settings.dingtalk.hr_groups) if settings.dingtalk.enabled else (),
-        "wecom": tuple(settings.wecom.hr_chats) if settings.wecom.enabled else (),
+        spec.name: tuple(getattr(_section(settings, spec), spec.group_setting)) for spec in enabled
     }
+    platforms = tuple(spec.name for spec in enabled)
     return Routing(
         platforms=platforms if platforms or not console else (),
         hr_groups={name: ids for name, ids in groups.items() if ids},
@@ -57,59 +61,27 @@ def routing_from(settings: Settings, *, console: bool = True) -> Routing:
     )
 
 
-def _secret(value: object) -> str:
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter()) if getter else str(value or "")
+def adapter_factory(spec: PlatformSpec) -> Callable[[Settings], ChatAdapter]:
+    """The function a `PlatformSpec` names (`module:function`)."""
+    module, _, name = spec.factory.partition(":")
+    factory: Callable[[Settings], ChatAdapter] = getattr(importlib.import_module(module), name)
+    return factory
 
 
 def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
     """One adapter per enabled platform; the console when none is enabled."""
-    adapters: dict[str, ChatAdapter] = {}
-    if settings.slack.enabled:
-        from adapters.slack import SlackAdapter
-
-        adapters["slack"] = SlackAdapter(
-            bot_token=_secret(settings.slack.bot_token),
-            signing_secret=_secret(settings.slack.signing_secret),
-            app_token=_secret(settings.slack.app_token),
-            mode=settings.slack.mode,
-            hr_channels=settings.slack.hr_channels,
-            api_base_url=settings.slack.api_base_url,
-        )
-    if settings.dingtalk.enabled:
-        from adapters.dingtalk import DingTalkAdapter
-
-        adapters["dingtalk"] = DingTalkAdapter(
-            client_id=settings.dingtalk.client_id or "",
-            client_secret=_secret(settings.dingtalk.client_secret),
-            robot_code=settings.dingtalk.effective_robot_code or "",
-            api_base_url=settings.dingtalk.api_base_url,
-            gateway_url=settings.dingtalk.gateway_url,
-            card_template_id=settings.dingtalk.card_template_id,
-            locale=settings.bot.locale,
-        )
-    if settings.wecom.enabled:
-        from adapters.wecom import WeComAdapter
-
-        adapters["wecom"] = WeComAdapter(
-            corp_id=settings.wecom.corp_id or "",
-            secret=_secret(settings.wecom.secret),
-            agent_id=int(settings.wecom.agent_id or 0),
-            token=_secret(settings.wecom.token),
-            encoding_aes_key=_secret(settings.wecom.encoding_aes_key),
-            hr_chats=settings.wecom.hr_chats,
-            api_base_url=settings.wecom.api_base_url,
-        )
+    chats = {spec.name: adapter_factory(spec)(settings) for spec in enabled_platforms(settings)}
+    adapters = dict(chats)
     if settings.webhook.enabled:
         from adapters.webhook import WebhookAdapter
 
         adapters["webhook"] = WebhookAdapter(
-            settings.webhook.url or "", _secret(settings.webhook.secret)
+            settings.webhook.url or "", secret(settings.webhook.secret)
         )
-    if not any(name in adapters for name in ("slack", "dingtalk", "wecom")):
+    if not chats:
         from adapters.console import ConsoleAdapter
 
-        adapters["console"] = ConsoleAdapter.for_runtime()
+        adapters[CONSOLE] = ConsoleAdapter.for_runtime()
     return adapters
 
 

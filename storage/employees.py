@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from core.platforms import CONSOLE, PLATFORMS, platform_spec
 from storage.models import Employee, UserPreference
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
 COMPANY_ROLES = frozenset({"hr", "finance", "admin"})
 """Roles that see company data (every account and employee)."""
 
-PLATFORM_ID_COLUMNS = {
-    "slack": Employee.slack_user_id,
-    "dingtalk": Employee.dingtalk_user_id,
-    "wecom": Employee.wecom_user_id,
+PLATFORM_ID_COLUMNS: dict[str, Any] = {
+    spec.name: getattr(Employee, spec.user_id_column) for spec in PLATFORMS
 }
-"""Where each platform's user id of an employee is kept."""
+"""Each chat platform's `Employee` column of user ids, as the platform table names it."""
 
 
 def get_employee(session: Session, employee_id: str) -> Employee | None:
@@ -32,6 +32,16 @@ def by_platform_user(session: Session, platform: str, user_id: str) -> Employee 
     if column is None:
         return session.get(Employee, user_id)
     return session.exec(select(Employee).where(column == user_id)).first()
+
+
+def platform_address(employee: Employee, platform: str) -> str | None:
+    """Where to reach a person on a platform: their user id there (None when they have
+    none), or their employee id on the console."""
+    if platform == CONSOLE:
+        return employee.employee_id
+    spec = platform_spec(platform)
+    address = getattr(employee, spec.user_id_column) if spec is not None else None
+    return str(address) if address else None
 
 
 def employed_between(session: Session, first_day: date, last_day: date) -> Sequence[Employee]:

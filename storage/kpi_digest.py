@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from core.periods import Period
-from storage.employees import locale_for
+from storage.employees import locale_for, platform_address
 from storage.models import Employee
 from storage.outbox import DIGEST, DigestPayload, NewDelivery
 from storage.routing import Routing
@@ -70,12 +70,7 @@ def digest_deliveries(
     for person, department in digest_recipients(session):
         locale = locale_for(session, person, routing.locale)
         for platform in routing.chat_platforms:
-            # Chat ids live in `<platform>_user_id`; console users are their employee id.
-            address = (
-                person.employee_id
-                if platform == "console"
-                else getattr(person, f"{platform}_user_id", None)
-            )
+            address = platform_address(person, platform)
             if address:
                 add(platform, address, person.employee_id, department, locale)
     for platform, groups in routing.hr_groups.items():

@@ -16,16 +16,12 @@ from sqlmodel import Session, col, select
 
 from core.alerts import AlertKind
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
+from core.platforms import CONSOLE
 from core.quiet_hours import QuietHours
-from storage.employees import company_contacts
-from storage.models import Alert, Employee, UserPreference
+from storage.employees import company_contacts, locale_for, platform_address
+from storage.models import Alert, Employee
 from storage.outbox import AlertPayload, NewDelivery
 
-_PLATFORM_IDS = {
-    "slack": "slack_user_id",
-    "dingtalk": "dingtalk_user_id",
-    "wecom": "wecom_user_id",
-}
 _COMPANY_KINDS = frozenset(
     {
         AlertKind.DUE_SOON,
@@ -53,7 +49,7 @@ class Routing:
 
     @property
     def chat_platforms(self) -> tuple[str, ...]:
-        return self.platforms or ("console",)
+        return self.platforms or (CONSOLE,)
 
 
 def level_zero(session: Session, alert: Alert) -> list[Employee]:
@@ -88,13 +84,6 @@ def recipients_at(session: Session, alert: Alert, level: int, routing: Routing) 
             return found
     query = select(Employee).where(col(Employee.employee_id).in_(routing.hr_leads))
     return list(session.exec(query.order_by(Employee.employee_id)))
-
-
-def _locale(session: Session, employee: Employee, default: str) -> str:
-    preference = session.get(UserPreference, employee.employee_id)
-    return (preference.locale if preference and preference.locale else None) or (
-        employee.locale or default
-    )
 
 
 def deliveries_for(
@@ -134,12 +123,9 @@ def deliveries_for(
 
     targets = people if people is not None else recipients_at(session, alert, level, routing)
     for person in targets:
-        locale = _locale(session, person, routing.locale)
+        locale = locale_for(session, person, routing.locale)
         for platform in routing.chat_platforms:
-            if platform == "console":
-                add("console", person.employee_id, locale, group=False, who=person.employee_id)
-                continue
-            address = getattr(person, _PLATFORM_IDS[platform])
+            address = platform_address(person, platform)
             if address:
                 add(platform, address, locale, group=False, who=person.employee_id)
     if level == 0:

@@ -49,7 +49,7 @@ def set_user_ids(session: Session, platform: str, assignments: Mapping[str, str]
     """Store `employee_id -> user_id` in one executemany; the caller commits."""
     if not assignments:
         return
-    field = f"{platform}_user_id"  # the column PLATFORM_ID_COLUMNS names
+    field = PLATFORM_ID_COLUMNS[platform].key
     session.execute(
         update(Employee),
         [{"employee_id": e, field: user_id} for e, user_id in assignments.items()],

@@ -47,7 +47,7 @@ class SlackAdapter:
         signing_secret: str = "",
         app_token: str = "",
         mode: Literal["http", "socket"] = "http",
-        hr_channels: Sequence[str] = (),
+        hr_groups: Sequence[str] = (),
         api_base_url: str = PUBLIC_API_BASE_URL,
         clock: Callable[[], float] = time,
         client: AsyncWebClient | None = None,
@@ -57,7 +57,7 @@ class SlackAdapter:
         if mode == "socket" and not app_token:
             raise ValueError("slack: Socket Mode needs an app-level token (xapp-…)")
         self.mode = mode
-        self.hr_channels = tuple(hr_channels)
+        self.hr_groups = tuple(hr_groups)
         self._app_token = app_token
         self._client = client or AsyncWebClient(
             token=bot_token, base_url=api_base_url.rstrip("/") + "/"
@@ -177,7 +177,7 @@ class SlackAdapter:
     async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
         """Post to an HR channel or DM a user; returns `"<channel>:<ts>"` for `update`."""
         with delivery_errors():
-            if recipient.is_group or recipient.address in self.hr_channels:
+            if recipient.is_group or recipient.address in self.hr_groups:
                 channel = recipient.address
             else:
                 channel = await self._dm(recipient.address)

@@ -59,7 +59,7 @@ class WeComAdapter:
         agent_id: int,
         token: str,
         encoding_aes_key: str,
-        hr_chats: Sequence[str] = (),
+        hr_groups: Sequence[str] = (),
         api_base_url: str = PUBLIC_API_BASE_URL,
         clock: Callable[[], float] = time.time,
         timeout: float = 10.0,
@@ -69,7 +69,7 @@ class WeComAdapter:
         self._agent_id = agent_id
         self._sink: InboundSink | None = None
         self.hr_recipients = tuple(
-            Recipient(platform=PLATFORM, address=chat_id, is_group=True) for chat_id in hr_chats
+            Recipient(platform=PLATFORM, address=chat_id, is_group=True) for chat_id in hr_groups
         )
 
     async def start(self, sink: InboundSink) -> None:

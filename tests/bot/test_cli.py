@@ -244,6 +244,17 @@ def test_a_bad_config_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_deprecated_config_key_is_shown_as_one_warning(tmp_path: Path) -> None:
+    config = write(tmp_path, "coverwatch.toml", '[wecom]\nhr_chats = ["wrOld"]\n')
+    process = script("--db", f"sqlite:///{tmp_path}/x.db", "--config", str(config), "init")
+    assert process.returncode == 0
+    assert process.stderr.splitlines() == [
+        "warning: [wecom] hr_chats is deprecated: rename it to hr_groups "
+        "(the older name still works)"
+    ]
+
+
+@pytest.mark.slow
 def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
     result = script("--config", str(tmp_path / "nope.toml"), "alerts")
     assert result.returncode == 1

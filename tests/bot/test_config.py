@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from datetime import time
@@ -75,7 +76,7 @@ due_day = 20
 
 
 def test_env_overrides_file(tmp_path: Path) -> None:
-    path = write(tmp_path, '[http]\nport = 9000\n[slack]\nhr_channels = ["C1"]\n')
+    path = write(tmp_path, '[http]\nport = 9000\n[slack]\nhr_groups = ["C1"]\n')
     settings = load_settings(
         path,
         environ={
@@ -87,7 +88,7 @@ def test_env_overrides_file(tmp_path: Path) -> None:
         },
     )
     assert settings.http.port == 9100
-    assert settings.slack.hr_channels == ("C1",)
+    assert settings.slack.hr_groups == ("C1",)
     assert settings.slack.bot_token is not None
     assert settings.slack.bot_token.get_secret_value() == "xoxb-env"
     assert settings.alerts.lead_days == (5, 1)
@@ -143,6 +144,35 @@ def test_unknown_env_key_and_section_are_errors() -> None:
         load_settings(environ={"COVERWATCH_SLACK__BOT_TOKN": "x"})
     with pytest.raises(ConfigError, match=r"^COVERWATCH_SLAK__BOT_TOKEN: unknown section 'slak'"):
         load_settings(environ={"COVERWATCH_SLAK__BOT_TOKEN": "x"})
+
+
+@pytest.mark.parametrize(("section", "older"), [("slack", "hr_channels"), ("wecom", "hr_chats")])
+def test_hr_groups_under_their_older_names_are_read_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, section: str, older: str
+) -> None:
+    note = f"[{section}] {older} is deprecated: rename it to hr_groups"
+    path = write(tmp_path, f'[{section}]\n{older} = ["G1"]\n')
+    with caplog.at_level(logging.WARNING, logger="bot.config"):
+        from_file = load_settings(path, environ={})
+    assert getattr(from_file, section).hr_groups == ("G1",)
+    assert len(from_file.deprecations) == 1 and from_file.deprecations[0].startswith(note)
+    assert [r.getMessage() for r in caplog.records] == [f"config: {from_file.deprecations[0]}"]
+    path.unlink()  # the environment alone from here on
+    variable = f"COVERWATCH_{section.upper()}__{older.upper()}"
+    from_env = load_settings(environ={variable: '["G2", "G3"]'})
+    assert getattr(from_env, section).hr_groups == ("G2", "G3")
+    assert from_env.deprecations == from_file.deprecations
+    current = load_settings(environ={f"COVERWATCH_{section.upper()}__HR_GROUPS": '["G4"]'})
+    assert getattr(current, section).hr_groups == ("G4",) and current.deprecations == ()
+
+
+def test_both_spellings_at_once_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[slack]\nhr_channels = ["C1"]\nhr_groups = ["C2"]\n')
+    with pytest.raises(ConfigError, match=r"^slack\.hr_channels: the older name of hr_groups"):
+        load_settings(path, environ={})
+    both = {"COVERWATCH_WECOM__HR_CHATS": '["a"]', "COVERWATCH_WECOM__HR_GROUPS": '["b"]'}
+    with pytest.raises(ConfigError, match=r"^COVERWATCH_WECOM__HR_CHATS: the older name of"):
+        load_settings(environ=both)
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:

@@ -237,7 +237,7 @@ def start_bot(
         f"[http]\nport = {port}\n"
         '[alerts]\nquiet_hours = ""\n'
         "[scheduler]\noutbox_poll_seconds = 0.2\n"
-        f'[slack]\nenabled = true\nmode = "{mode}"\nhr_channels = ["{HR_CHANNEL}"]\n'
+        f'[slack]\nenabled = true\nmode = "{mode}"\nhr_groups = ["{HR_CHANNEL}"]\n'
         f'api_base_url = "{fake.api_url}"\n'
     )
     secrets = {"COVERWATCH_SLACK__BOT_TOKEN": BOT_TOKEN}

@@ -113,7 +113,7 @@ class Bot:
             '[alerts]\nquiet_hours = ""\n'
             "[scheduler]\noutbox_poll_seconds = 0.2\n"
             f'[wecom]\nenabled = true\ncorp_id = "{CORP_ID}"\nagent_id = {AGENT_ID}\n'
-            f'hr_chats = ["{HR_CHAT}"]\napi_base_url = "{fake.base_url}"\n'
+            f'hr_groups = ["{HR_CHAT}"]\napi_base_url = "{fake.base_url}"\n'
         )
         self.secrets = {
             "COVERWATCH_WECOM__SECRET": SECRET,

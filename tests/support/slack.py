@@ -44,7 +44,7 @@ def http_adapter(fake: FakeSlack, *, clock: Callable[[], float] = time.time) -> 
     return SlackAdapter(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
-        hr_channels=("C0HR00001",),
+        hr_groups=("C0HR00001",),
         api_base_url=fake.api_url,
         clock=clock,
     )

@@ -1,0 +1,75 @@
+"""Employee look-ups by chat identity, through the one platform table (core.platforms)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from core.platforms import CONSOLE, PLATFORMS
+from storage.db import session_scope
+from storage.employees import by_platform_user, locale_for, platform_address, set_locale
+from storage.models import Account, Employee
+
+
+def _seed(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        session.add(Account(id="beijing", policy_id="beijing", currency="CNY"))
+        session.flush()
+        session.add_all(
+            [
+                Employee(
+                    employee_id="E1",
+                    name="张三",
+                    account_id="beijing",
+                    hire_date=date(2024, 1, 2),
+                    salary=Decimal("20000.00"),
+                    slack_user_id="U1",
+                    dingtalk_user_id="ding1",
+                    wecom_user_id="zhangsan",
+                    locale="en",
+                ),
+                Employee(
+                    employee_id="E2",
+                    name="李四",
+                    account_id="beijing",
+                    hire_date=date(2024, 1, 2),
+                    salary=Decimal("20000.00"),
+                ),
+            ]
+        )
+
+
+def test_each_platform_finds_the_employee_by_its_own_column(engine: Engine) -> None:
+    _seed(engine)
+    ids = {"slack": "U1", "dingtalk": "ding1", "wecom": "zhangsan"}
+    assert {spec.name for spec in PLATFORMS} == set(ids)
+    with session_scope(engine) as session:
+        for platform, user_id in ids.items():
+            found = by_platform_user(session, platform, user_id)
+            assert found is not None and found.employee_id == "E1"
+            assert platform_address(found, platform) == user_id
+            # Another platform's id is not this platform's.
+            other = next(uid for name, uid in ids.items() if name != platform)
+            assert by_platform_user(session, platform, other) is None
+        console = by_platform_user(session, CONSOLE, "E2")
+        assert console is not None and platform_address(console, CONSOLE) == "E2"
+        assert [platform_address(console, spec.name) for spec in PLATFORMS] == [None] * 3
+        assert platform_address(console, "webhook") is None
+
+
+def test_the_reply_language_is_the_choice_then_the_import_then_the_default(
+    engine: Engine,
+) -> None:
+    _seed(engine)
+    with session_scope(engine) as session:
+        first, second = session.get(Employee, "E1"), session.get(Employee, "E2")
+        assert first is not None and second is not None
+        assert (locale_for(session, first, "zh-CN"), locale_for(session, second, "xx")) == (
+            "en",
+            "xx",
+        )
+        set_locale(session, "E1", "zh-CN")
+        session.flush()
+        assert locale_for(session, first, "en") == "zh-CN"
