@@ -21,12 +21,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
+from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
 from handlers.alert_render import render_alert, render_delivery
 from handlers.context import AppContext
@@ -92,6 +93,7 @@ class Runtime:
     def asgi(self) -> Starlette:
         routes = [
             Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
         ]
         if "slack" in self.adapters:
@@ -108,6 +110,18 @@ class Runtime:
             "ok" if healthy else "database unreachable", 200 if healthy else 503
         )
 
+    def _readiness(self) -> Readiness:
+        return readiness(
+            self.app.engine,
+            self.adapters,
+            scheduler_running=self.runner.running,
+            now=self.app.clock(),
+        )
+
+    async def _readyz(self, request: Request) -> Response:
+        state = await asyncio.to_thread(self._readiness)
+        return JSONResponse(state.document, status_code=200 if state.ok else 503)
+
     async def _metrics(self, request: Request) -> Response:
         def gauges() -> dict[str, dict[str, int]]:
             with Session(self.app.engine) as session:
@@ -120,9 +134,11 @@ class Runtime:
             values = await asyncio.to_thread(gauges)
         except Exception:
             values = {}
-        return PlainTextResponse(
-            self.metrics.render(values), media_type="text/plain; version=0.0.4"
+        state = await asyncio.to_thread(self._readiness)
+        text = self.metrics.render(values) + exposition(
+            state, self.runner.outcomes, self.app.clock()
         )
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     def _platform(self, name: str) -> Callable[[Request], object]:
         adapter = self.adapters[name]
@@ -233,7 +249,12 @@ class Runtime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
         config = uvicorn.Config(
-            self.asgi(), host=self.host, port=self.port, log_level="warning", lifespan="off"
+            self.asgi(),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            log_config=None,  # uvicorn's lines go through bot.logs (one format, one zone)
+            lifespan="off",
         )
         server = uvicorn.Server(config)
         for adapter in self.adapters.values():

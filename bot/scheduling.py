@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -55,6 +56,8 @@ class JobRunner:
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=self.zone)
         self.jobs: dict[str, tuple[CronTrigger, JobBody]] = {}
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        """(job, "done" | "failed") -> runs in this process, for /metrics."""
 
     def add(self, name: str, crontab: str, body: JobBody) -> None:
         trigger = CronTrigger.from_crontab(crontab, timezone=self.zone)
@@ -89,6 +92,7 @@ class JobRunner:
             summary = await body(fire_time)
         except Exception as exc:
             log.exception("%s: failed (fire time %s): %s", name, fired, type(exc).__name__)
+            self.outcomes[name, "failed"] += 1
             await asyncio.to_thread(
                 finish_job, self.engine, run_id, status="failed", now=self.clock(), detail=str(exc)
             )
@@ -97,6 +101,7 @@ class JobRunner:
             finish_job, self.engine, run_id, status="done", now=self.clock(), detail=summary
         )
         log.info("%s: %s (fire time %s)", name, summary, fired)  # the one line per job run
+        self.outcomes[name, "done"] += 1
         return True
 
     async def catch_up(self) -> None:
@@ -106,6 +111,10 @@ class JobRunner:
             fire_time = previous_fire_time(trigger, now)
             if fire_time is not None:
                 await self.run_once(name, fire_time)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
 
     def start(self) -> None:
         self.scheduler.start()

@@ -251,6 +251,25 @@ def counts_by_state(session: Session) -> dict[str, int]:
     return {state: int(count) for state, count in session.exec(query).all()}
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """Deliveries due now and not sent: what the dispatcher has yet to work through."""
+
+    count: int
+    oldest_due: datetime | None
+    """The earliest `next_attempt_at` among them; its age says whether sending keeps up."""
+
+
+def due_backlog(session: Session, now: datetime) -> Backlog:
+    """Pending deliveries whose time has come (held for quiet hours or a retry later are not
+    backlog: they are waiting on purpose)."""
+    query = select(func.count(), func.min(Delivery.next_attempt_at)).where(
+        Delivery.state == "pending", Delivery.next_attempt_at <= now
+    )
+    count, oldest = session.exec(query).one()
+    return Backlog(count=int(count), oldest_due=oldest)
+
+
 def sent_ref(session: Session, alert_id: int) -> list[Delivery]:
     """Sent deliveries of an alert (to update their cards in place after an acknowledgement)."""
     query = select(Delivery).where(Delivery.alert_id == alert_id, Delivery.state == "sent")

@@ -37,6 +37,7 @@ from adapters.dingtalk.inbound import (
 from adapters.dingtalk.openapi import OpenApi
 from adapters.dingtalk.outbound import CARD_PREFIX, Robot
 from adapters.dingtalk.stream import StreamConnection
+from adapters.health import LinkState
 from core.locales import DEFAULT_LOCALE
 from handlers.types import Action, Message, Recipient, Reply
 
@@ -108,6 +109,12 @@ class DingTalkAdapter:
             api, robot_code=robot_code, media_upload_url=self._oapi + "/media/upload"
         )
         self.stream: StreamConnection | None = None
+
+    def link_state(self) -> LinkState:
+        """The Stream connection's state (`adapters.health.LinkProbe`)."""
+        if self.stream is None:
+            return LinkState(up=False, detail="not started")
+        return self.stream.link
 
     async def start(self, sink: InboundSink) -> None:
         loop = asyncio.get_running_loop()

@@ -26,6 +26,8 @@ import websockets
 from dingtalk_stream import DingTalkStreamClient  # type: ignore[import-untyped]
 from dingtalk_stream.version import VERSION_STRING  # type: ignore[import-untyped]
 
+from adapters.health import LinkState
+
 log = logging.getLogger(__name__)
 
 OPEN_PATH = "/v1.0/gateway/connections/open"
@@ -54,6 +56,8 @@ class StreamConnection:
         self._started = threading.Event()
         self._frame_tasks: set[asyncio.Task[Any]] = set()
         self.connections = 0
+        self.link = LinkState(up=False, detail="not connected yet")
+        """Written by the stream thread, read by `/readyz` (one reference swap: no lock)."""
         """How many WebSocket sessions were opened (a reconnect adds one)."""
 
     def start(self) -> None:
@@ -101,10 +105,14 @@ class StreamConnection:
                     ) as websocket:
                         self.connections += 1
                         failures = 0
+                        self.link = LinkState(up=True, detail="connected")
                         await self._pump(websocket)
+                    self.link = LinkState(up=False, detail="reconnecting")
                 except (OSError, httpx.HTTPError, websockets.WebSocketException, ValueError) as exc:
                     failures += 1
-                    log.warning("dingtalk stream: connection failed (%s)", type(exc).__name__)
+                    reason = f"connection failed ({type(exc).__name__})"
+                    self.link = LinkState(up=False, detail=reason)
+                    log.warning("dingtalk stream: %s", reason)
                 await asyncio.sleep(self._backoff(failures))
 
     async def _open_connection(self, http: httpx.AsyncClient) -> str:

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import HttpRequest, HttpResponse, InboundSink, RateLimit, ReplyTarget
+from adapters.health import LinkState
 from adapters.slack.blocks import card_blocks, escape
 from adapters.slack.errors import check_webhook, delivery_errors
 from adapters.slack.inbound import PLATFORM, register
@@ -78,6 +79,18 @@ class SlackAdapter:
         self._http: aiohttp.ClientSession | None = None
 
     # -- inbound -------------------------------------------------------------------------
+
+    def link_state(self) -> LinkState:
+        """Socket Mode's WebSocket (`adapters.health.LinkProbe`); HTTP mode has no link: Slack
+        calls /slack/events."""
+        if self.mode != "socket":
+            return LinkState(up=True, detail="HTTP mode (no persistent connection)")
+        client = self._socket.client if self._socket is not None else None
+        if client is None:
+            return LinkState(up=False, detail="not started")
+        session = client.current_session
+        up = not client.closed and not client.stale and session is not None and not session.closed
+        return LinkState(up=up, detail="connected" if up else "socket closed, reconnecting")
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
