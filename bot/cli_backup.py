@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import CliError, options, reported
+from bot.cli_common import CliError, options, progress_bar, reported
 from storage.backup import BackupError, backup_sqlite
 from storage.db import make_engine
 
@@ -20,7 +20,8 @@ def backup(
     """Copy the SQLite database while the bot runs (PostgreSQL: use pg_dump)."""
     engine = make_engine(options(ctx).settings().database.url)
     try:
-        size = backup_sqlite(engine, out)
+        with progress_bar(f"backup {out.name}") as progress:
+            size = backup_sqlite(engine, out, progress=progress)
     except BackupError as exc:
         raise CliError(str(exc)) from None
     typer.echo(f"backup: wrote {out} ({size} bytes)")

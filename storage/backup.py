@@ -8,6 +8,7 @@ write, or without its `-wal` file, can give a corrupt or stale copy. PostgreSQL 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -21,8 +22,11 @@ class BackupError(ValueError):
     """A backup that cannot be made; the message says what to do instead."""
 
 
-def backup_sqlite(engine: Engine, out: Path) -> int:
-    """Copy the engine's SQLite database into the new file `out`; return its size in bytes."""
+def backup_sqlite(
+    engine: Engine, out: Path, *, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Copy the engine's SQLite database into the new file `out`; return its size in bytes.
+    `progress(pages_done, pages_total)` is called after each step."""
     if engine.dialect.name != "sqlite":
         raise BackupError(
             f"backup copies SQLite databases; for {engine.dialect.name} use "
@@ -41,5 +45,11 @@ def backup_sqlite(engine: Engine, out: Path) -> int:
         closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as source,
         closing(sqlite3.connect(out)) as target,
     ):
-        source.backup(target, pages=PAGES_PER_STEP)
+        source.backup(
+            target,
+            pages=PAGES_PER_STEP,
+            progress=None
+            if progress is None
+            else lambda _status, remaining, total: progress(total - remaining, total),
+        )
     return out.stat().st_size
