@@ -9,6 +9,7 @@ tests and the CLI's hidden `--today YYYY-MM-DD` a fixed instant (STYLE.md: time 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.config import Settings
 from core.policy_loader import load_policies
 from handlers.context import AppContext, utc_now
-from storage.accounts import sync_accounts
+from storage.accounts import known_account_ids, sync_accounts
 from storage.db import make_engine, session_scope
 
 Clock = Callable[[], datetime]
@@ -80,4 +81,27 @@ def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
         clock=clock or utc_now,
         ack_sla_minutes=settings.kpi.ack_sla_minutes,
         kpi_targets=settings.kpi.thresholds,
+    )
+
+
+@dataclass(frozen=True)
+class ImportTargets:
+    """The accounts an import may name, and what a missing `Account` row is created with: the
+    same for a file (`coverwatch import`) and the API's items."""
+
+    known_accounts: frozenset[str]
+    currencies: dict[str, str]
+    policies: dict[str, str]
+
+
+def import_targets(settings: Settings, context: AppContext) -> ImportTargets:
+    configured = settings.account_settings()
+    policy_of = {account: account for account in context.policies}
+    policy_of |= {account_id: s.policy_id for account_id, s in configured.items()}
+    return ImportTargets(
+        known_accounts=frozenset(known_account_ids(configured, context.policies)),
+        currencies={
+            account: context.policies[policy].currency for account, policy in policy_of.items()
+        },
+        policies=policy_of,
     )

@@ -14,8 +14,8 @@ import typer
 from rich.cells import cell_len
 from sqlmodel import Session
 
+from bot.app import import_targets
 from bot.cli_common import CliError, fail, options, progress_bar, reported
-from storage.accounts import known_account_ids
 from storage.imports import (
     ImportResult,
     import_balances,
@@ -53,7 +53,7 @@ class Importer(Protocol):
         source: Path,
         /,
         *,
-        known_accounts: set[str],
+        known_accounts: frozenset[str],
         currencies: dict[str, str],
         policies: dict[str, str],
         dry_run: bool,
@@ -90,20 +90,14 @@ def _run(
     opts = options(ctx)
     settings = opts.settings()
     context = opts.app(settings)
-    configured = settings.account_settings()
-    known = known_account_ids(configured, context.policies)
-    policy_of = {account: account for account in context.policies}
-    policy_of |= {account_id: s.policy_id for account_id, s in configured.items()}
-    currencies = {
-        account: context.policies[policy].currency for account, policy in policy_of.items()
-    }
+    targets = import_targets(settings, context)
     with Session(context.engine) as session, progress_bar(f"{kind} {path.name}") as progress:
         result = importer(
             session,
             path,
-            known_accounts=known,
-            currencies=currencies,
-            policies=policy_of,
+            known_accounts=targets.known_accounts,
+            currencies=targets.currencies,
+            policies=targets.policies,
             dry_run=dry_run,
             progress=progress,
             sheet=sheet,

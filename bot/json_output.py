@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core.cover import CoverStatus
 from core.money import format_amount
 from core.periods import Period
 from handlers.types import Reply
 from storage.accounts import AccountPolicy
 from storage.ledger import employee_lines, period_dues
-from storage.models import Alert, ApiToken, AuditEntry, Delivery, LedgerLine
+from storage.models import Alert, ApiToken, AuditEntry, Delivery, Employee, LedgerLine
 from storage.queries_ledger import headline_base
 
 
@@ -179,4 +180,20 @@ def tokens_json(tokens: Sequence[ApiToken]) -> dict[str, Any]:
             }
             for token in tokens
         ]
+    }
+
+
+def coverage_json(employee: Employee, status: CoverStatus, as_of: date) -> dict[str, Any]:
+    """`GET /api/v1/employees/{id}/coverage`: what the `coverage` chat command shows, as data."""
+    return {
+        "employee_id": employee.employee_id,
+        "account": employee.account_id,
+        "as_of": as_of.isoformat(),
+        "state": str(status.state),
+        "paid_through": str(status.paid_through) if status.paid_through else None,
+        "next_due": status.next_due.isoformat() if status.next_due else None,
+        "suspension_on": status.suspension_on.isoformat() if status.suspension_on else None,
+        "arrears": [str(period) for period in status.arrears],
+        "lapsed": [str(period) for period in status.lapsed],
+        "confirmed": status.confirmed,
     }
