@@ -161,6 +161,10 @@ class KpiConfig(_Section):
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Larger request bodies are refused with 413 before they are parsed (the API's batches)."""
+    api_rate_per_minute: int = Field(default=120, ge=1)
+    """Requests per API token in any 60 s; more get 429 with Retry-After."""
 
 
 class LogConfig(_Section):

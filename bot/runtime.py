@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -22,7 +22,7 @@ from sqlmodel import Session, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
 from bot.dispatcher import Dispatcher
@@ -33,7 +33,7 @@ from handlers.alert_render import render_alert, render_delivery
 from handlers.context import AppContext
 from handlers.pipeline import handle
 from handlers.types import Action, Message, Reply
-from storage import outbox
+from storage import idempotency, outbox
 from storage.db import ping, session_scope
 from storage.employees import by_platform_user
 from storage.events import RETENTION, first_sighting, forget_before
@@ -64,8 +64,11 @@ class Runtime:
         jobs: Mapping[str, tuple[str, Callable[[datetime], str]]],
         instance: str | None = None,
         claim_lease: timedelta = outbox.CLAIM_LEASE,
+        mounts: Sequence[BaseRoute] = (),
     ) -> None:
         self.app = app
+        self.mounts = list(mounts)
+        """Routes of self-contained apps served beside the platforms' (the API, /api/v1)."""
         self.adapters = dict(adapters)
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
@@ -102,7 +105,7 @@ class Runtime:
             routes.append(
                 Route("/wecom/callback", self._platform("wecom"), methods=["GET", "POST"])
             )
-        return Starlette(routes=routes)
+        return Starlette(routes=[*routes, *self.mounts])
 
     async def _healthz(self, request: Request) -> Response:
         healthy = await asyncio.to_thread(ping, self.app.engine)
@@ -240,8 +243,11 @@ class Runtime:
                 log.warning("card update on %s failed: %s", platform, type(exc).__name__)
 
     def _housekeeping(self, fire_time: datetime) -> str:
-        forget_before(self.app.engine, self.app.clock() - RETENTION)
-        return "processed events pruned"
+        now = self.app.clock()
+        forget_before(self.app.engine, now - RETENTION)
+        with session_scope(self.app.engine) as session:
+            keys = idempotency.forget_before(session, now - idempotency.RETENTION)
+        return f"processed events pruned, {keys} API idempotency keys expired"
 
     # -- lifecycle ----------------------------------------------------------------------
     async def serve(self) -> None:

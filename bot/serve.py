@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.app import open_app
+from bot.api import api_mount
+from bot.api.auth import TokenRates
+from bot.api.service import ApiService
+from bot.app import import_targets, open_app
 from bot.config import Settings
 from bot.logs import configure_logging
 from bot.preflight import check_port_free
@@ -17,6 +20,12 @@ from handlers.context import AppContext
 def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
     context = app or open_app(settings)
     routing = routing_from(settings)
+    api = ApiService(
+        context=context,
+        targets=import_targets(settings, context),
+        rates=TokenRates(settings.http.api_rate_per_minute),
+        max_body_bytes=settings.http.max_body_bytes,
+    )
     return Runtime(
         context,
         build_adapters(settings),
@@ -25,6 +34,7 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
         poll_seconds=settings.scheduler.outbox_poll_seconds,
         claim_lease=timedelta(seconds=settings.scheduler.outbox_claim_lease_seconds),
         jobs=scheduled_jobs(settings, context, routing),
+        mounts=[api_mount(api)],
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -18,6 +18,8 @@ from sqlmodel import Session, col, select
 from storage.models import ApiIdempotency
 
 MAX_KEY_LENGTH = 200
+RETENTION = timedelta(days=7)
+"""How long a key is remembered (housekeeping prunes older ones): retries come within hours."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.bot.api.support import Api, running_api
+from tests.support.api import Api, running_api
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from bot.api.auth import TokenRates
 from bot.api.problems import ApiProblem
 from storage.api_tokens import Credential
-from tests.bot.api.support import PAYMENT, Api, running_api
+from tests.support.api import PAYMENT, Api, running_api
 
 
 def test_no_token_a_bad_one_or_a_revoked_one_is_401(api: Api) -> None:

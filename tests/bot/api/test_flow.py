@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 
-from tests.bot.api.support import Api
-from tests.bot.api.test_reads import COMPANY
-from tests.bot.cli_support import cli
+from tests.support.api import Api, company_items
+from tests.support.cli import cli
 
 
 def test_a_payment_through_the_api_clears_an_overdue_alert_at_the_next_scan(
     api: Api, db_url: str
 ) -> None:
-    people = [{k: v for k, v in row.items() if v} for row in COMPANY]
+    people = company_items()
     assert api.client.post("/api/v1/employees", json=people, headers=api.headers()).is_success
     assert cli(db_url, "dues", "--period", "2026-11").exit_code == 0
     opened = json.loads(cli(db_url, "scan", "--json").stdout)["alerts"]

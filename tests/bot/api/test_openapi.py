@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from bot.api import api_app
 from bot.api.models import MAX_ITEMS
-from tests.bot.api.support import Api
+from tests.support.api import Api
 
 
 def test_every_route_is_in_the_document(api: Api) -> None:

@@ -7,17 +7,12 @@ import json
 from typing import Any
 
 from bot.api.documents import AlertsDocument, CoverageDocument, DuesDocument
-from tests.bot.api.support import Api
-from tests.bot.cli_support import EMPLOYEES, cli
-
-COMPANY = [
-    dict(zip(EMPLOYEES.splitlines()[0].split(","), line.split(","), strict=True))
-    for line in EMPLOYEES.splitlines()[1:]
-]
+from tests.support.api import Api, company_items
+from tests.support.cli import cli
 
 
 def _company(api: Api, db_url: str) -> None:
-    items = [{k: v for k, v in row.items() if v} for row in COMPANY]
+    items = company_items()
     answer = api.client.post("/api/v1/employees", json=items, headers=api.headers())
     assert answer.json() == {"rows": 5, "created": 5, "updated": 0}
     assert cli(db_url, "dues", "--period", "2026-11").exit_code == 0

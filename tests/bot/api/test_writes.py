@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from storage.models import AuditEntry, Balance, Employee, Payment
-from tests.bot.api.support import PAYMENT, Api, running_api
-from tests.fixtures.imports.support import snapshot
+from tests.support.api import PAYMENT, Api, running_api
+from tests.support.imports import snapshot
 
 EMPLOYEE = {
     "employee_id": "E1",

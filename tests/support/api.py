@@ -25,10 +25,18 @@ from bot.config import load_settings
 from storage.api_tokens import SCOPES, create_token, revoke_token
 from storage.db import session_scope
 from tests.fakes.loopback import wait_started
+from tests.support.cli import EMPLOYEES
 
 TODAY = date(2026, 11, 20)
-"""As in tests/bot/cli_support.py: Beijing's November dues fell due on 2026-11-16."""
+"""As in tests.support.cli.py: Beijing's November dues fell due on 2026-11-16."""
 PAYMENT = {"account": "beijing", "period": "2026-10", "amount": "1234.50", "paid_on": "2026-11-03"}
+
+
+def company_items() -> list[dict[str, str]]:
+    """tests/support/cli.py's five employees as API items (blank cells left out)."""
+    header, *lines = EMPLOYEES.splitlines()
+    rows = [dict(zip(header.split(","), line.split(","), strict=True)) for line in lines]
+    return [{name: value for name, value in row.items() if value} for row in rows]
 
 
 @dataclass
