@@ -37,6 +37,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.alerts import URGENT_KINDS, AlertKind
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.policy import AccountSettings
 from core.quiet_hours import QuietHours
@@ -64,14 +65,6 @@ class MissingKeyError(SectionKeyError):
     """A required key is unset; the message says where it can be set."""
 
 
-AlertKind = Literal[
-    "due_soon",
-    "overdue",
-    "suspension_imminent",
-    "enrollment_deadline",
-    "funding_gap",
-    "kpi_below_target",
-]
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 
 
@@ -124,7 +117,7 @@ class AlertsConfig(_Section):
     escalate_after_minutes: int = Field(default=60, gt=0)
     escalation_levels: int = Field(default=2, ge=0)
     quiet_hours: str = "22:00-08:00"
-    urgent_bypass_quiet_hours: tuple[AlertKind, ...] = ("overdue", "suspension_imminent")
+    urgent_bypass_quiet_hours: tuple[AlertKind, ...] = tuple(sorted(URGENT_KINDS))
     suspension_warning_days: int = Field(default=7, ge=0)
     enrollment_warning_days: int = Field(default=7, ge=0)
     funding_horizon_days: int = Field(default=30, gt=0)

@@ -108,3 +108,13 @@ class Finding:
 
 
 URGENT_KINDS = frozenset({AlertKind.OVERDUE, AlertKind.SUSPENSION_IMMINENT})
+COMPANY_KINDS = frozenset(
+    {
+        AlertKind.DUE_SOON,
+        AlertKind.OVERDUE,
+        AlertKind.SUSPENSION_IMMINENT,
+        AlertKind.FUNDING_GAP,
+        AlertKind.INSTALLMENT_DUE,
+    }
+)
+"""Kinds about the company's own registrations and money: HR and finance own them."""

@@ -71,6 +71,15 @@ class KpiSummary:
     ack: AckStats
 
 
+METRICS: dict[str, Callable[[KpiSummary], Decimal | None]] = {
+    "on_time": lambda kpis: kpis.on_time_rate,
+    "accuracy": lambda kpis: kpis.payment_accuracy,
+    "enrollment": lambda kpis: kpis.enrollment_timeliness,
+    "ack": lambda kpis: kpis.ack.within_sla,
+}
+"""Each KPI by the name `[kpi] thresholds`, the chart and the KPI alerts know it by."""
+
+
 class Dimension(StrEnum):
     ACCOUNT = "account"
     DEPARTMENT = "department"

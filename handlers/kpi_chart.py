@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import PercentFormatter
 
+from core.kpis import METRICS
 from core.money import ZERO, format_amount
 from handlers.i18n import translate
 from storage.kpi_types import KpiReport, KpiRow, View
@@ -130,10 +131,8 @@ def _trend(
 ) -> None:
     positions = list(range(len(series)))
     lines = {
-        "on_time": (text.t("on_time"), [row.kpis.on_time_rate for row in series]),
-        "accuracy": (text.t("accuracy"), [row.kpis.payment_accuracy for row in series]),
-        "enrollment": (text.t("enrollment"), [row.kpis.enrollment_timeliness for row in series]),
-        "ack": (text.t("ack", sla=sla), [row.kpis.ack.within_sla for row in series]),
+        metric: (text.t(metric, sla=sla), [value(row.kpis) for row in series])
+        for metric, value in METRICS.items()
     }
     ends: list[tuple[float, str]] = []
     for key, (label, values) in lines.items():

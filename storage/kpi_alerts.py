@@ -1,8 +1,9 @@
-"""KPI alerts: a department below a `[kpi] thresholds` target opens `kpi_below_target`.
+"""KPI alerts: the figures `core.kpi_rules` judges, and its findings applied like any scan's.
 
-The alert goes to the department's manager and HR (`storage.routing.level_zero`), one per
-department and month (its dedupe key), with the lifecycle, outbox and audit trail of every
-other alert (`storage.scan.apply_findings`). Evaluated daily over the months whose figures can
+A department below a `[kpi] thresholds` target opens `kpi_below_target`. The alert goes to
+the department's manager and HR (`storage.routing.level_zero`), one per department and month
+(its dedupe key), with the lifecycle, outbox and audit trail of every other alert
+(`storage.scan.apply_findings`). Evaluated daily over the months whose figures can
 still change — the current month and the two before it, since an enrolment deadline runs 30
 days past a hire (社会保险法 Art. 58) — and over any older month that still has an active KPI
 alert, so that alert resolves once its department is back at or above target.
@@ -10,7 +11,7 @@ alert, so that alert resolves once its department is back at or above target.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,57 +19,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from core.alerts import AlertKind, AlertState, Finding, dedupe_key
-from core.kpis import KpiSummary
+from core.alerts import AlertKind, AlertState
+from core.kpi_rules import DepartmentMonth, kpi_findings
 from core.periods import Period
 from core.policy import Policy
 from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
-from storage.kpi_types import KpiReport, View
+from storage.kpi_types import View
 from storage.models import Alert
 from storage.routing import Routing
 from storage.scan import ScanReport, apply_findings
 
 OPEN_MONTHS = 3
-METRICS: Mapping[str, Callable[[KpiSummary], Decimal | None]] = {
-    "on_time": lambda kpis: kpis.on_time_rate,
-    "accuracy": lambda kpis: kpis.payment_accuracy,
-    "enrollment": lambda kpis: kpis.enrollment_timeliness,
-    "ack": lambda kpis: kpis.ack.within_sla,
-}
-"""The `[kpi] thresholds` keys that raise alerts (`on_time` and `enrollment` by default)."""
-
-
-def kpi_findings(
-    report: KpiReport, thresholds: Mapping[str, Decimal], periods: Collection[Period]
-) -> list[Finding]:
-    """One finding per department and month with a KPI below its target.
-
-    The stage names the metrics below target, so a second KPI falling notifies again.
-    """
-    findings = []
-    for row in report.view(View.DEPARTMENT):
-        if row.period not in periods:
-            continue
-        below = {}
-        for metric, target in sorted(thresholds.items()):
-            value = METRICS[metric](row.kpis) if metric in METRICS else None
-            if value is not None and value < target:
-                below[metric] = f"{value} < {target}"
-        if below:
-            kind = AlertKind.KPI_BELOW_TARGET
-            findings.append(
-                Finding(
-                    kind=kind,
-                    key=dedupe_key(kind, department=row.name, period=row.period),
-                    stage="+".join(below),
-                    department=row.name,
-                    period=row.period,
-                    details=below,
-                )
-            )
-    return findings
 
 
 def run_kpi_alerts(
@@ -100,9 +63,13 @@ def run_kpi_alerts(
             sla_minutes=sla_minutes,
             timezone=timezone,
         )
+        rows = [
+            DepartmentMonth(department=row.name, period=row.period, kpis=row.kpis)
+            for row in report.view(View.DEPARTMENT)
+        ]
         return apply_findings(
             session,
-            kpi_findings(report, thresholds, periods),
+            kpi_findings(rows, thresholds, periods),
             now=now,
             routing=routing,
             evaluated=frozenset({AlertKind.KPI_BELOW_TARGET.value}),

@@ -14,23 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from core.alerts import AlertKind
+from core.alerts import COMPANY_KINDS, URGENT_KINDS, AlertKind
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.platforms import CONSOLE
 from core.quiet_hours import QuietHours
 from storage.employees import company_contacts, locale_for, platform_address
 from storage.models import Alert, Employee
 from storage.outbox import AlertPayload, NewDelivery
-
-_COMPANY_KINDS = frozenset(
-    {
-        AlertKind.DUE_SOON,
-        AlertKind.OVERDUE,
-        AlertKind.SUSPENSION_IMMINENT,
-        AlertKind.FUNDING_GAP,
-        AlertKind.INSTALLMENT_DUE,
-    }
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +33,7 @@ class Routing:
     webhook: bool = False
     hr_leads: tuple[str, ...] = ()
     quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse(""))
-    urgent_bypass: frozenset[str] = frozenset({"overdue", "suspension_imminent"})
+    urgent_bypass: frozenset[str] = URGENT_KINDS
     timezone: str = DEFAULT_TIMEZONE
     locale: str = DEFAULT_LOCALE
 
@@ -55,7 +45,7 @@ class Routing:
 def level_zero(session: Session, alert: Alert) -> list[Employee]:
     """The people who own the alert's problem."""
     people: dict[str, Employee] = {}
-    if AlertKind(alert.kind) in _COMPANY_KINDS or alert.kind == AlertKind.ENROLLMENT_DEADLINE:
+    if AlertKind(alert.kind) in COMPANY_KINDS or alert.kind == AlertKind.ENROLLMENT_DEADLINE:
         people.update((e.employee_id, e) for e in company_contacts(session))
     if alert.employee_id:
         subject = session.get(Employee, alert.employee_id)
