@@ -11,6 +11,7 @@ new employee's item must carry every required field.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Mapping
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from core.platforms import PLATFORMS
 from storage.bulk import BulkInsert, driver_row
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import (
@@ -98,6 +100,7 @@ def import_employees(
     parsers = _parsers(known_accounts)
     existing = {row.employee_id: dict(row._mapping) for row in session.execute(select(_EMPLOYEES))}
     records: dict[str, dict[str, Any]] = {}
+    rows: dict[str, Row] = {}
     first_row: dict[str, int] = {}
     managers: list[tuple[Row, str, str]] = []
     present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
@@ -118,6 +121,7 @@ def import_employees(
                 if not row.sent(name):
                     row.error(name, "missing required value")
         first_row[employee_id] = row.number
+        rows[employee_id] = row
         manager_id: str | None = values.get("manager_id")
         if manager_id:
             managers.append((row, employee_id, manager_id))
@@ -130,6 +134,7 @@ def import_employees(
             row.error("manager_id", "an employee cannot be their own manager")
         elif manager_id not in records and manager_id not in existing:
             row.error("manager_id", f"unknown manager {manager_id!r}")
+    _check_user_ids(records, existing, rows)
     if table.errors:
         return table.result()
     new = [record for key, record in records.items() if key not in existing]
@@ -143,6 +148,31 @@ def import_employees(
     if progress is not None:
         progress(len(table.rows), len(table.rows))
     return table.result(len(new), len(changed))
+
+
+def _check_user_ids(
+    records: Mapping[str, Mapping[str, Any]],
+    existing: Mapping[str, Mapping[str, Any]],
+    rows: Mapping[str, Row],
+) -> None:
+    """A platform user id belongs to one employee (ARCHITECTURE §3): two would make a chat
+    message from that person answer as someone else. Checked on the state after the import:
+    this file's values, and the stored ones of everyone it leaves alone."""
+    for column in (spec.user_id_column for spec in PLATFORMS):
+        holders: dict[str, list[str]] = defaultdict(list)
+        for employee_id in existing.keys() | records.keys():
+            record = records.get(employee_id, {})
+            stored = existing.get(employee_id, {})
+            user_id = record[column] if column in record else stored.get(column)
+            if user_id:
+                holders[user_id].append(employee_id)
+        for user_id, employee_ids in holders.items():
+            if len(employee_ids) < 2:
+                continue
+            for employee_id in employee_ids:
+                if employee_id in rows and column in records[employee_id]:
+                    others = ", ".join(sorted(set(employee_ids) - {employee_id}))
+                    rows[employee_id].error(column, f"{user_id!r} is also the id of {others}")
 
 
 def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:

@@ -383,3 +383,32 @@ def test_the_sheet_whose_header_fits_is_read(engine: Engine, tmp_path: Path) -> 
     book.save(path)
 
     assert run(engine, path).created == 3
+
+
+def test_a_platform_user_id_belongs_to_one_employee(engine: Engine, tmp_path: Path) -> None:
+    rows = [[*HEADER, "slack_user_id"], *([*r, "UDUP"] for r in ROWS[:2]), [*ROWS[2], "U3"]]
+    before = snapshot(engine)
+
+    result = run(engine, write_csv(tmp_path / "twice.csv", rows))
+
+    assert [str(e) for e in result.errors] == [
+        "row 2, column slack_user_id: 'UDUP' is also the id of E2",
+        "row 3, column slack_user_id: 'UDUP' is also the id of E1",
+    ]
+    assert snapshot(engine) == before
+
+
+def test_a_stored_id_of_someone_the_file_leaves_alone_counts(
+    engine: Engine, tmp_path: Path
+) -> None:
+    run(engine, FIXTURES / "employees.csv")  # E001 holds U001
+    rows = [[*HEADER, "slack_user_id"], [*ROWS[0], "U001"]]
+
+    result = run(engine, write_csv(tmp_path / "taken.csv", rows))
+
+    assert [str(e) for e in result.errors] == [
+        "row 2, column slack_user_id: 'U001' is also the id of E001"
+    ]
+    moved = [[*HEADER, "slack_user_id"], [*ROWS[0], "U001"]]
+    moved += [["E001", "王芳", "beijing", "2020-03-02", "18000", "", "hr", "UNEW"]]
+    assert run(engine, write_csv(tmp_path / "moved.csv", moved)).ok  # handed over in one file
