@@ -29,15 +29,13 @@ SWITCH = "/as"
 
 
 def render(reply: Reply) -> str:
-    """A card as a terminal shows it: title, `label: value` lines, buttons as `[ack 12]` hints."""
-    card = reply.card
-    if card is None:
+    """What a terminal shows, and `coverwatch ask` prints: the reply's text (always the whole
+    answer, the same the platforms fall back to), then its buttons as commands to type."""
+    buttons = reply.card.buttons if reply.card is not None else ()
+    if not buttons:
         return reply.text
-    lines = [card.title, *(f"  {field.label}: {field.value}" for field in card.fields)]
-    if card.buttons:
-        hints = (f"[{button.action} {button.value}]" for button in card.buttons)
-        lines.append("  " + " ".join(hints))
-    return "\n".join(lines)
+    hints = (f"[{button.action} {button.value.replace(':', ' ')}]" for button in buttons)
+    return reply.text + "\n" + " ".join(hints)
 
 
 class ConsoleAdapter:

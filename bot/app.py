@@ -81,6 +81,7 @@ def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
         clock=clock or utc_now,
         ack_sla_minutes=settings.kpi.ack_sla_minutes,
         kpi_targets=settings.kpi.thresholds,
+        account_names=settings.account_names(),
     )
 
 

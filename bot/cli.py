@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import Session
 
+from adapters.console import render
 from bot import cli_db, cli_import, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
@@ -149,7 +150,7 @@ def ask(
     if as_json:
         print_json(reply_json(reply))
     else:
-        typer.echo(reply.text)
+        typer.echo(render(reply))  # as the console chat shows it
 
 
 def _print_alerts(document: dict[str, Any]) -> None:

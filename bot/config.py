@@ -141,6 +141,8 @@ class AccountConfig(_Section):
     injury_rate: Rate | None = None
     housing_fund_rate: Rate | None = None
     due_day: int | None = Field(default=None, ge=1, le=31)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    """How replies name the account in every language (else the policy's `[names]`)."""
 
 
 class KpiConfig(_Section):
@@ -343,6 +345,14 @@ class Settings(BaseSettings):
                 due_day=account.due_day,
             )
             for account_id, account in self.accounts.items()
+        }
+
+    def account_names(self) -> dict[str, str]:
+        """`[accounts.<id>] name` where set: the name replies use for the account."""
+        return {
+            account_id: account.name
+            for account_id, account in self.accounts.items()
+            if account.name is not None
         }
 
 

@@ -54,3 +54,18 @@ def to_decimal(value: object) -> Decimal:
 def format_amount(amount: Decimal, decimals: int = 2) -> str:
     """Amount as the contract's JSON string, e.g. Decimal('1234.5') -> '1234.50'."""
     return f"{amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP):.{decimals}f}"
+
+
+CURRENCY_SYMBOLS = {"CNY": "¥", "HKD": "HK$", "USD": "US$", "EUR": "€", "GBP": "£"}
+"""How people write a currency in front of an amount; others get their ISO code and a space."""
+
+
+def display_amount(amount: Decimal, currency: str, decimals: int = 2) -> str:
+    """An amount as people write it in chat: `¥641,498.09`, `HK$41,076.00`, `-¥3.00`.
+
+    JSON keeps the plain contract string (`format_amount`); this is for reading only.
+    """
+    quantized = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    sign = "-" if quantized < 0 else ""
+    symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+    return f"{sign}{symbol}{abs(quantized):,.{decimals}f}"

@@ -125,6 +125,16 @@ class Policy:
     decimals: int = 2
     source: str = ""
     tags: tuple[str, ...] = field(default=())
+    names: tuple[tuple[str, str], ...] = ()
+    """Display names per reply language: (`zh-CN`, `北京`), (`en`, `Beijing`)…"""
+
+    def display_name(self, locale: str) -> str:
+        """The account's name in `locale`; zh-HK falls back to zh-CN, then `name`."""
+        names = dict(self.names)
+        for key in (locale, "zh-CN" if locale.startswith("zh") else "en"):
+            if key in names:
+                return names[key]
+        return self.name
 
     def rule_for(self, scheme: Scheme, period: Period) -> SchemeRule | None:
         """The rule in force for `scheme` on the period's first day, or None."""

@@ -39,7 +39,8 @@ _T = TypeVar("_T", bool, str)
 _TYPE_LABELS: dict[type, str] = {bool: "true or false", str: "text"}
 
 _TOP_KEYS = {
-    "name", "currency", "decimals", "source", "tags", "due", "late_fee", "suspension", "versions",
+    "name", "names", "currency", "decimals", "source", "tags", "due", "late_fee", "suspension",
+    "versions",
 }  # fmt: skip
 _SCHEME_IDS = {scheme.value for scheme in Scheme}
 _VERSION_KEYS = {"effective", "until", "confirmed", "provisional", "source", "note", "schemes"}
@@ -272,6 +273,9 @@ def load_policy(path: Path) -> Policy:
     tags = _value(data, "tags", where, [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise where.error("tags", "must be a list of text")
+    names = _table(data, "names", where) if "names" in data else {}
+    if not all(isinstance(name, str) and name.strip() for name in names.values()):
+        raise where.error("names", "each locale's name must be non-empty text")
     due = _table(data, "due", where)
     fee = _table(data, "late_fee", where)
     # Optional: a scheme with no cover to suspend (MPF) has no [suspension] table.
@@ -283,6 +287,7 @@ def load_policy(path: Path) -> Policy:
         decimals=_int(data, "decimals", where, 4, 2),
         source=_typed(data, "source", where, str, ""),
         tags=tuple(tags),
+        names=tuple((str(locale), str(name)) for locale, name in names.items()),
         due=_due(due, where.at(prefix="due.")),
         late_fee=_late_fee(fee, where.at(prefix="late_fee.")),
         suspension=(

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from core.alerts import AlertKind, AlertState
 from core.locales import DEFAULT_TIMEZONE
-from core.money import format_amount
+from core.money import display_amount
 from handlers.i18n import translate
 from handlers.kpi_digest import render_kpi_digest
 from handlers.types import Button, Card, Field, Reply
@@ -26,7 +26,7 @@ def _money(session: Session, alert: Alert, amount: object) -> str:
         return "-"
     account = session.get(Account, alert.account_id) if alert.account_id else None
     currency = account.currency if account is not None else ""
-    return f"{format_amount(amount)} {currency}".strip()  # type: ignore[arg-type]
+    return display_amount(amount, currency)  # type: ignore[arg-type]
 
 
 def _name(session: Session, employee_id: str | None) -> str:

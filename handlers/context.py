@@ -38,6 +38,8 @@ class AppContext:
     """How long an alert may stay open before it counts as late (KPI summaries)."""
     kpi_targets: Mapping[str, Decimal] = field(default_factory=dict)
     """`[kpi] thresholds`, drawn as the targets on the KPI chart."""
+    account_names: Mapping[str, str] = field(default_factory=dict)
+    """`[accounts.<id>] name`: overrides the policy's display names in replies."""
 
     def now(self) -> datetime:
         return self.clock()

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.money import format_amount
+from core.money import display_amount
 from handlers.i18n import has_key
 from handlers.router import Request
 from handlers.types import Button, Card, Field, Reply
@@ -21,8 +21,8 @@ PERCENT = Decimal(100)
 
 
 def money(amount: Decimal, currency: str, decimals: int = 2) -> str:
-    """`1234.50 CNY`: the contract's amount string followed by its currency."""
-    return f"{format_amount(amount, decimals)} {currency}"
+    """`¥1,234.50`, `HK$41,076.00`: an amount as people write it (JSON stays plain)."""
+    return display_amount(amount, currency, decimals)
 
 
 def percent(request: Request, ratio: Decimal | None) -> str:
@@ -49,9 +49,14 @@ def days_words(request: Request, days_left: int) -> str:
     return request.t("format.days_overdue", days=-days_left)
 
 
-def account_name(request: Request, account: AccountPolicy) -> str:
-    """An account as people name it in the reply's language."""
-    return account.policy.name
+def account_name(request: Request, account: AccountPolicy | str) -> str:
+    """An account as people name it in the reply's language (`北京`, `Hong Kong MPF`): the
+    config's `[accounts.<id>] name`, else the policy's name for the locale."""
+    found = request.accounts.get(account) if isinstance(account, str) else account
+    if found is None:
+        return str(account)
+    configured = request.app.account_names.get(found.account_id)
+    return configured or found.policy.display_name(request.locale)
 
 
 def label(request: Request, prefix: str, value: str) -> str:

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal
 from functools import partial
 
 from core.alerts import AlertKind
 from core.escalation import parse_duration
 from core.installments import PlanError
-from handlers.formatting import card_reply, label, moment, money
+from handlers.formatting import account_name, card_reply, days_words, label, moment, money
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Button, Field, Reply
 from storage.alerts import acknowledge, alerts_in_scope, create_plan, get_alert, in_scope, snooze
-from storage.employees import COMPANY_ROLES
+from storage.employees import COMPANY_ROLES, get_employee
 from storage.models import Alert
 
 router = Router()
-ZERO = Decimal("0.00")
 ALERT_ROLES = frozenset({"manager"}) | COMPANY_ROLES
-MAX_BUTTON_ALERTS = 3
-"""Buttons for the first few open alerts only: card platforms cap a card's buttons."""
+PAGE_SIZE = 3
+"""Alerts per page: each gets its ack and snooze buttons, and WeCom cards take at most 6."""
 MAX_INSTALLMENTS = 12
 DEFAULT_SNOOZE = "4h"
 _ALERT_ID = re.compile(r"[0-9]{1,18}")
@@ -51,26 +49,52 @@ def duration_arg(text: str) -> timedelta:
         raise UsageError("snooze.bad_duration", value=text) from None
 
 
-def _summary(request: Request, alert: Alert) -> str:
-    subject = alert.employee_id or alert.account_id or alert.department or "-"
-    text = request.t(
-        "alerts.line",
-        kind=label(request, "kind", alert.kind),
-        subject=subject,
-        period=alert.period or "-",
-        state=label(request, "alert_state", alert.state),
-    )
+def _subject(request: Request, alert: Alert) -> str:
+    """Who or what the alert is about, as people name it."""
+    if alert.employee_id:
+        person = get_employee(request.session, alert.employee_id)
+        name = person.name if person is not None else alert.employee_id
+        return request.t("alerts.person", name=name, id=alert.employee_id)
+    if alert.account_id:
+        account = account_name(request, alert.account_id)
+        return f"{account} {alert.period}" if alert.period else account
+    return alert.department or "-"
+
+
+def _deadline(request: Request, alert: Alert) -> str | None:
+    """The date that matters for this kind, with its days left or overdue in words."""
+    suspension = alert.kind == AlertKind.SUSPENSION_IMMINENT and alert.suspension_on
+    deadline = alert.suspension_on if suspension else alert.due_date
+    if deadline is None:
+        return None
+    what = label(request, "deadline_word", alert.kind)
+    if what == alert.kind:
+        what = request.t("deadline_word.default")
+    days = (deadline - request.today).days
+    passed = suspension and days < 0  # a suspension day behind us is not "overdue"
+    left = request.t("format.days_ago", days=-days) if passed else days_words(request, days)
+    return request.t("alerts.deadline", what=what, date=deadline.isoformat(), left=left)
+
+
+def _figures(request: Request, alert: Alert) -> str | None:
     account = request.accounts.get(alert.account_id or "")
-    if alert.principal is not None and account is not None:
-        fee = alert.late_fee if alert.late_fee is not None else ZERO
-        figures = request.t(
-            "alerts.figures",
-            principal=money(alert.principal, account.currency, account.policy.decimals),
-            late_fee=money(fee, account.currency, account.policy.decimals),
-            due_date=alert.due_date.isoformat() if alert.due_date else "-",
+    if alert.principal is None or account is None:
+        return None
+    amount = partial(money, currency=account.currency, decimals=account.policy.decimals)
+    if alert.kind == AlertKind.FUNDING_GAP:  # money still to find, not money owed
+        return request.t("alerts.shortfall", amount=amount(alert.principal))
+    if alert.late_fee:
+        return request.t(
+            "alerts.owed_with_fee", amount=amount(alert.principal), fee=amount(alert.late_fee)
         )
-        text = f"{text} {figures}"
-    return text
+    return request.t("alerts.owed", amount=amount(alert.principal))
+
+
+def _summary(request: Request, alert: Alert) -> str:
+    parts = [label(request, "kind", alert.kind), _subject(request, alert)]
+    parts += [part for part in (_figures(request, alert), _deadline(request, alert)) if part]
+    parts.append(label(request, "alert_state", alert.state))
+    return " · ".join(parts)
 
 
 @router.command(
@@ -80,14 +104,18 @@ def _summary(request: Request, alert: Alert) -> str:
     help_key="cmd.alerts.help",
     usage_key="cmd.alerts.usage",
     roles=ALERT_ROLES,
+    args=(0, 1),
 )
 def alerts(request: Request) -> Reply:
     found = alerts_in_scope(request.session, request.employee)
     if not found:
         return Reply(text=request.t("alerts.none"))
-    fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in found]
+    pages = -(-len(found) // PAGE_SIZE)
+    page = _page_arg(request, pages)
+    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in shown]
     buttons: list[Button] = []
-    for alert in [a for a in found if a.state == "open"][:MAX_BUTTON_ALERTS]:
+    for alert in [a for a in shown if a.state == "open"]:
         buttons += [
             Button(
                 action="ack",
@@ -102,7 +130,21 @@ def alerts(request: Request) -> Reply:
             ),
         ]
     title = request.t("alerts.title", count=len(found))
-    return card_reply(request, title, fields, buttons=buttons)
+    notes = []
+    if pages > 1:
+        title = request.t("alerts.title_paged", count=len(found), page=page, pages=pages)
+        if page < pages:
+            notes.append(request.t("alerts.next_page", next=page + 1))
+    return card_reply(request, title, fields, buttons=buttons, notes=notes)
+
+
+def _page_arg(request: Request, pages: int) -> int:
+    if not request.args:
+        return 1
+    text = request.args[0]
+    if not text.isdigit() or not 1 <= int(text) <= pages:
+        raise UsageError("alerts.bad_page", value=text, pages=pages)
+    return int(text)
 
 
 @router.command(
@@ -227,5 +269,7 @@ def plan(request: Request) -> Reply:
             ),
         )
     )
-    title = request.t("plan.title", id=alert.id, account=alert.account_id, period=alert.period)
+    title = request.t(
+        "plan.title", id=alert.id, account=account_name(request, account), period=alert.period
+    )
     return card_reply(request, title, fields)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import partial
 
-from handlers.formatting import list_reply, money
+from handlers.formatting import account_name, list_reply, money
 from handlers.router import Request, Router, period_arg
 from handlers.types import Reply
 from storage.employees import COMPANY_ROLES
@@ -48,7 +48,7 @@ def dues(request: Request) -> Reply:
         lines.append(
             request.t(
                 "dues.line",
-                account=row.account_id,
+                account=account_name(request, row.account_id),
                 total=amount(row.total),
                 employer=amount(row.employer_total),
                 employee=amount(row.employee_total),
@@ -79,7 +79,7 @@ def arrears_command(request: Request) -> Reply:
         lines.append(
             request.t(
                 "arrears.line" if item.suspension_on else "arrears.line_no_suspension",
-                account=item.account_id,
+                account=account_name(request, item.account_id),
                 period=item.period,
                 outstanding=money(item.outstanding, item.currency, decimals),
                 late_fee=money(item.late_fee, item.currency, decimals),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from handlers.formatting import card_reply, day, label, money
+from handlers.formatting import account_name, card_reply, day, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, period_arg
 from handlers.types import Field, Reply
@@ -38,7 +38,7 @@ def coverage(request: Request) -> Reply:
     status = employee_cover(request.session, employee, request.accounts, request.today)
     fields = [
         Field(label=request.t("coverage.state"), value=label(request, "state", status.state)),
-        Field(label=request.t("coverage.account"), value=account.policy.name),
+        Field(label=request.t("coverage.account"), value=account_name(request, account)),
         Field(
             label=request.t("coverage.paid_through"),
             value=str(status.paid_through or request.t("format.none")),

@@ -22,10 +22,8 @@ CARD = Reply(
 )
 
 
-def test_a_card_renders_as_title_fields_and_button_hints() -> None:
-    assert render(CARD) == (
-        "Overdue: shanghai 2026-11\n  Principal: 5430.00 CNY\n  Days: 4\n  [ack 12] [snooze 12:4h]"
-    )
+def test_a_card_renders_as_its_text_and_buttons_as_commands_to_type() -> None:
+    assert render(CARD) == "fallback text\n[ack 12] [snooze 12 4h]"
 
 
 def test_a_plain_reply_renders_as_its_text() -> None:
@@ -88,7 +86,7 @@ def test_send_prints_a_header_naming_the_recipient() -> None:
     assert (first, second) == ("console:1", "console:2")
     lines = output.getvalue().splitlines()
     assert lines[0] == "--- to H1 (console message 1) ---"
-    assert lines[1] == "Overdue: shanghai 2026-11"
+    assert lines[1] == "fallback text"
     asyncio.run(adapter.update(first, Reply(text="acknowledged by H1")))
     assert output.getvalue().endswith("--- console:1 updated ---\nacknowledged by H1\n")
 

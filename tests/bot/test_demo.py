@@ -131,7 +131,7 @@ def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
     answers = _answers(output)
     assert "正常参保" in answers[f"{cast.hr}> 我的医保"]
     breakdown = answers[f"{cast.employee}> contributions"]
-    assert "2026-11 缴费明细" in breakdown and "养老保险: 单位" in breakdown
+    assert "2026-11 缴费明细" in breakdown and "养老保险：单位" in breakdown
     assert "没有权限" in answers[f"{cast.employee}> dues"]
     assert "欠费宽限期" in answers[f"{cast.at_risk}> 我的医保"]
     arrears_answer = answers[f"{cast.hr}> 欠费"]

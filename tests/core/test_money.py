@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.money import Rounding, format_amount, round_amount, to_decimal
+from core.money import Rounding, display_amount, format_amount, round_amount, to_decimal
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,19 @@ def test_format_amount_gives_the_contract_string() -> None:
     assert format_amount(Decimal("1234.5")) == "1234.50"
     assert format_amount(Decimal("0.005")) == "0.01"
     assert format_amount(Decimal("3"), decimals=0) == "3"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [
+        ("641498.09", "CNY", "¥641,498.09"),
+        ("41076", "HKD", "HK$41,076.00"),
+        ("-3.005", "CNY", "-¥3.01"),
+        ("0", "CNY", "¥0.00"),
+        ("1234567.5", "SGD", "SGD 1,234,567.50"),
+    ],
+)
+def test_display_amount_writes_money_as_people_do(
+    amount: str, currency: str, expected: str
+) -> None:
+    assert display_amount(Decimal(amount), currency) == expected

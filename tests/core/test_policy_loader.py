@@ -304,3 +304,20 @@ def test_a_policy_without_a_suspension_table_has_no_suspension_rule(tmp_path: Pa
     text = _mutate("[suspension]\nsuspend_after_days = 15\nrestore_window_months = 3\n\n", "")
     assert load_policy(_write(tmp_path, text)).suspension is None
     assert load_policies()["hk"].suspension is None
+
+
+def test_every_packaged_policy_names_itself_in_each_reply_language() -> None:
+    for policy in load_policies().values():
+        names = dict(policy.names)
+        assert set(names) == {"en", "zh-CN", "zh-HK"}, policy.id
+    hk = load_policies()["hk"]
+    assert (hk.display_name("en"), hk.display_name("zh-HK")) == ("Hong Kong MPF", "香港強積金")
+    assert hk.display_name("fr") == "Hong Kong MPF"
+
+
+def test_names_must_be_text(tmp_path: Path) -> None:
+    text = (POLICY_DIR / "beijing.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "beijing.toml"
+    broken.write_text(text.replace('en = "Beijing"', "en = 3"), encoding="utf-8")
+    with pytest.raises(PolicyError, match="names"):
+        load_policy(broken)

@@ -86,9 +86,9 @@ def test_manager_sees_the_alerts_of_their_department(ask: Ask, alerts: dict[str,
     overdue, enrol = alerts["overdue"], alerts["enrol"]
     assert reply.text == (
         "待处理告警（2 条）\n"
-        f"#{enrol}：参保期限 · E007 · - · 待确认\n"
-        f"#{overdue}：已逾期 · beijing · 2025-06 · 待确认 "
-        "欠缴 20099.00 CNY，滞纳金 90.45 CNY，截止 2025-06-16"
+        f"#{enrol}：参保期限 · 孙九（E007） · 登记期限 2025-07-03（还剩 8 天） · 待确认\n"
+        f"#{overdue}：已逾期 · 北京 2025-06 · 欠缴 ¥20,099.00，滞纳金 ¥90.45 · "
+        "截止 2025-06-16（逾期 9 天） · 待确认"
     )
     assert reply.card is not None
     assert [(b.action, b.value) for b in reply.card.buttons] == [
@@ -102,7 +102,10 @@ def test_manager_sees_the_alerts_of_their_department(ask: Ask, alerts: dict[str,
 def test_hr_sees_every_alert_in_english(ask: Ask, alerts: dict[str, int]) -> None:
     reply = ask("E003", "alerts", locale="en")
     assert reply.text.startswith("Open alerts (3)\n")
-    assert f"#{alerts['hk']}: due soon · hk · 2025-06 · open owes 7500.00 HKD" in reply.text
+    assert (
+        f"#{alerts['hk']}: due soon · Hong Kong MPF 2025-06 · owed HK$7,500.00 · "
+        "due 2025-07-10 (15 days left) · open"
+    ) in reply.text
 
 
 def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[str, int]) -> None:
@@ -210,9 +213,9 @@ def test_plan_splits_the_outstanding_before_suspension(
     alert_id = alerts["overdue"]
     reply = ask("E003", f"分期 {alert_id} 2")
     lines = reply.text.split("\n")
-    assert lines[0] == f"告警 #{alert_id} 分期计划（beijing 2025-06）"
-    assert lines[1] == "第 1 期：2025-06-27 前缴 10049.50 CNY"
-    assert lines[2] == "第 2 期：2025-06-30 前缴 10049.50 CNY"
+    assert lines[0] == f"告警 #{alert_id} 分期计划（北京 2025-06）"
+    assert lines[1] == "第 1 期：2025-06-27 前缴 ¥10,049.50"
+    assert lines[2] == "第 2 期：2025-06-30 前缴 ¥10,049.50"
     assert lines[3].startswith("滞纳金：按计划 ")
     with session_scope(app.engine) as session:
         parts = session.exec(select(Installment).where(Installment.alert_id == alert_id)).all()
@@ -247,4 +250,42 @@ def test_alert_commands_on_both_databases(any_app: AppContext) -> None:
     assert ask("E002", "alerts", locale="en").text.startswith("Open alerts (2)")
     assert ask("E002", f"ack {ids['overdue']}", locale="en").text.startswith("Alert #")
     assert get(any_app.engine, ids["overdue"]).acknowledged_by == "E002"
-    assert "10049.50 CNY" in ask("E003", f"plan {ids['overdue']} 2", locale="en").text
+    assert "¥10,049.50" in ask("E003", f"plan {ids['overdue']} 2", locale="en").text
+
+
+def test_alerts_page_with_buttons_for_each_alert_on_the_page(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    for n in range(2):
+        add_alert(app.engine, "kpi_below_target", f"kpi:{n}", department=f"Dept {n}")
+    first = ask("E003", "告警")
+    assert first.text.splitlines()[0] == "待处理告警（共 5 条，第 1/2 页）"
+    assert first.text.splitlines()[-1] == "发送“告警 2”查看下一页。"
+    assert first.card is not None and len(first.card.buttons) == 6
+    second = ask("E003", "告警 2")
+    assert second.card is not None
+    shown = {f.label for f in second.card.fields if f.label.startswith("#")}
+    assert len(shown) == 2
+    assert {b.value for b in second.card.buttons if b.action == "ack"} == {
+        label.lstrip("#") for label in shown
+    }
+    assert ask("E003", "alerts 3", locale="en").text == (
+        "“3” is not a page: write a number from 1 to 2.\nUsage: alerts [page]"
+    )
+
+
+def test_a_funding_gap_reads_as_a_shortfall(app: AppContext, ask: Ask) -> None:
+    add_alert(
+        app.engine,
+        "funding_gap",
+        "funding_gap:hk",
+        account_id="hk",
+        due_date=date(2025, 7, 10),
+        principal=Decimal("41076.00"),
+    )
+    line = ask("E004", "alerts", locale="en").text.splitlines()[1]
+    assert line.endswith(
+        "funding gap · Hong Kong MPF · shortfall HK$41,076.00 · "
+        "funds needed by 2025-07-10 (15 days left) · open"
+    )
+    assert "owed" not in line

@@ -15,20 +15,20 @@ from tests.support.company import Ask, asker
 def test_dues_default_to_the_latest_period_in_chinese(ask: Ask) -> None:
     assert ask("E003", "待缴").text == (
         "2025-06 待缴\n"
-        "beijing：共 21099.00 CNY（单位 15105.00 CNY，个人 5994.00 CNY，3 人），"
-        "截止 2025-06-16，已缴 1000.00 CNY\n"
-        "hk：共 7500.00 HKD（单位 3750.00 HKD，个人 3750.00 HKD，3 人），"
-        "截止 2025-07-10，已缴 0.00 HKD"
+        "北京：共 ¥21,099.00（单位 ¥15,105.00，个人 ¥5,994.00，3 人），"
+        "截止 2025-06-16，已缴 ¥1,000.00\n"
+        "香港强积金：共 HK$7,500.00（单位 HK$3,750.00，个人 HK$3,750.00，3 人），"
+        "截止 2025-07-10，已缴 HK$0.00"
     )
 
 
 def test_dues_for_a_period_in_english(ask: Ask) -> None:
     assert ask("E004", "dues 2025-05", locale="en").text == (
         "Dues for 2025-05\n"
-        "beijing: 21099.00 CNY (employer 15105.00 CNY, employee 5994.00 CNY, 3 people), "
-        "due 2025-05-15, paid 21099.00 CNY\n"
-        "hk: 7500.00 HKD (employer 3750.00 HKD, employee 3750.00 HKD, 3 people), "
-        "due 2025-06-10, paid 7500.00 HKD"
+        "Beijing: ¥21,099.00 (employer ¥15,105.00, employee ¥5,994.00, 3 people), "
+        "due 2025-05-15, paid ¥21,099.00\n"
+        "Hong Kong MPF: HK$7,500.00 (employer HK$3,750.00, employee HK$3,750.00, 3 people), "
+        "due 2025-06-10, paid HK$7,500.00"
     )
 
 
@@ -43,12 +43,12 @@ def test_arrears_show_outstanding_late_fee_days_and_suspension(ask: Ask) -> None
     # 20099.00 unpaid for 9 days (17..25 June) at 0.05 % a day = 90.4455 -> 90.45.
     assert ask("E003", "欠费").text == (
         "截至 2025-06-25 的欠费\n"
-        "beijing 2025-06：欠缴 20099.00 CNY，至今滞纳金 90.45 CNY，逾期 9 天"
+        "北京 2025-06：欠缴 ¥20,099.00，至今滞纳金 ¥90.45，逾期 9 天"
         "（截止 2025-06-16），停保日期 2025-07-01"
     )
     assert ask("E004", "arrears", locale="en").text == (
         "Arrears as of 2025-06-25\n"
-        "beijing 2025-06: 20099.00 CNY outstanding, late fee to date 90.45 CNY, "
+        "Beijing 2025-06: ¥20,099.00 outstanding, late fee to date ¥90.45, "
         "9 days overdue (due 2025-06-16), suspension on 2025-07-01"
     )
 
@@ -63,14 +63,25 @@ def test_employees_and_managers_are_refused(ask: Ask, user: str, text: str) -> N
 
 def test_company_commands_on_both_databases(any_app: AppContext) -> None:
     ask = asker(any_app)
-    assert "paid 1000.00 CNY" in ask("E003", "dues", locale="en").text
-    assert "late fee to date 90.45 CNY" in ask("E004", "arrears", locale="en").text
+    assert "paid ¥1,000.00" in ask("E003", "dues", locale="en").text
+    assert "late fee to date ¥90.45" in ask("E004", "arrears", locale="en").text
 
 
 def test_hk_arrears_name_no_suspension_date(app: AppContext) -> None:
     """Hong Kong MPF suspends no cover (no [suspension] rule): its arrears line says none."""
     later = replace(app, clock=lambda: datetime(2025, 8, 20, 2, tzinfo=UTC))
     lines = asker(later)("E004", "arrears", locale="en").text.splitlines()
-    [hk] = [line for line in lines if line.startswith("hk ")]
-    assert hk.startswith("hk 2025-06: 7500.00 HKD outstanding")
+    [hk] = [line for line in lines if line.startswith("Hong Kong MPF ")]
+    assert hk.startswith("Hong Kong MPF 2025-06: HK$7,500.00 outstanding")
     assert "suspension" not in hk
+
+
+def test_a_configured_account_name_overrides_the_policy_names(app: AppContext) -> None:
+    named = replace(app, account_names={"beijing": "北京总部"})
+    lines = asker(named)("E003", "待缴 2025-05").text.splitlines()
+    assert lines[1].startswith("北京总部：共 ¥21,099.00")
+    assert (
+        asker(named)("E003", "dues 2025-05", locale="en")
+        .text.splitlines()[1]
+        .startswith("北京总部: ¥21,099.00")
+    )

@@ -40,7 +40,7 @@ def test_enroll_records_resolves_the_alert_audits_and_undoes(app: AppContext, as
     alert_id = add_alert(app.engine, "enrollment_deadline", key, employee_id="E007")
     reply = ask("E003", "参保 E007")
     assert reply.text == (
-        "已为 孙九（E007）记录参保（增员）：参保日期 2025-06-25，参保地 Beijing 北京。\n"
+        "已为 孙九（E007）记录参保（增员）：参保日期 2025-06-25，参保地 北京。\n"
         f"参保期限告警 #{alert_id} 已解决。\n"
         "如需撤销，发送“参保 E007 撤销”。"
     )
@@ -66,7 +66,7 @@ def test_enroll_in_english_with_a_date_says_it_was_late(app: AppContext, ask: As
         hire.hire_date = date(2025, 5, 1)  # deadline 2025-05-31
     reply = ask("E003", "enroll e007 2025-06-10", locale="en")
     assert reply.text.splitlines() == [
-        "Enrolled 孙九 (E007) on 2025-06-10 in Beijing 北京.",
+        "Enrolled 孙九 (E007) on 2025-06-10 in Beijing.",
         "That is after the registration deadline 2025-05-31 (10 days late).",
         "To undo, send “enroll E007 undo”.",
     ]
@@ -105,7 +105,7 @@ def test_leave_stops_dues_reminds_the_bureau_and_flags_computed_months(
     reply = ask("E003", "减员 E001 2025-05-20")
     assert reply.text.splitlines() == [
         "已为 张三（E001）记录离职（减员）：离职日期 2025-05-20，2025-05 之后不再计缴。",
-        "请在 2025-06-16（2025-06 的缴费截止日）前到 Beijing 北京 的经办机构办理减员、停止缴费。",
+        "请在 2025-06-16（2025-06 的缴费截止日）前到 北京 的经办机构办理减员、停止缴费。",
         "注意：2025-06 的应缴已计算过，请重新计算（coverwatch dues --period YYYY-MM）。",
         "如需撤销，发送“减员 E001 撤销”。",
     ]
@@ -132,13 +132,13 @@ def test_who_for_hr_shows_base_and_masked_id_and_is_audited(app: AppContext, ask
     assert reply.text.splitlines() == [
         "张三（E001）",
         "部门：Engineering",
-        "参保地：Beijing 北京",
+        "参保地：北京",
         "状态：欠费宽限期（尚未停保）",
         "已缴至：2025-05",
         "下次缴费截止：2025-06-16",
         "参保日期：2024-01-02",
         "停保日期：2025-07-01",
-        "缴费基数（2025-06）：12000.00 CNY",
+        "缴费基数（2025-06）：¥12,000.00",
         "证件号码：110101********1234",
     ]
     assert ID_NUMBER not in reply.text

@@ -16,7 +16,7 @@ def test_coverage_in_chinese_shows_grace_paid_through_and_suspension(ask: Ask) -
     assert reply.text == (
         "我的医保\n"
         "状态：欠费宽限期（尚未停保）\n"
-        "参保地：Beijing 北京\n"
+        "参保地：北京\n"
         "已缴至：2025-05\n"
         "下次缴费截止：2025-06-16\n"
         "欠缴月份：2025-06\n"
@@ -37,7 +37,7 @@ def test_coverage_in_english_for_an_employee_paid_up(ask: Ask) -> None:
     assert reply.text == (
         "My cover\n"
         "Status: active\n"
-        "Insured in: Hong Kong MPF 香港强积金\n"
+        "Insured in: Hong Kong MPF\n"
         "Paid through: 2025-05\n"
         "Next due date: 2025-07-10"
     )
@@ -68,12 +68,12 @@ def test_contributions_default_to_the_latest_period_in_chinese(ask: Ask) -> None
     reply = ask("E001", "缴费明细")
     assert reply.text == (
         "2025-06 缴费明细\n"
-        "养老保险：单位 1920.00 CNY，个人 960.00 CNY（基数 12000.00 CNY）\n"
-        "医疗保险：单位 1176.00 CNY，个人 240.00 CNY（基数 12000.00 CNY）\n"
-        "失业保险：单位 60.00 CNY，个人 60.00 CNY（基数 12000.00 CNY）\n"
-        "工伤保险：单位 24.00 CNY，个人 0.00 CNY（基数 12000.00 CNY）\n"
-        "大额医疗互助：单位 0.00 CNY，个人 3.00 CNY\n"
-        "合计：单位 3180.00 CNY，个人 1263.00 CNY，共 4443.00 CNY"
+        "养老保险：单位 ¥1,920.00，个人 ¥960.00（基数 ¥12,000.00）\n"
+        "医疗保险：单位 ¥1,176.00，个人 ¥240.00（基数 ¥12,000.00）\n"
+        "失业保险：单位 ¥60.00，个人 ¥60.00（基数 ¥12,000.00）\n"
+        "工伤保险：单位 ¥24.00，个人 ¥0.00（基数 ¥12,000.00）\n"
+        "大额医疗互助：单位 ¥0.00，个人 ¥3.00\n"
+        "合计：单位 ¥3,180.00，个人 ¥1,263.00，共 ¥4,443.00"
     )
     assert reply.card is not None
     assert len(reply.card.fields) == 6
@@ -83,8 +83,8 @@ def test_contributions_for_a_period_in_english_hk(ask: Ask) -> None:
     reply = ask("E005", "contributions 2025-05", locale="en")
     assert reply.text == (
         "Contributions for 2025-05\n"
-        "MPF: employer 1000.00 HKD, employee 1000.00 HKD (base 20000.00 HKD)\n"
-        "Total: employer 1000.00 HKD, employee 1000.00 HKD, together 2000.00 HKD"
+        "MPF: employer HK$1,000.00, employee HK$1,000.00 (base HK$20,000.00)\n"
+        "Total: employer HK$1,000.00, employee HK$1,000.00, together HK$2,000.00"
     )
 
 
@@ -100,7 +100,7 @@ def test_contributions_in_a_group_mask_the_base_and_are_ephemeral(ask: Ask) -> N
     reply = ask("E001", "缴费明细 2025-06", is_direct=False)
     assert reply.ephemeral
     assert "12000" not in reply.text
-    assert "养老保险：单位 1920.00 CNY，个人 960.00 CNY（基数 ***）" in reply.text
+    assert "养老保险：单位 ¥1,920.00，个人 ¥960.00（基数 ***）" in reply.text
     assert reply.text.endswith("群聊中不显示缴费基数；私聊我可查看。")
     assert reply.card is not None
     assert all("12000" not in field.value for field in reply.card.fields)
@@ -116,7 +116,7 @@ def test_contributions_for_a_period_without_lines(ask: Ask) -> None:
 def test_personal_commands_on_both_databases(any_app: AppContext) -> None:
     ask = asker(any_app)
     assert "已缴至：2025-05" in ask("E001", "我的医保").text
-    assert "together 4443.00 CNY" in ask("E001", "contributions", locale="en").text
+    assert "together ¥4,443.00" in ask("E001", "contributions", locale="en").text
 
 
 def test_hk_staff_are_never_called_suspended(app: AppContext) -> None:
