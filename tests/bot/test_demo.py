@@ -135,7 +135,7 @@ def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
     assert "没有权限" in answers[f"{cast.employee}> dues"]
     assert "欠费宽限期" in answers[f"{cast.at_risk}> 我的医保"]
     arrears_answer = answers[f"{cast.hr}> 欠费"]
-    assert "shanghai 2026-11" in arrears_answer and "逾期 10 天" in arrears_answer
+    assert "上海 2026-11" in arrears_answer and "逾期 10 天" in arrears_answer
 
 
 def test_demo_refuses_a_database_that_holds_a_company(tmp_path: Path) -> None:
@@ -190,4 +190,4 @@ def test_make_demo_chats_with_a_scripted_stdin() -> None:
     assert "正常参保" in answers[f"{cast.hr}> 我的医保"]
     assert "养老保险" in answers[f"{cast.employee}> 缴费明细"]
     assert "没有权限" in answers[f"{cast.employee}> 待缴"]
-    assert "shanghai" in answers[f"{cast.hr}> 欠费"]
+    assert "上海" in answers[f"{cast.hr}> 欠费"]
