@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 
 from core.periods import Period
+from core.policy import AccountSettings
 from core.policy_loader import load_policies
 from storage.accounts import account_policies, sync_accounts
 from storage.db import session_scope
@@ -24,6 +25,11 @@ PERIOD = Period(2026, 6)
 EARLIER = Period(2026, 5)
 NOW = datetime(2026, 6, 20, 2, 0, tzinfo=UTC)
 ACCOUNTS = ("beijing", "shanghai", "hk")
+SHANGHAI = AccountSettings(
+    account_id="shanghai", policy_id="shanghai", injury_rate=Decimal("0.002")
+)
+"""The reports' golden files were written at a 0.2 % injury class, Shanghai's default until the
+policy's range was corrected to 0.16-1.52 %: still a valid class, set explicitly."""
 HIRED = date(2024, 3, 1)
 # employee id, name, department, account, salary, enrolled, leave date
 PEOPLE: tuple[tuple[str, str, str, str, str, date | None, date | None], ...] = (
@@ -46,7 +52,7 @@ def seed(engine: Engine, extra: int = 0) -> None:
     """The twelve people, `extra` generated Beijing and Shanghai staff, and the dues."""
     policies = load_policies()
     with session_scope(engine) as session:
-        sync_accounts(session, {}, policies, ids=list(ACCOUNTS))
+        sync_accounts(session, {"shanghai": SHANGHAI}, policies, ids=list(ACCOUNTS))
         for employee_id, name, department, account, salary, enrolled, left in PEOPLE:
             session.add(
                 Employee(
