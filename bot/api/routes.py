@@ -111,8 +111,9 @@ def route(api: ApiService, endpoint: Endpoint) -> Route:
             return await endpoint.handler(api, request, credential)
         except ApiProblem as problem:
             return problem.response()
-        except OperationalError:
-            log.warning("API %s %s: database unreachable", endpoint.method, endpoint.path)
-            return ApiProblem.of(503, "database unreachable; retry later").response()
+        except OperationalError as exc:  # down, or (SQLite) locked by a concurrent writer
+            log.warning("API %s %s: %s", endpoint.method, endpoint.path, type(exc.orig).__name__)
+            message = "database busy or unreachable; retry"
+            return ApiProblem.of(503, message, headers={"Retry-After": "1"}).response()
 
     return Route(endpoint.path, serve, methods=[endpoint.method])

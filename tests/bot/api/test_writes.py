@@ -4,6 +4,7 @@ nothing, audited with the token's name, idempotent with a key; bad bodies are 4x
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -252,3 +253,23 @@ def test_unknown_paths_and_methods_answer_in_the_error_shape(api: Api) -> None:
     assert (missing.status_code, wrong_method.status_code) == (404, 405)
     for answer in (missing, wrong_method):
         assert answer.json()["errors"][0]["message"].startswith("no such endpoint or method")
+
+
+def test_concurrent_retries_with_one_key_write_once(api: Api) -> None:
+    body = [PAYMENT | {"amount": str(n + 1)} for n in range(200)]
+    headers = api.headers(**{"Idempotency-Key": "burst"})
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: api.client.post("/api/v1/payments", json=body, headers=headers), range(4)
+            )
+        )
+
+    done = [a for a in answers if a.status_code == 200]
+    assert done and {a.content for a in done} == {done[0].content}
+    assert {a.status_code for a in answers} <= {200, 503}  # 503: SQLite's writer lock; retry
+    assert done[0].json() == {"rows": 200, "created": 200, "updated": 0}
+    with Session(api.service.context.engine) as session:
+        assert len(session.exec(select(Payment)).all()) == 200
+    assert len(_audit(api)) == 1
