@@ -23,7 +23,7 @@ from bot.api.models import EmployeeUpdate, ErrorItem, WriteResult, validation_er
 from bot.api.problems import ApiProblem, read_body
 from bot.api.service import ApiService
 from storage.api_tokens import Credential
-from storage.audit import record_audit
+from storage.audit import record_audits
 from storage.idempotency import MAX_KEY_LENGTH, request_hash, store_answer, stored_answer
 from storage.imports import ImportResult, import_employees
 
@@ -41,6 +41,11 @@ class Batch:
     items: Items
     importer: Importer
     subjects: Callable[[Items], Sequence[str | None]]
+
+    @property
+    def action(self) -> str:
+        """The audit log's verb: the scope used, `payments.write` and so on."""
+        return self.importer.__name__.removeprefix("import_") + ".write"
 
 
 def parse_items(adapter: TypeAdapter[Any], body: bytes, *, batch: bool = True) -> Items:
@@ -79,27 +84,33 @@ async def write(
     key = idempotency_key(request)
     body = await read_body(request, api.max_body_bytes)
     fingerprint = request_hash(request.method, request.url.path, body)
-    batch = Batch(credential, key, fingerprint, items_of(body), importer, subjects)
+
+    def replay_only() -> Answer | None:  # a retry costs a look-up, not a validation
+        with Session(api.context.engine) as session:
+            return _replay(session, credential, key, fingerprint)
 
     def run() -> Answer:
+        batch = Batch(credential, key, fingerprint, items_of(body), importer, subjects)
         with Session(api.context.engine) as session:
             try:
                 return _import(api, session, batch)
             except IntegrityError:  # a concurrent twin committed first
                 session.rollback()
-                replay = _replay(session, batch)
+                replay = _replay(session, credential, key, fingerprint)
             if replay is None:
                 raise ApiProblem.of(409, "a concurrent write changed the same records; retry")
             return replay
 
-    status, answer, replayed = await asyncio.to_thread(run)
+    found = await asyncio.to_thread(replay_only) if key is not None else None
+    status, answer, replayed = found if found is not None else await asyncio.to_thread(run)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(answer, status, headers=headers, media_type="application/json")
 
 
-def _replay(session: Session, batch: Batch) -> Answer | None:
-    key = batch.key
-    stored = stored_answer(session, batch.credential.id, key, batch.fingerprint) if key else None
+def _replay(
+    session: Session, credential: Credential, key: str | None, fingerprint: str
+) -> Answer | None:
+    stored = stored_answer(session, credential.id, key, fingerprint) if key else None
     if stored is None:
         return None
     if not stored.same_request:
@@ -110,7 +121,7 @@ def _replay(session: Session, batch: Batch) -> Answer | None:
 
 
 def _import(api: ApiService, session: Session, batch: Batch) -> Answer:
-    replay = _replay(session, batch)
+    replay = _replay(session, batch.credential, batch.key, batch.fingerprint)
     if replay is not None:
         return replay
     targets = api.targets
@@ -127,13 +138,15 @@ def _import(api: ApiService, session: Session, batch: Batch) -> Answer:
             422, [ErrorItem(index=e.row, field=e.column, message=e.reason) for e in result.errors]
         )
     now = api.context.now()
-    action = "api." + batch.importer.__name__.removeprefix("import_")
-    detail = f"{result.rows} items, {result.created} created, {result.updated} updated"
-    for subject in batch.subjects(batch.items):
-        record_audit(
-            session, at=now, actor=batch.credential.name, action=action, subject=subject,
-            detail=detail, via="api",
-        )  # fmt: skip
+    record_audits(
+        session,
+        at=now,
+        actor=batch.credential.name,
+        action=batch.action,
+        subjects=batch.subjects(batch.items),
+        detail=f"{result.rows} items, {result.created} created, {result.updated} updated",
+        via="api",
+    )
     answer = WriteResult(rows=result.rows, created=result.created, updated=result.updated)
     body = answer.model_dump_json()
     if batch.key is not None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage.audit import VIEW, audit_entries, record_audit
+from storage.audit import VIEW, audit_entries, record_audit, record_audits
 from storage.db import session_scope
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -43,3 +43,18 @@ def test_an_entry_rolls_back_with_the_change_it_records(engine: Engine) -> None:
 def test_an_entry_needs_an_actor_and_an_action(engine: Engine) -> None:
     with session_scope(engine) as session, pytest.raises(ValueError, match="actor"):
         record_audit(session, at=T0, actor="", action=VIEW)
+
+
+def test_one_change_to_many_people_is_one_entry_each(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        record_audits(
+            session, at=T0, actor="erp", action="employees.write", subjects=["E1", "E2"], via="api"
+        )
+        record_audits(session, at=T0, actor="erp", action="employees.write", subjects=[])
+    with session_scope(engine) as session:
+        assert [(e.actor, e.subject, e.via) for e in audit_entries(session)] == [
+            ("erp", "E1", "api"),
+            ("erp", "E2", "api"),
+        ]
+    with session_scope(engine) as session, pytest.raises(ValueError, match="actor"):
+        record_audits(session, at=T0, actor="", action="employees.write", subjects=["E1"])

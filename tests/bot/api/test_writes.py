@@ -42,7 +42,7 @@ def test_payments_are_written_and_audited_with_the_token_name(api: Api) -> None:
     with Session(api.service.context.engine) as session:
         amounts = sorted(str(p.amount) for p in session.exec(select(Payment)))
     assert amounts == ["1234.50", "99.00"]
-    assert _audit(api) == [("erp", "api.payments", None, "api")]
+    assert _audit(api) == [("erp", "payments.write", None, "api")]
 
 
 def test_one_bad_item_refuses_the_whole_batch_with_every_problem(api: Api) -> None:
@@ -219,7 +219,7 @@ def test_employees_upsert_changing_only_the_fields_sent(api: Api) -> None:
             _error(1, "employee_id", "missing required value"),
         ]
     }
-    assert _audit(api) == [("erp", "api.employees", "E1", "api")] * 2
+    assert _audit(api) == [("erp", "employees.write", "E1", "api")] * 2
 
 
 def test_put_one_employee(api: Api) -> None:
