@@ -153,7 +153,14 @@ def dues(
             # The ledger streams from the database into the file, inside this session.
             with progress_bar(f"report dues {month} ({fmt})") as progress:
                 try:
-                    sheets = dues_sheets(session, month, accounts, settings.bot.locale, progress)
+                    sheets = dues_sheets(
+                        session,
+                        month,
+                        accounts,
+                        settings.bot.locale,
+                        progress,
+                        names=settings.account_names(),
+                    )
                 except NoDuesError as exc:
                     raise CliError(str(exc)) from None
                 if fmt == "xlsx":

@@ -70,9 +70,11 @@ def dues_sheets(
     accounts: Mapping[str, AccountPolicy],
     locale: str,
     progress: Callable[[int, int], None] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[StreamedSheet | Sheet]:
     """`Ledger` (lines and account subtotals, streamed) and `Accounts` (due dates and totals),
-    with headers, sheet names and scheme names in `locale`.
+    with headers, sheet names and scheme names in `locale`; an account's name is the one
+    `names` gives (`[accounts.<id>] name`), else its policy's in `locale` (as chat names it).
 
     The ledger is read while it is written, so write the sheets inside the session;
     `progress(done, total)` hears of every chunk of lines written.
@@ -94,7 +96,8 @@ def dues_sheets(
         totals.add(
             [
                 due.account_id,
-                account.policy.name if account is not None else due.account_id,
+                (names or {}).get(due.account_id)
+                or (account.policy.display_name(locale) if account else due.account_id),
                 due.currency,
                 due.due_date.isoformat(),
                 due.employees,

@@ -194,3 +194,14 @@ def test_zh_cn_reports_have_chinese_headers_and_a_bom(url: str, tmp_path: Path) 
     assert ledger[1][0] == "明细" and ledger[1][6] == "养老保险"
     assert ledger[4][0] == "小计"
     assert book["缴费明细"]["K5"].number_format == CNY  # money formats follow the currency column
+
+
+def test_the_accounts_sheet_uses_the_configured_account_name(url: str, tmp_path: Path) -> None:
+    config = tmp_path / "coverwatch.toml"
+    config.write_text('[accounts.beijing]\nname = "北京公司"\n', encoding="utf-8")
+    out = tmp_path / "dues.xlsx"
+    result = cli(
+        url, "--config", str(config), "report", "dues", "--period", "2025-05", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert [c.value for c in load_workbook(out)["Accounts"][2]][:2] == ["beijing", "北京公司"]
