@@ -53,9 +53,8 @@ def parse_items(adapter: TypeAdapter[Any], body: bytes, *, batch: bool = True) -
     try:
         parsed = adapter.validate_json(body)
     except ValidationError as exc:
-        errors = validation_errors(exc, batch=batch)
-        malformed = any(e.message.startswith("body is not valid JSON") for e in errors)
-        raise ApiProblem(400 if malformed else 422, errors) from None
+        malformed = any(error["type"] == "json_invalid" for error in exc.errors())
+        raise ApiProblem(400 if malformed else 422, validation_errors(exc, batch=batch)) from None
     models: Sequence[BaseModel] = parsed if batch else [parsed]
     return [model.model_dump(exclude_unset=True) for model in models]
 
