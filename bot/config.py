@@ -153,11 +153,15 @@ class KpiConfig(_Section):
     ack_sla_minutes: int = Field(default=60, gt=0)
 
 
+MAX_BODY_BYTES = 1024 * 1024
+"""1 MiB: Slack and WeCom payloads are a few KB; 10,000 API payment items about 0.9 MB."""
+
+
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    """Larger request bodies are refused with 413 before they are parsed (the API's batches)."""
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024)
+    """Larger request bodies are refused with 413 before they are verified or parsed."""
     api_rate_per_minute: int = Field(default=120, ge=1)
     """Requests per API token in any 60 s; more get 429 with Retry-After."""
 

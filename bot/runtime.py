@@ -25,7 +25,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
+from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
+from bot.http_body import BodyTooLarge, read_capped
 from bot.metrics import Metrics
 from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
@@ -65,8 +67,10 @@ class Runtime:
         instance: str | None = None,
         claim_lease: timedelta = outbox.CLAIM_LEASE,
         mounts: Sequence[BaseRoute] = (),
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
         self.mounts = list(mounts)
         """Routes of self-contained apps served beside the platforms' (the API, /api/v1)."""
         self.adapters = dict(adapters)
@@ -147,12 +151,16 @@ class Runtime:
         adapter = self.adapters[name]
 
         async def route(request: Request) -> Response:
+            try:  # bounded before the adapter verifies or parses anything
+                body = await read_capped(request, self.max_body_bytes)
+            except BodyTooLarge as exc:
+                return PlainTextResponse(str(exc), 413)
             plain = HttpRequest(
                 method=request.method,
                 path=request.url.path,
                 query=dict(request.query_params),
                 headers={k.lower(): v for k, v in request.headers.items()},
-                body=await request.body(),
+                body=body,
             )
             answer = await adapter.handle_http(plain)
             return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))

@@ -35,6 +35,7 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
         claim_lease=timedelta(seconds=settings.scheduler.outbox_claim_lease_seconds),
         jobs=scheduled_jobs(settings, context, routing),
         mounts=[api_mount(api)],
+        max_body_bytes=settings.http.max_body_bytes,
     )
 
 

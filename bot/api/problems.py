@@ -1,6 +1,6 @@
 """Every refusal of the API has one shape: `{"errors": [{"index", "field", "message"}]}`.
 
-Handlers raise `ApiProblem`; `routes.endpoint` turns it into the response, so no path can
+Handlers raise `ApiProblem`; `routes.route` turns it into the response, so no path can
 answer with another shape (or with a 500 for a client's mistake).
 """
 
@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.api.models import ErrorItem, Errors
+from bot.http_body import BodyTooLarge, read_capped
 
 
 class ApiProblem(Exception):
@@ -43,20 +44,8 @@ class ApiProblem(Exception):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit` bytes: from
-    Content-Length before reading anything, else while it streams in (chunked bodies)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(limit: int) -> ApiProblem:
-    return ApiProblem.of(413, f"body larger than {limit} bytes ([http] max_body_bytes)")
+    """The body, or 413 in the API's shape once it exceeds `limit` bytes (`read_capped`)."""
+    try:
+        return await read_capped(request, limit)
+    except BodyTooLarge as exc:
+        raise ApiProblem.of(413, str(exc)) from None

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 from bot.api.auth import TokenRates
 from bot.app import ImportTargets
+from bot.config import MAX_BODY_BYTES
 from handlers.context import AppContext
-
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-"""`[http] max_body_bytes` (ARCHITECTURE.md §3): 10,000 payment items are about 1 MB."""
 
 
 @dataclass(frozen=True)
@@ -17,4 +15,4 @@ class ApiService:
     context: AppContext
     targets: ImportTargets
     rates: TokenRates
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = MAX_BODY_BYTES

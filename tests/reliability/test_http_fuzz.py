@@ -237,3 +237,18 @@ def test_genuine_requests_are_accepted_and_recorded(live: Live) -> None:
     assert live.processed() == before + 2
     assert [event.platform for event in live.sunk] == ["slack", "wecom"]
     live.sunk.clear()
+
+
+def test_bodies_over_the_cap_are_413_before_verification(live: Live) -> None:
+    """`[http] max_body_bytes` (1 MiB): declared or streamed, refused unread and unverified."""
+    big = b"x" * (1024 * 1024 + 1)
+    before = live.processed()
+    for path in ("/slack/events", "/wecom/callback"):
+        declared = live.client.post(path, content=big)
+        streamed = live.client.post(path, content=iter([big[:1000], big[1000:]]))
+        for answer in (declared, streamed):
+            assert answer.status_code == 413
+            assert answer.text == "body larger than 1048576 bytes ([http] max_body_bytes)"
+    assert live.client.post("/slack/events", content=big[:1024]).status_code == 401
+    assert live.processed() == before
+    assert live.sunk == []
