@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from core.periods import Period
 from handlers.formatting import list_reply
-from handlers.i18n import normalize_locale, translate
+from handlers.i18n import has_key, normalize_locale, translate
 from handlers.router import Request, Router, UsageError
 from handlers.types import Reply
 from storage.employees import set_locale
@@ -13,13 +14,23 @@ router = Router()
 
 @router.command("help", "帮助", "h", help_key="cmd.help.help", usage_key="cmd.help.usage")
 def help_command(request: Request) -> Reply:
-    """Only the commands this user's role may use, so help never advertises a refusal."""
+    """Only the commands this user's role may use (help never advertises a refusal), each with
+    an example to copy."""
     commands = request.router or router
-    lines = [
-        request.t("format.help_line", usage=request.t(c.usage_key), help=request.t(c.help_key))
-        for c in commands
-        if c.allows(request.employee.role)
-    ]
+    month = str(Period.of(request.today).prev())
+    lines = []
+    for command in commands:
+        if not command.allows(request.employee.role):
+            continue
+        usage, text = request.t(command.usage_key), request.t(command.help_key)
+        example_key = command.help_key.removesuffix(".help") + ".example"
+        if has_key(example_key):
+            example = request.t(example_key, month=month, today=request.today.isoformat())
+            lines.append(
+                request.t("format.help_line_example", usage=usage, help=text, example=example)
+            )
+        else:
+            lines.append(request.t("format.help_line", usage=usage, help=text))
     return list_reply(request.t("help.title"), lines)
 
 

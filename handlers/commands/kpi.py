@@ -12,10 +12,10 @@ from core.periods import Period
 from handlers.kpi_view import TEXT_ONLY_PLATFORMS, kpi_reply, kpi_report
 from handlers.router import Request, Router, period_arg
 from handlers.types import Reply
-from storage.ledger import latest_period
 
 router = Router()
-KPI_ROLES = frozenset({"manager", "hr", "admin"})
+KPI_ROLES = frozenset({"manager", "hr", "finance", "admin"})
+"""Managers see their department; HR, finance and admins the company."""
 
 
 @router.command(
@@ -29,10 +29,9 @@ KPI_ROLES = frozenset({"manager", "hr", "admin"})
 )
 def kpi(request: Request) -> Reply:
     session = request.session
-    if request.args:
-        period = period_arg(request.args[0])
-    else:
-        period = latest_period(session) or Period.of(request.today)
+    # By default the last complete month: the current one is unfinished, its figures empty.
+    last_complete = Period.of(request.today).prev()
+    period = period_arg(request.args[0]) if request.args else last_complete
     department = None if request.employee.role != "manager" else request.employee.department
     report = kpi_report(
         session,

@@ -37,4 +37,13 @@ def test_help_lists_only_what_the_user_may_ask(ask: Ask) -> None:
     for usage in ("待缴 [YYYY-MM]", "欠费", "告警", "确认 告警编号", "分期 告警编号 期数", "绩效"):
         assert usage in hr
     finance = ask("E004", "help", locale="en").text
-    assert "plan ID N" in finance and "kpi" not in finance
+    assert "plan ID N" in finance and "kpi [YYYY-MM]" in finance
+    assert "enroll" not in finance and "who ID" not in finance
+
+
+def test_help_gives_an_example_for_each_command(ask: Ask) -> None:
+    lines = ask("E003", "帮助").text.splitlines()[1:]
+    assert lines and all("（例：" in line for line in lines), lines
+    assert any(line.startswith("· 缴费明细 [YYYY-MM] — ") for line in lines)
+    assert any(line.endswith("（例：缴费明细 2025-05）") for line in lines)
+    assert any(line.endswith("（例：参保 E0200 2025-06-25）") for line in lines)

@@ -75,15 +75,18 @@ def test_enrolment_timeliness_counts_the_periods_hires(ask: Ask) -> None:
     assert "Enrolment timeliness: 100.0%" in ask("E002", "kpi 2024-01", locale="en").text
 
 
-def test_kpi_defaults_to_the_latest_period(ask: Ask) -> None:
-    # 2025-06: Beijing overdue and part-paid; Hong Kong not due yet.
+def test_kpi_defaults_to_the_last_complete_month(ask: Ask) -> None:
+    # Today is 2025-06-25: June is unfinished, so May (Beijing paid late, Hong Kong on time).
     reply = ask("E003", "kpi", locale="en").text
-    assert reply.startswith("KPIs for 2025-06 (whole company)\nOn-time payment: 0.0%\n")
+    assert reply.startswith("KPIs for 2025-05 (whole company)\nOn-time payment: 50.0%\n")
 
 
-@pytest.mark.parametrize("user", ["E001", "E004"])
-def test_employees_and_finance_are_refused(ask: Ask, user: str) -> None:
-    assert ask(user, "kpi").text == translate("zh-CN", "error.forbidden")
+def test_finance_sees_the_company_kpis(ask: Ask) -> None:
+    assert ask("E004", "绩效").text.startswith("2025-05 绩效（全公司）\n按时缴费率：50.0%")
+
+
+def test_employees_are_refused(ask: Ask) -> None:
+    assert ask("E001", "kpi").text == translate("zh-CN", "error.forbidden")
 
 
 def test_kpi_bad_period_gets_usage(ask: Ask) -> None:
