@@ -11,7 +11,6 @@ new employee's item must carry every required field.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from datetime import date
 from pathlib import Path
@@ -21,7 +20,6 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from core.platforms import PLATFORMS
 from storage.bulk import BulkInsert, driver_row
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import (
@@ -35,7 +33,8 @@ from storage.imports.cells import (
     text,
 )
 from storage.imports.errors import ImportResult
-from storage.imports.table import Column, Items, Progress, Row, open_table
+from storage.imports.table import Column, Items, Progress, Row, Table, open_table
+from storage.imports.user_ids import UserIdClaims
 from storage.models import Employee
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
@@ -75,7 +74,8 @@ _NEW_DEFAULTS = {_FIELD[name]: value for name, value in _DEFAULTS.items()}
 _REQUIRED = tuple(column.name for column in COLUMNS if column.required)
 _EMPLOYEES: SqlTable = Employee.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(_NEW_DEFAULTS)
-_INSERT_CHUNK = 5000
+_CHUNK = 5000
+"""Rows converted, checked against the stored records and written at a time."""
 
 
 def import_employees(
@@ -93,26 +93,73 @@ def import_employees(
     """Import an employees file (ARCHITECTURE §3) or the API's items. Nothing is written when any
     row is bad or on a dry run; otherwise all writes go to `session` and the caller commits.
 
+    A file is read twice and never held (`StreamedTable`): a first pass notes where each
+    employee id first appears (duplicates, managers); the second converts, checks and writes
+    `_CHUNK` rows at a time, reading only those rows' stored records. Once a row is bad
+    nothing more is written, and what was written is rolled back with the session's
+    transaction before the errors are returned.
+
     `currencies`/`policies` (by account id) are used only to create missing `Account` rows.
     Raises `ImportFileError` when the file is not a CSV or XLSX table.
     """
-    table = open_table(source, COLUMNS, sheet=sheet, strict=strict, partial=True)
+    table = open_table(source, COLUMNS, sheet=sheet, strict=strict, partial=True, stream=True)
     parsers = _parsers(known_accounts)
-    existing = {row.employee_id: dict(row._mapping) for row in session.execute(select(_EMPLOYEES))}
-    records: dict[str, dict[str, Any]] = {}
-    rows: dict[str, Row] = {}
     first_row: dict[str, int] = {}
-    managers: list[tuple[Row, str, str]] = []
+
+    claims = UserIdClaims(_EMPLOYEES, first_row, partial=table.partial)
+
+    def note(row: Row) -> None:
+        employee_id = row.peek("employee_id", parsers["employee_id"])
+        if employee_id is not None and employee_id not in first_row:
+            first_row[employee_id] = row.number
+            claims.note(row, employee_id, parsers["slack_user_id"])
+
+    table.scan(note)
     present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
+    write = _Writer(session, currencies, policies, dry_run=dry_run)
+    chunk: list[tuple[Row, dict[str, Any]]] = []
     for row in table.records(progress):
-        values = {name: row.get(name, parse) for name, parse in present if row.sent(name)}
+        chunk.append(
+            (row, {name: row.get(name, parse) for name, parse in present if row.sent(name)})
+        )
+        if len(chunk) == _CHUNK:
+            _check_and_write(session, table, chunk, first_row, claims, write)
+            chunk = []
+    _check_and_write(session, table, chunk, first_row, claims, write)
+    if table.errors:
+        if write.wrote:
+            session.rollback()
+        return table.result()
+    if progress is not None:
+        progress(table.count, table.count)
+    return table.result(write.created, write.updated)
+
+
+def _check_and_write(
+    session: Session,
+    table: Table,
+    chunk: list[tuple[Row, dict[str, Any]]],
+    first_row: Mapping[str, int],
+    claims: UserIdClaims,
+    write: _Writer,
+) -> None:
+    """The row checks that need other rows or the stored records, then (while every row so far
+    is good) the chunk's new and changed employees. A row's errors come in the order of the
+    whole-file importer before it: cells, dates, id, required, manager, then user ids."""
+    ids = [values["employee_id"] for _, values in chunk if values.get("employee_id")]
+    existing = _stored(session, ids)
+    referenced: set[str] = {m for _, values in chunk if (m := values.get("manager_id"))}
+    elsewhere = _known_ids(session, [m for m in referenced if m not in first_row])
+    records: dict[str, dict[str, Any]] = {}
+    checked: list[tuple[Row, str, dict[str, Any]]] = []
+    for row, values in chunk:
         employee_id = values.get("employee_id")
         _check_dates(row, values, existing.get(employee_id) if employee_id else None)
         if employee_id is None:
             if not row.sent("employee_id"):  # an item that left its key out
                 row.error("employee_id", "missing required value")
             continue
-        if employee_id in first_row:
+        if first_row[employee_id] != row.number:
             first = table.where(first_row[employee_id])
             row.error("employee_id", f"duplicate employee id {employee_id!r} (first on {first})")
             continue
@@ -120,59 +167,42 @@ def import_employees(
             for name in _REQUIRED:
                 if not row.sent(name):
                     row.error(name, "missing required value")
-        first_row[employee_id] = row.number
-        rows[employee_id] = row
         manager_id: str | None = values.get("manager_id")
-        if manager_id:
-            managers.append((row, employee_id, manager_id))
+        if manager_id and manager_id == employee_id:
+            row.error("manager_id", "an employee cannot be their own manager")
+        elif manager_id and manager_id not in first_row and manager_id not in elsewhere:
+            row.error("manager_id", f"unknown manager {manager_id!r}")
         records[employee_id] = {
             _FIELD[name]: _DEFAULTS[name] if value is None else value
             for name, value in values.items()
         }
-    for row, employee_id, manager_id in managers:
-        if manager_id == employee_id:
-            row.error("manager_id", "an employee cannot be their own manager")
-        elif manager_id not in records and manager_id not in existing:
-            row.error("manager_id", f"unknown manager {manager_id!r}")
-    _check_user_ids(records, existing, rows)
+        checked.append((row, employee_id, records[employee_id]))
+    claims.check(session, checked)
     if table.errors:
-        return table.result()
+        return
     new = [record for key, record in records.items() if key not in existing]
     changed = [
         merged
         for key, record in records.items()
         if key in existing and (merged := existing[key] | record) != existing[key]
     ]
-    if not dry_run:
-        _write(session, new, changed, currencies=currencies, policies=policies)
-    if progress is not None:
-        progress(len(table.rows), len(table.rows))
-    return table.result(len(new), len(changed))
+    write(new, changed)
 
 
-def _check_user_ids(
-    records: Mapping[str, Mapping[str, Any]],
-    existing: Mapping[str, Mapping[str, Any]],
-    rows: Mapping[str, Row],
-) -> None:
-    """A platform user id belongs to one employee (ARCHITECTURE §3): two would make a chat
-    message from that person answer as someone else. Checked on the state after the import:
-    this file's values, and the stored ones of everyone it leaves alone."""
-    for column in (spec.user_id_column for spec in PLATFORMS):
-        holders: dict[str, list[str]] = defaultdict(list)
-        for employee_id in existing.keys() | records.keys():
-            record = records.get(employee_id, {})
-            stored = existing.get(employee_id, {})
-            user_id = record[column] if column in record else stored.get(column)
-            if user_id:
-                holders[user_id].append(employee_id)
-        for user_id, employee_ids in holders.items():
-            if len(employee_ids) < 2:
-                continue
-            for employee_id in employee_ids:
-                if employee_id in rows and column in records[employee_id]:
-                    others = ", ".join(sorted(set(employee_ids) - {employee_id}))
-                    rows[employee_id].error(column, f"{user_id!r} is also the id of {others}")
+def _stored(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored records of these employees (a chunk's worth), by employee id."""
+    if not ids:
+        return {}
+    query = select(_EMPLOYEES).where(_EMPLOYEES.c.employee_id.in_(ids))
+    return {row.employee_id: dict(row._mapping) for row in session.execute(query)}
+
+
+def _known_ids(session: Session, ids: list[str]) -> set[str]:
+    """Those of `ids` that are stored employees."""
+    if not ids:
+        return set()
+    query = select(_EMPLOYEES.c.employee_id).where(_EMPLOYEES.c.employee_id.in_(ids))
+    return set(session.execute(query).scalars())
 
 
 def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:
@@ -212,28 +242,42 @@ def _check_dates(row: Row, values: dict[str, Any], stored: dict[str, Any] | None
             row.error(name, f"{what} {day.isoformat()} is before hire date {hired.isoformat()}")
 
 
-def _write(
-    session: Session,
-    new: list[dict[str, Any]],
-    changed: list[dict[str, Any]],
-    *,
-    currencies: Mapping[str, str] | None,
-    policies: Mapping[str, str] | None,
-) -> None:
-    accounts = {record["account_id"] for record in (*new, *changed)}
-    ensure_accounts(session, accounts, currencies=currencies, policies=policies)
-    connection = session.connection()
-    insert = BulkInsert(connection, _EMPLOYEES, _COLUMNS)
-    to_row = driver_row(_EMPLOYEES, _COLUMNS, connection.dialect)
-    for start in range(0, len(new), _INSERT_CHUNK):
+class _Writer:
+    """Writes chunks of new and changed employees (not on a dry run) and counts them."""
+
+    def __init__(
+        self,
+        session: Session,
+        currencies: Mapping[str, str] | None,
+        policies: Mapping[str, str] | None,
+        *,
+        dry_run: bool,
+    ) -> None:
+        self.session = session
+        self.currencies = currencies
+        self.policies = policies
+        self.dry_run = dry_run
+        self.created = self.updated = 0
+        self.wrote = False
+
+    def __call__(self, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        self.created += len(new)
+        self.updated += len(changed)
+        if self.dry_run or not (new or changed):
+            return
+        self.wrote = True
+        session = self.session
+        accounts = {record["account_id"] for record in (*new, *changed)}
+        ensure_accounts(session, accounts, currencies=self.currencies, policies=self.policies)
+        connection = session.connection()
         # Straight to the driver, not the ORM: bulk-inserting entities costs several times the
-        # insert itself (docs/PERFORMANCE.md, import_100k). A chunk at a time, defaults filled
-        # in then, so 100,000 full copies of the records are never held.
-        chunk = new[start : start + _INSERT_CHUNK]
-        insert([to_row(_NEW_DEFAULTS | record) for record in chunk])
-    if changed:
-        # ORM bulk UPDATE by primary key: one executemany, not one statement per object.
-        session.execute(update(Employee), changed)
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, Employee):
-                session.expire(obj)
+        # insert itself (docs/PERFORMANCE.md, import_100k); defaults filled in per chunk.
+        insert = BulkInsert(connection, _EMPLOYEES, _COLUMNS)
+        to_row = driver_row(_EMPLOYEES, _COLUMNS, connection.dialect)
+        insert([to_row(_NEW_DEFAULTS | record) for record in new])
+        if changed:
+            # ORM bulk UPDATE by primary key: one executemany, not one statement per object.
+            session.execute(update(Employee), changed)
+            for obj in list(session.identity_map.values()):
+                if isinstance(obj, Employee):
+                    session.expire(obj)

@@ -10,9 +10,10 @@ tables on other sheets, often in front), unless the caller names the sheet.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -24,10 +25,12 @@ from storage.imports.errors import ImportFileError
 
 Cell: TypeAlias = str | int | float | date | time | timedelta | None
 """A raw value: text from CSV; from XLSX also numbers and (date)times."""
+Record: TypeAlias = tuple[Cell, ...]
 
 _ZIP = b"PK\x03\x04"  # XLSX is a zip package (ECMA-376 part 2, Open Packaging Conventions)
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other OLE2 compound files)
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # Excel "Unicode text" writes UTF-16 LE with a BOM
+_BLOCK = 1 << 20
 HeaderFits = Callable[[tuple[str, ...]], bool]
 
 
@@ -40,58 +43,87 @@ class Sheet:
     rows: tuple[tuple[int, tuple[Cell, ...]], ...]
 
 
+@dataclass(frozen=True)
+class SheetFile:
+    """A table file read as a stream: the header at once, the data rows each time `rows()` is
+    iterated (the file is read again), so an importer can pass over a million rows twice
+    without holding them. A file that turns out unreadable further down raises
+    `ImportFileError` from the iteration."""
+
+    name: str
+    header: tuple[str, ...]
+    records: Callable[[], Iterator[Record]]
+
+    def rows(self) -> Iterator[tuple[int, Record]]:
+        records = self.records()
+        next(records, None)  # the header
+        return enumerate(records, start=2)
+
+
 def read_sheet(path: Path, *, sheet: str | None = None, fits: HeaderFits | None = None) -> Sheet:
-    """Read a CSV/text file, or one sheet of an XLSX file: `sheet` by name, else the first whose
+    """`open_sheet`, every row read into memory."""
+    opened = open_sheet(path, sheet=sheet, fits=fits)
+    return Sheet(header=opened.header, rows=tuple(opened.rows()))
+
+
+def open_sheet(
+    path: Path, *, sheet: str | None = None, fits: HeaderFits | None = None
+) -> SheetFile:
+    """Open a CSV/text file, or one sheet of an XLSX file: `sheet` by name, else the first whose
     header `fits`, else the first. Raise `ImportFileError` when the file is not a table."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            start = handle.read(len(_OLE2))
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read the file ({exc.strerror})") from exc
-    if data.startswith(_ZIP):
-        records = _xlsx_records(path.name, data, sheet, fits)
+    if start.startswith(_ZIP):
+        wanted = _pick_sheet_title(path, sheet, fits)
+        records: Callable[[], Iterator[Record]] = lambda: _xlsx_records(path, wanted)  # noqa: E731
     elif sheet is not None:
         raise ImportFileError(f"{path.name}: --sheet applies to XLSX workbooks only")
-    elif data.startswith(_OLE2):
+    elif start.startswith(_OLE2):
         raise ImportFileError(
             f"{path.name}: old .xls files are not supported; save as .xlsx or CSV"
         )
-    elif data.startswith(_UTF16_BOMS):
-        records = _text_records(path.name, data, "utf-16")
-    elif b"\x00" in data:
-        raise ImportFileError(f"{path.name}: not a CSV or XLSX file")
+    elif start.startswith(_UTF16_BOMS):
+        records = _text_source(path, "utf-16")
     else:
-        records = _text_records(path.name, data, _csv_encoding(path.name, data))
-    return _sheet(path.name, records)
-
-
-def _sheet(name: str, records: list[tuple[Cell, ...]]) -> Sheet:
-    if not records or all(_blank(cell) for cell in records[0]):
-        raise ImportFileError(f"{name}: row 1 must be the header row, but it is empty")
-    header = tuple(("" if cell is None else str(cell)).strip() for cell in records[0])
-    rows = tuple((number, cells) for number, cells in enumerate(records[1:], start=2))
-    return Sheet(header=header, rows=rows)
+        records = _text_source(path, _csv_encoding(path))
+    header = next(records(), None)
+    if header is None or all(_blank(cell) for cell in header):
+        raise ImportFileError(f"{path.name}: row 1 must be the header row, but it is empty")
+    names = tuple(("" if cell is None else str(cell)).strip() for cell in header)
+    return SheetFile(name=path.name, header=names, records=records)
 
 
 def _blank(cell: Cell) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _text_records(name: str, data: bytes, encoding: str) -> list[tuple[Cell, ...]]:
-    # Decoded as it is parsed: a decoded copy of the whole file in a StringIO would stay in
-    # memory while the rows are built (100,000 rows: peak 234 MB, now 184 MB).
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
-    try:
-        first_line = text.readline()
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{name}: not readable as {encoding} text ({exc.reason})") from exc
-    text.seek(0)
-    reader = csv.reader(text, delimiter=_delimiter(first_line))
-    try:
-        return [tuple(record) for record in reader]
-    except csv.Error as exc:
-        raise ImportFileError(f"{name}: bad CSV on row {reader.line_num}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{name}: not readable as {encoding} text ({exc.reason})") from exc
+def _text_source(path: Path, encoding: str) -> Callable[[], Iterator[Record]]:
+    def records() -> Iterator[Record]:
+        # Decoded as it is parsed, a line at a time: neither the file nor its rows are held.
+        with path.open(encoding=encoding, newline="") as text:
+            try:
+                first_line = text.readline()
+            except UnicodeDecodeError as exc:
+                raise _undecodable(path, encoding, exc) from exc
+            text.seek(0)
+            reader = csv.reader(text, delimiter=_delimiter(first_line))
+            try:
+                yield from map(tuple, reader)
+            except csv.Error as exc:
+                raise ImportFileError(
+                    f"{path.name}: bad CSV on row {reader.line_num}: {exc}"
+                ) from exc
+            except UnicodeDecodeError as exc:
+                raise _undecodable(path, encoding, exc) from exc
+
+    return records
+
+
+def _undecodable(path: Path, encoding: str, exc: UnicodeDecodeError) -> ImportFileError:
+    return ImportFileError(f"{path.name}: not readable as {encoding} text ({exc.reason})")
 
 
 def _delimiter(header_line: str) -> str:
@@ -100,29 +132,66 @@ def _delimiter(header_line: str) -> str:
     return "\t" if "\t" in header_line and "," not in header_line else ","
 
 
-def _csv_encoding(name: str, data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (BOM or not) when the whole file decodes as such, else GB18030, checked a block at
+    a time; a NUL byte anywhere means the file is no text at all."""
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+    is_utf8 = True
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            if b"\x00" in block:
+                raise ImportFileError(f"{path.name}: not a CSV or XLSX file")
+            if is_utf8:
+                is_utf8 = _decodes(utf8, block)
+    if is_utf8 and _decodes(utf8, b"", final=True):
+        return "utf-8-sig"
+    gbk = codecs.getincrementaldecoder("gb18030")()
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            if not _decodes(gbk, block):
+                break
+        else:
+            if _decodes(gbk, b"", final=True):
+                return "gb18030"
+    raise ImportFileError(f"{path.name}: not a CSV or XLSX file (text is neither UTF-8 nor GBK)")
+
+
+def _decodes(decoder: codecs.IncrementalDecoder, block: bytes, *, final: bool = False) -> bool:
+    try:
+        decoder.decode(block, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@contextmanager
+def _workbook(path: Path) -> Iterator[Any]:
+    """The workbook, read-only (rows parsed as they are iterated). Opened from a file object:
+    given a path, openpyxl refuses a name that does not end in .xlsx."""
+    with path.open("rb") as handle:
         try:
-            data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    raise ImportFileError(f"{name}: not a CSV or XLSX file (text is neither UTF-8 nor GBK)")
+            # data_only: a formula cell gives the value Excel last calculated, not its formula.
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a zip that is no workbook
+            raise ImportFileError(f"{path.name}: not a readable XLSX file ({exc})") from exc
+        try:
+            yield workbook
+        finally:
+            workbook.close()
 
 
-def _xlsx_records(
-    name: str, data: bytes, wanted: str | None, fits: HeaderFits | None
-) -> list[tuple[Cell, ...]]:
-    try:
-        # data_only: a formula cell gives the value Excel last calculated, not its formula text.
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a zip that is not a workbook
-        raise ImportFileError(f"{name}: not a readable XLSX file ({exc})") from exc
-    try:
-        sheet = _pick_sheet(name, workbook.worksheets, wanted, fits)
-        return [tuple(map(_xlsx_cell, row)) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+def _pick_sheet_title(path: Path, wanted: str | None, fits: HeaderFits | None) -> str:
+    with _workbook(path) as workbook:
+        return str(_pick_sheet(path.name, workbook.worksheets, wanted, fits).title)
+
+
+def _xlsx_records(path: Path, title: str) -> Iterator[Record]:
+    with _workbook(path) as workbook:
+        sheet = workbook[title]
+        # Some writers store a wrong <dimension>; without it openpyxl reads every row it finds.
+        sheet.reset_dimensions()
+        for row in sheet.iter_rows(values_only=True):
+            yield tuple(map(_xlsx_cell, row))
 
 
 def _pick_sheet(name: str, sheets: list[Any], wanted: str | None, fits: HeaderFits | None) -> Any:

@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from storage.imports.cells import CellError, is_blank
 from storage.imports.errors import ImportResult, RowError
-from storage.imports.readers import Cell, Sheet, read_sheet
+from storage.imports.readers import Cell, Sheet, SheetFile, open_sheet, read_sheet
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -69,26 +69,13 @@ class Table:
     def __init__(self, sheet: Sheet, columns: tuple[Column, ...], *, strict: bool = False) -> None:
         self._bind(columns)
         self.rows = [(n, cells) for n, cells in sheet.rows if not all(map(is_blank, cells))]
-        by_key = _names_by_key(columns)
+        self.count = len(self.rows)
         width = max((len(sheet.header), *(len(cells) for _, cells in self.rows)))
-        for index, header in enumerate(sheet.header + ("",) * (width - len(sheet.header))):
-            if not header:
-                if any(index < len(cells) and not is_blank(cells[index]) for _, cells in self.rows):
-                    self.error(1, get_column_letter(index + 1), "column has data but no header")
-                continue
-            name = by_key.get(_key(header))
-            if name is None and strict:
-                self.error(1, header, "unknown column (--strict)")
-            elif name is None:
-                self.warnings.append(f"column {header}: not an import column; ignored")
-            elif name in self.positions:
-                self.error(1, header, f"same column as {self.labels[name]}")
-            else:
-                self.positions[name] = index
-                self.labels[name] = header
-        for column in columns:
-            if column.required and column.name not in self.positions:
-                self.error(1, column.name, "missing required column")
+
+        def has_data(index: int) -> bool:
+            return any(index < len(cells) and not is_blank(cells[index]) for _, cells in self.rows)
+
+        self._bind_header(sheet.header, strict, width, has_data)
 
     @classmethod
     def read(
@@ -97,13 +84,37 @@ class Table:
         """Read `path` (the named sheet, or the first whose header fits) bound to `columns`."""
         return cls(read_sheet(path, sheet=sheet, fits=header_fits(columns)), columns, strict=strict)
 
+    def _bind_header(
+        self, header: tuple[str, ...], strict: bool, width: int, has_data: Callable[[int], bool]
+    ) -> None:
+        """Columns by name from the header; header problems are errors on row 1."""
+        by_key = _names_by_key(tuple(self.columns.values()))
+        for index, name in enumerate(header + ("",) * (width - len(header))):
+            if not name:
+                if has_data(index):
+                    self.error(1, get_column_letter(index + 1), "column has data but no header")
+                continue
+            found = by_key.get(_key(name))
+            if found is None and strict:
+                self.error(1, name, "unknown column (--strict)")
+            elif found is None:
+                self.warnings.append(f"column {name}: not an import column; ignored")
+            elif found in self.positions:
+                self.error(1, name, f"same column as {self.labels[found]}")
+            else:
+                self.positions[found] = index
+                self.labels[found] = name
+        for column in self.columns.values():
+            if column.required and column.name not in self.positions:
+                self.error(1, column.name, "missing required column")
+
     def result(self, created: int = 0, updated: int = 0) -> ImportResult:
         """The import's outcome: with any error, the errors in row order and nothing counted."""
         if self.errors:
             return ImportResult(
-                len(self.rows), 0, 0, self.sorted_errors(), warnings=tuple(self.warnings)
+                self.count, 0, 0, self.sorted_errors(), warnings=tuple(self.warnings)
             )
-        return ImportResult(len(self.rows), created, updated, warnings=tuple(self.warnings))
+        return ImportResult(self.count, created, updated, warnings=tuple(self.warnings))
 
     def _bind(self, columns: tuple[Column, ...]) -> None:
         self.errors: list[RowError] = []
@@ -128,16 +139,61 @@ class Table:
     def label(self, name: str) -> str:
         return self.labels.get(name, name)
 
+    def _data_rows(self) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+        return iter(self.rows)
+
+    def scan(self, visit: Callable[[Row], None]) -> None:
+        """A first, quiet pass: `visit` each data row (it should `peek`, not record errors)."""
+        for number, cells in self._data_rows():
+            visit(Row(self, number, cells))
+
     def records(self, progress: Progress | None) -> Iterator[Row]:
         """Each non-blank data row, reporting progress every `PROGRESS_EVERY` rows."""
-        for done, (number, cells) in enumerate(self.rows):
+        for done, (number, cells) in enumerate(self._data_rows()):
             if progress is not None and done % PROGRESS_EVERY == 0:
-                progress(done, len(self.rows))
+                progress(done, self.count)
             yield Row(self, number, cells)
 
     def sorted_errors(self) -> tuple[RowError, ...]:
         """Errors in row order (cross-row checks run after the row pass)."""
         return tuple(sorted(self.errors, key=lambda error: error.row))
+
+
+class StreamedTable(Table):
+    """A file bound to columns without holding its rows: `scan` is a first pass (it also counts
+    the rows and finds data under no header), `records` a second; each reads the file again.
+    Header errors are known after the scan, in the order `Table` reports them."""
+
+    def __init__(
+        self, sheet: SheetFile, columns: tuple[Column, ...], *, strict: bool = False
+    ) -> None:
+        self._bind(columns)
+        self.sheet = sheet
+        self.strict = strict
+        self.rows = []
+        self.count = 0
+        self._bind_header(sheet.header, strict, len(sheet.header), lambda _: False)
+
+    def _data_rows(self) -> Iterator[tuple[int, tuple[Cell, ...]]]:
+        return (
+            (number, cells) for number, cells in self.sheet.rows() if not all(map(is_blank, cells))
+        )
+
+    def scan(self, visit: Callable[[Row], None]) -> None:
+        header = self.sheet.header
+        unnamed = [index for index, name in enumerate(header) if not name]
+        width, with_data, count = len(header), set[int](), 0
+        for number, cells in self._data_rows():
+            count += 1
+            if len(cells) > width:
+                width = len(cells)
+            for index in (*unnamed, *range(len(header), len(cells))):
+                if index < len(cells) and not is_blank(cells[index]):
+                    with_data.add(index)
+            visit(Row(self, number, cells))
+        self.count = count
+        self._bind(tuple(self.columns.values()))  # again, now that the data is known
+        self._bind_header(header, self.strict, width, with_data.__contains__)
 
 
 class Row:
@@ -154,6 +210,10 @@ class Row:
     def sent(self, name: str) -> bool:
         return self.table.sent(self.number, name)
 
+    def _cell(self, name: str) -> Cell:
+        index = self.table.positions[name]
+        return self.cells[index] if index < len(self.cells) else None
+
     def get(self, name: str, parse: Callable[[Cell], T]) -> T | None:
         """The parsed value; None when blank or bad (a blank required cell is an error).
 
@@ -162,8 +222,7 @@ class Row:
         """
         if not self.sent(name):
             return None
-        index = self.table.positions[name]
-        cell = self.cells[index] if index < len(self.cells) else None
+        cell = self._cell(name)
         if is_blank(cell):
             if self.table.columns[name].required:
                 self.error(name, "missing required value")
@@ -172,6 +231,18 @@ class Row:
             return parse(cell)
         except CellError as exc:
             self.error(name, str(exc))
+            return None
+
+    def peek(self, name: str, parse: Callable[[Cell], T]) -> T | None:
+        """`get` without recording anything: for a first pass that the second repeats."""
+        if not self.sent(name):
+            return None
+        cell = self._cell(name)
+        if is_blank(cell):
+            return None
+        try:
+            return parse(cell)
+        except CellError:
             return None
 
 
@@ -191,6 +262,7 @@ class ItemTable(Table):
             (index, tuple(item.get(column.name) for column in columns))
             for index, item in enumerate(items)
         ]
+        self.count = len(self.rows)
         self.fields = [frozenset(item) for item in items]
         for index, item in enumerate(items):
             for name in item:
@@ -208,9 +280,14 @@ def open_table(
     sheet: str | None = None,
     strict: bool = False,
     partial: bool = False,
+    stream: bool = False,
 ) -> Table:
-    """A file's sheet (`Table.read`; raises `ImportFileError` when unreadable) or the API's
-    items (always strict: an unknown field is an error, as a client's typo must not pass)."""
+    """A file's sheet (`Table.read`, or with `stream` a `StreamedTable`; raises
+    `ImportFileError` when unreadable) or the API's items (always strict: an unknown field is
+    an error, as a client's typo must not pass)."""
+    if isinstance(source, Path) and stream:
+        opened = open_sheet(source, sheet=sheet, fits=header_fits(columns))
+        return StreamedTable(opened, columns, strict=strict)
     if isinstance(source, Path):
         return Table.read(source, columns, sheet=sheet, strict=strict)
     return ItemTable(source, columns, partial=partial)
