@@ -17,11 +17,11 @@ from sqlmodel import Session
 from storage.db import session_scope
 from storage.imports import ImportResult, import_employees
 from storage.models import Employee
-from tests.storage.streamed_employees import ACCOUNTS, COUNT, EXISTING, FAULTS, rows
 from tests.support.imports import snapshot, write_csv
+from tests.support.streamed_employees import ACCOUNTS, COUNT, EXISTING, FAULTS, rows
 
 EXPECTED = json.loads(
-    (Path(__file__).parent.parent / "fixtures" / "imports" / "streamed_employees.json").read_text(
+    (Path(__file__).parents[2] / "fixtures" / "imports" / "streamed_employees.json").read_text(
         encoding="utf-8"
     )
 )
