@@ -9,13 +9,13 @@ imported first, so some managers and updates refer to stored employees.
 from __future__ import annotations
 
 HEADER = ["employee_id", "name", "account", "hire_date", "salary", "manager_id", "role"]
-HEADER += ["enrolled_on", "", "email"]
+HEADER += ["enrolled_on", "", "email", "slack_user_id"]
 COUNT = 12_000
 ACCOUNTS = ("beijing", "shanghai", "hk")
 EXISTING = [
     HEADER,
-    ["X1", "老板", "beijing", "2020-01-01", "50000", "", "manager", "2020-01-01", "", ""],
-    ["E00003", "旧名字", "beijing", "2020-01-01", "9000", "", "", "", "", ""],
+    ["X1", "老板", "beijing", "2020-01-01", "50000", "", "manager", "2020-01-01", "", "", "UX1"],
+    ["E00003", "旧名字", "beijing", "2020-01-01", "9000", "", "", "", "", "", "U00003"],
 ]
 
 
@@ -36,6 +36,7 @@ def _good(index: int) -> list[str]:
         "2024-01-10" if index % 7 else "",
         "",
         f"e{index}@example.com" if index % 11 == 0 else "",
+        f"U{index:05d}" if index % 5 else "",
     ]
 
 
@@ -51,6 +52,8 @@ FAULTS = {
     10500: (2, "mars"),  # unknown account
     11000: (6, "boss"),  # unknown role
     11500: (9, "not-an-email"),
+    11700: (10, "U00001"),  # a Slack id the first chunk gives E00001
+    11800: (10, "UX1"),  # the stored X1's Slack id
 }
 
 
