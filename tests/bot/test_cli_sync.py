@@ -171,7 +171,7 @@ def test_dingtalk_by_mobile(url: str, dingtalk: FakeDingTalk) -> None:
 def wecom(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeCom]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     fake = FakeWeCom(corp_id="wwcorp", secret="wecom-secret", agent_id=1000002, users=frozenset())
-    fake.mobiles = {"13800000002": "LiWei"}
+    fake.mobiles = {"13800000002": "LiWei", "+85291234567": "KarenChan"}
     fake.emails = {"wang.fang@example.com": "WangFang"}
     with fake.running():
         yield fake
@@ -190,6 +190,7 @@ def test_wecom_by_mobile_then_email(url: str, wecom: FakeWeCom) -> None:
         for e in json.loads(result.stdout)["employees"]
     }
     assert found["M001"] == ("matched", "LiWei")  # by mobile
+    assert found["E003"] == ("conflict", "KarenChan")  # old003 is stored
     assert found["H001"] == ("not_found", None)  # has a mobile, so asked by mobile only
     assert ids(url, "wecom_user_id")["M001"] == "LiWei"
     asked = [c.body for c in wecom.calls if c.api == "user/getuserid"]
