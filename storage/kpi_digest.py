@@ -17,10 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from core.periods import Period
-from storage.employees import locale_for, platform_address
 from storage.models import Employee
 from storage.outbox import DIGEST, DigestPayload, NewDelivery
-from storage.routing import Routing
+from storage.routing import Address, Routing, group_addresses, person_addresses
 
 
 def digest_recipients(session: Session) -> list[tuple[Employee, str | None]]:
@@ -34,6 +33,12 @@ def digest_recipients(session: Session) -> list[tuple[Employee, str | None]]:
     ]
 
 
+def _key(period: Period, to: Address) -> str:
+    """One digest per recipient (an employee, or `group:<id>`), platform and month."""
+    who = to.employee_id or f"group:{to.address}"
+    return f"{DIGEST}:{period}:{who}:{to.platform}"
+
+
 def digest_deliveries(
     session: Session,
     period: Period,
@@ -45,35 +50,28 @@ def digest_deliveries(
 ) -> list[NewDelivery]:
     """The period's digest deliveries, held back by quiet hours (a digest is never urgent)."""
     not_before = routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
-    items: list[NewDelivery] = []
-
-    def add(platform: str, address: str, who: str, department: str | None, locale: str) -> None:
-        items.append(
-            NewDelivery(
-                idempotency_key=f"{DIGEST}:{period}:{who}:{platform}",
-                platform=platform,
-                address=address,
-                is_group=who.startswith("group:"),
-                employee_id=None if who.startswith("group:") else who,
-                payload=DigestPayload(
-                    period=period,
-                    as_of=now,
-                    sla_minutes=sla_minutes,
-                    targets=targets,
-                    department=department,
-                    locale=locale,
-                ),
-                not_before=not_before,
-            )
+    scoped = [
+        (to, department)
+        for person, department in digest_recipients(session)
+        for to in person_addresses(session, person, routing)
+    ]
+    scoped += [(to, None) for to in group_addresses(routing)]
+    return [
+        NewDelivery(
+            idempotency_key=_key(period, to),
+            platform=to.platform,
+            address=to.address,
+            is_group=to.employee_id is None,
+            employee_id=to.employee_id,
+            payload=DigestPayload(
+                period=period,
+                as_of=now,
+                sla_minutes=sla_minutes,
+                targets=targets,
+                department=department,
+                locale=to.locale,
+            ),
+            not_before=not_before,
         )
-
-    for person, department in digest_recipients(session):
-        locale = locale_for(session, person, routing.locale)
-        for platform in routing.chat_platforms:
-            address = platform_address(person, platform)
-            if address:
-                add(platform, address, person.employee_id, department, locale)
-    for platform, groups in routing.hr_groups.items():
-        for group in groups:
-            add(platform, group, f"group:{group}", None, routing.locale)
-    return items
+        for to, department in scoped
+    ]

@@ -76,6 +76,36 @@ def recipients_at(session: Session, alert: Alert, level: int, routing: Routing) 
     return list(session.exec(query.order_by(Employee.employee_id)))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Address:
+    """One place a message goes: a person's chat on one platform, or an HR group."""
+
+    platform: str
+    address: str
+    locale: str
+    employee_id: str | None = None
+    """The person reached; None for a group."""
+
+
+def person_addresses(session: Session, person: Employee, routing: Routing) -> list[Address]:
+    """The person's chat on each enabled platform where they have an id, in their language."""
+    locale = locale_for(session, person, routing.locale)
+    return [
+        Address(platform=platform, address=address, locale=locale, employee_id=person.employee_id)
+        for platform in routing.chat_platforms
+        if (address := platform_address(person, platform))
+    ]
+
+
+def group_addresses(routing: Routing) -> list[Address]:
+    """Every enabled platform's HR groups, in the company's language."""
+    return [
+        Address(platform=platform, address=group, locale=routing.locale)
+        for platform, groups in routing.hr_groups.items()
+        for group in groups
+    ]
+
+
 def deliveries_for(
     session: Session,
     alert: Alert,
@@ -93,35 +123,24 @@ def deliveries_for(
     not_before = (
         now if urgent else routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
     )
-    items: list[NewDelivery] = []
-
-    def add(platform: str, address: str, locale: str, *, group: bool, who: str | None) -> None:
-        key = f"alert:{alert_id}:{stage}:L{level}:{platform}:{address}"
-        items.append(
-            NewDelivery(
-                idempotency_key=key,
-                alert_id=alert_id,
-                platform=platform,
-                address=address,
-                is_group=group,
-                employee_id=who,
-                payload=AlertPayload(alert_id=alert_id, stage=stage, level=level, locale=locale),
-                urgent=urgent,
-                not_before=not_before,
-            )
-        )
 
     targets = people if people is not None else recipients_at(session, alert, level, routing)
-    for person in targets:
-        locale = locale_for(session, person, routing.locale)
-        for platform in routing.chat_platforms:
-            address = platform_address(person, platform)
-            if address:
-                add(platform, address, locale, group=False, who=person.employee_id)
+    addresses = [a for person in targets for a in person_addresses(session, person, routing)]
     if level == 0:
-        for platform, groups in routing.hr_groups.items():
-            for group_id in groups:
-                add(platform, group_id, routing.locale, group=True, who=None)
+        addresses += group_addresses(routing)
         if routing.webhook:
-            add("webhook", "webhook", routing.locale, group=True, who=None)
-    return items
+            addresses.append(Address(platform="webhook", address="webhook", locale=routing.locale))
+    return [
+        NewDelivery(
+            idempotency_key=f"alert:{alert_id}:{stage}:L{level}:{to.platform}:{to.address}",
+            alert_id=alert_id,
+            platform=to.platform,
+            address=to.address,
+            is_group=to.employee_id is None,
+            employee_id=to.employee_id,
+            payload=AlertPayload(alert_id=alert_id, stage=stage, level=level, locale=to.locale),
+            urgent=urgent,
+            not_before=not_before,
+        )
+        for to in addresses
+    ]

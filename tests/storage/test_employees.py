@@ -14,31 +14,22 @@ from storage.models import Account, Employee
 
 
 def _seed(engine: Engine) -> None:
+    """E1 has an id on every platform and chose English at import; E2 has none."""
     with session_scope(engine) as session:
         session.add(Account(id="beijing", policy_id="beijing", currency="CNY"))
         session.flush()
-        session.add_all(
-            [
-                Employee(
-                    employee_id="E1",
-                    name="张三",
-                    account_id="beijing",
-                    hire_date=date(2024, 1, 2),
-                    salary=Decimal("20000.00"),
-                    slack_user_id="U1",
-                    dingtalk_user_id="ding1",
-                    wecom_user_id="zhangsan",
-                    locale="en",
-                ),
-                Employee(
-                    employee_id="E2",
-                    name="李四",
-                    account_id="beijing",
-                    hire_date=date(2024, 1, 2),
-                    salary=Decimal("20000.00"),
-                ),
-            ]
-        )
+        ids = {"slack_user_id": "U1", "dingtalk_user_id": "ding1", "wecom_user_id": "zhangsan"}
+        for employee_id, extra in (("E1", {**ids, "locale": "en"}), ("E2", {})):
+            person = Employee(
+                employee_id=employee_id,
+                name=employee_id,
+                account_id="beijing",
+                hire_date=date(2024, 1, 2),
+                salary=Decimal("20000.00"),
+            )
+            for column, value in extra.items():
+                setattr(person, column, value)
+            session.add(person)
 
 
 def test_each_platform_finds_the_employee_by_its_own_column(engine: Engine) -> None:
