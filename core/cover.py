@@ -149,3 +149,25 @@ def _next_due(
     if leave_date is not None and upcoming > Period.of(leave_date):
         return None
     return due_date(policy, upcoming, due_day=due_day)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Continuity:
+    """How long cover has run without a break: several cities set reimbursement levels by the
+    months of continuous contribution, and a lapsed month starts the count again."""
+
+    since: Period | None
+    """First month of the current unbroken run; None while nothing is paid."""
+    months: int
+
+
+def continuity(status: CoverStatus, enrolled_on: date | None) -> Continuity:
+    """The unbroken run up to `paid_through`, from enrolment or the month after the last lapse."""
+    if enrolled_on is None or status.paid_through is None:
+        return Continuity(since=None, months=0)
+    since = Period.of(enrolled_on)
+    if status.lapsed:
+        since = max(since, max(status.lapsed).next())
+    if since > status.paid_through:
+        return Continuity(since=None, months=0)
+    return Continuity(since=since, months=since.months_until(status.paid_through) + 1)

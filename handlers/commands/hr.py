@@ -13,6 +13,7 @@ from datetime import date
 from core.deadlines import due_date
 from core.enrollment import enrollment_deadline
 from core.periods import Period
+from handlers.commands.personal import continuity_fields
 from handlers.formatting import account_name, card_reply, day, days_words, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, UsageError, UserError
@@ -174,6 +175,7 @@ def who(request: Request) -> Reply:
         ),
         Field(label=request.t("coverage.next_due"), value=day(request, status.next_due)),
         Field(label=request.t("who.enrolment"), value=_enrolment(request, employee)),
+        *continuity_fields(request, status, employee.enrolled_on),
     ]
     if status.suspension_on is not None:
         fields.append(

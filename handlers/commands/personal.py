@@ -7,8 +7,10 @@ left out and the contribution base (the salary, clamped) is masked (ARCHITECTURE
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+from core.cover import CoverStatus, continuity
 from handlers.formatting import account_name, card_reply, day, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, period_arg
@@ -44,6 +46,7 @@ def coverage(request: Request) -> Reply:
             value=str(status.paid_through or request.t("format.none")),
         ),
         Field(label=request.t("coverage.next_due"), value=day(request, status.next_due)),
+        *continuity_fields(request, status, employee.enrolled_on),
     ]
     notes = []
     if status.arrears:
@@ -61,6 +64,21 @@ def coverage(request: Request) -> Reply:
             Field(label=request.t("coverage.id_number"), value=mask_id_number(employee.id_number))
         )
     return card_reply(request, request.t("coverage.title"), fields, notes=notes)
+
+
+def continuity_fields(
+    request: Request, status: CoverStatus, enrolled_on: date | None
+) -> list[Field]:
+    """Months of unbroken cover, and every lapsed month since enrolment (when there is one)."""
+    run = continuity(status, enrolled_on)
+    fields = []
+    if run.since is not None:
+        value = request.t("coverage.continuous_value", months=run.months, since=str(run.since))
+        fields.append(Field(label=request.t("coverage.continuous"), value=value))
+    if status.lapsed:
+        lapsed = ", ".join(str(period) for period in status.lapsed)
+        fields.append(Field(label=request.t("coverage.lapsed"), value=lapsed))
+    return fields
 
 
 @router.command(

@@ -1,7 +1,7 @@
 from datetime import date
 from decimal import Decimal
 
-from core.cover import CoverState, CoverStatus, PeriodStanding, cover_status
+from core.cover import Continuity, CoverState, CoverStatus, PeriodStanding, continuity, cover_status
 from core.periods import Period
 from core.policy import (
     DueRule,
@@ -185,3 +185,22 @@ def test_without_a_suspension_rule_arrears_are_listed_but_cover_is_never_suspend
     assert result.suspension_on is None
     assert result.lapsed == ()
     assert result.confirmed
+
+
+def test_continuity_counts_from_enrolment_to_paid_through() -> None:
+    run = continuity(status(history(), date(2026, 11, 1)), ENROLLED)
+    assert (run.since, run.months) == (P("2026-01"), 10)
+
+
+def test_a_lapsed_month_starts_the_count_again() -> None:
+    # April's cover was suspended on 14 May and paid on 1 Sep, after its restore window.
+    current = status(history(paid_late={"2026-04": date(2026, 9, 1)}), date(2026, 11, 1))
+    assert current.lapsed == (P("2026-04"),)
+    run = continuity(current, ENROLLED)
+    assert (run.since, run.months) == (P("2026-05"), 6)
+
+
+def test_no_continuity_before_anything_is_paid_or_without_enrolment() -> None:
+    unpaid = status(history(unpaid=("2026-01",)), date(2026, 1, 20))
+    assert continuity(unpaid, ENROLLED) == Continuity(since=None, months=0)
+    assert continuity(status(history(), date(2026, 11, 1)), None).months == 0

@@ -19,6 +19,7 @@ def test_coverage_in_chinese_shows_grace_paid_through_and_suspension(ask: Ask) -
         "参保地：北京\n"
         "已缴至：2025-05\n"
         "下次缴费截止：2025-06-16\n"
+        "连续参保：17 个月（自 2024-01 起）\n"
         "欠缴月份：2025-06\n"
         "停保日期：2025-07-01\n"
         f"证件号码：{MASKED_ID}\n"
@@ -39,7 +40,8 @@ def test_coverage_in_english_for_an_employee_paid_up(ask: Ask) -> None:
         "Status: active\n"
         "Insured in: Hong Kong MPF\n"
         "Paid through: 2025-05\n"
-        "Next due date: 2025-07-10"
+        "Next due date: 2025-07-10\n"
+        "Continuous cover: 17 months (since 2024-01)"
     )
 
 
