@@ -22,11 +22,12 @@ from typing import Any
 from bench.data import DUES_PERIOD, NOW, seed_company
 from bench.harness import BenchError, Context, Outcome, run_side, time_outcome
 from bench.rawdb import Raw
+from core.locales import DEFAULT_LOCALE
 
 FULL_ROWS = 100_000
 RATIO_GOAL = 1.5
 RSS_GOAL_MB = 200.0
-LOCALE = "zh-CN"
+LOCALE = DEFAULT_LOCALE
 _LINES_SQL = """
 SELECT l.account_id, l.employee_id, e.name, e.department, l.scheme, l.base, l.employer, l.employee
 FROM ledger_line AS l JOIN employee AS e ON e.employee_id = l.employee_id

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from core.locales import EN, ZH_CN
 from core.money import Rounding
 from core.periods import Period
 
@@ -131,7 +132,7 @@ class Policy:
     def display_name(self, locale: str) -> str:
         """The account's name in `locale`; zh-HK falls back to zh-CN, then `name`."""
         names = dict(self.names)
-        for key in (locale, "zh-CN" if locale.startswith("zh") else "en"):
+        for key in (locale, ZH_CN if locale.startswith("zh") else EN):
             if key in names:
                 return names[key]
         return self.name
