@@ -9,6 +9,7 @@ from adapters.console import render
 from adapters.dingtalk.render import markdown_of
 from adapters.slack.blocks import card_blocks
 from adapters.wecom.render import button_key, template_card
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.types import Reply
 from tests.handlers.commands.test_alerts import add_alert, seed_alerts
@@ -33,7 +34,7 @@ def test_every_renderer_shows_every_row_and_every_button(app: AppContext) -> Non
     assert len(rows) == 3 and len(card.buttons) == 6
     console = render(reply)
     slack = json.dumps(card_blocks(card), ensure_ascii=False)
-    _, dingtalk = markdown_of(reply, "zh-CN")
+    _, dingtalk = markdown_of(reply, ZH_CN)
     wecom = template_card(card, task_id="t1")["template_card"]
     for row in rows:
         assert row in console and row in reply.text and row in dingtalk

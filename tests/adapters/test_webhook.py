@@ -12,6 +12,7 @@ import pytest
 
 from adapters.base import DeliveryError, HttpRequest
 from adapters.webhook import WebhookAdapter, sign, verify_webhook_signature
+from core.locales import ZH_CN
 from handlers.types import Button, Card, Field, Recipient, Reply
 from tests.fakes.webhook_server import WebhookServer
 
@@ -66,7 +67,7 @@ async def test_send_posts_signed_json_and_returns_receiver_id(server: WebhookSer
             "address": "hr-ops",
             "is_group": True,
             "employee_id": "E7",
-            "locale": "zh-CN",
+            "locale": ZH_CN,
             "timezone": "Asia/Shanghai",
         },
         "text": "Beijing dues overdue: 12345.60",

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.app import AppError, fixed_clock, open_app
 from bot.config import load_settings
+from core.locales import ZH_CN
 from storage.db import make_engine, upgrade
 from storage.models import Account
 
@@ -34,7 +35,7 @@ def test_open_app_syncs_configured_accounts_and_takes_bot_settings(tmp_path: Pat
     upgrade(make_engine(settings.database.url))
     context = open_app(settings, clock=fixed_clock(date(2026, 1, 5), ZoneInfo("Asia/Hong_Kong")))
     assert context.today() == date(2026, 1, 5)
-    assert context.timezone == ZoneInfo("Asia/Hong_Kong") and context.default_locale == "zh-CN"
+    assert context.timezone == ZoneInfo("Asia/Hong_Kong") and context.default_locale == ZH_CN
     assert {"beijing", "shanghai", "hk"} <= set(context.policies)
     with Session(context.engine) as session:
         account = session.get(Account, "sz")

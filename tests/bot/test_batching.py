@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from adapters.base import BatchDeliveryError, ChatAdapter, DeliveryError, RateLimit
 from bot.dispatcher import Dispatcher
+from core.locales import ZH_CN
 from handlers.types import Recipient, Reply
 from storage.db import session_scope
 from storage.models import Alert, Delivery
@@ -125,8 +126,8 @@ def test_one_alert_to_many_people_is_one_send_many_and_each_keeps_its_ref(engine
     asyncio.run(dispatcher.drain_once())
 
     assert [(users, locale) for users, _key, locale in ding.many] == [
-        (tuple(people), "zh-CN"),
-        (("staff00", "staff01"), "zh-CN"),
+        (tuple(people), ZH_CN),
+        (("staff00", "staff01"), ZH_CN),
     ]
     assert ding.many[0][1] != ding.many[1][1], "each message has its own batch key"
     assert ding.single == [("cidHR==", True)], "groups are sent one by one"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, SecretStr
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.wiring import rules_from
+from core.locales import ZH_CN
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -35,7 +36,7 @@ def test_defaults_without_a_file() -> None:
     settings = load_settings(environ={})
     assert settings.database.url == "sqlite:///coverwatch.db"
     assert settings.bot.timezone == "Asia/Shanghai"
-    assert settings.bot.locale == "zh-CN"
+    assert settings.bot.locale == ZH_CN
     assert settings.scheduler.outbox_poll_seconds == 2
     assert settings.alerts.lead_days == (7, 3, 1)
     assert settings.alerts.urgent_bypass_quiet_hours == ("overdue", "suspension_imminent")

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from adapters.console import ConsoleAdapter
 from adapters.dingtalk import DingTalkAdapter
 from bot.readiness import STALE_BACKLOG, exposition, readiness
+from core.locales import ZH_CN
 from core.periods import Period
 from storage.db import make_engine, session_scope
 from storage.outbox import DigestPayload, NewDelivery, enqueue
@@ -19,7 +20,7 @@ NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
 
 
 def queue(engine: Engine, key: str, due: datetime) -> None:
-    payload = DigestPayload(locale="zh-CN", period=Period(2026, 11), as_of=NOW, sla_minutes=60)
+    payload = DigestPayload(locale=ZH_CN, period=Period(2026, 11), as_of=NOW, sla_minutes=60)
     item = NewDelivery(
         idempotency_key=key, platform="console", address="E1", payload=payload, not_before=due
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from core.locales import ZH_CN
 from handlers.i18n import translate
 from storage.db import make_engine, session_scope
 from storage.models import Alert, AlertEvent, JobRun
@@ -91,7 +92,7 @@ def test_console_run_pushes_warnings_and_ack_stops_renotification(
         assert f"[ack {overdue.id}]" in printed and f"[ack {imminent.id}]" in printed
         bot.process.stdin.write(f"/as {HR}\nack {overdue.id}\n".encode())
         bot.process.stdin.flush()
-        done = translate("zh-CN", "ack.done", id=overdue.id)
+        done = translate(ZH_CN, "ack.done", id=overdue.id)
         wait_for(lambda: done in bot.output(), deadline, "the ack reply", log)
         bot.process.send_signal(signal.SIGTERM)
         assert bot.process.wait(timeout=30) == 0, bot.output()

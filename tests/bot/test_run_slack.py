@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import Session, col, func, select
 
 from adapters.slack.blocks import card_blocks, escape
+from core.locales import ZH_CN
 from handlers.alert_render import render_alert
 from handlers.i18n import translate
 from handlers.types import Message
@@ -185,7 +186,7 @@ def test_hr_gets_the_overdue_alert_as_block_kit_in_a_dm_and_the_hr_channel(
     opened = [c for c in fake.calls_to("conversations.open") if c.params["users"] == hr]
     assert opened and {c.answer["channel"]["id"] for c in opened} == {dm}
     with Session(company.engine) as session:
-        card = render_alert(session, alert, locale="zh-CN").card
+        card = render_alert(session, alert, locale=ZH_CN).card
     expected = card_blocks(card)
     for channel in (dm, HR_CHANNEL):
         [post] = [
@@ -271,7 +272,7 @@ def test_unknown_slack_user_only_hears_not_registered(running: Running) -> None:
     assert bot.post(body, signed(body, FORM)).status_code == 200
     sent = _answer(fake, "stranger")
     assert sent["response_type"] == "ephemeral"
-    assert sent["text"] == escape(translate("zh-CN", "error.not_registered"))
+    assert sent["text"] == escape(translate(ZH_CN, "error.not_registered"))
     assert not [c for c in fake.calls if stranger in str(c.params)]
 
 
@@ -284,7 +285,7 @@ def test_clicks_by_people_not_allowed_are_refused_privately_and_change_nothing(
     ref = _delivered(company, alert)[HR_CHANNEL]
     events, updates = _alert_events(company, alert.id), len(fake.calls_to("chat.update"))
     refusals: list[tuple[Role, str]] = [
-        ("employee", translate("zh-CN", "error.forbidden")),  # an employee may not acknowledge
+        ("employee", translate(ZH_CN, "error.forbidden")),  # an employee may not acknowledge
         ("outsider", translate("en", "alert.not_found", id=alert.id)),  # the HK team's manager
     ]
     for role, refusal in refusals:
@@ -331,7 +332,7 @@ def test_a_managers_ack_click_acknowledges_and_updates_the_cards_in_place(
     refs = _delivered(company, alert)
     manager = company.people["manager"]
     _click(bot, fake, company.slack_id("manager"), "ack", str(alert.id), refs[HR_CHANNEL], "ack")
-    assert _answer(fake, "ack")["text"] == escape(translate("zh-CN", "ack.done", id=alert.id))
+    assert _answer(fake, "ack")["text"] == escape(translate(ZH_CN, "ack.done", id=alert.id))
 
     def updated() -> dict[str, dict[str, Any]]:
         calls = fake.calls_to("chat.update")
@@ -349,11 +350,11 @@ def test_a_managers_ack_click_acknowledges_and_updates_the_cards_in_place(
     assert local(company.story.today) <= acknowledged_at < local(company.story.today) + PATIENCE
     assert ("acknowledged", manager, "slack") in _alert_events(company, alert.id)
     with Session(company.engine) as session:
-        card = render_alert(session, after, locale="zh-CN").card
+        card = render_alert(session, after, locale=ZH_CN).card
     assert card is not None and not card.buttons
     who = f"{company.story.people[manager].name} ({manager})"
     when = acknowledged_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
-    shown = translate("zh-CN", "notice.acknowledged", who=who, when=when, via="slack")
+    shown = translate(ZH_CN, "notice.acknowledged", who=who, when=when, via="slack")
     for ref in refs.values():
         update = updated()[ref]
         assert update["blocks"] == card_blocks(card)  # the same card, buttons gone

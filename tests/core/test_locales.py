@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.locales import normalize_locale
+from core.locales import ZH_CN, normalize_locale
 
 
 @pytest.mark.parametrize(
     ("tag", "locale"),
-    [("zh", "zh-CN"), ("zh_CN", "zh-CN"), ("zh-Hans", "zh-CN"), ("中文", "zh-CN"),
+    [("zh", ZH_CN), ("zh_CN", ZH_CN), ("zh-Hans", ZH_CN), ("中文", ZH_CN),
      ("en", "en"), ("en-US", "en"), ("en_GB", "en"), ("English", "en")],
 )  # fmt: skip
 def test_spellings_map_to_a_supported_locale(tag: str, locale: str) -> None:

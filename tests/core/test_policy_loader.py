@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.locales import ZH_CN
 from core.money import Rounding
 from core.periods import Period
 from core.policy import HolidayRule, LateFeeModel, Scheme
@@ -309,7 +310,7 @@ def test_a_policy_without_a_suspension_table_has_no_suspension_rule(tmp_path: Pa
 def test_every_packaged_policy_names_itself_in_each_reply_language() -> None:
     for policy in load_policies().values():
         names = dict(policy.names)
-        assert set(names) == {"en", "zh-CN", "zh-HK"}, policy.id
+        assert set(names) == {"en", ZH_CN, "zh-HK"}, policy.id
     hk = load_policies()["hk"]
     assert (hk.display_name("en"), hk.display_name("zh-HK")) == ("Hong Kong MPF", "香港強積金")
     assert hk.display_name("fr") == "Hong Kong MPF"

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from core.alert_rules import RuleSettings
+from core.locales import ZH_CN
 from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_alert, render_delivery
@@ -62,7 +63,7 @@ def scanned(sqlite_url: str) -> Engine:
     return engine
 
 
-@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("locale", [ZH_CN, "en"])
 def test_each_kind_renders_with_figures(scanned: Engine, locale: str) -> None:
     with session_scope(scanned) as session:
         alerts = session.exec(select(Alert)).all()
@@ -92,7 +93,7 @@ def test_acknowledged_alert_shows_who_and_is_not_sent_again(scanned: Engine) -> 
         assert render_delivery(session, delivery) is None
 
 
-@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("locale", [ZH_CN, "en"])
 def test_hk_warnings_threaten_no_suspension(sqlite_url: str, locale: str) -> None:
     """Hong Kong MPF has no cover to suspend: months overdue raise no suspension_imminent,
     and the overdue, due-soon and funding-gap texts neither name a suspension date nor the

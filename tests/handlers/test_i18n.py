@@ -7,19 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from core.locales import ZH_CN
 from handlers.i18n import catalogs, normalize_locale, placeholders, translate
 
 HANDLERS = Path(__file__).parents[2] / "handlers"
 
 
 def test_both_catalogs_have_the_same_keys() -> None:
-    zh, en = catalogs()["zh-CN"], catalogs()["en"]
+    zh, en = catalogs()[ZH_CN], catalogs()["en"]
     assert set(zh) == set(en)
     assert len(zh) > 100
 
 
 def test_every_string_has_the_same_placeholders_in_both_languages() -> None:
-    zh, en = catalogs()["zh-CN"], catalogs()["en"]
+    zh, en = catalogs()[ZH_CN], catalogs()["en"]
     different = {key for key in zh if placeholders(zh[key]) != placeholders(en[key])}
     assert different == set()
 
@@ -39,7 +40,7 @@ def test_every_literal_key_used_in_the_code_exists() -> None:
 
 def test_translate_fills_placeholders_in_each_language() -> None:
     assert translate("en", "alert.not_found", id=12) == "There is no alert #12 in your scope."
-    assert translate("zh-CN", "alert.not_found", id=12) == "你负责的范围内没有编号为 12 的告警。"
+    assert translate(ZH_CN, "alert.not_found", id=12) == "你负责的范围内没有编号为 12 的告警。"
 
 
 def test_an_unsupported_locale_falls_back_to_the_default() -> None:
@@ -53,10 +54,10 @@ def test_an_unsupported_locale_falls_back_to_the_default() -> None:
         ("en-US", "en"),
         ("en_GB", "en"),
         ("EN", "en"),
-        ("zh", "zh-CN"),
-        ("zh_CN", "zh-CN"),
-        ("zh-Hans", "zh-CN"),
-        ("中文", "zh-CN"),
+        ("zh", ZH_CN),
+        ("zh_CN", ZH_CN),
+        ("zh-Hans", ZH_CN),
+        ("中文", ZH_CN),
         ("fr", None),
         ("", None),
         (None, None),

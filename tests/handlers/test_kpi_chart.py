@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from core.locales import ZH_CN
 from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.kpi_chart import chart_png, chart_text, find_cjk_font
@@ -72,11 +73,11 @@ def test_chart_is_a_chat_sized_png(report: KpiReport) -> None:
 
 
 def test_without_a_cjk_font_chinese_readers_get_english_labels(report: KpiReport) -> None:
-    text = chart_text("zh-CN", None)
+    text = chart_text(ZH_CN, None)
     assert text.t("on_time") == "On-time payment"
     assert text.name("研发部") == "department" and text.name("Eng") == "Eng"
     boxes = missing_glyphs(
-        lambda: chart_png(report, department=RD, locale="zh-CN", fonts=lambda: None)
+        lambda: chart_png(report, department=RD, locale=ZH_CN, fonts=lambda: None)
     )
     assert boxes == []
     assert RD in report.names(View.DEPARTMENT)
@@ -86,11 +87,11 @@ def test_with_a_cjk_font_the_chart_is_in_chinese(report: KpiReport) -> None:
     family = find_cjk_font()
     if family is None:
         pytest.skip("no CJK font installed (Debian: fonts-noto-cjk or fonts-wqy-microhei)")
-    text = chart_text("zh-CN", family)
+    text = chart_text(ZH_CN, family)
     assert text.t("on_time") == "按时缴费率" and text.name("研发部") == "研发部"
     png: list[bytes] = []
     boxes = missing_glyphs(
-        lambda: png.append(chart_png(report, department=RD, locale="zh-CN", targets=TARGETS))
+        lambda: png.append(chart_png(report, department=RD, locale=ZH_CN, targets=TARGETS))
     )
     assert boxes == []
     assert Image.open(io.BytesIO(png[0])).size == (1200, 800)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from adapters.base import ReplyTarget
 from adapters.wecom import WeComAdapter
+from core.locales import ZH_CN
 from core.policy_loader import load_policies
 from handlers.context import AppContext
 from handlers.pipeline import handle
@@ -84,7 +85,7 @@ def test_slack_manager_gets_department_text_and_chart(
 def test_wecom_manager_gets_text_and_an_image_message(
     app: AppContext, wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom
 ) -> None:
-    reply = ask(app, "wecom", "lisi", "绩效 2025-05", locale="zh-CN")
+    reply = ask(app, "wecom", "lisi", "绩效 2025-05", locale=ZH_CN)
     assert reply.text.startswith("2025-05 绩效（Sales）\n按时缴费率：0.0%")
     png = chart_of(reply)
     target = ReplyTarget(platform="wecom", conversation_id="lisi", user_id="lisi", is_direct=True)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 import handlers.commands.personal as personal
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle
@@ -18,12 +19,12 @@ from storage.db import session_scope
 from storage.models import Employee
 from tests.support.company import ID_NUMBER, Ask, asker
 
-INTERNAL_ZH = translate("zh-CN", "error.internal")
+INTERNAL_ZH = translate(ZH_CN, "error.internal")
 
 
 def test_unknown_user_gets_not_registered_in_the_default_locale(ask: Ask) -> None:
     reply = ask("UNKNOWN", "help", platform="slack", locale="en")
-    assert reply.text == translate("zh-CN", "error.not_registered")
+    assert reply.text == translate(ZH_CN, "error.not_registered")
     assert reply.card is None
 
 
@@ -46,11 +47,11 @@ def test_platform_users_are_identified_by_their_platform_id(
 
 def test_a_platform_id_is_not_an_employee_id(ask: Ask) -> None:
     reply = ask("E001", "coverage", platform="slack")
-    assert reply.text == translate("zh-CN", "error.not_registered")
+    assert reply.text == translate(ZH_CN, "error.not_registered")
 
 
 def test_unknown_text_gets_a_hint_pointing_to_help(ask: Ask) -> None:
-    assert ask("E001", "what is the weather").text == translate("zh-CN", "error.unknown")
+    assert ask("E001", "what is the weather").text == translate(ZH_CN, "error.unknown")
     assert ask("E001", "天气怎么样", locale="en").text == translate("en", "error.unknown")
     assert "帮助" in ask("E001", "").text
 
@@ -77,12 +78,12 @@ def test_employee_locale_beats_the_message_locale(app: AppContext, ask: Ask) -> 
         employee = session.get(Employee, "E005")
         assert employee is not None
         employee.locale = "en"
-    assert ask("E005", "帮助", locale="zh-CN").text.startswith("You can ask me:")
+    assert ask("E005", "帮助", locale=ZH_CN).text.startswith("You can ask me:")
 
 
 def test_refusal_is_polite_and_reveals_nothing(ask: Ask) -> None:
     reply = ask("E002", "dues")
-    assert reply.text == translate("zh-CN", "error.forbidden")
+    assert reply.text == translate(ZH_CN, "error.forbidden")
     reply = ask("E001", "arrears 2025-06", is_direct=False, locale="en")
     assert reply.text == translate("en", "error.forbidden")
     assert reply.ephemeral
@@ -142,7 +143,7 @@ def test_an_unknown_button_gets_the_hint(app: AppContext) -> None:
         value="1",
         event_id="c1",
     )
-    assert handle(app, action).text == translate("zh-CN", "error.unknown")
+    assert handle(app, action).text == translate(ZH_CN, "error.unknown")
 
 
 @settings(

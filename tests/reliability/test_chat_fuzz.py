@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.alert_rules import RuleSettings
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle, router
@@ -29,7 +30,7 @@ FUZZ = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 USERS = {"employee": "E001", "manager": "E002", "hr": "E003"}
-APOLOGIES = {translate(locale, "error.internal") for locale in ("zh-CN", "en")}
+APOLOGIES = {translate(locale, "error.internal") for locale in (ZH_CN, "en")}
 WORDS = sorted({word for command in router() for word in (command.name, *command.aliases)})
 AWKWARD = st.sampled_from(
     [
@@ -149,7 +150,7 @@ def test_any_button_value_gets_a_reply(
 
 def test_the_fuzzed_words_reach_their_commands(app: AppContext) -> None:
     """The control: every command word is live, so the fuzzing above exercises the commands."""
-    unknown = {translate(locale, "error.unknown") for locale in ("zh-CN", "en")}
+    unknown = {translate(locale, "error.unknown") for locale in (ZH_CN, "en")}
     for word in WORDS:
         message = Message(
             platform="console",

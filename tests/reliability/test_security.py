@@ -30,6 +30,7 @@ from adapters.slack import SlackAdapter
 from adapters.webhook import WebhookAdapter
 from adapters.wecom import WeComAdapter
 from core.alert_rules import RuleSettings
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle, router
@@ -245,7 +246,7 @@ def _run_in_process_flows(app: AppContext, tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr("handlers.commands.personal.employee_cover", broken)
     reply = handle(app, _message("E001", "coverage"))
-    assert reply.text == translate("zh-CN", "error.internal")  # the failure did happen
+    assert reply.text == translate(ZH_CN, "error.internal")  # the failure did happen
     monkeypatch.undo()
 
     names = [column.name for column in COLUMNS]
@@ -418,11 +419,11 @@ def test_forged_button_values_are_refused(app: AppContext) -> None:
     missing = int(highest or 0) + 1000
     not_found = {
         translate(locale, "alert.not_found", id=alert_id)
-        for locale in ("zh-CN", "en")
+        for locale in (ZH_CN, "en")
         for alert_id in (foreign.id, missing)
     }
-    unknown = {translate(locale, "error.not_registered") for locale in ("zh-CN", "en")}
-    forbidden = {translate(locale, "error.forbidden") for locale in ("zh-CN", "en")}
+    unknown = {translate(locale, "error.not_registered") for locale in (ZH_CN, "en")}
+    forbidden = {translate(locale, "error.forbidden") for locale in (ZH_CN, "en")}
     before = _audit_and_states(app.engine)
     forged = [
         (_click("E006", "ack", str(foreign.id)), not_found),

@@ -34,6 +34,7 @@ from adapters.webhook import (
 )
 from bot.dispatcher import Dispatcher
 from core.alert_rules import RuleSettings
+from core.locales import ZH_CN
 from handlers.alert_render import render_delivery
 from handlers.context import AppContext
 from handlers.i18n import translate
@@ -72,7 +73,7 @@ TRAFFIC = [
     ("E006", "alerts"),
     ("E001", "something nobody understands"),
 ]
-APOLOGIES = {translate(locale, "error.internal") for locale in ("zh-CN", "en")}
+APOLOGIES = {translate(locale, "error.internal") for locale in (ZH_CN, "en")}
 ROUTING = Routing(webhook=True)
 """Alerts to the console (no chat platform configured) and to the signed webhook."""
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
+from core.locales import ZH_CN
 from core.platforms import CONSOLE, PLATFORMS
 from storage.db import session_scope
 from storage.employees import by_platform_user, locale_for, platform_address, set_locale
@@ -57,10 +58,10 @@ def test_the_reply_language_is_the_choice_then_the_import_then_the_default(
     with session_scope(engine) as session:
         first, second = session.get(Employee, "E1"), session.get(Employee, "E2")
         assert first is not None and second is not None
-        assert (locale_for(session, first, "zh-CN"), locale_for(session, second, "xx")) == (
+        assert (locale_for(session, first, ZH_CN), locale_for(session, second, "xx")) == (
             "en",
             "xx",
         )
-        set_locale(session, "E1", "zh-CN")
+        set_locale(session, "E1", ZH_CN)
         session.flush()
-        assert locale_for(session, first, "en") == "zh-CN"
+        assert locale_for(session, first, "en") == ZH_CN

@@ -27,6 +27,7 @@ from adapters.dingtalk import render
 from bot.app import fixed_clock, open_app
 from bot.config import DatabaseConfig, Settings
 from bot.demo import LATE_ACCOUNT, prepare_database, seed
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.pipeline import handle
 from handlers.types import Action, Message
@@ -108,7 +109,7 @@ class Company:
             text=text,
             event_id=f"expected-{user}-{text}",
         )
-        return render.webhook_body(handle(self.app, message), "zh-CN")
+        return render.webhook_body(handle(self.app, message), ZH_CN)
 
     def click_answer(self, user: str, value: str) -> dict[str, Any]:
         """The robot message answering an ack click (for a click that changes nothing)."""
@@ -120,7 +121,7 @@ class Company:
             value=value,
             event_id=f"expected-click-{user}",
         )
-        _key, param = render.robot_message(handle(self.app, action), "zh-CN")
+        _key, param = render.robot_message(handle(self.app, action), ZH_CN)
         return dict(json.loads(param))
 
     def overdue(self) -> Alert | None:

@@ -6,6 +6,7 @@ import json
 
 from adapters.dingtalk import render
 from adapters.dingtalk.inbound import parse_bot_message, parse_card_callback
+from core.locales import ZH_CN
 from handlers.types import Action, Button, Card, Field, Message, Reply
 from tests.support.dingtalk import payload
 
@@ -14,7 +15,7 @@ ACK = Button(action="ack", label="Acknowledge", value="12")
 
 
 def test_buttons_become_the_contract_chat_commands_per_locale() -> None:
-    assert render.command_for(SNOOZE, "zh-CN") == "暂缓 12 4h"
+    assert render.command_for(SNOOZE, ZH_CN) == "暂缓 12 4h"
     assert render.command_for(SNOOZE, "en") == "snooze 12 4h"
     assert render.command_hints(Card(title="t", buttons=(ACK,)), "en-US") == [
         "- Acknowledge: reply `ack 12`"
@@ -22,7 +23,7 @@ def test_buttons_become_the_contract_chat_commands_per_locale() -> None:
 
 
 def test_plain_reply_is_text_and_card_reply_is_markdown() -> None:
-    assert render.webhook_body(Reply(text="你好"), "zh-CN") == {
+    assert render.webhook_body(Reply(text="你好"), ZH_CN) == {
         "msgtype": "text",
         "text": {"content": "你好"},
     }
@@ -30,7 +31,7 @@ def test_plain_reply_is_text_and_card_reply_is_markdown() -> None:
         Reply(
             text="fallback", card=Card(title="逾期", fields=(Field(label="应缴", value="1.00"),))
         ),
-        "zh-CN",
+        ZH_CN,
     )
     assert key == "sampleMarkdown"
     assert json.loads(param) == {"title": "逾期", "text": "#### 逾期\n\n- **应缴**: 1.00"}

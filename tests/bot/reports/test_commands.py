@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from core.locales import ZH_CN
 from storage.db import make_engine, upgrade
 from tests.support.kpi_company import seed
 
@@ -179,14 +180,14 @@ def test_kpi_out_suffix_picks_the_format(url: str, tmp_path: Path) -> None:
 
 def test_zh_cn_reports_have_chinese_headers_and_a_bom(url: str, tmp_path: Path) -> None:
     out = tmp_path / "kpi.csv"
-    assert cli(url, "kpi", "--period", "2025-05", "--out", str(out), locale="zh-CN").exit_code == 0
+    assert cli(url, "kpi", "--period", "2025-05", "--out", str(out), locale=ZH_CN).exit_code == 0
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     header = raw.decode("utf-8-sig").splitlines()[0].split(",")
     assert header[:4] == ["视图", "姓名", "月份", "按时缴费率"]
     assert "欠缴（CNY）" in header
     dues = tmp_path / "dues.xlsx"
-    assert cli(url, "report", "dues", "--period", "2025-05", "--out", str(dues), locale="zh-CN")
+    assert cli(url, "report", "dues", "--period", "2025-05", "--out", str(dues), locale=ZH_CN)
     book = load_workbook(dues)
     assert book.sheetnames == ["缴费明细", "参保地"]
     ledger = [[cell.value for cell in row] for row in book["缴费明细"].iter_rows()]

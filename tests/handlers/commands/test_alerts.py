@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from storage.db import session_scope
 from storage.models import Alert, AlertEvent, Installment
 from tests.support.company import NOW, Ask, asker, click
 
-FORBIDDEN = translate("zh-CN", "error.forbidden")
+FORBIDDEN = translate(ZH_CN, "error.forbidden")
 
 
 def add_alert(engine: Engine, kind: str, key: str, **fields: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from storage.db import session_scope
 from storage.models import UserPreference
@@ -10,7 +11,7 @@ from tests.support.company import Ask
 
 def test_lang_switches_later_replies_and_is_stored(app: AppContext, ask: Ask) -> None:
     assert ask("E001", "lang en").text == "OK, I will reply in English from now on."
-    assert ask("E001", "我的医保", locale="zh-CN").text.startswith("My cover\nStatus: grace")
+    assert ask("E001", "我的医保", locale=ZH_CN).text.startswith("My cover\nStatus: grace")
     with session_scope(app.engine) as session:
         preference = session.get(UserPreference, "E001")
         assert preference is not None

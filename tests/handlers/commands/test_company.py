@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from tests.support.company import Ask, asker
@@ -57,7 +58,7 @@ def test_arrears_show_outstanding_late_fee_days_and_suspension(ask: Ask) -> None
 @pytest.mark.parametrize("text", ["dues", "待缴 2025-06", "arrears", "欠费"])
 def test_employees_and_managers_are_refused(ask: Ask, user: str, text: str) -> None:
     reply = ask(user, text)
-    assert reply.text == translate("zh-CN", "error.forbidden")
+    assert reply.text == translate(ZH_CN, "error.forbidden")
     assert "CNY" not in reply.text
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.alerts import AlertKind, dedupe_key
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from storage.audit import audit_entries
@@ -20,7 +21,7 @@ from storage.models import Alert, Employee
 from tests.handlers.commands.test_alerts import add_alert
 from tests.support.company import ID_NUMBER, Ask, asker
 
-FORBIDDEN = translate("zh-CN", "error.forbidden")
+FORBIDDEN = translate(ZH_CN, "error.forbidden")
 
 
 def employee(engine: Engine, employee_id: str) -> Employee:

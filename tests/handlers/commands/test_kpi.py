@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
 from storage.db import session_scope
@@ -86,7 +87,7 @@ def test_finance_sees_the_company_kpis(ask: Ask) -> None:
 
 
 def test_employees_are_refused(ask: Ask) -> None:
-    assert ask("E001", "kpi").text == translate("zh-CN", "error.forbidden")
+    assert ask("E001", "kpi").text == translate(ZH_CN, "error.forbidden")
 
 
 def test_kpi_bad_period_gets_usage(ask: Ask) -> None:

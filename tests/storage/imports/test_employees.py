@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
+from core.locales import ZH_CN
 from storage.db import session_scope
 from storage.imports import ImportResult, import_employees
 from storage.models import Account, Employee
@@ -283,7 +284,7 @@ def test_locales_are_normalised(engine: Engine, tmp_path: Path) -> None:
     run(engine, write_csv(tmp_path / "employees.csv", rows))
 
     stored = employees(engine)
-    assert [stored[e].locale for e in ("E1", "E2", "E3")] == ["zh-CN", "en", "zh-CN"]
+    assert [stored[e].locale for e in ("E1", "E2", "E3")] == [ZH_CN, "en", ZH_CN]
 
 
 def test_caller_session_sees_updates(engine: Engine, tmp_path: Path) -> None:
