@@ -22,6 +22,7 @@ from storage.alerts import create_plan, installments
 from storage.db import session_scope
 from storage.ledger import period_dues, run_dues
 from storage.models import Alert, Delivery, Employee, Installment, Payment
+from storage.outbox import AlertPayload, decode_payload
 from storage.routing import Routing
 from storage.scan import run_scan
 
@@ -152,10 +153,11 @@ def test_a_missed_part_stays_open_and_is_notified_once_more(engine: Engine) -> N
     part = _parts(engine)[1]
     assert part.state == "open" and part.notified_stage == "2026-10-21:missed"
     with session_scope(engine) as session:
-        stages = {
-            json.loads(d.payload)["stage"]
+        payloads = [
+            decode_payload(d.payload)
             for d in session.exec(select(Delivery).where(Delivery.alert_id == part.id))
-        }
+        ]
+    stages = {payload.stage for payload in payloads if isinstance(payload, AlertPayload)}
     assert stages == {"2026-10-21:lead-0", "2026-10-21:missed"}
 
 
