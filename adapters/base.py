@@ -1,14 +1,23 @@
-"""What every platform adapter is: verify and parse inbound, send outbound, nothing else.
+"""What an adapter is: capabilities it declares, and what each method raises.
 
-Adapters take a framework-free `HttpRequest` and return an `HttpResponse` (as Bolt's
-`BoltRequest`/`BoltResponse`); the ASGI route in `bot/` is a thin shim. Verification happens
+An adapter is one platform and nothing else. It has some of these capabilities (as nonebot2's
+drivers mix in what they can do): a `Sender` delivers proactive messages and rewrites them; a
+`Receiver` takes events from the platform (a stream, a socket, stdin) and answers them; an
+`HttpReceiver` is a receiver whose events arrive on HTTP routes it declares itself, which the
+runtime mounts without knowing the platform (nonebot2's `HTTPServerSetup`). An outbound-only
+webhook is a `Sender`; the console is a `Receiver` and a `Sender`. One more capability lives in
+`adapters.health`: a `LinkProbe` reports a persistent connection's state (for `/readyz`).
+
+Routes take a framework-free `HttpRequest` and return an `HttpResponse` (as Bolt's
+`BoltRequest`/`BoltResponse`); the ASGI shim in `bot/` is a few lines. Verification happens
 before parsing. Inbound events go to an `InboundSink` (the runtime), which deduplicates on
 `event_id`, runs the handler in the background and calls `reply` with the answer.
+`tests/adapters/test_contract.py` holds every adapter to what is written here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -95,23 +104,88 @@ class BatchSender(Protocol):
         """user id -> message ref; raises `BatchDeliveryError` on partial failure."""
 
 
-class ChatAdapter(Protocol):
+class MessageNotEditable(DeliveryError):
+    """`update` was given a message its platform cannot edit (a DingTalk markdown message, a
+    WeCom text or group message, a Slack message that is gone): permanent, nothing changed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpRoute:
+    """One inbound HTTP endpoint an adapter serves (path as in ARCHITECTURE.md §3)."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Callable[[HttpRequest], Awaitable[HttpResponse]]
+    """Verify first: a forged or stale request is answered 401/403 and reaches no sink."""
+
+
+class Adapter(Protocol):
+    """What every adapter has, whatever its capabilities."""
+
     name: str
+    """The platform id: `Message.platform`, `Recipient.platform`, the config section."""
+
+    async def stop(self) -> None:
+        """Let go of connections and threads; never raises; safe to call twice."""
+
+
+@runtime_checkable
+class Sender(Adapter, Protocol):
+    """Capability: deliver proactive messages (alerts, digests) and rewrite them in place."""
+
     rate_limits: tuple[RateLimit, ...]
-
-    async def start(self, sink: InboundSink) -> None:
-        """Begin receiving (connect a stream, open a socket); HTTP adapters may do nothing."""
-
-    async def stop(self) -> None: ...
-
-    async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        """Verify first (401/403 and nothing done on failure), then parse and hand to the sink."""
-
-    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
-        """Answer an inbound event in its conversation."""
+    """The platform's documented sending limits; the outbox stays under them."""
 
     async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
-        """Proactive message (alerts); returns the platform message ref; raises DeliveryError."""
+        """Deliver `reply`; returns the platform's message ref, which `update` accepts.
+
+        `key` is the outbox idempotency key (stable across retries of one delivery).
+
+        :raises DeliveryError: with `retry_after` (seconds) when the platform throttles (HTTP 429
+            with Retry-After, WeCom 45009, DingTalk 90002); `permanent` when it refuses for good
+            (unknown user or chat, no permission, bad request); otherwise transient (network,
+            5xx), and the outbox retries with backoff.
+        """
 
     async def update(self, message_ref: str, reply: Reply) -> None:
-        """Rewrite a sent card in place (after an acknowledgement)."""
+        """Rewrite a message `send` returned `message_ref` for (an alert after its acknowledgement).
+
+        :raises MessageNotEditable: the platform cannot edit that message (permanent).
+        :raises DeliveryError: as `send` does.
+        """
+
+
+@runtime_checkable
+class Receiver(Adapter, Protocol):
+    """Capability: receive chat events and answer them in their conversation."""
+
+    async def start(self, sink: InboundSink) -> None:
+        """Begin receiving (connect a stream, open a socket, read stdin); each verified event
+        goes to `sink` exactly as the platform identifies it (`event_id` stable across the
+        platform's redeliveries). Returns once receiving has started."""
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        """Answer an inbound event in its conversation (thread, session webhook…).
+
+        :raises DeliveryError: as `Sender.send` does; the runtime logs it (replies are not queued).
+        """
+
+
+@runtime_checkable
+class HttpReceiver(Receiver, Protocol):
+    """A receiver whose platform calls us over HTTP (Slack Events API, WeCom callbacks)."""
+
+    def routes(self) -> tuple[HttpRoute, ...]:
+        """The routes to mount; empty when this configuration receives no HTTP (Socket Mode).
+
+        Route handlers answer 401/403 to a forged or stale request (nothing reaches the sink),
+        503 before `start` (the platform retries), 4xx to a malformed body; never raise.
+        """
+
+
+@runtime_checkable
+class ChatAdapter(Sender, Receiver, Protocol):
+    """A chat platform both ways: the Slack, DingTalk, WeCom and console adapters."""

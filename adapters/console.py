@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import TextIO
 
-from adapters.base import HttpRequest, HttpResponse, InboundSink, RateLimit, ReplyTarget
+from adapters.base import InboundSink, RateLimit, ReplyTarget
 from core.platforms import CONSOLE
 from handlers.types import Message, Recipient, Reply
 
@@ -39,7 +39,8 @@ def render(reply: Reply) -> str:
 
 
 class ConsoleAdapter:
-    """`ChatAdapter` for stdin/stdout (name "console"); no HTTP, no rate limit."""
+    """`ChatAdapter` for stdin/stdout (name "console"): no HTTP routes, no rate limit, and every
+    message it printed can be "updated" (printed again under its ref)."""
 
     name = PLATFORM
     rate_limits: tuple[RateLimit, ...] = ()
@@ -141,9 +142,6 @@ class ConsoleAdapter:
 
     async def stop(self) -> None:
         self._stopped.set()
-
-    async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse(status=404)
 
     async def reply(self, target: ReplyTarget, reply: Reply) -> None:
         self._print(render(reply))

@@ -20,14 +20,7 @@ from typing import Any
 
 import httpx
 
-from adapters.base import (
-    DeliveryError,
-    HttpRequest,
-    HttpResponse,
-    InboundSink,
-    RateLimit,
-    ReplyTarget,
-)
+from adapters.base import DeliveryError, RateLimit
 from handlers.types import Card, Recipient, Reply
 
 SIGNATURE_VERSION = "v1"
@@ -59,7 +52,7 @@ def verify_webhook_signature(
 
 
 class WebhookAdapter:
-    """`ChatAdapter` for a generic HTTPS receiver; nothing comes in, so `handle_http` is 404."""
+    """A `Sender` to a generic HTTPS receiver: nothing comes back, so it has no `Receiver` part."""
 
     name = "webhook"
     # A company's own receiver documents no limit; the outbox still spaces retries by backoff.
@@ -80,15 +73,9 @@ class WebhookAdapter:
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
         self._clock = clock
 
-    async def start(self, sink: InboundSink) -> None:
-        """Nothing to receive: the receiver never calls back."""
-
     async def stop(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-    async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        return HttpResponse(status=404, body=b"not found")
 
     async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
         """POST a `message` event; the receiver's `id` (if it answers one) else `key`."""
@@ -106,16 +93,6 @@ class WebhookAdapter:
             **_content(reply),
         }
         return await self._post(payload, key=key)
-
-    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
-        """Answers in a conversation, should a runtime route one here, go out as `reply` events."""
-        payload = {
-            "event": "reply",
-            "conversation_id": target.conversation_id,
-            "user_id": target.user_id,
-            **_content(reply),
-        }
-        await self._post(payload, key=_content_key("reply", target.conversation_id, payload))
 
     async def update(self, message_ref: str, reply: Reply) -> None:
         """The receiver rewrites its message `message_ref` (the id `send` returned)."""

@@ -14,11 +14,11 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from adapters.base import BatchSender, ChatAdapter
+from adapters.base import BatchSender, Sender
 from storage.models import Delivery
 
 
-def group(claimed: Iterable[Delivery], adapters: Mapping[str, ChatAdapter]) -> list[list[Delivery]]:
+def group(claimed: Iterable[Delivery], adapters: Mapping[str, Sender]) -> list[list[Delivery]]:
     """Claimed deliveries in claim order, those sharing one message in one list."""
     groups: dict[object, list[Delivery]] = {}
     for delivery in claimed:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from adapters.base import BatchDeliveryError, BatchSender, ChatAdapter, DeliveryError
+from adapters.base import BatchDeliveryError, BatchSender, DeliveryError, Sender
 from bot import batching
 from bot.lanes import Unit, lanes
 from bot.metrics import Metrics
@@ -59,7 +59,7 @@ class Dispatcher:
     def __init__(
         self,
         engine: Engine,
-        adapters: Mapping[str, ChatAdapter],
+        adapters: Mapping[str, Sender],
         render: Renderer,
         *,
         worker: str,
@@ -173,7 +173,7 @@ class Dispatcher:
         `wait_for` answers only the pause)."""
         return self.limiter.wait_for(platform, "*", (), now.timestamp())
 
-    async def _send(self, delivery: Delivery, adapter: ChatAdapter, now: datetime) -> None:
+    async def _send(self, delivery: Delivery, adapter: Sender, now: datetime) -> None:
         """Render, send and record one delivery the limiter has just let through at `now`."""
         reply = await asyncio.to_thread(self._prepare, delivery)
         if reply is None:

@@ -2,7 +2,10 @@
 
 Inbound path (ARCHITECTURE.md §2): adapter verifies and parses -> the sink deduplicates on the
 platform's event id (`processed_event`, so a retry after a restart is still caught) -> the
-platform is answered at once -> the handler runs in the background -> the reply is sent.
+platform is answered at once -> the handler runs in the background -> the reply is sent, then
+the cards the reply says to rewrite (errbot style: the runtime sends what handlers return).
+The runtime names no platform: it mounts the routes adapters declare (`HttpReceiver.routes`),
+starts the receivers and hands the senders to the outbox dispatcher.
 """
 
 from __future__ import annotations
@@ -24,22 +27,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
+from adapters.base import (
+    Adapter,
+    HttpReceiver,
+    HttpRequest,
+    HttpRoute,
+    MessageNotEditable,
+    Receiver,
+    ReplyTarget,
+    Sender,
+)
 from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
 from bot.http_body import BodyTooLarge, read_capped
 from bot.metrics import Metrics
 from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
-from handlers.alert_render import render_alert, render_delivery
+from handlers.alert_render import render_delivery
 from handlers.context import AppContext
 from handlers.pipeline import handle
-from handlers.types import Action, Message, Reply
+from handlers.types import Action, CardUpdate, Message, Reply
 from storage import idempotency, outbox
 from storage.db import ping, session_scope
-from storage.employees import by_platform_user
 from storage.events import RETENTION, first_sighting, forget_before
-from storage.models import Alert, Delivery
+from storage.models import Alert
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 3.0
@@ -58,7 +69,7 @@ class Runtime:
     def __init__(
         self,
         app: AppContext,
-        adapters: Mapping[str, ChatAdapter],
+        adapters: Mapping[str, Adapter],
         *,
         host: str,
         port: int,
@@ -74,6 +85,8 @@ class Runtime:
         self.mounts = list(mounts)
         """Routes of self-contained apps served beside the platforms' (the API, /api/v1)."""
         self.adapters = dict(adapters)
+        self.senders = {name: a for name, a in adapters.items() if isinstance(a, Sender)}
+        self.receivers = {name: a for name, a in adapters.items() if isinstance(a, Receiver)}
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
         self.instance = instance or f"{socket.gethostname()}-{os.getpid()}"
@@ -84,7 +97,7 @@ class Runtime:
         zone = str(app.timezone)
         self.dispatcher = Dispatcher(
             app.engine,
-            self.adapters,
+            self.senders,
             lambda session, delivery: render_delivery(session, delivery, timezone=zone),
             worker=self.instance,
             clock=app.clock,
@@ -103,12 +116,9 @@ class Runtime:
             Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
         ]
-        if "slack" in self.adapters:
-            routes.append(Route("/slack/events", self._platform("slack"), methods=["POST"]))
-        if "wecom" in self.adapters:
-            routes.append(
-                Route("/wecom/callback", self._platform("wecom"), methods=["GET", "POST"])
-            )
+        for adapter in self.receivers.values():
+            if isinstance(adapter, HttpReceiver):
+                routes += [asgi_route(route, self.max_body_bytes) for route in adapter.routes()]
         return Starlette(routes=[*routes, *self.mounts])
 
     async def _healthz(self, request: Request) -> Response:
@@ -147,26 +157,6 @@ class Runtime:
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    def _platform(self, name: str) -> Callable[[Request], object]:
-        adapter = self.adapters[name]
-
-        async def route(request: Request) -> Response:
-            try:  # bounded before the adapter verifies or parses anything
-                body = await read_capped(request, self.max_body_bytes)
-            except BodyTooLarge as exc:
-                return PlainTextResponse(str(exc), 413)
-            plain = HttpRequest(
-                method=request.method,
-                path=request.url.path,
-                query=dict(request.query_params),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-            )
-            answer = await adapter.handle_http(plain)
-            return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-        return route
-
     # -- inbound ------------------------------------------------------------------------
     def sink(self, event: Message | Action, reply_to: ReplyTarget) -> None:
         """Called by adapters; returns at once, the work runs as a background task."""
@@ -179,12 +169,26 @@ class Runtime:
             reply = await self._answer_when_database_answers(event)
             if reply is None:
                 return
-            adapter = self.adapters[event.platform]
-            await adapter.reply(reply_to, reply)
-            if isinstance(event, Action) and event.action_id == "ack":
-                await self._update_cards(event)
+            await self.receivers[event.platform].reply(reply_to, reply)
         except Exception:
             log.exception("inbound %s event failed", event.platform)
+            return
+        for update in reply.updates:
+            await self._update(update)
+
+    async def _update(self, update: CardUpdate) -> None:
+        """Rewrite one sent card; a failure is logged and the other cards still change."""
+        sender = self.senders.get(update.platform)
+        if sender is None:  # sent while a platform now disabled was enabled
+            return
+        try:
+            await sender.update(update.message_ref, update.reply)
+        except MessageNotEditable:
+            log.info(
+                "%s message %s cannot be edited; left as sent", update.platform, update.message_ref
+            )
+        except Exception as exc:
+            log.warning("card update on %s failed: %s", update.platform, type(exc).__name__)
 
     async def _answer_when_database_answers(self, event: Message | Action) -> Reply | None:
         """The platform was already answered, so an event that meets a database outage is kept
@@ -213,43 +217,6 @@ class Runtime:
         self.metrics.count("inbound_events_total", event.platform)
         return handle(self.app, event)
 
-    async def _update_cards(self, action: Action) -> None:
-        """After an acknowledgement, rewrite the alert's sent cards to show who and when."""
-        alert_id = action.value.split(":", 1)[0]
-        if not (alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 18):
-            return
-
-        def load() -> list[tuple[str, str, Reply]]:
-            with session_scope(self.app.engine) as session:
-                alert = session.get(Alert, int(alert_id))
-                clicker = by_platform_user(session, action.platform, action.user_id)
-                # Only the click that made the acknowledgement on record rewrites the cards; a
-                # refused or late click (another user, out of scope) changes nothing.
-                if (
-                    alert is None
-                    or alert.acknowledged_at is None
-                    or clicker is None
-                    or (alert.acknowledged_by, alert.acknowledged_via)
-                    != (clicker.employee_id, action.platform)
-                ):
-                    return []
-                targets: list[tuple[str, str, Reply]] = []
-                for delivery in outbox.sent_ref(session, int(alert_id)):
-                    if delivery.message_ref and delivery.platform in self.adapters:
-                        locale = outbox.decode_payload(delivery.payload).locale
-                        reply = render_alert(
-                            session, alert, locale=locale, timezone=str(self.app.timezone)
-                        )
-                        ref = _clicked_ref(delivery, action) or delivery.message_ref
-                        targets.append((delivery.platform, ref, reply))
-                return targets
-
-        for platform, ref, reply in await asyncio.to_thread(load):
-            try:
-                await self.adapters[platform].update(ref, reply)
-            except Exception as exc:
-                log.warning("card update on %s failed: %s", platform, type(exc).__name__)
-
     def _housekeeping(self, fire_time: datetime) -> str:
         now = self.app.clock()
         forget_before(self.app.engine, now - RETENTION)
@@ -258,6 +225,14 @@ class Runtime:
         return f"processed events pruned, {keys} API idempotency keys expired"
 
     # -- lifecycle ----------------------------------------------------------------------
+    async def start_receivers(self) -> None:
+        for receiver in self.receivers.values():
+            await receiver.start(self.sink)
+
+    async def stop_adapters(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.stop()
+
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -271,8 +246,7 @@ class Runtime:
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        for adapter in self.adapters.values():
-            await adapter.start(self.sink)
+        await self.start_receivers()
         http_task = loop.create_task(server.serve())
         dispatch_task = loop.create_task(self.dispatcher.run(self.stop_event, self.poll_seconds))
         await self.runner.catch_up()
@@ -293,20 +267,30 @@ class Runtime:
         await asyncio.gather(http_task, dispatch_task, return_exceptions=True)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
-        for adapter in self.adapters.values():
-            await adapter.stop()
+        await self.stop_adapters()
         self.handlers.shutdown(wait=False)
 
 
-def _clicked_ref(delivery: Delivery, action: Action) -> str | None:
-    """The click's own ref when `delivery` is the card that was clicked: the clicked card is
-    updated through it (on WeCom a fresh one-use ResponseCode, doc 94888; elsewhere the same
-    ref the send returned)."""
-    clicked = not delivery.is_group and (delivery.platform, delivery.address) == (
-        action.platform,
-        action.conversation_id,
-    )
-    return action.message_ref if clicked else None
+def asgi_route(route: HttpRoute, max_body_bytes: int = MAX_BODY_BYTES) -> Route:
+    """An adapter's route as Starlette serves it: framework request in, plain request out,
+    the body bounded before the adapter verifies or parses anything (413 over the cap)."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await read_capped(request, max_body_bytes)
+        except BodyTooLarge as exc:
+            return PlainTextResponse(str(exc), 413)
+        plain = HttpRequest(
+            method=request.method,
+            path=request.url.path,
+            query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+        answer = await route.handler(plain)
+        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+    return Route(route.path, endpoint, methods=list(route.methods))
 
 
 def _in_thread(body: Callable[[datetime], str]) -> JobBody:

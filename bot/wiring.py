@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from adapters.base import ChatAdapter
+from adapters.base import Adapter, ChatAdapter
 from bot.config import Settings
 from bot.platforms import secret
 from bot.reports.digest import kpi_digest_job
@@ -68,10 +68,10 @@ def adapter_factory(spec: PlatformSpec) -> Callable[[Settings], ChatAdapter]:
     return factory
 
 
-def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
+def build_adapters(settings: Settings) -> dict[str, Adapter]:
     """One adapter per enabled platform; the console when none is enabled."""
     chats = {spec.name: adapter_factory(spec)(settings) for spec in enabled_platforms(settings)}
-    adapters = dict(chats)
+    adapters: dict[str, Adapter] = dict(chats)
     if settings.webhook.enabled:
         from adapters.webhook import WebhookAdapter
 

@@ -14,11 +14,12 @@ from sqlmodel import Session
 from core.alerts import AlertKind, AlertState
 from core.locales import DEFAULT_TIMEZONE
 from core.money import display_amount
+from handlers.alert_actions import alert_buttons
 from handlers.i18n import translate
 from handlers.kpi_digest import render_kpi_digest
-from handlers.types import Button, Card, Field, Reply
+from handlers.types import Action, Button, Card, CardUpdate, Field, Reply
 from storage.models import Account, Alert, Delivery, Employee
-from storage.outbox import AlertPayload, DigestPayload, decode_payload
+from storage.outbox import AlertPayload, DigestPayload, decode_payload, sent_ref
 
 
 def _money(session: Session, alert: Alert, amount: object) -> str:
@@ -102,10 +103,7 @@ def render_alert(
     buttons: tuple[Button, ...] = ()
     if alert.state == AlertState.OPEN:
         body.append(t("notice.how_to_ack"))
-        buttons = (
-            Button(action="ack", label=t("button.ack"), value=str(alert.id), style="primary"),
-            Button(action="snooze", label=t("button.snooze"), value=f"{alert.id}:4h"),
-        )
+        buttons = alert_buttons(alert, locale=locale)
     elif alert.acknowledged_at is not None:
         when = alert.acknowledged_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
         acked = translate(
@@ -119,6 +117,29 @@ def render_alert(
         fields.append(Field(label=t("notice.field.acknowledged"), value=acked))
     card = Card(title=title, fields=tuple(fields), buttons=buttons)
     return Reply(text="\n".join(body), card=card)
+
+
+def card_updates(
+    session: Session, alert: Alert, clicked: Action, *, timezone: str = DEFAULT_TIMEZONE
+) -> tuple[CardUpdate, ...]:
+    """Every sent copy of `alert`, re-rendered as it stands now, each in its reader's language.
+
+    The clicked card is rewritten through the click's own ref: on WeCom a fresh one-use
+    ResponseCode (doc 94888), elsewhere the ref the send returned.
+    """
+    updates = []
+    for delivery in sent_ref(session, alert.id or 0):
+        if not delivery.message_ref:
+            continue
+        locale = decode_payload(delivery.payload).locale
+        is_clicked = not delivery.is_group and (delivery.platform, delivery.address) == (
+            clicked.platform,
+            clicked.conversation_id,
+        )
+        ref = (clicked.message_ref if is_clicked else None) or delivery.message_ref
+        reply = render_alert(session, alert, locale=locale, timezone=timezone)
+        updates.append(CardUpdate(platform=delivery.platform, message_ref=ref, reply=reply))
+    return tuple(updates)
 
 
 def render_delivery(

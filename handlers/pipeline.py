@@ -18,6 +18,7 @@ from functools import cache
 from sqlmodel import Session
 
 from core.locales import DEFAULT_LOCALE
+from handlers.alert_actions import BUTTON_COMMANDS, button_arguments
 from handlers.commands import build_router
 from handlers.context import AppContext
 from handlers.i18n import normalize_locale, translate
@@ -28,9 +29,6 @@ from storage.employees import by_platform_user, locale_for
 from storage.models import Employee
 
 logger = logging.getLogger(__name__)
-
-BUTTON_COMMANDS = {"ack": "ack", "snooze": "snooze"}
-"""Button action ids (the contract's buttons) and the command each one runs."""
 
 
 @cache
@@ -116,5 +114,4 @@ def _route(event: Message | Action, today: date) -> tuple[Command, tuple[str, ..
     command = None if name is None else router().get(name)
     if command is None:
         return None
-    # Button values carry `ID` or `ID:duration` (handlers.commands.alerts builds them).
-    return command, tuple(part for part in event.value.split(":") if part)
+    return command, button_arguments(event.value)

@@ -80,6 +80,18 @@ class Reply:
     ephemeral: bool = False
     """Personal answer asked in a shared place: show it only to the asker where possible."""
     attachments: tuple[Attachment, ...] = field(default=())
+    updates: tuple[CardUpdate, ...] = ()
+    """Cards sent earlier that this answer rewrites in place (an acknowledgement shows who and
+    when on every copy of the alert); the runtime applies them after sending the answer."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CardUpdate:
+    """One sent message to rewrite: the ref its platform's `send` returned, and the new content."""
+
+    platform: str
+    message_ref: str
+    reply: Reply
 
 
 @dataclass(frozen=True, kw_only=True)

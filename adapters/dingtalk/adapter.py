@@ -19,9 +19,8 @@ from dingtalk_stream import Credential, DingTalkStreamClient  # type: ignore[imp
 from adapters.base import (
     BatchDeliveryError,
     DeliveryError,
-    HttpRequest,
-    HttpResponse,
     InboundSink,
+    MessageNotEditable,
     RateLimit,
     ReplyTarget,
 )
@@ -137,10 +136,6 @@ class DingTalkAdapter:
         if self._owns_http:
             await self._http.aclose()
 
-    async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        """Stream mode has no inbound HTTP route (ARCHITECTURE.md §3)."""
-        return HttpResponse(status=404)
-
     async def reply(self, target: ReplyTarget, reply: Reply) -> None:
         """Session webhook while it is valid, else the robot OpenAPI to the same chat."""
         webhook = target.extra.get("session_webhook", "")
@@ -210,8 +205,8 @@ class DingTalkAdapter:
         return self._card_template_id if reply.card and reply.card.buttons else None
 
     async def update(self, message_ref: str, reply: Reply) -> None:
-        """Rewrite a sent card (e.g. "acknowledged by …"); plain messages cannot be edited."""
+        """Rewrite a sent card (e.g. "acknowledged by …"); plain robot messages cannot be
+        edited on DingTalk (no API takes a `processQueryKey`)."""
         if not message_ref.startswith(CARD_PREFIX):
-            log.info("dingtalk message %s is not a card; left as sent", message_ref)
-            return
+            raise MessageNotEditable(f"dingtalk message {message_ref} is not a card")
         await self._robot.update_card(message_ref, reply)

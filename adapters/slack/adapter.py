@@ -1,7 +1,7 @@
 """The Slack adapter: slack-bolt's `AsyncApp` for inbound (HTTP or Socket Mode), Web API out.
 
 Bolt verifies every HTTP request before any listener runs (401 on a bad or stale signature);
-the ASGI route in `bot/` only turns its request into an `HttpRequest` and calls `handle_http`.
+the runtime mounts the route `routes()` declares, turning its request into an `HttpRequest`.
 Between `start` and `stop` every outbound call (Web API and response_url) goes through one
 aiohttp session and its keep-alive connections: slack_sdk's clients without a session open a
 new session and TCP connection per call (docs/PERFORMANCE.md, chat_http and fanout_10k).
@@ -19,7 +19,14 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.base import HttpRequest, HttpResponse, InboundSink, RateLimit, ReplyTarget
+from adapters.base import (
+    HttpRequest,
+    HttpResponse,
+    HttpRoute,
+    InboundSink,
+    RateLimit,
+    ReplyTarget,
+)
 from adapters.health import LinkState
 from adapters.slack.blocks import card_blocks, escape
 from adapters.slack.errors import check_webhook, delivery_errors
@@ -28,6 +35,7 @@ from adapters.slack.verification import ClockedVerification
 from handlers.types import Action, Attachment, Message, Recipient, Reply
 
 PUBLIC_API_BASE_URL = "https://slack.com/api/"
+EVENTS_PATH = "/slack/events"
 
 
 class SlackAdapter:
@@ -117,6 +125,13 @@ class SlackAdapter:
                 self._client.session = None
             await self._http.close()
             self._http = None
+
+    def routes(self) -> tuple[HttpRoute, ...]:
+        """One Request URL for events, the slash command and interactivity, as Bolt serves them;
+        none in Socket Mode (Slack connects nowhere, and there is no signing secret)."""
+        if self.mode != "http":
+            return ()
+        return (HttpRoute(path=EVENTS_PATH, methods=("POST",), handler=self.handle_http),)
 
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
         if self.mode != "http":

@@ -14,7 +14,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookResponse
 
-from adapters.base import DeliveryError
+from adapters.base import DeliveryError, MessageNotEditable
 
 # Errors that a later attempt can get past; any other `ok: false` is a fault in the request or
 # the installation (invalid_auth, channel_not_found, not_in_channel, ...) that retrying repeats.
@@ -22,6 +22,8 @@ from adapters.base import DeliveryError
 _TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# chat.update on a message that cannot be edited (https://docs.slack.dev/reference/methods/chat.update#errors).
+_NOT_EDITABLE = frozenset({"cant_update_message", "message_not_found", "edit_window_closed"})
 
 
 def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
@@ -42,6 +44,8 @@ def from_api_error(error: SlackApiError) -> DeliveryError:
         return DeliveryError(reason, retry_after=_retry_after(response.headers))
     if status >= 500 or code in _TRANSIENT:
         return DeliveryError(reason)
+    if code in _NOT_EDITABLE:
+        return MessageNotEditable(reason)
     return DeliveryError(reason, permanent=True)
 
 

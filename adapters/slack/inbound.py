@@ -16,10 +16,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from adapters.base import ReplyTarget
+from handlers.alert_actions import BUTTON_ACTIONS
 from handlers.types import Action, Message
 
 PLATFORM = "slack"
-BUTTON_ACTIONS = ("ack", "snooze")
+
 
 Deliver = Callable[[Message | Action, ReplyTarget], None]
 

@@ -1,4 +1,4 @@
-"""WeCom (企业微信) as a ChatAdapter: encrypted HTTP callbacks in, app messages out.
+"""WeCom (企业微信) as a `ChatAdapter` and `HttpReceiver`: encrypted callbacks in, app messages out.
 
 Inbound: `GET /wecom/callback` (URL verification) and `POST /wecom/callback` (encrypted XML).
 WeCom waits 5 s and then retries (3 tries in all), so we verify, decrypt, hand the event to
@@ -21,7 +21,9 @@ from adapters.base import (
     DeliveryError,
     HttpRequest,
     HttpResponse,
+    HttpRoute,
     InboundSink,
+    MessageNotEditable,
     RateLimit,
     ReplyTarget,
 )
@@ -33,6 +35,7 @@ from handlers.types import Attachment, Recipient, Reply
 log = logging.getLogger(__name__)
 
 PUBLIC_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
+CALLBACK_PATH = "/wecom/callback"
 
 
 class WeComAdapter:
@@ -78,6 +81,10 @@ class WeComAdapter:
     async def stop(self) -> None:
         self._sink = None
         self._client._http.close()
+
+    def routes(self) -> tuple[HttpRoute, ...]:
+        """URL verification (GET) and messages and card clicks (POST) on one callback URL."""
+        return (HttpRoute(path=CALLBACK_PATH, methods=("GET", "POST"), handler=self.handle_http),)
 
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -125,7 +132,7 @@ class WeComAdapter:
         """
         card = render.parse_card_ref(message_ref)
         if card is None:
-            raise DeliveryError("only WeCom button cards can be updated", permanent=True)
+            raise MessageNotEditable("only WeCom button cards can be updated")
         user_id, response_code = card
         data = {
             "userids": [user_id],

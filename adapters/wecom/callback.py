@@ -19,11 +19,11 @@ from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyp
 from wechatpy.exceptions import WeChatException  # type: ignore[import-untyped]
 
 from adapters.wecom.render import card_ref
+from handlers.alert_actions import BUTTON_ACTIONS
 from handlers.types import Action, Message
 
 PLATFORM = "wecom"
 MAX_SKEW_SECONDS = 300
-BUTTON_ACTIONS = ("ack", "snooze")
 
 
 class CallbackRejected(Exception):

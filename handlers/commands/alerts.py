@@ -7,16 +7,17 @@ reveals that it is there. The `ack`/`snooze` buttons arrive as these same comman
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from functools import partial
 
 from core.alerts import AlertKind
 from core.escalation import parse_duration
 from core.installments import PlanError
+from handlers.alert_actions import DEFAULT_SNOOZE, alert_buttons, parse_alert_id
+from handlers.alert_render import card_updates
 from handlers.formatting import account_name, card_reply, days_words, label, moment, money
 from handlers.router import Request, Router, UsageError, UserError
-from handlers.types import Button, Field, Reply
+from handlers.types import Action, Button, CardUpdate, Field, Reply
 from storage.alerts import acknowledge, alerts_in_scope, create_plan, get_alert, in_scope, snooze
 from storage.employees import COMPANY_ROLES, get_employee
 from storage.models import Alert
@@ -26,19 +27,16 @@ ALERT_ROLES = frozenset({"manager"}) | COMPANY_ROLES
 PAGE_SIZE = 3
 """Alerts per page: each gets its ack and snooze buttons, and WeCom cards take at most 6."""
 MAX_INSTALLMENTS = 12
-DEFAULT_SNOOZE = "4h"
-_ALERT_ID = re.compile(r"[0-9]{1,18}")
-"""Alert ids are 64-bit integers: `isdigit()` would also take '²' or 30 digits."""
 
 
 def alert_arg(request: Request) -> Alert:
     """The alert named by the first argument, if it exists and is in the asker's scope."""
-    text = request.args[0].lstrip("#")
-    if _ALERT_ID.fullmatch(text) is None:
+    alert_id = parse_alert_id(request.args[0])
+    if alert_id is None:
         raise UsageError("alert.bad_id", value=request.args[0])
-    alert = get_alert(request.session, int(text))
+    alert = get_alert(request.session, alert_id)
     if alert is None or not in_scope(request.session, request.employee, alert):
-        raise UserError("alert.not_found", id=text)
+        raise UserError("alert.not_found", id=request.args[0].lstrip("#"))
     return alert
 
 
@@ -116,19 +114,7 @@ def alerts(request: Request) -> Reply:
     fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in shown]
     buttons: list[Button] = []
     for alert in [a for a in shown if a.state == "open"]:
-        buttons += [
-            Button(
-                action="ack",
-                label=request.t("button.ack", id=alert.id),
-                value=str(alert.id),
-                style="primary",
-            ),
-            Button(
-                action="snooze",
-                label=request.t("button.snooze", id=alert.id),
-                value=f"{alert.id}:{DEFAULT_SNOOZE}",
-            ),
-        ]
+        buttons += alert_buttons(alert, locale=request.locale)
     title = request.t("alerts.title", count=len(found))
     notes = []
     if pages > 1:
@@ -165,10 +151,26 @@ def ack(request: Request) -> Reply:
         via=request.event.platform,
         at=request.app.now(),
     )
+    updates = _acknowledged_cards(request, alert)
     if not done:
         state = label(request, "alert_state", alert.state)
-        return Reply(text=request.t("ack.not_open", id=alert.id, state=state))
-    return Reply(text=request.t("ack.done", id=alert.id))
+        return Reply(text=request.t("ack.not_open", id=alert.id, state=state), updates=updates)
+    return Reply(text=request.t("ack.done", id=alert.id), updates=updates)
+
+
+def _acknowledged_cards(request: Request, alert: Alert) -> tuple[CardUpdate, ...]:
+    """After a click on an ack button, the alert's sent cards show who acknowledged and when.
+
+    Only a click by the person the acknowledgement on record names, on the platform it was made
+    from, rewrites them: a refused or late click by someone else changes nothing.
+    """
+    event = request.event
+    on_record = (alert.acknowledged_by, alert.acknowledged_via)
+    if not isinstance(event, Action) or alert.acknowledged_at is None:
+        return ()
+    if on_record != (request.employee.employee_id, event.platform):
+        return ()
+    return card_updates(request.session, alert, event, timezone=str(request.app.timezone))
 
 
 @router.command(

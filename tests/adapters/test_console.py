@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from adapters.base import ChatAdapter, HttpRequest, ReplyTarget
+from adapters.base import ChatAdapter, HttpReceiver, ReplyTarget
 from adapters.console import ConsoleAdapter, render
 from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
 
@@ -116,7 +116,7 @@ def test_the_runtime_receives_lines_through_the_sink() -> None:
     assert output.getvalue().endswith("active\n")
 
 
-def test_there_is_no_http_endpoint() -> None:
-    request = HttpRequest(method="POST", path="/console", query={}, headers={}, body=b"")
-    response = asyncio.run(ConsoleAdapter(user_id="E1").handle_http(request))
-    assert response.status == 404
+def test_a_chat_adapter_without_http_routes() -> None:
+    adapter = ConsoleAdapter(user_id="E1")
+    assert isinstance(adapter, ChatAdapter)
+    assert not isinstance(adapter, HttpReceiver)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.base import DeliveryError, HttpRequest
+from adapters.base import DeliveryError, Receiver, Sender
 from adapters.webhook import WebhookAdapter, sign, verify_webhook_signature
 from core.locales import ZH_CN
 from handlers.types import Button, Card, Field, Recipient, Reply
@@ -106,10 +106,10 @@ async def test_update_posts_an_update_event_with_a_stable_key(server: WebhookSer
     assert first.headers[key] == repeat.headers[key] != other.headers[key]
 
 
-async def test_inbound_http_is_not_found() -> None:
+async def test_a_sender_that_receives_nothing() -> None:
     adapter = WebhookAdapter("http://127.0.0.1:9/hook", SECRET, clock=clock)
-    request = HttpRequest(method="POST", path="/webhook", query={}, headers={}, body=b"{}")
-    assert (await adapter.handle_http(request)).status == 404
+    assert isinstance(adapter, Sender)
+    assert not isinstance(adapter, Receiver)
     await adapter.stop()
 
 

@@ -15,7 +15,7 @@ from typing import cast
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from adapters.base import BatchDeliveryError, ChatAdapter, DeliveryError, RateLimit
+from adapters.base import BatchDeliveryError, DeliveryError, RateLimit, Sender
 from bot.dispatcher import Dispatcher
 from core.locales import ZH_CN
 from handlers.types import Recipient, Reply
@@ -120,7 +120,7 @@ def test_one_alert_to_many_people_is_one_send_many_and_each_keeps_its_ref(engine
     with session_scope(engine) as session:
         enqueue(session, items, now=START)
     ding, wecom = BatchAdapter(), SingleAdapter()
-    adapters = {"dingtalk": cast(ChatAdapter, ding), "wecom": cast(ChatAdapter, wecom)}
+    adapters = {"dingtalk": cast(Sender, ding), "wecom": cast(Sender, wecom)}
     dispatcher = Dispatcher(engine, adapters, _render, worker="w1", clock=Clock())
 
     asyncio.run(dispatcher.drain_once())
@@ -151,7 +151,7 @@ def test_partial_failure_marks_delivered_sent_and_retries_only_the_rest(engine: 
     delivered = {user: f"early-{user}" for user in people[:5]}
     # staff05 and staff06 were throttled; staff07 is not a valid user (in neither list).
     ding.failures.append(BatchDeliveryError(throttled, delivered=delivered, remaining=people[5:7]))
-    adapters = {"dingtalk": cast(ChatAdapter, ding)}
+    adapters = {"dingtalk": cast(Sender, ding)}
     dispatcher = Dispatcher(engine, adapters, _render, worker="w1", clock=clock)
 
     asyncio.run(dispatcher.drain_once())

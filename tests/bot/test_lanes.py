@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from adapters.base import ChatAdapter, DeliveryError, RateLimit
+from adapters.base import DeliveryError, RateLimit, Sender
 from bot.dispatcher import Dispatcher
 from bot.lanes import lanes
 from handlers.types import Recipient, Reply
@@ -112,7 +112,7 @@ def test_sends_to_different_recipients_overlap_but_never_to_one(engine: Engine) 
     addresses = [f"C{n % 12:02d}" for n in range(36)]  # three messages to each of 12 channels
     keys = _enqueue(engine, addresses)
     adapter = RecordingAdapter()
-    dispatcher = Dispatcher(engine, {"slack": cast(ChatAdapter, adapter)}, _render, worker="w")
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, _render, worker="w")
 
     assert asyncio.run(dispatcher.drain_once()) == 36
 
@@ -127,7 +127,7 @@ def test_sends_to_different_recipients_overlap_but_never_to_one(engine: Engine) 
 def test_a_recipient_that_frees_soon_is_waited_for_in_the_same_pass(engine: Engine) -> None:
     _enqueue(engine, ["A", "A", "B"])
     adapter = RecordingAdapter((RateLimit(scope="recipient", count=1, seconds=0.2),))
-    dispatcher = Dispatcher(engine, {"slack": cast(ChatAdapter, adapter)}, _render, worker="w")
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, _render, worker="w")
 
     asyncio.run(dispatcher.drain_once())
 
@@ -140,7 +140,7 @@ def test_a_pass_probes_the_platform_before_sending_concurrently(engine: Engine) 
     _enqueue(engine, ["A", "B", "C", "D"])
     adapter = RecordingAdapter()
     adapter.refuse["A"] = 30.0  # the first send of the pass is answered 429
-    dispatcher = Dispatcher(engine, {"slack": cast(ChatAdapter, adapter)}, _render, worker="w")
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, _render, worker="w")
 
     asyncio.run(dispatcher.drain_once())
 

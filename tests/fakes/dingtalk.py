@@ -291,7 +291,10 @@ class FakeDingTalk:
         if body["outTrackId"] not in self.cards:
             return _error(404, "cardInstance.notFound")
         space = body["openSpaceId"].rsplit(".", 1)[-1]
-        return JSONResponse({"success": True, "result": [{"spaceId": space, "success": True}]})
+        result: dict[str, Any] = {"spaceId": space, "success": space not in self.invalid_users}
+        if not result["success"]:
+            result["errorMsg"] = "invalid userId"
+        return JSONResponse({"success": True, "result": [result]})
 
     async def _media_upload(self, request: Request) -> JSONResponse:
         token = request.query_params.get("access_token")

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from adapters.base import ChatAdapter
+from adapters.base import Adapter
 from adapters.slack import SlackAdapter
 from adapters.webhook import WebhookAdapter
 from adapters.wecom import WeComAdapter
@@ -189,7 +189,7 @@ def _run_live_flows(app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
         wecom.running(),
         WebhookServer(WEBHOOK_SECRET) as hook,
     ):
-        adapters: dict[str, ChatAdapter] = {
+        adapters: dict[str, Adapter] = {
             "slack": SlackAdapter(
                 bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_base_url=slack.api_url
             ),

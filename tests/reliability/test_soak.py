@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from adapters.base import ChatAdapter
+from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
 from adapters.webhook import (
     SIGNATURE_HEADER,
@@ -213,7 +213,7 @@ def test_soak(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
     # The console adapter prints each alert: into a buffer, that would grow by design.
     with open(os.devnull, "w") as devnull:
-        adapters: dict[str, ChatAdapter] = {
+        adapters: dict[str, Adapter] = {
             "webhook": WebhookAdapter(
                 "http://webhook.invalid/hook", SECRET, client=client, clock=receiver.now
             ),

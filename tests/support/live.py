@@ -16,7 +16,7 @@ from types import TracebackType
 import httpx
 import uvicorn
 
-from adapters.base import ChatAdapter
+from adapters.base import Adapter
 from bot.runtime import Runtime
 from handlers.context import AppContext
 from tests.fakes.loopback import wait_started
@@ -34,7 +34,7 @@ class LiveRuntime:
     """`with LiveRuntime(app, adapters) as live:` then `live.url`, `live.runtime`."""
 
     def __init__(
-        self, app: AppContext, adapters: Mapping[str, ChatAdapter], *, poll_seconds: float = 0.05
+        self, app: AppContext, adapters: Mapping[str, Adapter], *, poll_seconds: float = 0.05
     ) -> None:
         self.port = free_port()
         self.runtime = Runtime(
@@ -56,8 +56,7 @@ class LiveRuntime:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        for adapter in self.runtime.adapters.values():
-            await adapter.start(self.runtime.sink)
+        await self.runtime.start_receivers()
         dispatch = asyncio.create_task(
             self.runtime.dispatcher.run(self.runtime.stop_event, self.runtime.poll_seconds)
         )
@@ -66,8 +65,7 @@ class LiveRuntime:
         await dispatch
         if self.runtime.tasks:
             await asyncio.wait(self.runtime.tasks, timeout=5)
-        for adapter in self.runtime.adapters.values():
-            await adapter.stop()
+        await self.runtime.stop_adapters()
 
     def get(self, path: str, timeout: float = 5.0) -> httpx.Response:
         return httpx.get(self.url + path, timeout=timeout)

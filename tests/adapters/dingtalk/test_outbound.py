@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from adapters.base import DeliveryError, ReplyTarget
+from adapters.base import DeliveryError, MessageNotEditable, ReplyTarget
 from adapters.dingtalk import BatchDeliveryError, DingTalkAdapter
 from handlers.types import Attachment, Button, Card, Field, Recipient, Reply
 from tests.fakes.dingtalk import FakeDingTalk
@@ -167,7 +167,8 @@ def test_card_api_error_falls_back_to_markdown_with_the_ack_command(
     async def scenario() -> None:
         ref = await adapter.send(PERSON, ALERT, key="alert:12")
         assert not ref.startswith("cw_")
-        await adapter.update(ref, Reply(text="acknowledged"))  # plain messages stay as sent
+        with pytest.raises(MessageNotEditable):  # plain messages stay as sent
+            await adapter.update(ref, Reply(text="acknowledged"))
         await adapter.stop()
 
     run(scenario)

@@ -11,10 +11,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from core.locales import ZH_CN
+from handlers.alert_actions import ACK, SNOOZE
 from handlers.context import AppContext
 from handlers.i18n import translate
+from handlers.pipeline import handle
+from handlers.types import Action
 from storage.db import session_scope
-from storage.models import Alert, AlertEvent, Installment
+from storage.models import Alert, AlertEvent, Delivery, Installment
+from storage.outbox import AlertPayload, NewDelivery, encode_payload, enqueue, mark_sent
 from tests.support.company import NOW, Ask, asker, click
 
 FORBIDDEN = translate(ZH_CN, "error.forbidden")
@@ -290,3 +294,61 @@ def test_a_funding_gap_reads_as_a_shortfall(app: AppContext, ask: Ask) -> None:
         "funds needed by 2025-07-10 (15 days left) · open"
     )
     assert "owed" not in line
+
+
+def sent_copy(engine: Engine, alert_id: int, platform: str, address: str, **fields: Any) -> None:
+    """A delivery of the alert as the dispatcher leaves it once the platform took it."""
+    payload = AlertPayload(alert_id=alert_id, stage="opened", locale=fields.pop("locale", ZH_CN))
+    with session_scope(engine) as session:
+        item = NewDelivery(
+            idempotency_key=f"alert:{alert_id}:{platform}:{address}",
+            platform=platform,
+            address=address,
+            payload=encode_payload(payload),
+            not_before=NOW,
+            alert_id=alert_id,
+            is_group=fields.pop("is_group", False),
+        )
+        enqueue(session, [item], now=NOW)
+        [delivery] = session.exec(
+            select(Delivery).where(Delivery.idempotency_key == item.idempotency_key)
+        ).all()
+        if "message_ref" in fields:
+            assert delivery.id is not None
+            mark_sent(session, delivery.id, message_ref=fields["message_ref"], now=NOW)
+
+
+def test_ack_click_rewrites_every_sent_card(app: AppContext, alerts: dict[str, int]) -> None:
+    alert_id = alerts["overdue"]
+    sent_copy(app.engine, alert_id, "console", "E002", locale="en", message_ref="console:1")
+    sent_copy(app.engine, alert_id, "slack", "C0HR", is_group=True, message_ref="C0HR:1.5")
+    sent_copy(app.engine, alert_id, "wecom", "W003")  # still pending: nothing to rewrite
+    clicked = Action(
+        platform="console",
+        user_id="E002",
+        conversation_id="E002",
+        action_id=ACK,
+        value=str(alert_id),
+        event_id="click-1",
+        message_ref="console:clicked",
+    )
+    reply = handle(app, clicked)
+    assert [(u.platform, u.message_ref) for u in reply.updates] == [
+        ("console", "console:clicked"),  # the clicked card, through the click's own ref
+        ("slack", "C0HR:1.5"),
+    ]
+    english, chinese = (u.reply for u in reply.updates)
+    assert english.card is not None and not english.card.buttons
+    assert "Acknowledged by 李四 (E002)" in english.text
+    assert "李四 (E002)" in chinese.text and "Acknowledged" not in chinese.text
+
+
+def test_only_the_acknowledging_click_rewrites_cards(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    alert_id = alerts["overdue"]
+    sent_copy(app.engine, alert_id, "slack", "C0HR", is_group=True, message_ref="C0HR:1.5")
+    assert ask("E002", f"ack {alert_id}").updates == ()  # typed, not clicked
+    assert click(app, "E003", ACK, str(alert_id)).updates == ()  # someone else, too late
+    assert click(app, "E002", SNOOZE, f"{alert_id}:4h").updates == ()
+    assert [u.message_ref for u in click(app, "E002", ACK, str(alert_id)).updates] == ["C0HR:1.5"]
