@@ -31,7 +31,7 @@ from adapters.health import LinkState
 from adapters.slack.blocks import card_blocks, escape
 from adapters.slack.errors import check_webhook, delivery_errors
 from adapters.slack.inbound import PLATFORM, register
-from adapters.slack.verification import ClockedVerification
+from adapters.slack.verification import is_signed, verifier
 from handlers.types import Action, Attachment, Message, Recipient, Reply
 
 PUBLIC_API_BASE_URL = "https://slack.com/api/"
@@ -71,13 +71,13 @@ class SlackAdapter:
         self._client = client or AsyncWebClient(
             token=bot_token, base_url=api_base_url.rstrip("/") + "/"
         )
-        # Our verification replaces Bolt's built-in one only to take the injected clock; it runs
-        # at the same place, before authorization (auth.test) and any listener.
+        # `handle_http` verifies before Bolt parses the body (adapters/slack/verification.py), so
+        # Bolt's own check, which runs after its parse, is off.
+        self._verifier = verifier(signing_secret, clock) if mode == "http" else None
         self._app = AsyncApp(
             client=self._client,
             signing_secret=signing_secret or None,
             request_verification_enabled=False,
-            before_authorize=ClockedVerification(signing_secret, clock) if mode == "http" else None,
             name="coverwatch",
         )
         register(self._app, self._deliver)
@@ -139,19 +139,20 @@ class SlackAdapter:
             return HttpResponse(status=404)
         if request.method.upper() != "POST":
             return HttpResponse(status=405, headers={"allow": "POST"})
+        if self._verifier is None or not is_signed(self._verifier, request):
+            return HttpResponse(status=401)
         if self._sink is None:
             # Not started: let Slack retry later rather than drop the event.
             return HttpResponse(status=503)
         try:
-            # Bolt parses the body before its verification middleware runs.
             bolt_request = AsyncBoltRequest(
                 body=request.body.decode("utf-8", errors="replace"),
                 query=dict(request.query),
                 headers=dict(request.headers),
             )
-        except ValueError:
-            # Slack never sends a body it cannot parse: treat it as unverified, dispatch nothing.
-            return HttpResponse(status=401)
+        except (ValueError, AttributeError, TypeError):
+            # A signed body Bolt cannot read (Slack never sends one): refuse it, dispatch nothing.
+            return HttpResponse(status=400)
         bolt_response = await self._app.async_dispatch(bolt_request)
         return HttpResponse(
             status=bolt_response.status,
