@@ -126,12 +126,15 @@ async def test_a_redelivered_event_keeps_its_id_and_is_answered_once(
 ) -> None:
     runtime = runtime_for(row.adapter)
     row.sink.forward = runtime.sink
+    for count in (1, 2):
+        await row.deliver_message()
+        await row.sink.wait_for(count)
+    restarted = runtime_for(row.adapter)  # the database, not the process, remembers
+    row.sink.forward = restarted.sink
     await row.deliver_message()
-    await row.sink.wait_for(1)
-    await row.deliver_message()
-    await row.sink.wait_for(2)
-    assert [event.event_id for event, _ in row.sink.events] == [row.message_event_id] * 2
-    await eventually(lambda: not runtime.tasks)
+    await row.sink.wait_for(3)
+    assert [event.event_id for event, _ in row.sink.events] == [row.message_event_id] * 3
+    await eventually(lambda: not runtime.tasks and not restarted.tasks)
     # The sender is not registered, so the one answer is the runtime's "not registered" reply.
     assert row.answers() == 1
 

@@ -18,7 +18,7 @@ from handlers.pipeline import handle
 from handlers.types import Action
 from storage.db import session_scope
 from storage.models import Alert, AlertEvent, Delivery, Installment
-from storage.outbox import AlertPayload, NewDelivery, encode_payload, enqueue, mark_sent
+from storage.outbox import AlertPayload, NewDelivery, enqueue, mark_sent
 from tests.support.company import NOW, Ask, asker, click
 
 FORBIDDEN = translate(ZH_CN, "error.forbidden")
@@ -304,7 +304,7 @@ def sent_copy(engine: Engine, alert_id: int, platform: str, address: str, **fiel
             idempotency_key=f"alert:{alert_id}:{platform}:{address}",
             platform=platform,
             address=address,
-            payload=encode_payload(payload),
+            payload=payload,
             not_before=NOW,
             alert_id=alert_id,
             is_group=fields.pop("is_group", False),
