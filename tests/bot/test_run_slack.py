@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from adapters.slack.blocks import card_blocks, escape
 from core.locales import ZH_CN
 from handlers.alert_render import render_alert
 from handlers.i18n import translate
 from handlers.types import Message
-from storage.models import Alert, AlertEvent, Delivery, ProcessedEvent
+from storage.models import Alert, AlertEvent, Delivery
 from tests.fakes.slack import ApiCall, FakeSlack
 from tests.support.run_slack import (
     CHANNEL,
@@ -144,34 +144,6 @@ def _click(
     body = click(fake, user, action, value, ref, name=name)
     answer = bot.post(body, signed(body, FORM))
     assert answer.status_code == 200 and answer.content == b""
-
-
-def test_bad_signature_and_stale_timestamp_get_401_and_nothing_is_recorded(
-    running: Running,
-) -> None:
-    bot, fake, company = running
-    user = company.slack_id("at_risk")
-    with Session(company.engine) as session:
-        rows_before = session.exec(select(func.count()).select_from(ProcessedEvent)).one()
-    calls_before = len(fake.calls)
-    bodies = [slash(fake, user, "coverage", name=f"bad-{n}") for n in range(3)]
-    mention = event("app_mention", user, "<@UBOT0001> coverage", channel=CHANNEL, event_id="EvBad")
-    stale = int(datetime.now(UTC).timestamp()) - 6 * 60  # Slack's limit is 5 minutes
-    attempts = [
-        (bodies[0], signed(bodies[0], FORM, secret="not-the-signing-secret")),
-        (bodies[1], signed(bodies[1], FORM, timestamp=stale)),
-        (bodies[2], {"content-type": FORM}),
-        (mention, signed(mention, JSON, secret="not-the-signing-secret")),
-    ]
-    for body, headers in attempts:
-        assert bot.post(body, headers).status_code == 401
-    # The 401 comes before Bolt authorises or any listener runs, so nothing is in flight: no
-    # answer, no Web API call but the outbox's alert posts (which carry their key), no id kept.
-    assert not [name for name, _ in fake.responses if name.startswith("bad-")]
-    stray = [c.method for c in fake.calls[calls_before:] if not _key(c)]
-    assert set(stray) <= {"conversations.open"}, stray
-    with Session(company.engine) as session:
-        assert session.exec(select(func.count()).select_from(ProcessedEvent)).one() == rows_before
 
 
 def test_hr_gets_the_overdue_alert_as_block_kit_in_a_dm_and_the_hr_channel(
@@ -366,35 +338,6 @@ def test_a_managers_ack_click_acknowledges_and_updates_the_cards_in_place(
     _click(bot, fake, outsider, "ack", str(alert.id), refs[HR_CHANNEL], "late-click")
     assert _answer(fake, "late-click")["response_type"] == "ephemeral"
     stays(lambda: len(fake.calls_to("chat.update")) == count, "the cards were rewritten")
-
-
-def test_a_retry_is_answered_once_even_after_a_restart(running: Running) -> None:
-    bot, fake, company = running
-    user, dm = company.slack_id("at_risk"), "DRETRY0001"
-    body = event("message", user, "help", channel=dm, event_id="EvRetry1")
-    assert bot.post(body, signed(body, JSON)).status_code == 200
-    wait_until(lambda: _posts_to(fake, "chat.postMessage", dm), "the first answer")
-    command = slash(fake, user, "help", name="retried-command")
-    assert bot.post(command, signed(command, FORM)).status_code == 200
-    _answer(fake, "retried-command")
-
-    retry = {"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
-    assert bot.post(body, signed(body, JSON) | retry).status_code == 200
-    # A command repeated with the same trigger id is the same request: not answered again.
-    assert bot.post(command, signed(command, FORM)).status_code == 200
-    wait_until(lambda: bot.counter("inbound_duplicates_total") == 2, "both dropped as repeats")
-
-    bot.restart()  # the processed_event table, not the process's memory, remembers
-    again = {"x-slack-retry-num": "2", "x-slack-retry-reason": "http_timeout"}
-    assert bot.post(body, signed(body, JSON) | again).status_code == 200
-    wait_until(lambda: bot.counter("inbound_duplicates_total") == 1, "dropped after restart")
-    assert len(_posts_to(fake, "chat.postMessage", dm)) == 1
-    assert len(_answers(fake, "retried-command")) == 1
-    with Session(company.engine) as session:
-        ids = select(ProcessedEvent.event_id).where(
-            col(ProcessedEvent.event_id).in_(["EvRetry1", "trigger.retried-command"])
-        )
-        assert sorted(session.exec(ids).all()) == ["EvRetry1", "trigger.retried-command"]
 
 
 def test_socket_mode_answers_a_slash_command(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyp
 
 from bot.app import fixed_clock
 from storage.db import session_scope
-from storage.models import AlertEvent, Delivery, ProcessedEvent
+from storage.models import AlertEvent, Delivery
 from storage.outbox import AlertPayload, NewDelivery, enqueue
 from tests.fakes.wecom import FakeWeCom
 from tests.support.run_wecom import (
@@ -39,7 +39,6 @@ from tests.support.run_wecom import (
     click_xml,
     cover_answer,
     deliveries,
-    duplicates_seen,
     scan_before_start,
     seed_company,
     sent_to,
@@ -118,43 +117,6 @@ def test_employee_asks_cover_status_and_is_answered_through_message_send(
     assert f"已缴至：{company.unpaid.prev()}" in content
     assert f"欠缴月份：{company.unpaid}" in content
     assert replies[0]["agentid"] == AGENT_ID
-
-
-def test_forged_stale_or_foreign_callbacks_are_refused_and_nothing_is_done(
-    bot: Bot, wecom: FakeWeCom
-) -> None:
-    bot.start()
-    xml = text_xml(EMPLOYEE, "我的医保", "1001")
-    assert bot.post(xml, msg_signature="0" * 40).status_code == 403
-    assert bot.post(xml, age=301).status_code == 403
-    assert bot.post(xml, corp_id="wwforeign0000000001").status_code == 403
-    # A genuine message afterwards is the only thing handled and answered.
-    assert bot.post(text_xml(EMPLOYEE, "帮助", "1002")).status_code == 200
-    [reply] = wait_until(lambda: sent_to(wecom, EMPLOYEE), what="the reply to the genuine one")
-    assert reply["msgtype"] in ("text", "markdown")
-    with bot.session() as session:
-        assert [e.event_id for e in session.exec(select(ProcessedEvent))] == ["1002"]
-    assert len([call for call in wecom.calls if call.body.get("touser") == EMPLOYEE]) == 1
-
-
-def test_a_replayed_msgid_is_answered_once_even_after_a_restart(bot: Bot, wecom: FakeWeCom) -> None:
-    bot.start()
-    xml = text_xml(EMPLOYEE, "我的医保", "5001")
-    for _ in range(3):  # WeCom's first try and its two retries
-        assert bot.post(xml).status_code == 200
-    wait_until(lambda: duplicates_seen(bot) == 2, what="two duplicates recognised")
-    wait_until(lambda: sent_to(wecom, EMPLOYEE), what="the reply")
-    bot.stop()
-    bot.start()
-    assert bot.post(xml).status_code == 200
-    wait_until(lambda: duplicates_seen(bot) == 1, what="the retry recognised after the restart")
-    assert bot.post(text_xml(EMPLOYEE, "帮助", "5002")).status_code == 200
-    replies = wait_until(
-        lambda: sent_to(wecom, EMPLOYEE)[1:] and sent_to(wecom, EMPLOYEE), what="help"
-    )
-    assert len(replies) == 2
-    with bot.session() as session:
-        assert {e.event_id for e in session.exec(select(ProcessedEvent))} == {"5001", "5002"}
 
 
 def test_hr_gets_the_overdue_alert_as_a_button_card_and_in_the_hr_chat(

@@ -179,13 +179,6 @@ class Bot:
                 stderr=subprocess.STDOUT,
             )
 
-    def metric(self, line_start: str) -> int:
-        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
-        values = [
-            line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(line_start)
-        ]
-        return int(values[0]) if values else 0
-
     def healthy(self) -> bool:
         try:
             return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200

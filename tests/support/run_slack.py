@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -209,21 +208,11 @@ class Bot:
         self.process = None
         assert code == 0, self.output()
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
     def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
         return httpx.post(f"{self.base}/slack/events", content=body.encode(), headers=headers)
-
-    def counter(self, name: str) -> int:
-        """A `coverwatch_<name>{platform="slack"}` counter from /metrics (0 before it counts)."""
-        text = httpx.get(f"{self.base}/metrics", timeout=5).text
-        found = re.search(rf'^coverwatch_{name}{{platform="slack"}} (\d+)$', text, re.M)
-        return int(found.group(1)) if found else 0
 
 
 @contextmanager

@@ -214,15 +214,6 @@ def deliveries(bot: Bot, address: str | None = None) -> list[Delivery]:
         return list(session.exec(query))
 
 
-def duplicates_seen(bot: Bot) -> int:
-    """The runtime's count of inbound events it recognised as already handled."""
-    metrics = httpx.get(f"{bot.url}/metrics", timeout=5).text
-    line = 'coverwatch_inbound_duplicates_total{platform="wecom"} '
-    return next(
-        (int(row.removeprefix(line)) for row in metrics.splitlines() if row.startswith(line)), 0
-    )
-
-
 def cover_answer(bot: Bot, user: str) -> list[dict[str, Any]]:
     """What the employee should read: the pipeline's answer, as the adapter renders it."""
     settings = Settings.model_validate({"database": {"url": bot.db_url}})
