@@ -37,9 +37,9 @@ from tests.support.contract import (
     THROTTLE,
     UNEDITABLE,
     Row,
-    eventually,
     open_row,
 )
+from tests.support.inbound import eventually
 
 pytestmark = pytest.mark.anyio
 

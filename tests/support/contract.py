@@ -12,29 +12,26 @@ import asyncio
 import io
 import json
 import os
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
-from starlette.applications import Starlette
 
-from adapters.base import Adapter, HttpReceiver, HttpRoute, ReplyTarget
+from adapters.base import Adapter, HttpReceiver, HttpRoute
 from adapters.console import ConsoleAdapter
 from adapters.dingtalk.inbound import BOT_TOPIC, CARD_TOPIC
 from adapters.slack import SlackAdapter
 from adapters.webhook import WebhookAdapter
 from adapters.wecom.render import card_ref
-from bot.runtime import asgi_route
-from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
+from handlers.types import Button, Card, Field, Recipient, Reply
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack
 from tests.fakes.webhook_server import WebhookServer
 from tests.fakes.wecom import FakeWeCom
 from tests.support import dingtalk, slack, wecom
+from tests.support.inbound import RecordingSink, eventually, served
 
 HTTP = "http"
 """Inbound over HTTP routes the adapter declares: forged and stale requests can be tried."""
@@ -61,48 +58,14 @@ ALERT = Reply(
 ACKNOWLEDGED = Reply(text="告警 #12 已由 李四 确认", card=Card(title="社保逾期（已确认）"))
 
 
-class RecordingSink:
-    """The runtime's stand-in: records each event, then passes it on (to the runtime's sink)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[Message | Action, ReplyTarget]] = []
-        self.forward: Callable[[Message | Action, ReplyTarget], None] | None = None
-
-    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None:
-        self.events.append((event, reply_to))
-        if self.forward is not None:
-            self.forward(event, reply_to)
-
-    async def wait_for(self, count: int) -> None:
-        await eventually(lambda: len(self.events) >= count)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll a condition another thread or task will make true; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 @asynccontextmanager
-async def served(routes: Sequence[HttpRoute]) -> AsyncIterator[httpx.AsyncClient]:
-    """The adapter's routes mounted as `coverwatch run` mounts them, on loopback, on this loop."""
-    app = Starlette(routes=[asgi_route(route) for route in routes])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        await eventually(lambda: server.started or task.done())
-        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+async def client_for(routes: Sequence[HttpRoute]) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to the adapter's routes, mounted as `coverwatch run` mounts them."""
+    async with (
+        served(routes) as base,
+        httpx.AsyncClient(base_url=base, trust_env=False, timeout=10) as client,
+    ):
+        yield client
 
 
 class Row:
@@ -176,7 +139,7 @@ class SlackHttpRow(Row):
         await self.slack.start(self.sink)
         self.stack.push_async_callback(self.slack.stop)
         assert isinstance(self.slack, HttpReceiver)
-        self.client = await self.stack.enter_async_context(served(self.slack.routes()))
+        self.client = await self.stack.enter_async_context(client_for(self.slack.routes()))
 
     async def _post(self, body: str, headers: dict[str, str]) -> int:
         assert self.client is not None
@@ -317,7 +280,7 @@ class WeComRow(Row):
         await self.wecom.start(self.sink)
         self.stack.push_async_callback(self.wecom.stop)
         assert isinstance(self.wecom, HttpReceiver)
-        self.client = await self.stack.enter_async_context(served(self.wecom.routes()))
+        self.client = await self.stack.enter_async_context(client_for(self.wecom.routes()))
 
     async def _post(self, query: dict[str, str], body: bytes) -> int:
         assert self.client is not None

@@ -5,9 +5,7 @@ Its fixtures (`fake_slack`, `anyio_backend`) live in tests/conftest.py.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,17 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import uvicorn
 from slack_sdk.signature import SignatureVerifier
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from adapters.base import HttpRequest, ReplyTarget
 from adapters.slack import SlackAdapter
-from handlers.types import Action, Message
+from adapters.slack.adapter import EVENTS_PATH
 from tests.fakes.slack import FakeSlack
+from tests.support.inbound import served
 
 BOT_TOKEN = "xoxb-1234-5678-coverwatchtest"
 APP_TOKEN = "xapp-1-A0001-1234-coverwatchtest"
@@ -48,28 +41,6 @@ def http_adapter(fake: FakeSlack, *, clock: Callable[[], float] = time.time) -> 
         api_base_url=fake.api_url,
         clock=clock,
     )
-
-
-class RecordingSink:
-    """The runtime's stand-in: records what the adapter hands over and returns at once."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[Message | Action, ReplyTarget]] = []
-
-    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None:
-        self.events.append((event, reply_to))
-
-    async def wait_for(self, count: int = 1, timeout: float = 5.0) -> None:
-        await eventually(lambda: len(self.events) >= count, timeout)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll a condition that another task or the fake's thread will make true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def signed(
@@ -110,30 +81,6 @@ def interaction_form(payload: dict[str, Any]) -> str:
 
 @asynccontextmanager
 async def serve(adapter: SlackAdapter) -> AsyncIterator[str]:
-    """The ASGI shim `coverwatch run` will mount: POST /slack/events -> `handle_http`."""
-
-    async def slack_events(request: Request) -> Response:
-        answer = await adapter.handle_http(
-            HttpRequest(
-                method=request.method,
-                path=request.url.path,
-                query=dict(request.query_params),
-                headers={name.lower(): value for name, value in request.headers.items()},
-                body=await request.body(),
-            )
-        )
-        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-    app = Starlette(routes=[Route("/slack/events", slack_events, methods=["GET", "POST"])])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await eventually(lambda: server.started or task.done())
-        yield f"http://127.0.0.1:{port}/slack/events"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    """The adapter's Request URL, served as `coverwatch run` mounts it."""
+    async with served(adapter.routes()) as base:
+        yield base + EVENTS_PATH

@@ -16,14 +16,10 @@ from urllib.parse import urlencode
 import httpx
 import xmltodict  # type: ignore[import-untyped]
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
-from adapters.base import HttpRequest, ReplyTarget
 from adapters.wecom import WeComAdapter
-from handlers.types import Action, Message
+from bot.runtime import asgi_route
 from tests.fakes.wecom import FakeWeCom, serve
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wecom"
@@ -44,16 +40,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class RecordingSink:
-    """The runtime's stand-in: records what the adapter hands over and returns at once."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[Message | Action, ReplyTarget]] = []
-
-    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None:
-        self.events.append((event, reply_to))
 
 
 def make_adapter(fake: FakeWeCom, clock: FakeClock, *, secret: str = SECRET) -> WeComAdapter:
@@ -95,21 +81,8 @@ def encrypted_post(
 
 
 def shim(adapter: WeComAdapter) -> Starlette:
-    """What `coverwatch run` mounts at /wecom/callback: framework request in, adapter out."""
-
-    async def callback(request: Request) -> Response:
-        answer = await adapter.handle_http(
-            HttpRequest(
-                method=request.method,
-                path=request.url.path,
-                query=dict(request.query_params),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=await request.body(),
-            )
-        )
-        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-    return Starlette(routes=[Route("/wecom/callback", callback, methods=["GET", "POST"])])
+    """What `coverwatch run` mounts for the adapter: its declared routes."""
+    return Starlette(routes=[asgi_route(route) for route in adapter.routes()])
 
 
 @asynccontextmanager

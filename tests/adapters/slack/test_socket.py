@@ -10,12 +10,11 @@ import pytest
 from adapters.slack import SlackAdapter
 from handlers.types import Action, Message, Reply
 from tests.fakes.slack import FakeSlack
+from tests.support.inbound import RecordingSink, eventually
 from tests.support.slack import (
     APP_TOKEN,
     BOT_TOKEN,
-    RecordingSink,
     command_body,
-    eventually,
     fixture,
 )
 
