@@ -107,8 +107,16 @@ def _key(call: ApiCall) -> str:
 
 
 def _overdue(company: Company) -> Alert:
-    with Session(company.engine) as session:
-        return session.exec(select(Alert).where(Alert.kind == "overdue")).one()
+    """The overdue alert, once the bot's start-up scan has opened it."""
+
+    def opened() -> Alert | None:
+        with Session(company.engine) as session:
+            return session.exec(select(Alert).where(Alert.kind == "overdue")).one_or_none()
+
+    wait_until(opened, "the start-up scan to open the overdue alert")
+    alert = opened()
+    assert alert is not None
+    return alert
 
 
 def _sent_refs(company: Company, alert_id: int) -> dict[str, str]:
