@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from adapters.slack.blocks import card_blocks, escape
 from core.locales import ZH_CN
+from core.money import display_amount
 from handlers.alert_render import render_alert
 from handlers.i18n import translate
 from handlers.types import Message
@@ -182,7 +183,9 @@ def test_hr_gets_the_overdue_alert_as_block_kit_in_a_dm_and_the_hr_channel(
     figures = " ".join(f["text"] for s in sections for f in s["fields"])
     for value in (alert.due_date, alert.suspension_on):
         assert value is not None and value.isoformat() in figures
-    assert str(alert.principal) in figures and str(alert.late_fee) in figures
+    assert alert.principal is not None and alert.late_fee is not None
+    for amount in (alert.principal, alert.late_fee):
+        assert display_amount(amount, "CNY") in figures  # as chat shows amounts: ¥1,234.50
     assert [(b["action_id"], b["value"]) for b in actions["elements"]] == [
         ("ack", str(alert.id)),
         ("snooze", f"{alert.id}:4h"),
