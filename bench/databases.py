@@ -45,12 +45,13 @@ class Databases:
         self._templates: dict[str, str] = {}
         self._made: list[str] = []
 
-    def template(self, key: str, seed: Callable[[Engine], None]) -> str:
-        """The URL of a database seeded by `seed`, built on first request and then reused."""
+    def template(self, key: str, seed: Callable[[Engine], None], base: str | None = None) -> str:
+        """The URL of a database seeded by `seed` (on a copy of the `base` template, if given),
+        built on first request and then reused."""
         if key not in self._templates:
             from storage.db import make_engine
 
-            url = self._new_url(f"tpl_{key}")
+            url = self._new_url(f"tpl_{key}") if base is None else self.copy(base, f"tpl_{key}")
             engine = make_engine(url)
             try:
                 seed(engine)

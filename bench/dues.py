@@ -121,11 +121,11 @@ RECOMPUTE_RSS_GOAL_MB = 200.0
 def run_recompute(ctx: Context) -> Outcome:
     """`dues_recompute_100k`: `run_dues` again over a period already computed, against the
     first computation of the same period (the baseline here): <= 2x, peak RSS <= 200 MB."""
-    from bench.report_dues import seed_with_dues
+    from bench.report_dues import company_with_dues
 
     count = ctx.rows(FULL_ROWS)
     company = ctx.db.template(f"company_{count}", lambda engine: seed_company(engine, count))
-    computed = ctx.db.template(f"dues_{count}", lambda engine: seed_with_dues(engine, count))
+    computed = company_with_dues(ctx, count)
     again = run_side("bench.dues:coverwatch_side", url=ctx.db.copy(computed, "recompute_cw"))
     first = run_side("bench.dues:coverwatch_side", url=ctx.db.copy(company, "recompute_first"))
     if again.extra["ledger"] != first.extra["ledger"]:

@@ -35,14 +35,19 @@ WHERE l.period = ? ORDER BY l.account_id, l.employee_id, l.id
 """
 
 
-def seed_with_dues(engine: Any, count: int) -> None:
-    """The benchmark company and its `DUES_PERIOD` ledger (`run_dues`)."""
+def company_with_dues(ctx: Context, count: int) -> str:
+    """The template of the benchmark company (`company_<count>`) with its `DUES_PERIOD` ledger."""
+    company = ctx.db.template(f"company_{count}", lambda engine: seed_company(engine, count))
+    return ctx.db.template(f"dues_{count}", compute_dues, base=company)
+
+
+def compute_dues(engine: Any) -> None:
+    """The `DUES_PERIOD` ledger (`run_dues`) of the company in `engine`."""
     from core.policy_loader import load_policies
     from storage.accounts import account_policies
     from storage.db import session_scope
     from storage.ledger import run_dues
 
-    seed_company(engine, count)
     with session_scope(engine) as session:
         run_dues(session, DUES_PERIOD, account_policies(session, load_policies()), now=NOW)
 
@@ -229,7 +234,7 @@ def _write_sheet(
 
 def _run(ctx: Context, fmt: str, name: str) -> Outcome:
     count = ctx.rows(FULL_ROWS)
-    template = ctx.db.template(f"dues_{count}", lambda engine: seed_with_dues(engine, count))
+    template = company_with_dues(ctx, count)
     out = ctx.workdir / f"report_{count}"
     coverwatch = run_side(
         "bench.report_dues:coverwatch_side",

@@ -18,7 +18,7 @@ from typing import Any
 from bench.data import seed_company, write_employees_csv
 from bench.harness import Context, Outcome, Side, run_side
 from bench.imports import _accounts_only
-from bench.report_dues import seed_with_dues
+from bench.report_dues import company_with_dues
 from bench.scan import _seed as seed_scan_history
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -46,7 +46,7 @@ def _import(ctx: Context, count: int) -> dict[str, Any]:
 
 
 def _report(ctx: Context, count: int) -> dict[str, Any]:
-    template = ctx.db.template(f"dues_{count}", lambda engine: seed_with_dues(engine, count))
+    template = company_with_dues(ctx, count)
     out = Path(ctx.workdir) / f"scale_report_{count}.xlsx"
     return {"url": ctx.db.copy(template, f"scale_report_{count}"), "out": str(out), "fmt": "xlsx"}
 
