@@ -35,7 +35,7 @@ from bot.cli_common import (
 from bot.cli_doctor import doctor as doctor_command
 from bot.cli_sync import app as sync_app
 from bot.config import log as config_log
-from bot.json_output import alerts_json, dues_json, reply_json
+from bot.json_output import alerts_json, dues_accounts_json, dues_json, reply_json
 from bot.reports.commands import kpi as kpi_report_command
 from bot.reports.commands import report_app
 from bot.wiring import routing_from, rules_from
@@ -112,12 +112,17 @@ def dues(
             run = run_dues(session, month, accounts, now=context.now(), progress=progress)
         except ValueError as exc:  # no policy band for the period, a bad account override
             raise CliError(f"dues {month}: {exc}") from None
-        document = dues_json(session, month, accounts)
+        # Every ledger line only for --json: the summary needs the account totals alone (a
+        # 50,000-employee run held 600 MB building the per-employee part it did not print).
+        if as_json:
+            document = dues_json(session, month, accounts)
+        else:
+            summary = dues_accounts_json(session, month, accounts)
     if as_json:
         print_json(document)
         return
     typer.echo(f"dues {month}: {run.employees} employees")
-    for row in document["accounts"]:
+    for row in summary:
         typer.echo(
             f"  {row['account']:<10} {row['currency']}  due {row['due_date']}  "
             f"{row['employees']:>5} employees  employer {row['employer_total']}  "

@@ -45,7 +45,24 @@ def dues_json(
     session: Session, period: Period, accounts: Mapping[str, AccountPolicy]
 ) -> dict[str, Any]:
     """The stored ledger of `period` (what `run_dues` wrote), per account and per employee."""
-    account_rows = [
+    by_employee: dict[str, list[LedgerLine]] = defaultdict(list)
+    for line in employee_lines(session, period):
+        by_employee[line.employee_id].append(line)
+    return {
+        "period": str(period),
+        "accounts": dues_accounts_json(session, period, accounts),
+        "employees": [
+            _employee_json(employee_id, lines, _decimals(accounts, lines[0].account_id))
+            for employee_id, lines in by_employee.items()
+        ],
+    }
+
+
+def dues_accounts_json(
+    session: Session, period: Period, accounts: Mapping[str, AccountPolicy]
+) -> list[dict[str, Any]]:
+    """`dues_json`'s `accounts`: what the summary needs, without reading every ledger line."""
+    return [
         {
             "account": due.account_id,
             "currency": due.currency,
@@ -61,17 +78,6 @@ def dues_json(
         }
         for due in period_dues(session, period)
     ]
-    by_employee: dict[str, list[LedgerLine]] = defaultdict(list)
-    for line in employee_lines(session, period):
-        by_employee[line.employee_id].append(line)
-    return {
-        "period": str(period),
-        "accounts": account_rows,
-        "employees": [
-            _employee_json(employee_id, lines, _decimals(accounts, lines[0].account_id))
-            for employee_id, lines in by_employee.items()
-        ],
-    }
 
 
 def _employee_json(employee_id: str, lines: Sequence[LedgerLine], decimals: int) -> dict[str, Any]:

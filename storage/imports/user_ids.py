@@ -30,9 +30,12 @@ class UserIdClaims:
         self.employees = employees
         self.first_row = first_row
         self.partial = partial
-        self.claims: dict[str, dict[str, list[str]]] = {
+        self.claims: dict[str, dict[str, str]] = {c: {} for c in USER_ID_COLUMNS}
+        """The first employee of the file claiming each user id (one string each: compact)."""
+        self.shared: dict[str, dict[str, list[str]]] = {
             c: defaultdict(list) for c in USER_ID_COLUMNS
         }
+        """The other employees of the file claiming an id already claimed (rare)."""
         self.senders: dict[str, set[str]] = {c: set() for c in USER_ID_COLUMNS}
         """Partial items only: who sent the column (in a file every row carries it)."""
 
@@ -44,8 +47,8 @@ class UserIdClaims:
             if self.partial:
                 self.senders[column].add(employee_id)
             user_id = row.peek(column, parse)
-            if user_id:
-                self.claims[column][user_id].append(employee_id)
+            if user_id and self.claims[column].setdefault(user_id, employee_id) != employee_id:
+                self.shared[column][user_id].append(employee_id)
 
     def check(
         self, session: Session, checked: Sequence[tuple[Row, str, Mapping[str, Any]]]
@@ -59,10 +62,14 @@ class UserIdClaims:
                 user_id = record.get(column)
                 if column not in record or not user_id:
                     continue
-                holders = {*self.claims[column].get(user_id, ()), *stored.get(user_id, ())}
+                holders = {*self._claimers(column, user_id), *stored.get(user_id, ())}
                 if len(holders) > 1:
                     others = ", ".join(sorted(holders - {employee_id}))
                     row.error(column, f"{user_id!r} is also the id of {others}")
+
+    def _claimers(self, column: str, user_id: str) -> list[str]:
+        first = self.claims[column].get(user_id)
+        return [] if first is None else [first, *self.shared[column].get(user_id, ())]
 
     def _stored_holders(
         self, session: Session, column: str, user_ids: Collection[str]
