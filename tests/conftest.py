@@ -4,14 +4,17 @@ loopback platform fakes, which adapter, handler and bot tests all use."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine, upgrade
+from tests.support.databases import PG_SERVER, Migrated, pg_admin_dsn, postgres_available
 
 if TYPE_CHECKING:  # the fakes import the platform SDKs; only tests that use them pay for that
     from adapters.wecom import WeComAdapter
@@ -20,25 +23,7 @@ if TYPE_CHECKING:  # the fakes import the platform SDKs; only tests that use the
     from tests.fakes.wecom import FakeWeCom
     from tests.support.wecom import FakeClock
 
-PG_SERVER = os.environ.get(
-    "COVERWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-
-
-def _pg_admin_dsn() -> str:
-    return PG_SERVER.replace("postgresql+psycopg://", "postgresql://")
-
-
-def postgres_available() -> str | None:
-    """None when the server answers, else the reason (shown on skipped tests)."""
-    try:
-        import psycopg
-
-        with psycopg.connect(_pg_admin_dsn(), connect_timeout=3, autocommit=True):
-            return None
-    except Exception as exc:  # any failure means: no server to test against
-        return f"no PostgreSQL server answers at {PG_SERVER}: {exc}"
 
 
 @pytest.fixture(scope="session")
@@ -54,17 +39,44 @@ def pg_url(pg_reason: str | None) -> Iterator[str]:
     import psycopg
 
     name = f"cw_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_SERVER.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:
+    """A SQLite file that does not exist yet (tests of `init` start from nothing)."""
     return f"sqlite:///{tmp_path}/coverwatch.db"
+
+
+@pytest.fixture(scope="session")
+def sqlite_at_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head per session, for `migrated` to copy."""
+    path = tmp_path_factory.mktemp("schema") / "head.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def migrated(sqlite_at_head: Path) -> Migrated:
+    """`migrated(url)`: an engine on a database at head. A SQLite file starts as a copy of the
+    session's migrated file (milliseconds, where running every migration took most of a test's
+    set-up); `upgrade` then finds nothing to do, and does all of it on PostgreSQL."""
+
+    def make(url: str) -> Engine:
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            shutil.copyfile(sqlite_at_head, url.removeprefix("sqlite:///"))
+        engine = make_engine(url)
+        upgrade(engine)
+        return engine
+
+    return make
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -79,9 +91,8 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    upgrade(engine)
+def engine(db_url: str, migrated: Migrated) -> Iterator[Engine]:
+    engine = migrated(db_url)
     yield engine
     engine.dispose()
 

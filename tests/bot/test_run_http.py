@@ -20,8 +20,8 @@ from sqlmodel import func, select
 
 from storage.db import make_engine, session_scope
 from storage.models import Alert
-from tests.conftest import PG_SERVER
 from tests.fakes.webhook_server import WebhookServer
+from tests.support.databases import PG_SERVER
 from tests.support.run import (
     SECRET,
     deliveries,

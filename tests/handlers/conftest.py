@@ -8,14 +8,13 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from handlers.context import AppContext
-from storage.db import make_engine, upgrade
 from tests.support.company import Ask, asker, make_app, seed
+from tests.support.databases import Migrated
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[AppContext]:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
+def app(sqlite_url: str, migrated: Migrated) -> Iterator[AppContext]:
+    engine = migrated(sqlite_url)
     seed(engine)
     yield make_app(engine)
     engine.dispose()

@@ -17,20 +17,20 @@ from handlers.alert_render import render_alert, render_delivery
 from handlers.i18n import translate
 from storage.accounts import account_policies, sync_accounts
 from storage.alerts import acknowledge
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import session_scope
 from storage.ledger import run_dues
 from storage.models import Alert, Balance, Delivery, Employee
 from storage.routing import Routing
 from storage.scan import run_scan
+from tests.support.databases import Migrated
 
 POLICIES = load_policies()
 NOW = datetime(2026, 10, 30, 2, tzinfo=UTC)
 
 
 @pytest.fixture
-def scanned(sqlite_url: str) -> Engine:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
+def scanned(sqlite_url: str, migrated: Migrated) -> Engine:
+    engine = migrated(sqlite_url)
     with session_scope(engine) as session:
         sync_accounts(session, {}, POLICIES, ids=["beijing"])
         for emp_id, role, enrolled in [("HR1", "hr", date(2025, 1, 1)), ("N1", "employee", None)]:
@@ -94,12 +94,13 @@ def test_acknowledged_alert_shows_who_and_is_not_sent_again(scanned: Engine) -> 
 
 
 @pytest.mark.parametrize("locale", [ZH_CN, "en"])
-def test_hk_warnings_threaten_no_suspension(sqlite_url: str, locale: str) -> None:
+def test_hk_warnings_threaten_no_suspension(
+    sqlite_url: str, locale: str, migrated: Migrated
+) -> None:
     """Hong Kong MPF has no cover to suspend: months overdue raise no suspension_imminent,
     and the overdue, due-soon and funding-gap texts neither name a suspension date nor the
     mainland's daily late fee."""
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
+    engine = migrated(sqlite_url)
     with session_scope(engine) as session:
         sync_accounts(session, {}, POLICIES, ids=["hk"])
         session.add(

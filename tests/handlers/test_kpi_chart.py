@@ -18,10 +18,11 @@ from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.kpi_chart import chart_png, chart_text, find_cjk_font
 from storage.accounts import account_policies
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import session_scope
 from storage.kpi_report import gather
 from storage.kpi_types import KpiReport, View
 from storage.models import Employee
+from tests.support.databases import Migrated
 from tests.support.kpi_company import AS_OF, ZONE, seed
 
 RD = "研发部"
@@ -29,9 +30,8 @@ TARGETS = {"on_time": Decimal("0.95"), "enrollment": Decimal("0.9")}
 
 
 @pytest.fixture
-def report(sqlite_url: str) -> KpiReport:
-    engine: Engine = make_engine(sqlite_url)
-    upgrade(engine)
+def report(sqlite_url: str, migrated: Migrated) -> KpiReport:
+    engine: Engine = migrated(sqlite_url)
     seed(engine)
     with session_scope(engine) as session:
         session.execute(

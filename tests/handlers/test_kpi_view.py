@@ -23,19 +23,18 @@ from core.policy_loader import load_policies
 from handlers.context import AppContext
 from handlers.pipeline import handle
 from handlers.types import Message, Recipient, Reply
-from storage.db import make_engine, upgrade
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import FakeWeCom
+from tests.support.databases import Migrated
 from tests.support.dingtalk import make_adapter, run
 from tests.support.kpi_company import AS_OF, ZONE, seed
 from tests.support.slack import http_adapter
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[AppContext]:
-    engine: Engine = make_engine(sqlite_url)
-    upgrade(engine)
+def app(sqlite_url: str, migrated: Migrated) -> Iterator[AppContext]:
+    engine: Engine = migrated(sqlite_url)
     seed(engine)
     yield AppContext(engine=engine, policies=load_policies(), timezone=ZONE, clock=lambda: AS_OF)
     engine.dispose()

@@ -21,9 +21,9 @@ import pytest
 from adapters.webhook import WebhookAdapter
 from handlers.context import AppContext
 from storage.db import make_engine
-from tests.conftest import PG_SERVER
 from tests.fakes.webhook_server import WebhookServer
 from tests.support.company import NOW
+from tests.support.databases import PG_SERVER
 from tests.support.faults import DUE_IN, MESSAGES, SECRET, ManualClock, company, received, states
 from tests.support.live import LiveRuntime
 

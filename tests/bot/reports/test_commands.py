@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import app
 from core.locales import ZH_CN
-from storage.db import make_engine, upgrade
+from tests.support.databases import Migrated
 from tests.support.kpi_company import seed
 
 TODAY = "2025-05-31"
@@ -23,9 +23,8 @@ CNY = '#,##0.00 "CNY"'
 
 
 @pytest.fixture
-def url(sqlite_url: str) -> str:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
+def url(sqlite_url: str, migrated: Migrated) -> str:
+    engine = migrated(sqlite_url)
     seed(engine)
     engine.dispose()
     return sqlite_url

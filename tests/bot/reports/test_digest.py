@@ -24,12 +24,13 @@ from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_delivery
 from handlers.context import AppContext
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import session_scope
 from storage.models import Delivery
 from storage.outbox import DigestPayload, decode_payload
 from storage.routing import Routing
 from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import FakeWeCom
+from tests.support.databases import Migrated
 from tests.support.kpi_company import ZONE, seed
 from tests.support.slack import http_adapter
 
@@ -48,9 +49,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
+def engine(sqlite_url: str, migrated: Migrated) -> Iterator[Engine]:
+    engine = migrated(sqlite_url)
     seed(engine)
     yield engine
     engine.dispose()

@@ -13,6 +13,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -98,6 +99,7 @@ def _peak_bytes(engine: Engine, period: Period, folder: Path) -> tuple[int, int]
         tracemalloc.stop()
 
 
+@pytest.mark.slow  # 20,000 ledger lines under tracemalloc: about a minute
 def test_report_memory_does_not_grow_with_its_length(engine: Engine, tmp_path: Path) -> None:
     seed(engine, extra=4500)
     _write(engine, EARLIER, tmp_path)  # warm-up: imports, caches, the engine's pool
