@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from core.alert_rules import RuleSettings
+from core.money import display_amount
 from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_alert
@@ -115,7 +116,7 @@ def test_each_part_is_reminded_before_its_date_through_the_outbox(engine: Engine
         }
         assert keys == {f"alert:{parts[1].id}:2026-10-21:lead-3:L0:console:HR1"}
         text = render_alert(session, parts[1], locale="en").text
-    assert f"installment of {amounts[0]} CNY due on 2026-10-21" in text
+    assert f"installment of {display_amount(amounts[0], 'CNY')} due on 2026-10-21" in text
 
     _scan(engine, date(2026, 10, 19))  # the same day again: nothing new
     _scan(engine, date(2026, 10, 21))  # part 1's day: its own reminder
