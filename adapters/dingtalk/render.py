@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from handlers.alert_actions import ACK, BUTTON_COMMANDS, SNOOZE
 from handlers.types import Button, Card, Reply
 
-# Chat command words per button action (ARCHITECTURE.md §3, "Chat commands").
+# Chat command words per button action (ARCHITECTURE.md §3, "Chat commands"): the English word
+# is the command's name, the Chinese one its 确认 / 暂缓 alias.
 _COMMANDS = {
-    "zh": {"ack": "确认", "snooze": "暂缓"},
-    "en": {"ack": "ack", "snooze": "snooze"},
+    "zh": {ACK: "确认", SNOOZE: "暂缓"},
+    "en": dict(BUTTON_COMMANDS),
 }
 
 
