@@ -66,3 +66,22 @@ def test_request_schemas_come_from_the_importers_columns(api: Api) -> None:
     assert dues["responses"]["401"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Errors"
     }
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return own.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def test_every_reference_resolves(api: Api) -> None:
+    document = api.client.get("/api/v1/openapi.json").json()
+    schemas = document["components"]["schemas"]
+
+    refs = _refs(document)
+
+    assert refs and all(ref.startswith("#/components/schemas/") for ref in refs)
+    assert {ref.rsplit("/", 1)[1] for ref in refs} <= set(schemas)
