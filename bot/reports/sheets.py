@@ -7,6 +7,11 @@ with percent and currency number formats, frozen headers and sensible column wid
 A CSV file starts with a UTF-8 BOM: without it Excel on Chinese Windows reads the file as
 GBK and garbles every Chinese header and name.
 
+Text that a spreadsheet would run as a formula (a name such as `=HYPERLINK(...)` or
+`+cmd|' /C calc'!A0`) is written as text: CSV cells get a leading `'` and workbook cells are
+typed as strings with Excel's quote prefix (OWASP, "CSV Injection":
+https://owasp.org/www-community/attacks/CSV_Injection). Figures are never touched.
+
 A `Sheet` holds its rows; a `StreamedSheet` produces them while a writer reads, and both
 file writers write each row as it comes (openpyxl's write-only mode, the csv module), so a
 report of a million lines is written in the memory of a few thousand.
@@ -146,6 +151,23 @@ def _shown(value: Cell, kind: Kind) -> str:
 
 
 _AS_IS = frozenset({Kind.TEXT, Kind.INT})
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula."""
+
+
+def is_formula_like(value: Cell) -> bool:
+    """A text cell a spreadsheet would evaluate rather than show."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
+def _csv_text(value: Cell) -> Cell:
+    """A text cell as CSV must hold it: formula-like text quoted with a leading `'`, and a
+    bare CR made a newline (the csv module quotes only the line terminator `\n`, so a lone CR
+    would split the row for a reader)."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return f"'{text}" if is_formula_like(value) else text
 
 
 def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None:
@@ -158,6 +180,7 @@ def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None
             raise ValueError(f"sheet {sheet.name} has other columns than {sheets[0].name}")
         # csv writes text and integers as `_plain` would (None as ""): only figures are formatted.
         figures = [(i, c.kind) for i, c in enumerate(sheet.columns) if c.kind not in _AS_IS]
+        texts = [i for i, c in enumerate(sheet.columns) if c.kind is Kind.TEXT]
         width = len(sheet.columns)
         for row, _bold in sheet.lines():
             if len(row) != width:
@@ -165,6 +188,8 @@ def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None
             cells = list(row)
             for index, kind in figures:
                 cells[index] = _plain(cells[index], kind)
+            for index in texts:
+                cells[index] = _csv_text(cells[index])
             writer.writerow([sheet.name, *cells] if several else cells)
 
 
@@ -257,9 +282,21 @@ class _Styles:
         if len(row) != len(self.kinds):
             raise ValueError(f"{self.ws.title}: {len(row)} cells for {len(self.kinds)} columns")
         return [
-            self.cell(i, value, self._format(i, value, row), bold=bold)
+            self.text(value, bold=bold)
+            if self.kinds[i] is Kind.TEXT and is_formula_like(value)
+            else self.cell(i, value, self._format(i, value, row), bold=bold)
             for i, value in enumerate(row)
         ]
+
+    def text(self, value: Cell, *, bold: bool) -> XlsxCell:
+        """A cell shown as the text it holds: a string with Excel's quote prefix, so neither
+        opening the file nor editing the cell runs it as a formula."""
+        cell = WriteOnlyCell(self.ws, value=value)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        if bold:
+            cell.font = Font(bold=True)
+        return cell
 
     def _format(self, index: int, value: Cell, row: Sequence[Cell]) -> str | None:
         kind = self.kinds[index]
