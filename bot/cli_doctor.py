@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import options, print_json, reported
+from bot.cli_common import options, print_json, progress_bar, reported
 from bot.config import ConfigError
 from bot.doctor import Check, Level, run_checks
 
@@ -24,7 +24,8 @@ def doctor(
     except ConfigError as exc:
         checks = [Check(name="config", level=Level.FAIL, detail=str(exc))]
     else:
-        checks = run_checks(settings, today=opts.local_today(settings))
+        with progress_bar("doctor: checking"):  # a platform that does not answer takes seconds
+            checks = run_checks(settings, today=opts.local_today(settings))
     if as_json:
         print_json(
             {

@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, select
 
 from adapters.console import ConsoleAdapter
 from bot.app import AppError, fixed_clock, open_app
+from bot.cli_common import progress_bar
 from bot.config import Settings
 from bot.demo_company import HISTORY_MONTHS, Cast, Person, build_company
 from bot.wiring import routing_from, rules_from
@@ -222,16 +223,17 @@ def run_demo(
     prepare_database(make_engine(settings.database.url), reset=reset, force=force)
     clock = None if today is None else fixed_clock(today, ZoneInfo(settings.bot.timezone))
     app = open_app(settings, clock=clock)
-    with tempfile.TemporaryDirectory(prefix="coverwatch-demo-") as folder:
-        story = seed(app, Path(folder))
-    run_scan(
-        app.engine,
-        as_of=story.today,
-        now=app.now(),
-        policies=app.policies,
-        rules=rules_from(settings),
-        routing=routing_from(settings),
-    )
+    with progress_bar("demo: seeding the company"):
+        with tempfile.TemporaryDirectory(prefix="coverwatch-demo-") as folder:
+            story = seed(app, Path(folder))
+        run_scan(
+            app.engine,
+            as_of=story.today,
+            now=app.now(),
+            policies=app.policies,
+            rules=rules_from(settings),
+            routing=routing_from(settings),
+        )
     print(guide(story, _where(settings.database.url)))
 
     def describe(employee_id: str) -> str | None:
