@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeGuard
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -155,7 +155,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula."""
 
 
-def is_formula_like(value: Cell) -> bool:
+def is_formula_like(value: object) -> TypeGuard[str]:
     """A text cell a spreadsheet would evaluate rather than show."""
     return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
 
@@ -283,12 +283,12 @@ class _Styles:
             raise ValueError(f"{self.ws.title}: {len(row)} cells for {len(self.kinds)} columns")
         return [
             self.text(value, bold=bold)
-            if self.kinds[i] is Kind.TEXT and is_formula_like(value)
+            if is_formula_like(value) and self.kinds[i] is Kind.TEXT
             else self.cell(i, value, self._format(i, value, row), bold=bold)
             for i, value in enumerate(row)
         ]
 
-    def text(self, value: Cell, *, bold: bool) -> XlsxCell:
+    def text(self, value: str, *, bold: bool) -> XlsxCell:
         """A cell shown as the text it holds: a string with Excel's quote prefix, so neither
         opening the file nor editing the cell runs it as a formula."""
         cell = WriteOnlyCell(self.ws, value=value)

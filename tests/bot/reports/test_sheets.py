@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.reports.dues import dues_sheets
 from bot.reports.sheets import Column, Kind, Sheet, is_formula_like, write_csv, write_xlsx
@@ -75,7 +75,7 @@ def test_dues_report_keeps_a_hostile_employee_name_as_text(engine: Engine, tmp_p
     seed(engine)
     hostile = HOSTILE[0]
     with session_scope(engine) as session:
-        rename = update(Employee).where(Employee.employee_id == "E0001").values(name=hostile)
+        rename = update(Employee).where(col(Employee.employee_id) == "E0001").values(name=hostile)
         session.execute(rename)
     xlsx = tmp_path / "dues.xlsx"
     with Session(engine) as session:
