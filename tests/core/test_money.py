@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.money import Rounding, display_amount, format_amount, round_amount, to_decimal
 
@@ -47,6 +49,18 @@ def test_format_amount_gives_the_contract_string() -> None:
     assert format_amount(Decimal("1234.5")) == "1234.50"
     assert format_amount(Decimal("0.005")) == "0.01"
     assert format_amount(Decimal("3"), decimals=0) == "3"
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12),
+    st.integers(min_value=0, max_value=4),
+)
+def test_format_amount_at_its_precision_is_the_quantized_text(
+    amount: Decimal, decimals: int
+) -> None:
+    exact = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    assert format_amount(amount, decimals) == f"{exact:.{decimals}f}"
+    assert format_amount(exact, decimals) == f"{exact:.{decimals}f}"  # the `str` path
 
 
 @pytest.mark.parametrize(
