@@ -9,8 +9,10 @@ every layer that needs a fallback imports them instead of re-spelling them.
 from __future__ import annotations
 
 ZH_CN = "zh-CN"
+ZH_HK = "zh-HK"
+"""Traditional characters and Hong Kong usage (強積金, 供款); also for zh-TW and zh-Hant."""
 EN = "en"
-SUPPORTED_LOCALES = (ZH_CN, EN)
+SUPPORTED_LOCALES = (ZH_CN, ZH_HK, EN)
 DEFAULT_LOCALE = ZH_CN
 """`[bot] locale` when unset, and the language of anyone whose language is unknown."""
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -23,6 +25,18 @@ _ALIASES = {
     "zh-hans-cn": ZH_CN,
     "cn": ZH_CN,
     "中文": ZH_CN,
+    "简体": ZH_CN,
+    "zh-hk": ZH_HK,
+    "zh-tw": ZH_HK,
+    "zh-mo": ZH_HK,
+    "zh-hant": ZH_HK,
+    "hk": ZH_HK,
+    "繁體": ZH_HK,
+    "繁体": ZH_HK,
+    "繁體中文": ZH_HK,
+    "繁体中文": ZH_HK,
+    "廣東話": ZH_HK,
+    "traditional": ZH_HK,
     "en": EN,
     "english": EN,
     "英文": EN,
@@ -33,8 +47,8 @@ _ALIASES = {
 def normalize_locale(value: str | None) -> str | None:
     """A supported locale for a user's or platform's language tag, or None when not supported.
 
-    Platforms send `en-US`, `en_GB`, `zh_CN`; any English variant answers in `en` and any
-    simplified-Chinese tag in `zh-CN`.
+    Platforms send `en-US`, `en_GB`, `zh_CN`, `zh-TW`; any English variant answers in `en`, any
+    simplified-Chinese tag in `zh-CN` and any traditional one (HK, TW, Hant) in `zh-HK`.
     """
     if not value:
         return None
@@ -45,4 +59,6 @@ def normalize_locale(value: str | None) -> str | None:
         return EN
     if tag.startswith(("zh-cn", "zh-hans", "zh-sg")):
         return ZH_CN
+    if tag.startswith(("zh-hk", "zh-tw", "zh-mo", "zh-hant")):
+        return ZH_HK
     return None

@@ -17,7 +17,7 @@ from functools import cache
 
 from sqlmodel import Session
 
-from core.locales import DEFAULT_LOCALE
+from core.locales import DEFAULT_LOCALE, ZH_HK
 from handlers.alert_actions import BUTTON_COMMANDS, button_arguments
 from handlers.commands import build_router
 from handlers.context import AppContext
@@ -26,9 +26,11 @@ from handlers.router import Command, Request, Router
 from handlers.types import Action, Message, Reply
 from storage.db import session_scope
 from storage.employees import by_platform_user, locale_for
-from storage.models import Employee
+from storage.models import Account, Employee
 
 logger = logging.getLogger(__name__)
+HK_TAG = "hk"
+"""Policy tag of Hong Kong accounts: their staff are answered in Traditional Chinese by default."""
 
 
 @cache
@@ -101,10 +103,22 @@ def _handle(
 
 
 def _locale(app: AppContext, session: Session, employee: Employee, event: Message | Action) -> str:
-    """`lang` preference > the employee's imported locale > the message's locale > default."""
+    """`lang` preference > the employee's imported locale > the message's locale > Traditional
+    Chinese for a Hong Kong account's staff > default."""
     message_locale = normalize_locale(event.locale) if isinstance(event, Message) else None
-    fallback = message_locale or normalize_locale(app.default_locale) or DEFAULT_LOCALE
+    fallback = (
+        message_locale
+        or _regional_locale(app, session, employee)
+        or normalize_locale(app.default_locale)
+        or DEFAULT_LOCALE
+    )
     return normalize_locale(locale_for(session, employee, fallback)) or fallback
+
+
+def _regional_locale(app: AppContext, session: Session, employee: Employee) -> str | None:
+    account = session.get(Account, employee.account_id)
+    policy = app.policies.get(account.policy_id) if account is not None else None
+    return ZH_HK if policy is not None and HK_TAG in policy.tags else None
 
 
 def _route(event: Message | Action, today: date) -> tuple[Command, tuple[str, ...]] | None:

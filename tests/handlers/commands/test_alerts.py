@@ -119,9 +119,9 @@ def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[
         for alert in session.exec(select(Alert)):
             alert.state = "resolved"
             session.add(alert)
-    assert ask("E006", "告警").text == "你负责的范围内没有待处理的告警。"
+    assert ask("E006", "告警", locale="zh-CN").text == "你负责的范围内没有待处理的告警。"
     hk = alerts["hk"]
-    assert ask("E006", f"snooze {hk}").text == f"告警 #{hk} 已解决，无需处理。"
+    assert ask("E006", f"snooze {hk}", locale="zh-CN").text == f"告警 #{hk} 已解决，无需处理。"
     assert ask("E003", f"ack {hk}", locale="en").text == (
         f"Alert #{hk} is resolved; there is nothing to acknowledge."
     )
@@ -163,8 +163,9 @@ def test_ack_with_a_bad_id_gets_usage(ask: Ask, alerts: dict[str, int]) -> None:
 def test_ack_button_goes_through_the_same_checks(app: AppContext, alerts: dict[str, int]) -> None:
     overdue = alerts["overdue"]
     assert click(app, "E001", "ack", str(overdue)).text == FORBIDDEN
+    # E006 works for the Hong Kong account: answered in Traditional Chinese.
     assert click(app, "E006", "ack", str(overdue)).text == (
-        f"你负责的范围内没有编号为 {overdue} 的告警。"
+        f"你負責的範圍內沒有編號為 {overdue} 的告警。"
     )
     assert get(app.engine, overdue).state == "open"
     assert (
@@ -205,7 +206,7 @@ def test_snooze_refuses_bad_durations(ask: Ask, alerts: dict[str, int], duration
 
 def test_snooze_button_carries_id_and_duration(app: AppContext, alerts: dict[str, int]) -> None:
     reply = click(app, "E006", "snooze", f"{alerts['hk']}:2h")
-    assert reply.text == f"告警 #{alerts['hk']} 的提醒已暂缓至 2025-06-25 12:00。"
+    assert reply.text == f"告警 #{alerts['hk']} 的提醒已暫緩至 2025-06-25 12:00。"
     assert click(app, "E001", "snooze", f"{alerts['hk']}:2h").text == FORBIDDEN
     assert click(app, "E002", "snooze", f"{alerts['hk']}:2h").text == (
         f"你负责的范围内没有编号为 {alerts['hk']} 的告警。"
@@ -246,7 +247,10 @@ def test_plan_refusals_are_answers(ask: Ask, alerts: dict[str, int]) -> None:
         "so it cannot be paid in installments."
     )
     # Five days (26..30 June) remain before the suspension on 1 July.
-    assert ask("E004", f"分期 {overdue} 6").text == "距停保日 2025-07-01 只剩 5 天，不够分 6 期。"
+    assert (
+        ask("E004", f"分期 {overdue} 6", locale="zh-CN").text
+        == "距停保日 2025-07-01 只剩 5 天，不够分 6 期。"
+    )
 
 
 def test_alert_commands_on_both_databases(any_app: AppContext) -> None:

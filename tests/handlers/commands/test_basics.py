@@ -22,8 +22,10 @@ def test_lang_switches_later_replies_and_is_stored(app: AppContext, ask: Ask) ->
 
 def test_lang_refuses_an_unknown_language_with_usage(ask: Ask) -> None:
     reply = ask("E001", "lang fr", locale="en")
-    assert reply.text == "“fr” is not a language I speak; choose en or zh.\nUsage: lang en|zh"
-    assert ask("E001", "lang", locale="en").text == "Usage: lang en|zh"
+    assert reply.text == (
+        "“fr” is not a language I speak: choose en, zh or zh-HK.\nUsage: lang en|zh|zh-HK"
+    )
+    assert ask("E001", "lang", locale="en").text == "Usage: lang en|zh|zh-HK"
 
 
 def test_help_lists_only_what_the_user_may_ask(ask: Ask) -> None:
@@ -48,3 +50,16 @@ def test_help_gives_an_example_for_each_command(ask: Ask) -> None:
     assert any(line.startswith("· 缴费明细 [YYYY-MM] — ") for line in lines)
     assert any(line.endswith("（例：缴费明细 2025-05）") for line in lines)
     assert any(line.endswith("（例：参保 E0200 2025-06-25）") for line in lines)
+
+
+def test_hong_kong_staff_get_traditional_chinese_by_default(ask: Ask) -> None:
+    reply = ask("E005", "我的強積金")
+    assert reply.text.startswith("2025-06 供款明細\n強積金：單位 HK$1,000.00，個人 HK$1,000.00")
+    assert ask("E005", "語言 en").text == "OK, I will reply in English from now on."
+    assert ask("E005", "coverage").text.startswith("My cover")
+
+
+def test_lang_zh_hk_and_platform_tags_choose_traditional(ask: Ask) -> None:
+    assert ask("E001", "語言 繁體").text == "好的，以後我會用繁體中文回覆你。"
+    assert ask("E001", "我的医保").text.startswith("我的醫保\n狀態：欠費寬限期（尚未停保）")
+    assert ask("E003", "help", locale="zh-TW").text.startswith("你可以問我：")

@@ -57,7 +57,7 @@ def test_arrears_show_outstanding_late_fee_days_and_suspension(ask: Ask) -> None
 @pytest.mark.parametrize("user", ["E001", "E002", "E006", "E007"])
 @pytest.mark.parametrize("text", ["dues", "待缴 2025-06", "arrears", "欠费"])
 def test_employees_and_managers_are_refused(ask: Ask, user: str, text: str) -> None:
-    reply = ask(user, text)
+    reply = ask(user, text, locale=ZH_CN)
     assert reply.text == translate(ZH_CN, "error.forbidden")
     assert "CNY" not in reply.text
 
