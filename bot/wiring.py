@@ -5,10 +5,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from adapters.base import Adapter, ChatAdapter
-from bot.config import Settings
+from bot.config import PlatformSection, Settings
 from bot.platforms import secret
 from bot.reports.digest import kpi_digest_job
 from core.alert_rules import RuleSettings
@@ -33,8 +32,10 @@ def rules_from(settings: Settings) -> RuleSettings:
     )
 
 
-def _section(settings: Settings, spec: PlatformSpec) -> Any:
-    return getattr(settings, spec.section)
+def _section(settings: Settings, spec: PlatformSpec) -> PlatformSection:
+    section = getattr(settings, spec.section)
+    assert isinstance(section, PlatformSection), f"[{spec.section}] is not a platform section"
+    return section
 
 
 def enabled_platforms(settings: Settings) -> tuple[PlatformSpec, ...]:
