@@ -9,7 +9,7 @@ tests and the CLI's hidden `--today YYYY-MM-DD` a fixed instant (STYLE.md: time 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -64,7 +64,8 @@ def require_schema(engine: Engine) -> None:
 def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
     """Engine, policies and synced accounts; raises `AppError` (or `PolicyError`) on failure."""
     engine = make_engine(settings.database.url)
-    policies = load_policies()
+    closures = frozenset(settings.calendar.closures)
+    policies = {key: replace(p, closures=closures) for key, p in load_policies().items()}
     require_schema(engine)
     try:
         with session_scope(engine) as session:

@@ -19,13 +19,14 @@ import typer
 from sqlmodel import Session
 
 from adapters.console import render
-from bot import cli_db, cli_import, cli_token
+from bot import cli_db, cli_import, cli_policy, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
 from bot.cli_backup import backup as backup_command
 from bot.cli_common import (
     CliError,
     Options,
+    cli_user,
     options,
     parse_date,
     print_json,
@@ -46,7 +47,7 @@ from storage.accounts import account_policies
 from storage.alerts import visible_alerts
 from storage.db import make_engine, schema_revision, session_scope, upgrade
 from storage.employees import get_employee
-from storage.ledger import run_dues
+from storage.ledger import run_dues, void_period
 from storage.models import Alert
 from storage.scan import scan_in
 
@@ -60,6 +61,7 @@ app = typer.Typer(
 app.add_typer(cli_import.app, name="import")
 app.add_typer(cli_token.app, name="token")
 app.add_typer(cli_db.app, name="db")
+app.add_typer(cli_policy.app, name="policy")
 
 Json = Annotated[bool, typer.Option("--json", help="Print the contract's JSON document.")]
 
@@ -99,17 +101,48 @@ def dues(
     ctx: typer.Context,
     period: Annotated[str, typer.Option("--period", help="YYYY-MM")],
     as_json: Json = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a period later than next month.")
+    ] = False,
+    void: Annotated[
+        bool, typer.Option("--void", help="Remove the period's ledger (nothing paid against it).")
+    ] = False,
 ) -> None:
-    """Compute and store a period's contributions (idempotent: a re-run replaces them)."""
+    """Compute and store a period's contributions: a re-run before the due date replaces them,
+    after it the difference becomes an adjustment with its own due date."""
     try:
         month = Period.parse(period)
     except ValueError as exc:
         raise CliError(f"--period: {exc}") from None
     context = options(ctx).app()
+    actor = f"cli:{cli_user()}"
+    if void:
+        with session_scope(context.engine) as session:
+            try:
+                removed = void_period(session, month, now=context.now(), actor=actor, via="cli")
+            except ValueError as exc:
+                raise CliError(f"dues {month} --void: {exc}") from None
+        typer.echo(f"dues {month}: ledger voided for {removed} account(s)")
+        return
+    latest = Period.of(context.today()).next()
+    if month > latest and not force:
+        raise CliError(
+            f"dues {month}: a period later than next month ({latest}) is refused as a likely "
+            "typo; add --force to compute it anyway"
+        )
     with progress_bar(f"dues {month}") as progress, session_scope(context.engine) as session:
         accounts = account_policies(session, context.policies)
         try:
-            run = run_dues(session, month, accounts, now=context.now(), progress=progress)
+            run = run_dues(
+                session,
+                month,
+                accounts,
+                now=context.now(),
+                today=context.today(),
+                actor=actor,
+                via="cli",
+                progress=progress,
+            )
         except ValueError as exc:  # no policy band for the period, a bad account override
             raise CliError(f"dues {month}: {exc}") from None
         # Every ledger line only for --json: the summary needs the account totals alone (a
@@ -123,10 +156,20 @@ def dues(
         return
     typer.echo(f"dues {month}: {run.employees} employees")
     for row in summary:
+        estimate = "≈" if row["provisional"] else " "
         typer.echo(
             f"  {row['account']:<10} {row['currency']}  due {row['due_date']}  "
             f"{row['employees']:>5} employees  employer {row['employer_total']}  "
-            f"employee {row['employee_total']}  total {row['total']}"
+            f"employee {row['employee_total']}  total {estimate}{row['total']}"
+        )
+        for change in row["adjustments"]:
+            typer.echo(
+                f"  {'':<10}   adjustment {change['amount']} due {change['due_date']} "
+                f"(computed {change['computed_on']})"
+            )
+    if any(row["provisional"] for row in summary):
+        typer.echo(
+            "≈ estimate: a rule behind it is unconfirmed or provisional (coverwatch policy check)"
         )
 
 

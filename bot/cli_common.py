@@ -8,6 +8,7 @@ line and exit code 1; a traceback would bury the reason an operator needs.
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +72,14 @@ class Options:
                 else fixed_clock(self.today, zone)
             )
         return open_app(settings, clock=clock)
+
+
+def cli_user() -> str:
+    """Who runs the command, for the audit log: the operating-system user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "unknown"
 
 
 def options(ctx: typer.Context) -> Options:

@@ -1,4 +1,4 @@
-"""`coverwatch import employees|payments|balances FILE [--dry-run]`: all or nothing.
+"""`coverwatch import employees|payments|balances|salaries FILE [--dry-run]`: all or nothing.
 
 Every bad row is printed as `row N, column C: reason` on stderr (one per line, as HR fixes
 them in the spreadsheet), the exit code is 1 and the transaction is rolled back: nothing is
@@ -7,6 +7,7 @@ written. A clean file is committed in one transaction and summarised in one line
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Protocol
 
@@ -21,12 +22,13 @@ from storage.imports import (
     import_balances,
     import_employees,
     import_payments,
+    import_salaries,
 )
 from storage.imports import employees as employees_file
 from storage.imports.table import Column, Progress
 
 app = typer.Typer(
-    help="Import employees, payments or balances from CSV or XLSX (all or nothing).",
+    help="Import employees, payments, balances or salaries from CSV or XLSX (all or nothing).",
     rich_markup_mode=None,
 )
 
@@ -84,12 +86,16 @@ def _run(
     dry_run: bool,
     sheet: str | None,
     strict: bool,
+    dated: bool = False,
 ) -> None:
+    """`dated`: the importer takes the clock's `today` (employees: the month a raise applies)."""
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     opts = options(ctx)
     settings = opts.settings()
     context = opts.app(settings)
+    if dated:
+        importer = functools.partial(importer, today=context.today())  # type: ignore[call-arg]
     targets = import_targets(settings, context)
     with Session(context.engine) as session, progress_bar(f"{kind} {path.name}") as progress:
         result = importer(
@@ -146,7 +152,16 @@ def employees(
     strict: Strict = False,
     sheet: SheetName = None,
 ) -> None:
-    _run(ctx, "employees", import_employees, file, dry_run=dry_run, sheet=sheet, strict=strict)
+    _run(
+        ctx,
+        "employees",
+        import_employees,
+        file,
+        dry_run=dry_run,
+        sheet=sheet,
+        strict=strict,
+        dated=True,
+    )
 
 
 @app.command()
@@ -173,3 +188,16 @@ def balances(
 ) -> None:
     """Account balance snapshots for the funding forecast: account, as_of, balance."""
     _run(ctx, "balances", import_balances, file, dry_run=dry_run, sheet=sheet, strict=strict)
+
+
+@app.command()
+@reported
+def salaries(
+    ctx: typer.Context,
+    file: FileArg,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    sheet: SheetName = None,
+) -> None:
+    """Base history: employee_id 工号, effective_from 生效月份 (YYYY-MM), salary 缴费基数."""
+    _run(ctx, "salaries", import_salaries, file, dry_run=dry_run, sheet=sheet, strict=strict)

@@ -12,7 +12,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -157,6 +157,12 @@ MAX_BODY_BYTES = 1024 * 1024
 """1 MiB: Slack and WeCom payloads are a few KB; 10,000 API payment items about 0.9 MB."""
 
 
+class CalendarConfig(_Section):
+    closures: tuple[date, ...] = ()
+    """Days the authorities were closed (typhoon signal 8, black rainstorm, system outages):
+    a due date on one moves to the next working day, for every policy."""
+
+
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -298,6 +304,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = AlertsConfig()
     accounts: dict[str, AccountConfig] = {}
     kpi: KpiConfig = KpiConfig()
+    calendar: CalendarConfig = CalendarConfig()
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
     slack: SlackConfig = SlackConfig()

@@ -5,6 +5,9 @@ the ledger through `run_dues`, the alerts through one `run_scan`: the demo exerc
 paths, not a fixture loader. Around the clock's "today" it tells one story per account:
 Shanghai's latest due is overdue and unpaid, Hong Kong has paid part of this month and its
 balance will not cover the rest, Beijing is in order but has a new hire not yet enrolled.
+Money over time: Beijing's oldest month was paid on time at the band in force before the
+latest one and recomputed after it was published (an adjustment, 补差, due at the next
+collection); one employee is insured in Hangzhou, whose band is carried over (an estimate, ≈).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -31,16 +34,21 @@ from bot.demo_company import HISTORY_MONTHS, Cast, Person, build_company
 from bot.wiring import routing_from, rules_from
 from core.enrollment import enrollment_deadline
 from core.periods import Period
+from core.policy import Scheme
 from handlers.context import AppContext
 from handlers.pipeline import handle
-from storage.accounts import account_policies, sync_accounts
+from storage.accounts import AccountPolicy, account_policies, sync_accounts
 from storage.db import make_engine, session_scope, upgrade
 from storage.imports import ImportResult, import_balances, import_employees, import_payments
 from storage.ledger import period_dues, run_dues
 from storage.models import AccountDue, DemoMarker, Employee
+from storage.payments import Adjustment, adjustments_by_account_period
 from storage.scan import run_scan
 
-ACCOUNTS = ("beijing", "shanghai", "hk")
+ACCOUNTS = ("beijing", "shanghai", "hk", "hangzhou")
+ADJUSTED_ACCOUNT = "beijing"
+ESTIMATE_ACCOUNT = "hangzhou"
+"""Its latest band is carried over until the new notice (`provisional`): dues are estimates."""
 LATE_ACCOUNT = "shanghai"
 PARTIAL_ACCOUNT = "hk"
 PARTIAL_SHARE = Decimal("0.4")
@@ -59,6 +67,10 @@ class Story:
     partial: AccountDue
     partial_paid: Decimal
     low_balance: Decimal
+    adjusted: tuple[Period, Adjustment] | None
+    """Beijing's back-dated band: the period and its adjustment (None without an older band)."""
+    estimated: str
+    """The employee insured on `ESTIMATE_ACCOUNT`."""
 
 
 def prepare_database(engine: Engine, *, reset: bool, force: bool = False) -> None:
@@ -107,6 +119,7 @@ def seed(app: AppContext, workdir: Path) -> Story:
     """Seed the company, its ledger, payments and balances around `app.today()`."""
     today = app.today()
     people, cast = build_company(today)
+    people, estimated = _move_one(people, cast, ESTIMATE_ACCOUNT)
     with session_scope(app.engine) as session:
         sync_accounts(session, {}, app.policies, ids=ACCOUNTS)
     rows = (person.__dict__ for person in people)
@@ -115,9 +128,14 @@ def seed(app: AppContext, workdir: Path) -> Story:
     periods = tuple(Period.of(today).shift(offset) for offset in range(1 - HISTORY_MONTHS, 1))
     with session_scope(app.engine) as session:
         accounts = account_policies(session, app.policies)
+        before = _before_latest_band(accounts[ADJUSTED_ACCOUNT], periods[0])
+        if before is not None:  # computed in its month, at the band in force then
+            early = {**accounts, ADJUSTED_ACCOUNT: before}
+            run_dues(session, periods[0], early, now=app.now(), today=periods[0].first_day)
         for period in periods:
-            run_dues(session, period, accounts, now=app.now())
+            run_dues(session, period, accounts, now=app.now(), actor="demo")
         dues = [due for period in periods for due in period_dues(session, period)]
+        changes = adjustments_by_account_period(session)
     past = [due for due in dues if due.due_date < today]
     late = max((d for d in past if d.account_id == LATE_ACCOUNT), key=lambda d: d.period)
     partial = min(
@@ -125,16 +143,19 @@ def seed(app: AppContext, workdir: Path) -> Story:
         key=lambda d: d.period,
     )
     partial_paid = (partial.total * PARTIAL_SHARE).quantize(CENT, rounding=ROUND_HALF_UP)
+    # Paid on time what was owed at the due date; an adjustment is due later, on its own date.
     payments = [
         {
             "account": d.account_id,
             "period": d.period,
-            "amount": d.total,
+            "amount": d.total
+            - sum((a.amount for a in changes.get((d.account_id, d.period), ())), Decimal(0)),
             "paid_on": d.due_date - timedelta(days=1 + i % 5),
         }
         for i, d in enumerate(past)
         if d is not late
     ]
+    adjusted = changes.get((ADJUSTED_ACCOUNT, str(periods[0])))
     payments.append(
         {
             "account": partial.account_id,
@@ -177,7 +198,31 @@ def seed(app: AppContext, workdir: Path) -> Story:
         partial=partial,
         partial_paid=partial_paid,
         low_balance=low_balance,
+        adjusted=(periods[0], adjusted[0]) if adjusted else None,
+        estimated=estimated,
     )
+
+
+def _move_one(people: list[Person], cast: Cast, account: str) -> tuple[list[Person], str]:
+    """Insure the first plain Beijing employee outside the cast on `account` instead."""
+    named = set(cast.__dict__.values())
+    index, person = next(
+        (i, p)
+        for i, p in enumerate(people)
+        if p.account == "beijing" and p.role == "employee" and p.employee_id not in named
+    )
+    moved = replace(person, account=account)
+    return [*people[:index], moved, *people[index + 1 :]], moved.employee_id
+
+
+def _before_latest_band(account: AccountPolicy, period: Period) -> AccountPolicy | None:
+    """The account as it stood before the band in force for `period` was published."""
+    policy = account.policy
+    version = policy.version_for(Scheme.PENSION, period)
+    if version is None:
+        return None
+    older = tuple(v for v in policy.versions if v.effective < version.effective)
+    return replace(account, policy=replace(policy, versions=older)) if older else None
 
 
 def guide(story: Story, database: str) -> str:
@@ -193,7 +238,7 @@ def guide(story: Story, database: str) -> str:
         [
             f"coverwatch demo: a company of {len(people)} seeded into {database}, "
             f"today {story.today.isoformat()}",
-            f"  accounts beijing (CNY), shanghai (CNY), hk (HKD); dues {first} .. {last}",
+            f"  accounts beijing, shanghai, hangzhou (CNY), hk (HKD); dues {first} .. {last}",
             f"  - {story.late.account_id} {story.late.period} (due {story.late.due_date}) "
             "is overdue and unpaid",
             f"  - {story.partial.account_id} {story.partial.period}: {story.partial_paid} of "
@@ -201,6 +246,7 @@ def guide(story: Story, database: str) -> str:
             f"({story.low_balance}) will not cover the rest",
             f"  - {hire.employee_id} {hire.name} was hired {hire.hire_date} and is not enrolled "
             f"(deadline {enrollment_deadline(hire.hire_date)})",
+            *_money_story(story),
             "Who is who:",
             who(cast.hr, "HR: you are chatting as this user"),
             who(cast.finance, "finance"),
@@ -214,6 +260,21 @@ def guide(story: Story, database: str) -> str:
             "",
         ]
     )
+
+
+def _money_story(story: Story) -> list[str]:
+    lines = []
+    if story.adjusted is not None:
+        period, change = story.adjusted
+        lines.append(
+            f"  - {ADJUSTED_ACCOUNT} {period} was paid on time, then recomputed at the band "
+            f"published later: adjustment {change.amount} due {change.due_date} (待缴 {period})"
+        )
+    lines.append(
+        f"  - {story.estimated} is insured in {ESTIMATE_ACCOUNT}, whose band is carried over "
+        "until the new notice: its dues are estimates, marked ≈ (待缴)"
+    )
+    return lines
 
 
 def run_demo(

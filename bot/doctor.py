@@ -19,7 +19,7 @@ from adapters.directory import LookupFailed, LookupRefused
 from bot.cli_common import CliError
 from bot.cli_sync import PLATFORMS, directory_for
 from bot.config import Settings
-from core.deadlines import cn_calendar_reach
+from core.calendars import cn_calendar_reach
 from core.policy import Policy
 from core.policy_loader import PolicyError, load_policies
 from storage.db import DatabaseUrlError, head_revision, make_engine, ping, schema_revision
@@ -223,9 +223,10 @@ def _policies(settings: Settings, today: date) -> list[Check]:
             Check(
                 name="holiday calendar",
                 level=Level.WARN,
-                detail=f"chinesecalendar knows holidays up to {reach}: due dates after that "
-                "skip weekends only",
-                fix="upgrade the chinesecalendar package once the State Council notice is out",
+                detail=f"the official holiday calendar is known up to {reach}: due dates "
+                "after that skip weekends and statutory holidays only (flagged as estimates)",
+                fix="upgrade the holidays (or chinesecalendar) package once the State Council "
+                "notice is out",
             )
         )
     else:

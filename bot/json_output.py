@@ -22,6 +22,7 @@ from handlers.types import Reply
 from storage.accounts import AccountPolicy
 from storage.ledger import employee_lines, period_dues
 from storage.models import Alert, ApiToken, AuditEntry, Delivery, Employee, LedgerLine
+from storage.payments import adjustments_by_account_period
 from storage.queries_ledger import headline_base
 
 
@@ -61,23 +62,39 @@ def dues_json(
 def dues_accounts_json(
     session: Session, period: Period, accounts: Mapping[str, AccountPolicy]
 ) -> list[dict[str, Any]]:
-    """`dues_json`'s `accounts`: what the summary needs, without reading every ledger line."""
-    return [
-        {
-            "account": due.account_id,
-            "currency": due.currency,
-            "due_date": due.due_date.isoformat(),
-            "employees": due.employees,
-            "employer_total": format_amount(
-                due.employer_total, _decimals(accounts, due.account_id)
-            ),
-            "employee_total": format_amount(
-                due.employee_total, _decimals(accounts, due.account_id)
-            ),
-            "total": format_amount(due.total, _decimals(accounts, due.account_id)),
-        }
-        for due in period_dues(session, period)
-    ]
+    """`dues_json`'s `accounts`: what the summary needs, without reading every ledger line.
+
+    `total` is what the period owes now; `adjustments` the differences found after its due
+    date; `provisional` whether any rule behind the amounts (core.estimates) or the holiday
+    calendar behind the due date (core.calendars) is an estimate.
+    """
+    changes = adjustments_by_account_period(session)
+    rows = []
+    for due in period_dues(session, period):
+        decimals = _decimals(accounts, due.account_id)
+        account = accounts.get(due.account_id)
+        rows.append(
+            {
+                "account": due.account_id,
+                "currency": due.currency,
+                "due_date": due.due_date.isoformat(),
+                "employees": due.employees,
+                "employer_total": format_amount(due.employer_total, decimals),
+                "employee_total": format_amount(due.employee_total, decimals),
+                "total": format_amount(due.total, decimals),
+                "provisional": account is not None
+                and (bool(account.estimates(period)) or account.due_date_estimated(period)),
+                "adjustments": [
+                    {
+                        "amount": format_amount(change.amount, decimals),
+                        "due_date": change.due_date.isoformat(),
+                        "computed_on": change.computed_on.isoformat(),
+                    }
+                    for change in changes.get((due.account_id, due.period), ())
+                ],
+            }
+        )
+    return rows
 
 
 def _employee_json(employee_id: str, lines: Sequence[LedgerLine], decimals: int) -> dict[str, Any]:

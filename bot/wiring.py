@@ -107,10 +107,17 @@ def scheduled_jobs(
         )
 
     def dues(fire_time: datetime) -> str:
-        period = Period.of(fire_time.astimezone(zone).date())
+        day = fire_time.astimezone(zone).date()
+        period = Period.of(day)
         with session_scope(app.engine) as session:
             run = run_dues(
-                session, period, account_policies(session, app.policies), now=app.clock()
+                session,
+                period,
+                account_policies(session, app.policies),
+                now=app.clock(),
+                today=day,
+                actor="job:dues",
+                via="job",
             )
         return f"{period}: {run.employees} employees"
 

@@ -1,60 +1,27 @@
-"""When a period's contributions fall due, after weekends and official holidays.
+"""When a period's contributions fall due, after weekends, official holidays and closures.
 
 The cut-off day is city practice, not national law (shared/reference/policies.md, "Law and
 practice"), so the day, the month offset and the holiday rule are policy data. A deadline
-that lands on a rest day moves to the next working day, as tax-bureau collection does.
+that lands on a rest day moves to the next working day, as tax-bureau collection does; the
+working days come from `core.calendars`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
-import chinese_calendar
-
+from core.calendars import is_official, is_working_day
 from core.periods import Period
 from core.policy import HolidayRule, Policy
 
-_SATURDAY = 5
 
-
-def _is_weekday(day: date) -> bool:
-    return day.weekday() < _SATURDAY
-
-
-def _is_cn_working_day(day: date) -> bool:
-    """Official working day in mainland China, per the `chinesecalendar` package.
-
-    The package knows the State Council holiday notices, including make-up working
-    Saturdays/Sundays (调休), for the years it ships (2004–2026 in v1.11.0). For a year it
-    does not know it raises NotImplementedError; we then fall back to weekends only, because
-    the next year's notice is published late each year and a due date must still exist.
-    The fallback can be early by the length of a holiday; upgrading the package fixes it.
-    """
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return _is_weekday(day)
-
-
-def cn_calendar_reach() -> int:
-    """The last year whose official holidays `chinesecalendar` knows: due dates after it fall
-    back to weekends only (see `_is_cn_working_day`)."""
-    years: list[int] = [day.year for day in chinese_calendar.holidays]
-    return max(years)
-
-
-def is_working_day(day: date, rule: HolidayRule) -> bool:
-    """Whether a deadline may fall on `day` under the policy's holiday rule."""
-    if rule is HolidayRule.NEXT_WORKING_DAY_CN:
-        return _is_cn_working_day(day)
-    if rule is HolidayRule.NEXT_WEEKDAY:
-        return _is_weekday(day)
-    return True
-
-
-def next_working_day(day: date, rule: HolidayRule) -> date:
-    """`day` itself when it is a working day under `rule`, else the first one after it."""
-    while not is_working_day(day, rule):
+def next_working_day(
+    day: date, rule: HolidayRule, closures: Collection[date] = frozenset()
+) -> date:
+    """`day` itself when it is a working day under `rule` and not a closure, else the first
+    such day after it."""
+    while day in closures or not is_working_day(day, rule):
         day += timedelta(days=1)
     return day
 
@@ -71,4 +38,39 @@ def due_date(policy: Policy, period: Period, *, due_day: int | None = None) -> d
     if not 1 <= day <= 31:
         raise ValueError(f"due day must be 1..31, got {day}")
     nominal = period.shift(policy.due.month_offset).day(day)
-    return next_working_day(nominal, policy.due.holiday_rule)
+    return next_working_day(nominal, policy.due.holiday_rule, policy.closures)
+
+
+def adjustment_due_date(policy: Policy, computed_on: date, *, due_day: int | None = None) -> date:
+    """When a difference found on `computed_on` (补差, a back-dated band or salary) falls due.
+
+    The policy's `adjustment_due_dates`-th regular due date strictly after the computing day
+    (1: the next collection), so the difference is never late on the day it becomes known.
+    """
+    period = Period.of(computed_on).shift(-policy.due.month_offset - 1)
+    remaining = policy.due.adjustment_due_dates
+    while True:
+        due = due_date(policy, period, due_day=due_day)
+        if due > computed_on:
+            remaining -= 1
+            if remaining == 0:
+                return due
+        period = period.next()
+
+
+def due_date_is_estimate(policy: Policy, period: Period, *, due_day: int | None = None) -> bool:
+    """Whether the period's due date rests on a holiday calendar not published yet."""
+    nominal = period.shift(policy.due.month_offset).day(
+        policy.due.day if due_day is None else due_day
+    )
+    moved = due_date(policy, period, due_day=due_day)
+    rule = policy.due.holiday_rule
+    return not (is_official(nominal, rule) and is_official(moved, rule))
+
+
+def next_due_period(policy: Policy, today: date, *, due_day: int | None = None) -> Period:
+    """The period whose regular due date is the first on or after `today` (the one due next)."""
+    period = Period.of(today).shift(-policy.due.month_offset - 1)
+    while due_date(policy, period, due_day=due_day) < today:
+        period = period.next()
+    return period

@@ -111,3 +111,67 @@ def _unpaid_amount_days(
     if unpaid > ZERO and accrue_from <= as_of:
         total += unpaid * ((as_of - accrue_from).days + 1)
     return total
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One amount a period owes from its own due date: the original dues, or an adjustment."""
+
+    amount: Decimal
+    due_date: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeriodFee:
+    """A period's charges settled against its payments, evaluated on one day."""
+
+    late_fee: Decimal
+    """Sum of each charge's fee, each from its own due date."""
+    days_overdue: int
+    """The longest any charge has been (or was) late."""
+    outstanding: Decimal
+    """Everything still unpaid, whether due yet or not."""
+    current_due: date | None
+    """Due date of the earliest charge not paid in full (None when all are)."""
+
+
+def period_fee(
+    policy: Policy,
+    charges: Iterable[Charge],
+    payments: Iterable[Payment],
+    as_of: date,
+) -> PeriodFee:
+    """Late fees of a period whose dues changed after its due date (补差).
+
+    Payments settle the charges in due-date order (the oldest debt first), so money paid on
+    time for the original dues keeps it on time, and an adjustment only costs a fee once its
+    own due date passes. A credit (a negative charge, from a lower band) counts like a payment
+    received the day it was computed, which the caller passes as `Payment`s. Raises
+    ValueError as `late_fee` does.
+    """
+    ordered = sorted(charges, key=lambda charge: charge.due_date)
+    received = sorted((p for p in payments if p.paid_on <= as_of), key=lambda p: p.paid_on)
+    shares: list[list[Payment]] = [[] for _ in ordered]
+    remaining = [charge.amount for charge in ordered]
+    for payment in received:
+        left = payment.amount
+        for index, owed in enumerate(remaining):
+            if left <= ZERO:
+                break
+            if owed <= ZERO:
+                continue
+            part = min(owed, left)
+            shares[index].append(Payment(payment.paid_on, part))
+            remaining[index] -= part
+            left -= part
+    fees = [
+        late_fee(policy, charge.amount, charge.due_date, share, as_of)
+        for charge, share in zip(ordered, shares, strict=True)
+    ]
+    unpaid = [charge for charge, fee in zip(ordered, fees, strict=True) if fee.outstanding > ZERO]
+    return PeriodFee(
+        late_fee=sum((fee.amount for fee in fees), ZERO),
+        days_overdue=max((fee.days_overdue for fee in fees), default=0),
+        outstanding=sum((fee.outstanding for fee in fees), ZERO),
+        current_due=unpaid[0].due_date if unpaid else None,
+    )

@@ -32,6 +32,8 @@ class Scheme(StrEnum):
 class HolidayRule(StrEnum):
     NEXT_WORKING_DAY_CN = "next_working_day_cn"
     """Postpone past weekends and official Chinese holidays, honouring make-up working days."""
+    NEXT_WORKING_DAY_HK = "next_working_day_hk"
+    """Postpone past Saturdays, Sundays and Hong Kong general holidays (MPFA practice)."""
     NEXT_WEEKDAY = "next_weekday"
     """Postpone past Saturdays and Sundays only."""
     NONE = "none"
@@ -128,6 +130,10 @@ class Policy:
     tags: tuple[str, ...] = field(default=())
     names: tuple[tuple[str, str], ...] = ()
     """Display names per reply language: (`zh-CN`, `北京`), (`en`, `Beijing`)…"""
+
+    closures: frozenset[date] = frozenset()
+    """Days the authorities were closed (`[calendar] closures`: typhoon signal 8, black
+    rainstorm, system outages); a due date on one moves to the next working day."""
 
     def display_name(self, locale: str) -> str:
         """The account's name in `locale`; zh-HK falls back to zh-CN, then `name`."""

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from core.deadlines import due_date_is_estimate
+from core.estimates import Estimate, estimates
+from core.periods import Period
 from core.policy import AccountSettings, Policy
 from storage.models import Account
 
@@ -25,6 +28,18 @@ class AccountPolicy:
     @property
     def currency(self) -> str:
         return self.policy.currency
+
+    def estimates(self, period: Period) -> tuple[Estimate, ...]:
+        """The estimated rules behind this account's dues for `period` (core.estimates);
+        empty for a period the policy cannot compute at all."""
+        try:
+            return estimates(self.policy, self.settings, period)
+        except ValueError:
+            return ()
+
+    def due_date_estimated(self, period: Period) -> bool:
+        """Whether the period's due date uses a holiday calendar not published yet."""
+        return due_date_is_estimate(self.policy, period, due_day=self.settings.due_day)
 
 
 def known_account_ids(

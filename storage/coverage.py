@@ -21,7 +21,9 @@ def employee_cover(
     account = accounts[employee.account_id]
     standings = {
         period: standing
-        for period, standing in period_standings(session, employee.account_id, as_of).items()
+        for period, standing in period_standings(
+            session, employee.account_id, account.policy, as_of
+        ).items()
         if owes_dues(employee, period)
     }
     return cover_status(

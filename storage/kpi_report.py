@@ -7,8 +7,9 @@ accounts its people are insured on, its own hires, and the alerts about it, its 
 those accounts. A month's hires are the people hired in it; its alerts those opened in it.
 
 Money is about the month's dues, evaluated on the report day: `arrears` is principal still
-unpaid after the due date, `late_fees_paid` the fee on dues that were later paid in full
-(settled with them), `late_fees_accruing` the fee to date on dues still in arrears. A
+unpaid after the due date, `late_fees_accrued` every late fee the dues have cost so far,
+`late_fees_paid` the late-fee payments received (`kind = "late_fee"`), `late_fees_accruing`
+the accrued fee not paid yet. A
 department's money is its share of each account's dues, pro rata to its people's ledger lines:
 the account pays, not the department.
 """
@@ -52,8 +53,9 @@ def _money(item: AccountPeriod, today: date) -> Money:
         account=item.account_id,
         currency=item.currency,
         arrears=item.outstanding if late else ZERO,
-        late_fees_paid=item.late_fee if item.fully_paid else ZERO,
-        late_fees_accruing=ZERO if item.fully_paid else item.late_fee,
+        late_fees_accrued=item.late_fee,
+        late_fees_paid=item.late_fee_paid,
+        late_fees_accruing=item.late_fee_outstanding,
     )
 
 

@@ -30,8 +30,12 @@ class Money:
     account: str
     currency: str
     arrears: Decimal
+    late_fees_accrued: Decimal
+    """Every late fee the month's dues have cost so far, paid or not."""
     late_fees_paid: Decimal
+    """Late-fee payments received (`kind = "late_fee"`)."""
     late_fees_accruing: Decimal
+    """Accrued and not paid yet."""
 
     def scaled(self, share: Decimal) -> Money:
         def part(amount: Decimal) -> Decimal:
@@ -41,6 +45,7 @@ class Money:
             account=self.account,
             currency=self.currency,
             arrears=part(self.arrears),
+            late_fees_accrued=part(self.late_fees_accrued),
             late_fees_paid=part(self.late_fees_paid),
             late_fees_accruing=part(self.late_fees_accruing),
         )
@@ -65,6 +70,8 @@ class KpiRow:
                 account="",
                 currency=item.currency,
                 arrears=item.arrears + (seen.arrears if seen else ZERO),
+                late_fees_accrued=item.late_fees_accrued
+                + (seen.late_fees_accrued if seen else ZERO),
                 late_fees_paid=item.late_fees_paid + (seen.late_fees_paid if seen else ZERO),
                 late_fees_accruing=item.late_fees_accruing
                 + (seen.late_fees_accruing if seen else ZERO),

@@ -1,7 +1,11 @@
 """The contribution ledger: the period's dues computed per employee and scheme, and stored.
 
-A dues run replaces the period's rows in one transaction, so running it twice leaves the same
-ledger. Employees are streamed in chunks: 100,000 of them never sit in memory at once.
+Running a period again before its due date replaces it, so a re-run leaves the same ledger.
+After the due date what was owed then is kept: the employee lines show the new computation,
+the account's total becomes what the period owes now, and the difference is a
+`LedgerAdjustment` (补差) due on the policy's next regular due date, so a back-dated band
+causes no false late fee. Every change is written to the audit log (storage.audit).
+Employees are streamed in chunks: 100,000 of them never sit in memory at once.
 """
 
 from __future__ import annotations
@@ -10,17 +14,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
+from typing import Protocol
 
 from sqlalchemy import Table, delete, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from core.contributions import AccountRules, Amounts, account_rules
-from core.deadlines import due_date
+from core.deadlines import adjustment_due_date, due_date
 from core.periods import Period
 from storage.accounts import AccountPolicy
+from storage.audit import record_audit
 from storage.bulk import BulkInsert
-from storage.models import AccountDue, Employee, LedgerLine
+from storage.models import AccountDue, Employee, LedgerAdjustment, LedgerLine, Payment
+from storage.salaries import salary_in_force
 from storage.types import to_cents
 
 _CHUNK = 5000
@@ -31,6 +39,10 @@ _Line = tuple[str, int, int, int]
 """`(scheme, base, employer, employee)` in integer cents."""
 _Row = tuple[str, str, str, str, int, int, int]
 """A `ledger_line` row in `_LINE_COLUMNS` order."""
+
+
+class _Audit(Protocol):
+    def __call__(self, *, action: str, detail: str) -> object: ...
 
 
 @dataclass
@@ -67,17 +79,24 @@ def run_dues(
     accounts: Mapping[str, AccountPolicy],
     *,
     now: datetime,
+    today: date | None = None,
+    actor: str = "dues",
+    via: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DuesRun:
     """Compute and store the period's ledger and account totals (idempotent).
+
+    `today` (default: `now`'s date) decides whether an account's period is past its due
+    date; `actor`/`via` say in the audit log who or which job ran it.
 
     The month-end hot path (bench `dues_100k`): employees are read as plain columns, each
     account's rules are resolved once, and ledger rows go straight to the driver
     (`storage.bulk`) as integer cents by `storage.types.to_cents`, the `Money` column's rule.
     """
     key = str(period)
+    day = now.date() if today is None else today
+    stored = {due.account_id: due for due in period_dues(session, period)}
     session.execute(delete(LedgerLine).where(col(LedgerLine.period) == key))
-    session.execute(delete(AccountDue).where(col(AccountDue.period) == key))
     totals = {
         account_id: AccountTotals(
             account_id=account_id,
@@ -87,7 +106,7 @@ def run_dues(
         for account_id, account in accounts.items()
     }
     owing = _owing(period)
-    connection = session.connection()  # the deletes above flushed the session
+    connection = session.connection()  # the delete above flushed the session
     count = connection.execute(select(func.count()).select_from(owing.subquery())).scalar_one()
     write = BulkInsert(connection, _LEDGER, _LINE_COLUMNS)
     runs: dict[str, _AccountRun] = {}
@@ -116,31 +135,112 @@ def run_dues(
         if progress is not None:
             progress(done, count)
     result = DuesRun(period=period)
+    audit = partial(record_audit, session, at=now, actor=actor, via=via)
     for total in totals.values():
-        if total.employees == 0:
+        before = stored.get(total.account_id)
+        if before is None and total.employees == 0:
             continue
-        session.add(
-            AccountDue(
-                account_id=total.account_id,
-                period=key,
-                currency=total.currency,
-                due_date=total.due_date,
-                employees=total.employees,
-                employer_total=total.employer_total,
-                employee_total=total.employee_total,
-                total=total.total,
-                computed_at=now,
-            )
-        )
-        result.accounts.append(total)
-        result.employees += total.employees
+        if before is None:
+            session.add(_account_due(total, key, now))
+            audit(action="ledger.compute", detail=f"{total.account_id} {key}: {_sums(total)}")
+        elif day <= before.due_date:
+            _replace(session, before, total, now, audit)
+        else:
+            account = accounts[total.account_id]
+            _adjust(session, before, total, account, now=now, today=day, audit=audit)
+        if total.employees or (before is not None and day > before.due_date):
+            result.accounts.append(total)
+            result.employees += total.employees
     session.flush()
     return result
 
 
+def _account_due(total: AccountTotals, key: str, now: datetime) -> AccountDue:
+    return AccountDue(
+        account_id=total.account_id,
+        period=key,
+        currency=total.currency,
+        due_date=total.due_date,
+        employees=total.employees,
+        employer_total=total.employer_total,
+        employee_total=total.employee_total,
+        total=total.total,
+        computed_at=now,
+    )
+
+
+def _sums(total: AccountTotals) -> str:
+    return (
+        f"{total.employees} employees, employer {total.employer_total}, "
+        f"employee {total.employee_total}, total {total.total}, due {total.due_date}"
+    )
+
+
+def _replace(
+    session: Session, before: AccountDue, total: AccountTotals, now: datetime, audit: _Audit
+) -> None:
+    """Before the due date a recomputation simply replaces the period (nothing was late yet)."""
+    where = f"{total.account_id} {before.period}"
+    if total.employees == 0:
+        session.delete(before)
+        audit(action="ledger.remove", detail=f"{where}: nobody owes dues any more")
+        return
+    changed = (before.total, before.due_date) != (total.total, total.due_date)
+    _store(before, total, now)
+    before.due_date = total.due_date
+    if changed:
+        audit(action="ledger.replace", detail=f"{where}: {_sums(total)} (before the due date)")
+
+
+def _adjust(
+    session: Session,
+    before: AccountDue,
+    total: AccountTotals,
+    account: AccountPolicy,
+    *,
+    now: datetime,
+    today: date,
+    audit: _Audit,
+) -> None:
+    """After the due date the original stays owed from its date; the difference is due later."""
+    difference = total.total - before.total
+    total.due_date = before.due_date  # what the period keeps; adjustments have their own
+    _store(before, total, now)
+    if difference == ZERO:
+        return
+    due = adjustment_due_date(account.policy, today, due_day=account.settings.due_day)
+    session.add(
+        LedgerAdjustment(
+            account_id=total.account_id,
+            period=before.period,
+            amount=difference,
+            due_date=due,
+            computed_on=today,
+            computed_at=now,
+        )
+    )
+    audit(
+        action="ledger.adjust",
+        detail=(
+            f"{total.account_id} {before.period}: recomputed after the due date "
+            f"{before.due_date}: {'+' if difference > ZERO else ''}{difference} due {due}; "
+            f"now {_sums(total)}"
+        ),
+    )
+
+
+def _store(row: AccountDue, total: AccountTotals, now: datetime) -> None:
+    row.employees = total.employees
+    row.employer_total = total.employer_total
+    row.employee_total = total.employee_total
+    row.total = total.total
+    row.computed_at = now
+
+
 def _owing(period: Period) -> Select[str, str, Decimal]:
-    """`(employee_id, account_id, salary)` of everyone `owes_dues` in `period`, as SQL."""
-    return select(col(Employee.employee_id), col(Employee.account_id), col(Employee.salary)).where(
+    """`(employee_id, account_id, salary in force)` of everyone `owes_dues` in `period`, as SQL."""
+    salary = salary_in_force(period)
+    return select(col(Employee.employee_id), col(Employee.account_id), salary).where(
         col(Employee.enrolled_on).is_not(None),
         col(Employee.enrolled_on) <= period.last_day,
         or_(col(Employee.leave_date).is_(None), col(Employee.leave_date) >= period.first_day),
@@ -205,6 +305,30 @@ def employee_lines(
     return session.exec(query.order_by(col(LedgerLine.employee_id), col(LedgerLine.id))).all()
 
 
-def latest_period(session: Session) -> Period | None:
-    latest = session.exec(select(func.max(AccountDue.period))).one()
-    return Period.parse(latest) if latest else None
+def void_period(
+    session: Session, period: Period, *, now: datetime, actor: str, via: str | None = None
+) -> int:
+    """Remove a period's ledger (a mistyped `dues --period`); the number of accounts removed.
+
+    Raises ValueError, changing nothing, when the period has no ledger or any payment was
+    recorded against it: paid dues are history, not a typo.
+    """
+    key = str(period)
+    dues = period_dues(session, period)
+    if not dues:
+        raise ValueError(f"{key} has no ledger to void")
+    paid = session.exec(select(func.count()).where(col(Payment.period) == key)).one()
+    if paid:
+        raise ValueError(f"{key} has {paid} payment(s) recorded against it; not voided")
+    for model in (LedgerLine, LedgerAdjustment, AccountDue):
+        session.execute(delete(model).where(col(model.period) == key))
+    accounts = ", ".join(due.account_id for due in dues)
+    record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="ledger.void",
+        detail=f"{key}: ledger removed for {accounts}",
+        via=via,
+    )
+    return len(dues)

@@ -53,6 +53,18 @@ class Employee(SQLModel, table=True):
     """Mobile number: how `sync users` finds the DingTalk or WeCom id."""
 
 
+class SalaryHistory(SQLModel, table=True):
+    """An employee's contribution base from a month on: dues for a period use the one in force."""
+
+    __tablename__ = "salary_history"
+    __table_args__ = (UniqueConstraint("employee_id", "effective_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: str = Field(foreign_key="employee.employee_id", max_length=64)
+    effective_from: str = Field(max_length=7)
+    salary: Decimal = _money()
+
+
 class LedgerLine(SQLModel, table=True):
     """One employee's contribution to one scheme for one period."""
 
@@ -87,8 +99,30 @@ class AccountDue(SQLModel, table=True):
     computed_at: datetime
 
 
+class LedgerAdjustment(SQLModel, table=True):
+    """A difference found by recomputing a period after its due date (补差), due on its own date.
+
+    The period's `AccountDue` holds what it owes now; its total minus its adjustments is what
+    was owed at the original due date. A negative amount is a credit.
+    """
+
+    __tablename__ = "ledger_adjustment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="account.id", max_length=64)
+    period: str = Field(max_length=7, index=True)
+    amount: Decimal = _money()
+    due_date: date
+    computed_on: date
+    computed_at: datetime
+
+
 class Payment(SQLModel, table=True):
-    """Money received by an account for a period; re-importing the same row is a no-op."""
+    """Money received by an account for a period; re-importing the same row is a no-op.
+
+    `kind` is `dues` (principal) or `late_fee` (滞纳金, the MPF surcharge): a late-fee payment
+    never reduces the principal.
+    """
 
     __table_args__ = (UniqueConstraint("account_id", "period", "paid_on", "amount"),)
 
@@ -97,6 +131,7 @@ class Payment(SQLModel, table=True):
     period: str = Field(max_length=7, index=True)
     amount: Decimal = _money()
     paid_on: date
+    kind: str = Field(default="dues", max_length=16)
 
 
 class Balance(SQLModel, table=True):

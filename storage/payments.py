@@ -1,4 +1,10 @@
-"""Money received and what is still owed: payments, balances and arrears per account-period."""
+"""Money received and what is still owed: payments, balances and arrears per account-period.
+
+A period recomputed after its due date owes its original dues from the original due date and
+each adjustment (补差) from the adjustment's own due date (storage.ledger); payments settle the
+oldest charge first (core.late_fees.period_fee). Late-fee payments (`kind = "late_fee"`) pay
+the fee, never the principal.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +18,26 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from core.cover import PeriodStanding
+from core.late_fees import Charge, period_fee
 from core.late_fees import Payment as CorePayment
-from core.late_fees import late_fee
 from core.periods import Period
 from core.policy import Policy
 from storage.accounts import AccountPolicy
-from storage.models import AccountDue, Balance, Payment
+from storage.models import AccountDue, Balance, LedgerAdjustment, Payment
 
 ZERO = Decimal("0.00")
+DUES = "dues"
+LATE_FEE = "late_fee"
+PAYMENT_KINDS = (DUES, LATE_FEE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Adjustment:
+    """A difference found after the due date: due on its own date; negative = a credit."""
+
+    amount: Decimal
+    due_date: date
+    computed_on: date
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,10 +48,17 @@ class AccountPeriod:
     period: Period
     currency: str
     due_date: date
+    """The due date that governs now: the earliest charge still unpaid (the original dues or an
+    adjustment), or the original due date once everything is paid."""
+    original_due_date: date
     total: Decimal
+    """The whole amount the period owes now, adjustments included."""
+    adjustments: tuple[Adjustment, ...]
     paid: Decimal
     outstanding: Decimal
     late_fee: Decimal
+    """Late fee accrued to the evaluation day."""
+    late_fee_paid: Decimal
     days_overdue: int
     suspension_on: date | None
     """None where the policy suspends no cover (Hong Kong MPF)."""
@@ -46,22 +71,48 @@ class AccountPeriod:
         return self.outstanding <= ZERO
 
     @property
-    def paid_on_time(self) -> bool:
-        return sum((p.amount for p in self.payments if p.paid_on <= self.due_date), ZERO) >= (
-            self.total
-        )
+    def late_fee_outstanding(self) -> Decimal:
+        return max(ZERO, self.late_fee - self.late_fee_paid)
 
 
 def payments_by_account_period(
-    session: Session, account_id: str | None = None
+    session: Session, account_id: str | None = None, kind: str = DUES
 ) -> dict[tuple[str, str], list[CorePayment]]:
-    query = select(Payment)
+    """Payments of one `kind` per (account, period), oldest first."""
+    query = select(Payment).where(Payment.kind == kind)
     if account_id is not None:
         query = query.where(Payment.account_id == account_id)
     grouped: dict[tuple[str, str], list[CorePayment]] = defaultdict(list)
     for row in session.exec(query.order_by(col(Payment.paid_on), col(Payment.id))):
         grouped[(row.account_id, row.period)].append(CorePayment(row.paid_on, row.amount))
     return grouped
+
+
+def adjustments_by_account_period(
+    session: Session, account_id: str | None = None
+) -> dict[tuple[str, str], list[Adjustment]]:
+    query = select(LedgerAdjustment)
+    if account_id is not None:
+        query = query.where(LedgerAdjustment.account_id == account_id)
+    grouped: dict[tuple[str, str], list[Adjustment]] = defaultdict(list)
+    order = (col(LedgerAdjustment.computed_on), col(LedgerAdjustment.id))
+    for row in session.exec(query.order_by(*order)):
+        grouped[(row.account_id, row.period)].append(
+            Adjustment(amount=row.amount, due_date=row.due_date, computed_on=row.computed_on)
+        )
+    return grouped
+
+
+def charges(
+    total: Decimal, due_date: date, adjustments: Sequence[Adjustment]
+) -> tuple[list[Charge], list[CorePayment]]:
+    """The period's charges (original dues, then each positive adjustment) and its credits,
+    which settle like payments received the day they were computed."""
+    original = total - sum((a.amount for a in adjustments), ZERO)
+    owed = [Charge(original, due_date)] if original > ZERO else []
+    owed += [Charge(a.amount, a.due_date) for a in adjustments if a.amount > ZERO]
+    credits = [CorePayment(a.computed_on, -a.amount) for a in adjustments if a.amount < ZERO]
+    return owed, credits
 
 
 def account_periods(
@@ -71,23 +122,34 @@ def account_periods(
     employee's cover needs less (`period_standings`)."""
     query = select(AccountDue).order_by(col(AccountDue.period), col(AccountDue.account_id))
     payments = payments_by_account_period(session)
+    fee_payments = payments_by_account_period(session, kind=LATE_FEE)
+    adjustments = adjustments_by_account_period(session)
     result = []
     for due in session.exec(query):
+        key = (due.account_id, due.period)
         policy = accounts[due.account_id].policy
-        received = tuple(payments.get((due.account_id, due.period), ()))
-        fee = late_fee(policy, due.total, due.due_date, received, as_of)
+        received = tuple(payments.get(key, ()))
+        changes = tuple(adjustments.get(key, ()))
+        owed, credits = charges(due.total, due.due_date, changes)
+        fee = period_fee(policy, owed, [*received, *credits], as_of)
+        current_due = fee.current_due or due.due_date
         result.append(
             AccountPeriod(
                 account_id=due.account_id,
                 period=Period.parse(due.period),
                 currency=due.currency,
-                due_date=due.due_date,
+                due_date=current_due,
+                original_due_date=due.due_date,
                 total=due.total,
+                adjustments=changes,
                 paid=sum((p.amount for p in received if p.paid_on <= as_of), ZERO),
                 outstanding=fee.outstanding,
-                late_fee=fee.amount,
+                late_fee=fee.late_fee,
+                late_fee_paid=sum(
+                    (p.amount for p in fee_payments.get(key, ()) if p.paid_on <= as_of), ZERO
+                ),
                 days_overdue=fee.days_overdue,
-                suspension_on=suspension_on(policy, due.due_date),
+                suspension_on=suspension_on(policy, current_due),
                 payments=received,
                 paid_in_full_on=_paid_in_full_on(due.total, received, as_of),
             )
@@ -108,32 +170,57 @@ _ACCOUNT_PAYMENTS = (
     .where(
         col(Payment.account_id) == bindparam("account_id"),
         col(Payment.paid_on) <= bindparam("as_of"),
+        col(Payment.kind) == DUES,
     )
     .order_by(col(Payment.paid_on), col(Payment.id))
+)
+_ACCOUNT_ADJUSTMENTS = (
+    select(
+        col(LedgerAdjustment.period),
+        col(LedgerAdjustment.amount),
+        col(LedgerAdjustment.due_date),
+        col(LedgerAdjustment.computed_on),
+    )
+    .where(
+        col(LedgerAdjustment.account_id) == bindparam("account_id"),
+        col(LedgerAdjustment.period) <= bindparam("through"),
+    )
+    .order_by(col(LedgerAdjustment.computed_on), col(LedgerAdjustment.id))
 )
 
 
 def period_standings(
-    session: Session, account_id: str, as_of: date
+    session: Session, account_id: str, policy: Policy, as_of: date
 ) -> dict[Period, PeriodStanding]:
-    """One account's periods up to `as_of`'s month: due date and the day paid in full.
+    """One account's periods up to `as_of`'s month: the due date that governs and the day paid
+    in full. An adjustment not due yet is the period's due date, so it suspends nothing.
 
     All that cover needs (core.cover): `account_periods` also works out every period's late
     fee and suspension day, which a `coverage` question never shows.
     """
+    through = str(Period.of(as_of))
     received: dict[str, list[CorePayment]] = defaultdict(list)
     paid = session.exec(_ACCOUNT_PAYMENTS, params={"account_id": account_id, "as_of": as_of})
     for period, paid_on, amount in paid:
         received[period].append(CorePayment(paid_on, amount))
-    dues = session.exec(
-        _ACCOUNT_DUES, params={"account_id": account_id, "through": str(Period.of(as_of))}
-    )
-    return {
-        Period.parse(period): PeriodStanding(
-            due_date=due_date, paid_in_full_on=_paid_in_full_on(total, received[period], as_of)
+    changes: dict[str, list[Adjustment]] = defaultdict(list)
+    params = {"account_id": account_id, "through": through}
+    for period, amount, due_date, computed_on in session.exec(_ACCOUNT_ADJUSTMENTS, params=params):
+        changes[period].append(
+            Adjustment(amount=amount, due_date=due_date, computed_on=computed_on)
         )
-        for period, due_date, total in dues
-    }
+    dues = session.exec(_ACCOUNT_DUES, params=params)
+    standings = {}
+    for period, due_date, total in dues:
+        governing = due_date
+        if changes.get(period):
+            owed, credits = charges(total, due_date, changes[period])
+            fee = period_fee(policy, owed, [*received[period], *credits], as_of)
+            governing = fee.current_due or due_date
+        standings[Period.parse(period)] = PeriodStanding(
+            due_date=governing, paid_in_full_on=_paid_in_full_on(total, received[period], as_of)
+        )
+    return standings
 
 
 def suspension_on(policy: Policy, due_date: date) -> date | None:
@@ -157,11 +244,12 @@ def _paid_in_full_on(total: Decimal, payments: Sequence[CorePayment], as_of: dat
 def arrears(
     session: Session, accounts: Mapping[str, AccountPolicy], as_of: date
 ) -> list[AccountPeriod]:
-    """Account-periods past their due date and not fully paid on `as_of`."""
+    """Account-periods past their due date and not fully paid on `as_of`, or paid but with a
+    late fee still unpaid (a payment of exactly the principal leaves the fee owed)."""
     return [
         item
         for item in account_periods(session, accounts, as_of)
-        if item.due_date < as_of and not item.fully_paid
+        if (item.due_date < as_of and not item.fully_paid) or item.late_fee_outstanding > ZERO
     ]
 
 

@@ -1,13 +1,19 @@
-"""Ledger look-ups beyond `storage.ledger`: an employee's latest period and base, the report.
+"""Ledger look-ups beyond `storage.ledger`: which period a question means, an employee's
+latest period and base, the report.
 
 The dues report reads a period's ledger as a stream (`yield_per`: `fetchmany` chunks on
 SQLite, a server-side cursor on PostgreSQL), so a million lines never sit in memory, and takes
 each account's subtotal from SQL rather than adding the lines up in Python.
+
+Chat defaults (`缴费明细`, `待缴`, `kpi`) use the latest period that is due or due next, never a
+future one: a period computed ahead (or mistyped, `dues --period 2030-01 --force`) must not
+become everyone's answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -15,8 +21,10 @@ from sqlalchemy import func, type_coerce
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
+from core.deadlines import next_due_period
 from core.periods import Period
-from storage.models import Employee, LedgerLine
+from storage.accounts import AccountPolicy
+from storage.models import AccountDue, Employee, LedgerLine
 from storage.types import Money
 
 REPORT_CHUNK = 2000
@@ -29,9 +37,40 @@ BASE_SCHEME = "pension"
 staff check; an employee without a pension line (Hong Kong MPF) has their first line's base."""
 
 
-def latest_employee_period(session: Session, employee_id: str) -> Period | None:
-    """The newest period with ledger lines for this employee (None before their first run)."""
+def latest_due_period(
+    session: Session,
+    today: date,
+    accounts: Mapping[str, AccountPolicy],
+    account_id: str | None = None,
+) -> Period | None:
+    """The latest stored period that is due on `today` or falls due next for its account's
+    policy; periods computed further ahead are never a default."""
+    query = select(col(AccountDue.account_id), func.max(AccountDue.period))
+    bounds = {
+        key: next_due_period(a.policy, today, due_day=a.settings.due_day)
+        for key, a in accounts.items()
+        if account_id is None or key == account_id
+    }
+    found = []
+    for key, bound in bounds.items():
+        latest = session.exec(
+            query.where(
+                col(AccountDue.account_id) == key, col(AccountDue.period) <= str(bound)
+            ).group_by(col(AccountDue.account_id))
+        ).first()
+        if latest is not None:
+            found.append(latest[1])
+    return Period.parse(max(found)) if found else None
+
+
+def latest_employee_period(
+    session: Session, employee_id: str, through: Period | None = None
+) -> Period | None:
+    """The newest period with ledger lines for this employee, up to `through` if given (None
+    before their first run)."""
     query = select(func.max(LedgerLine.period)).where(LedgerLine.employee_id == employee_id)
+    if through is not None:
+        query = query.where(col(LedgerLine.period) <= str(through))
     latest = session.exec(query).one()
     return Period.parse(latest) if latest else None
 

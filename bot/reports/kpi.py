@@ -41,6 +41,7 @@ def _money_json(money: Money) -> dict[str, str]:
     return {
         "currency": money.currency,
         "arrears": format_amount(money.arrears),
+        "late_fees_accrued": format_amount(money.late_fees_accrued),
         "late_fees_paid": format_amount(money.late_fees_paid),
         "late_fees_accruing": format_amount(money.late_fees_accruing),
     }
@@ -101,6 +102,7 @@ def _columns(locale: str, currencies: Sequence[str]) -> list[Column]:
     for currency in currencies:
         columns += [
             Column(header("arrears", currency=currency), Kind.MONEY, currency),
+            Column(header("late_fees_accrued", currency=currency), Kind.MONEY, currency),
             Column(header("late_fees_paid", currency=currency), Kind.MONEY, currency),
             Column(header("late_fees_accruing", currency=currency), Kind.MONEY, currency),
         ]
@@ -132,9 +134,14 @@ def kpi_sheets(report: KpiReport, locale: str) -> list[Sheet]:
             for currency in currencies:
                 figures = money.get(currency)
                 cells += (
-                    [figures.arrears, figures.late_fees_paid, figures.late_fees_accruing]
+                    [
+                        figures.arrears,
+                        figures.late_fees_accrued,
+                        figures.late_fees_paid,
+                        figures.late_fees_accruing,
+                    ]
                     if figures
-                    else [None, None, None]
+                    else [None] * 4
                 )
             sheet.add(cells)
         sheets.append(sheet)

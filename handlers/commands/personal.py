@@ -17,7 +17,7 @@ from handlers.router import Request, Router, period_arg
 from handlers.types import Field, Reply
 from storage.coverage import employee_cover
 from storage.ledger import employee_lines
-from storage.queries_ledger import latest_employee_period
+from storage.queries_ledger import latest_due_period, latest_employee_period
 
 router = Router()
 ZERO = Decimal("0.00")
@@ -96,7 +96,10 @@ def contributions(request: Request) -> Reply:
     if request.args:
         period = period_arg(request.args[0])
     else:
-        latest = latest_employee_period(request.session, employee.employee_id)
+        due = latest_due_period(
+            request.session, request.today, request.accounts, employee.account_id
+        )
+        latest = latest_employee_period(request.session, employee.employee_id, through=due)
         if latest is None:
             return Reply(text=request.t("contributions.no_ledger"))
         period = latest

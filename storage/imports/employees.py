@@ -7,6 +7,10 @@ file with only the required columns updates salaries without erasing chat ids.
 Employees missing from the file are kept (leaving is recorded with `leave_date`).
 The API's items follow the same rule per item: a field left out of an item is unchanged, so a
 new employee's item must carry every required field.
+
+Salaries keep their history (storage.salaries): `salary` applies from `salary_from`, or when
+that is blank from the hire month for a new employee and from the current month for an
+existing one, so a re-import with a raise never rewrites a month already computed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from core.periods import Period
 from storage.bulk import BulkInsert, driver_row
 from storage.imports.accounts import account_parser, ensure_accounts
 from storage.imports.cells import (
@@ -30,12 +35,14 @@ from storage.imports.cells import (
     parse_date,
     parse_email,
     parse_mobile,
+    parse_period,
     text,
 )
 from storage.imports.errors import ImportResult
 from storage.imports.table import Column, Items, Progress, Row, Table, open_table
 from storage.imports.user_ids import UserIdClaims
 from storage.models import Employee
+from storage.salaries import SalaryChange, history_months, record_salaries
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
 # Chinese role names HR files commonly carry; stored as the contract's ids.
@@ -64,9 +71,12 @@ COLUMNS = (
     Column("leave_date", ("离职日期",)),
     Column("email", ("邮箱",)),
     Column("mobile", ("手机号",)),
+    Column("salary_from", ("基数生效月份",)),
 )
-_FIELD = {column.name: column.name for column in COLUMNS} | {"account": "account_id"}
-_DEFAULTS: dict[str, Any] = {column.name: None for column in COLUMNS} | {
+_NOT_FIELDS = ("salary_from",)
+"""Columns that are not `Employee` fields: `salary_from` says where the salary's history starts."""
+_FIELD = {c.name: c.name for c in COLUMNS if c.name not in _NOT_FIELDS} | {"account": "account_id"}
+_DEFAULTS: dict[str, Any] = {name: None for name in _FIELD} | {
     "department": "",
     "role": "employee",
 }
@@ -89,6 +99,7 @@ def import_employees(
     progress: Progress | None = None,
     sheet: str | None = None,
     strict: bool = False,
+    today: date | None = None,
 ) -> ImportResult:
     """Import an employees file (ARCHITECTURE §3) or the API's items. Nothing is written when any
     row is bad or on a dry run; otherwise all writes go to `session` and the caller commits.
@@ -99,8 +110,9 @@ def import_employees(
     nothing more is written, and what was written is rolled back with the session's
     transaction before the errors are returned.
 
-    `currencies`/`policies` (by account id) are used only to create missing `Account` rows.
-    Raises `ImportFileError` when the file is not a CSV or XLSX table.
+    `currencies`/`policies` (by account id) are used only to create missing `Account` rows;
+    `today` dates a changed salary without `salary_from` (the clock's month; default the
+    system date). Raises `ImportFileError` when the file is not a CSV or XLSX table.
     """
     table = open_table(source, COLUMNS, sheet=sheet, strict=strict, partial=True, stream=True)
     parsers = _parsers(known_accounts)
@@ -116,7 +128,8 @@ def import_employees(
 
     table.scan(note)
     present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
-    write = _Writer(session, currencies, policies, dry_run=dry_run)
+    this_month = str(Period.of(today or date.today()))
+    write = _Writer(session, currencies, policies, dry_run=dry_run, this_month=this_month)
     chunk: list[tuple[Row, dict[str, Any]]] = []
     for row in table.records(progress):
         chunk.append(
@@ -151,6 +164,7 @@ def _check_and_write(
     referenced: set[str] = {m for _, values in chunk if (m := values.get("manager_id"))}
     elsewhere = _known_ids(session, [m for m in referenced if m not in first_row])
     records: dict[str, dict[str, Any]] = {}
+    salary_from: dict[str, str] = {}
     checked: list[tuple[Row, str, dict[str, Any]]] = []
     for row, values in chunk:
         employee_id = values.get("employee_id")
@@ -172,6 +186,9 @@ def _check_and_write(
             row.error("manager_id", "an employee cannot be their own manager")
         elif manager_id and manager_id not in first_row and manager_id not in elsewhere:
             row.error("manager_id", f"unknown manager {manager_id!r}")
+        month = values.pop("salary_from", None)
+        if month is not None:
+            salary_from[employee_id] = month
         records[employee_id] = {
             _FIELD[name]: _DEFAULTS[name] if value is None else value
             for name, value in values.items()
@@ -187,6 +204,7 @@ def _check_and_write(
         if key in existing and (merged := existing[key] | record) != existing[key]
     ]
     write(new, changed)
+    write.history(records, existing, salary_from)
 
 
 def _stored(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -224,6 +242,7 @@ def _parsers(known_accounts: Collection[str]) -> dict[str, Any]:
         "leave_date": parse_date,
         "email": parse_email,
         "mobile": parse_mobile,
+        "salary_from": parse_period,
     }
 
 
@@ -252,11 +271,13 @@ class _Writer:
         policies: Mapping[str, str] | None,
         *,
         dry_run: bool,
+        this_month: str,
     ) -> None:
         self.session = session
         self.currencies = currencies
         self.policies = policies
         self.dry_run = dry_run
+        self.this_month = this_month
         self.created = self.updated = 0
         self.wrote = False
 
@@ -281,3 +302,39 @@ class _Writer:
             for obj in list(session.identity_map.values()):
                 if isinstance(obj, Employee):
                     session.expire(obj)
+
+    def history(
+        self,
+        records: Mapping[str, Mapping[str, Any]],
+        existing: Mapping[str, Mapping[str, Any]],
+        salary_from: Mapping[str, str],
+    ) -> None:
+        """Write the salary history the chunk implies (module docstring). An existing employee
+        with no history yet first gets their old salary from the hire month, so earlier months
+        keep it."""
+        if self.dry_run:
+            return
+        touched = [
+            key
+            for key, record in records.items()
+            if "salary" in record
+            and (
+                key not in existing
+                or key in salary_from
+                or record["salary"] != existing[key]["salary"]
+            )
+        ]
+        stored = history_months(self.session, touched)
+        has_history = {employee_id for employee_id, _ in stored}
+        changes: list[SalaryChange] = []
+        for key in touched:
+            record, before = records[key], existing.get(key)
+            hired = str(Period.of(record.get("hire_date") or (before or {})["hire_date"]))
+            if before is None:
+                changes.append((key, salary_from.get(key, hired), record["salary"]))
+                continue
+            month = salary_from.get(key, self.this_month)
+            if key not in has_history and month > hired:
+                changes.append((key, hired, before["salary"]))
+            changes.append((key, month, record["salary"]))
+        record_salaries(self.session, changes, stored)

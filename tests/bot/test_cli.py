@@ -105,7 +105,8 @@ def test_dues_json_has_the_contract_shape(url: str) -> None:
     assert accounts["beijing"]["employees"] == 3
     for row in document["accounts"]:
         keys = {"account", "currency", "due_date", "employees", "employer_total"}
-        assert set(row) == keys | {"employee_total", "total"}
+        assert set(row) == keys | {"employee_total", "total", "provisional", "adjustments"}
+        assert row["provisional"] is False and row["adjustments"] == []
         assert all(AMOUNT.match(row[k]) for k in ("employer_total", "employee_total", "total"))
         assert Decimal(row["employer_total"]) + Decimal(row["employee_total"]) == Decimal(
             row["total"]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from bot.app import fixed_clock, open_app
 from bot.cli import app
 from bot.config import DatabaseConfig, Settings
-from bot.demo import ACCOUNTS, prepare_database, seed
+from bot.demo import ACCOUNTS, ESTIMATE_ACCOUNT, prepare_database, seed
 from bot.demo_company import NEW_HIRE_DAYS_AGO, build_company
 from bot.wiring import routing_from, rules_from
 from storage.accounts import account_policies
@@ -40,7 +40,7 @@ def test_the_company_is_stable_and_realistic() -> None:
     people, cast = build_company(DEMO_DAY)
     assert (people, cast) == build_company(DEMO_DAY)
     assert len(people) == 200 and len({p.employee_id for p in people}) == 200
-    assert {p.account for p in people} == set(ACCOUNTS)
+    assert {p.account for p in people} == set(ACCOUNTS) - {ESTIMATE_ACCOUNT}  # moved by seed
     ids = {p.employee_id: p for p in people}
     assert all(p.manager_id is None or p.manager_id in ids for p in people)
     assert {"hr", "finance", "manager", "admin"} <= {p.role for p in people}
@@ -70,7 +70,16 @@ def test_the_story_holds_on_any_day(tmp_path: Path, today: date) -> None:
             "beijing": "CNY",
             "shanghai": "CNY",
             "hk": "HKD",
+            "hangzhou": "CNY",
         }
+        # Money over time: one adjustment (a back-dated band), due after today, and one
+        # account whose amounts are estimates.
+        assert story.adjusted is not None
+        period, change = story.adjusted
+        assert period == story.periods[0]
+        assert change.amount != 0 and change.due_date > today and change.computed_on == today
+        assert accounts[ESTIMATE_ACCOUNT].estimates(story.periods[-1])
+        assert session.get(Employee, story.estimated).account_id == ESTIMATE_ACCOUNT
         assert session.exec(select(func.count()).select_from(Employee)).one() == 200
         late = arrears(session, accounts, today)
         assert [(a.account_id, str(a.period)) for a in late] == [("shanghai", story.late.period)]

@@ -232,7 +232,7 @@ def test_every_packaged_policy_loads() -> None:
     for policy in policies.values():
         assert policy.currency == ("HKD" if policy.id == "hk" else "CNY")
         assert all(version.source for version in policy.versions)
-        assert not policy.due.confirmed
+        assert policy.due.confirmed == (policy.id == "hk")  # the MPFA calendar is published
         # Hong Kong MPF has no cover to suspend; every mainland rule is unconfirmed practice.
         assert (policy.suspension is None) == (policy.id == "hk")
         assert policy.suspension is None or not policy.suspension.confirmed

@@ -83,20 +83,23 @@ def test_acknowledgement_per_scope(report: KpiReport) -> None:
 def test_arrears_and_late_fees(report: KpiReport) -> None:
     april = report.row(View.ACCOUNT, "beijing", APRIL).money
     may = report.row(View.ACCOUNT, "beijing", MAY).money
+    # April's principal was paid 10 days late; of its 5.00 fee a late-fee payment paid 3.00.
     assert april == (
         Money(
             account="beijing",
             currency="CNY",
             arrears=Decimal("0.00"),
-            late_fees_paid=Decimal("5.00"),
-            late_fees_accruing=Decimal("0.00"),
+            late_fees_accrued=Decimal("5.00"),
+            late_fees_paid=Decimal("3.00"),
+            late_fees_accruing=Decimal("2.00"),
         ),
     )
-    assert (may[0].arrears, may[0].late_fees_paid, may[0].late_fees_accruing) == (
-        Decimal("500.00"),
-        Decimal("0.00"),
-        Decimal("4.00"),
-    )
+    assert (
+        may[0].arrears,
+        may[0].late_fees_accrued,
+        may[0].late_fees_paid,
+        may[0].late_fees_accruing,
+    ) == (Decimal("500.00"), Decimal("4.00"), Decimal("0.00"), Decimal("4.00"))
 
 
 def test_department_money_is_its_share_of_the_accounts_dues(report: KpiReport) -> None:

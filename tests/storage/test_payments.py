@@ -70,7 +70,7 @@ def test_standings_are_the_due_dates_and_full_payment_days_up_to_the_month(
     _seed(engine)
     as_of = date(2026, 4, 25)
     with session_scope(engine) as session:
-        standings = period_standings(session, "beijing", as_of)
+        standings = period_standings(session, "beijing", POLICIES["beijing"], as_of)
     # 2026-05 is after the month asked about; 2026-04 was paid only after `as_of`.
     assert {period: (s.due_date, s.paid_in_full_on) for period, s in standings.items()} == {
         Period(2026, 2): (date(2026, 2, 15), date(2026, 2, 10)),
@@ -91,4 +91,4 @@ def test_standings_agree_with_account_periods(engine: Engine) -> None:
                 for item in account_periods(session, accounts, as_of)
                 if item.account_id == "beijing" and item.period.first_day <= as_of
             }
-            assert period_standings(session, "beijing", as_of) == full, as_of
+            assert period_standings(session, "beijing", POLICIES["beijing"], as_of) == full, as_of

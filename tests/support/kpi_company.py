@@ -50,6 +50,7 @@ PAYMENTS = (
     ("2025-04", "1000.00", date(2025, 4, 25)),  # 10 days late: 1000 × 0.0005 × 10 = 5.00
     ("2025-05", "1500.00", date(2025, 5, 10)),  # short by 500: 500 × 0.0005 × 16 = 4.00
 )
+LATE_FEE_PAYMENTS = (("2025-04", "3.00", date(2025, 4, 28)),)  # 3.00 of April's 5.00 fee
 # May ledger: Eng owes 1500 of the 2000 (A1 1000, A2 500), Sales 500 (B1).
 MAY_LINES = (("A1", "800.00", "200.00"), ("A2", "400.00", "100.00"), ("B1", "300.00", "200.00"))
 
@@ -92,6 +93,16 @@ def seed(engine: Engine) -> None:
             session.add(
                 Payment(
                     account_id="beijing", period=period, amount=Decimal(amount), paid_on=paid_on
+                )
+            )
+        for period, amount, paid_on in LATE_FEE_PAYMENTS:
+            session.add(
+                Payment(
+                    account_id="beijing",
+                    period=period,
+                    amount=Decimal(amount),
+                    paid_on=paid_on,
+                    kind="late_fee",
                 )
             )
         for employee_id, employer, employee in MAY_LINES:

@@ -52,6 +52,7 @@ def test_kpi_json_has_the_contracts_strings(url: str) -> None:
         {
             "currency": "CNY",
             "arrears": "500.00",
+            "late_fees_accrued": "4.00",
             "late_fees_paid": "0.00",
             "late_fees_accruing": "4.00",
         }
@@ -68,7 +69,11 @@ def test_kpi_csv_and_table(url: str) -> None:
     )
     assert len(rows) == 7 * (1 + 1 + 3)  # months × (company, beijing, three departments)
     april = next(r for r in rows if r["view"] == "Accounts" and r["Period"] == "2025-04")
-    assert (april["On-time payment"], april["Late fees paid (CNY)"]) == ("0.0000", "5.00")
+    assert (
+        april["On-time payment"],
+        april["Late fees accrued (CNY)"],
+        april["Late fees paid (CNY)"],
+    ) == ("0.0000", "5.00", "3.00")
     table = cli(url, "kpi", "--period", "2025-05").output
     assert table.startswith("Company\n=======\n")
     assert "33.3%" in table  # Eng's March enrolment

@@ -133,3 +133,38 @@ def test_missing_column(engine: Engine, tmp_path: Path) -> None:
 
     assert [str(e) for e in result.errors] == ["row 1, column paid_on: missing required column"]
     assert payments(engine) == []
+
+
+def test_kind_says_whether_a_payment_is_dues_or_a_late_fee(engine: Engine, tmp_path: Path) -> None:
+    rows = [
+        ["account", "period", "amount", "paid_on", "类型"],
+        ["beijing", "2025-01", "1000", "2025-01-14", ""],
+        ["beijing", "2025-01", "12.50", "2025-02-01", "滞纳金"],
+        ["hk", "2025-01", "150", "2025-02-20", "late_fee"],
+        ["hk", "2025-01", "3000", "2025-02-20", "dues"],
+    ]
+    assert run(engine, write_csv(tmp_path / "kinds.csv", rows)).created == 4
+    with Session(engine) as session:
+        kinds = sorted((p.account_id, str(p.amount), p.kind) for p in session.exec(select(Payment)))
+    assert kinds == [
+        ("beijing", "1000.00", "dues"),
+        ("beijing", "12.50", "late_fee"),
+        ("hk", "150.00", "late_fee"),
+        ("hk", "3000.00", "dues"),
+    ]
+
+
+def test_a_bad_or_contradicting_kind_is_refused(engine: Engine, tmp_path: Path) -> None:
+    run(engine, write_csv(tmp_path / "a.csv", [HEADER, ["beijing", "2025-01", "10", "2025-02-01"]]))
+    before = snapshot(engine)
+    rows = [
+        [*HEADER, "kind"],
+        ["beijing", "2025-01", "10", "2025-02-01", "late_fee"],
+        ["beijing", "2025-01", "20", "2025-02-01", "fine"],
+    ]
+    result = run(engine, write_csv(tmp_path / "b.csv", rows))
+    assert [str(error) for error in result.errors] == [
+        "row 2, column kind: the same payment is already recorded as dues, not late_fee",
+        "row 3, column kind: unknown payment kind 'fine' (expected dues, late_fee)",
+    ]
+    assert snapshot(engine) == before
