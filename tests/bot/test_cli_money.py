@@ -78,9 +78,9 @@ def test_a_late_fee_payment_is_recorded_and_never_pays_principal(url: str, tmp_p
     )
     assert cli(url, "import", "payments", str(pay)).exit_code == 0
     text = cli(url, "ask", "--as", "H001", "arrears").stdout
-    shanghai = next(line for line in text.splitlines() if line.startswith("shanghai"))
-    assert "已缴 10.00 CNY" in shanghai  # the fee paid; the principal is still all owed
-    assert "欠缴 5424.00 CNY" in shanghai
+    shanghai = next(line for line in text.splitlines() if line.startswith("上海"))
+    assert "已缴 ¥10.00" in shanghai  # the fee paid; the principal is still all owed
+    assert "欠缴 ¥5,424.00" in shanghai
 
 
 def test_policy_show_json_names_sources_and_confirmation(url: str) -> None:
