@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from core.locales import DEFAULT_TIMEZONE, ZH_CN
+
 ROOT = Path(__file__).resolve().parent.parent
 
+PACKAGES = ("core", "storage", "handlers", "adapters", "bot")
 FORBIDDEN_IMPORTS = {
     "core": {"bot", "adapters", "handlers", "storage"},
     "storage": {"bot", "adapters", "handlers"},
@@ -101,7 +104,40 @@ def test_core_never_reads_the_clock() -> None:
     assert violations == []
 
 
+DEFAULTS_MODULE = ROOT / "core" / "locales.py"
+SPELLED_ONCE = {ZH_CN: "core.locales.ZH_CN", DEFAULT_TIMEZONE: "core.locales.DEFAULT_TIMEZONE"}
+
+
+def spelled_defaults(tree: ast.AST, spellings: set[str]) -> list[str]:
+    """String constants that re-spell a default named in core.locales."""
+    return [
+        f"line {node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in spellings
+    ]
+
+
+@pytest.mark.parametrize("package", [*PACKAGES, "bench", "tests"])
+def test_the_default_locale_and_time_zone_are_spelled_once(package: str) -> None:
+    # A test's company may well be in Shanghai (a zone is scenario data there); the locale is
+    # the language's name, which only core.locales spells.
+    spellings = {ZH_CN} if package == "tests" else set(SPELLED_ONCE)
+    violations = [
+        f"{path.relative_to(ROOT)} {use} (use {', '.join(SPELLED_ONCE[v] for v in spellings)})"
+        for path in modules(package)
+        if path != DEFAULTS_MODULE
+        for use in spelled_defaults(parse(path), spellings)
+    ]
+    assert violations == []
+
+
 # The checks themselves must be able to fail.
+def test_defaults_check_sees_constants_not_prose() -> None:
+    source = f'"""Replies in {ZH_CN}."""\nLOCALE = "{ZH_CN}"\nZONE = ZoneInfo("{DEFAULT_TIMEZONE}")'
+    found = spelled_defaults(ast.parse(source), set(SPELLED_ONCE))
+    assert found == [f"line 2: {ZH_CN!r}", f"line 3: {DEFAULT_TIMEZONE!r}"]
+
+
 def test_import_check_sees_every_import_form() -> None:
     source = (
         "import storage.db\nfrom handlers import x\ndef f():\n    import bot\nfrom . import y\n"

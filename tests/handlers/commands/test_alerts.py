@@ -119,9 +119,9 @@ def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[
         for alert in session.exec(select(Alert)):
             alert.state = "resolved"
             session.add(alert)
-    assert ask("E006", "告警", locale="zh-CN").text == "你负责的范围内没有待处理的告警。"
+    assert ask("E006", "告警", locale=ZH_CN).text == "你负责的范围内没有待处理的告警。"
     hk = alerts["hk"]
-    assert ask("E006", f"snooze {hk}", locale="zh-CN").text == f"告警 #{hk} 已解决，无需处理。"
+    assert ask("E006", f"snooze {hk}", locale=ZH_CN).text == f"告警 #{hk} 已解决，无需处理。"
     assert ask("E003", f"ack {hk}", locale="en").text == (
         f"Alert #{hk} is resolved; there is nothing to acknowledge."
     )
@@ -248,7 +248,7 @@ def test_plan_refusals_are_answers(ask: Ask, alerts: dict[str, int]) -> None:
     )
     # Five days (26..30 June) remain before the suspension on 1 July.
     assert (
-        ask("E004", f"分期 {overdue} 6", locale="zh-CN").text
+        ask("E004", f"分期 {overdue} 6", locale=ZH_CN).text
         == "距停保日 2025-07-01 只剩 5 天，不够分 6 期。"
     )
 

@@ -125,8 +125,8 @@ def test_leave_stops_dues_reminds_the_bureau_and_flags_computed_months(
 
 @pytest.mark.parametrize("user", ["E001", "E002", "E004"])
 def test_only_hr_may_change_the_roster(app: AppContext, ask: Ask, user: str) -> None:
-    assert ask(user, "参保 E007", locale="zh-CN").text == FORBIDDEN
-    assert ask(user, "leave E001 2025-06-30", locale="zh-CN").text == FORBIDDEN
+    assert ask(user, "参保 E007", locale=ZH_CN).text == FORBIDDEN
+    assert ask(user, "leave E001 2025-06-30", locale=ZH_CN).text == FORBIDDEN
     assert employee(app.engine, "E007").enrolled_on is None
     assert employee(app.engine, "E001").leave_date is None
     assert trail(app.engine) == []
@@ -169,5 +169,5 @@ def test_a_manager_sees_own_reports_without_base_or_id(app: AppContext, ask: Ask
     # Not a report of E002: the same answer as an unknown id.
     assert ask("E002", "查 E005").text == "没有工号为 E005 的员工，或你无权查看。"
     assert ask("E001", "查 E001").text == FORBIDDEN
-    assert ask("E004", "查 E001", locale="zh-CN").text == FORBIDDEN
+    assert ask("E004", "查 E001", locale=ZH_CN).text == FORBIDDEN
     assert trail(app.engine) == [("E002", "view", "E001", "who (manager view)")]
