@@ -31,10 +31,11 @@ from bot.app import AppError, fixed_clock, open_app
 from bot.cli_common import progress_bar
 from bot.config import Settings
 from bot.demo_company import HISTORY_MONTHS, Cast, Person, build_company
+from bot.demo_story import late_account, partial_period
 from bot.wiring import routing_from, rules_from
 from core.enrollment import enrollment_deadline
 from core.periods import Period
-from core.policy import Scheme
+from core.policy import AccountSettings, Scheme
 from handlers.context import AppContext
 from handlers.pipeline import handle
 from storage.accounts import AccountPolicy, account_policies, sync_accounts
@@ -115,13 +116,17 @@ def _import(app: AppContext, importer: Callable[..., ImportResult], path: Path) 
             raise RuntimeError(f"demo {path.name}: {result.errors[0]}")
 
 
-def seed(app: AppContext, workdir: Path) -> Story:
+def seed(app: AppContext, workdir: Path, *, horizon_days: int = 30) -> Story:
     """Seed the company, its ledger, payments and balances around `app.today()`."""
     today = app.today()
     people, cast = build_company(today)
     people, estimated = _move_one(people, cast, ESTIMATE_ACCOUNT)
+    placed = late_account(app.policies[LATE_ACCOUNT], today)
+    late_settings = AccountSettings(
+        account_id=LATE_ACCOUNT, policy_id=LATE_ACCOUNT, due_day=placed.due_day
+    )
     with session_scope(app.engine) as session:
-        sync_accounts(session, {}, app.policies, ids=ACCOUNTS)
+        sync_accounts(session, {LATE_ACCOUNT: late_settings}, app.policies, ids=ACCOUNTS)
     rows = (person.__dict__ for person in people)
     columns = tuple(Person.__dataclass_fields__)
     _import(app, import_employees, _write_csv(workdir / "employees.csv", rows, columns))
@@ -138,10 +143,8 @@ def seed(app: AppContext, workdir: Path) -> Story:
         changes = adjustments_by_account_period(session)
     past = [due for due in dues if due.due_date < today]
     late = max((d for d in past if d.account_id == LATE_ACCOUNT), key=lambda d: d.period)
-    partial = min(
-        (d for d in dues if d.account_id == PARTIAL_ACCOUNT and d.due_date >= today),
-        key=lambda d: d.period,
-    )
+    chosen = str(partial_period(app.policies[PARTIAL_ACCOUNT], today, horizon_days))
+    partial = next(d for d in dues if d.account_id == PARTIAL_ACCOUNT and d.period == chosen)
     partial_paid = (partial.total * PARTIAL_SHARE).quantize(CENT, rounding=ROUND_HALF_UP)
     # Paid on time what was owed at the due date; an adjustment is due later, on its own date.
     payments = [
@@ -153,7 +156,7 @@ def seed(app: AppContext, workdir: Path) -> Story:
             "paid_on": d.due_date - timedelta(days=1 + i % 5),
         }
         for i, d in enumerate(past)
-        if d is not late
+        if d is not late and d is not partial
     ]
     adjusted = changes.get((ADJUSTED_ACCOUNT, str(periods[0])))
     payments.append(
@@ -228,7 +231,7 @@ def _before_latest_band(account: AccountPolicy, period: Period) -> AccountPolicy
 def guide(story: Story, database: str) -> str:
     """Who is who and what to ask, printed before the chat starts."""
     people, cast = story.people, story.cast
-    hire = people[cast.new_hire]
+    hire, late = people[cast.new_hire], people[cast.late_hire]
     first, last = story.periods[0], story.periods[-1]
 
     def who(employee_id: str, what: str) -> str:
@@ -246,6 +249,8 @@ def guide(story: Story, database: str) -> str:
             f"({story.low_balance}) will not cover the rest",
             f"  - {hire.employee_id} {hire.name} was hired {hire.hire_date} and is not enrolled "
             f"(deadline {enrollment_deadline(hire.hire_date)})",
+            f"  - {late.employee_id} {late.name} was hired {late.hire_date}: past the deadline "
+            f"({enrollment_deadline(late.hire_date)})",
             *_money_story(story),
             "Who is who:",
             who(cast.hr, "HR: you are chatting as this user"),
@@ -256,6 +261,8 @@ def guide(story: Story, database: str) -> str:
             who(cast.hk_employee, "employee, hk, speaks English"),
             "Ask: 我的医保 · 缴费明细 · 待缴 · 欠费 · 告警 · 帮助",
             "  or: coverage · contributions · dues · arrears · alerts · help",
+            f"  HR: 参保 {hire.employee_id} (增员) · 减员 {cast.at_risk} "
+            f"{Period.of(story.today).last_day.isoformat()} · 查 {late.employee_id} · 分期 ID 3",
             f"  /as {cast.employee} speaks as someone else · /quit leaves",
             "",
         ]
@@ -286,7 +293,7 @@ def run_demo(
     app = open_app(settings, clock=clock)
     with progress_bar("demo: seeding the company"):
         with tempfile.TemporaryDirectory(prefix="coverwatch-demo-") as folder:
-            story = seed(app, Path(folder))
+            story = seed(app, Path(folder), horizon_days=settings.alerts.funding_horizon_days)
         run_scan(
             app.engine,
             as_of=story.today,

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypedDict
 
+from bot.demo_story import LATE_HIRE_DAYS_AGO
 from core.periods import Period
 
 SEED = 2026
@@ -98,6 +99,9 @@ class Cast:
     """A Shanghai employee: the account is overdue, so their cover is at risk."""
     hk_employee: str
     new_hire: str
+    """Hired a few weeks ago, not enrolled yet, inside the 30-day deadline."""
+    late_hire: str
+    """Hired longer ago, not enrolled, past the deadline."""
     leaver: str
 
 
@@ -220,6 +224,16 @@ def build_company(today: date, *, size: int = 200, seed: int = SEED) -> tuple[li
         id_number=id_number(rng, "beijing"),
     )
     people.append(new_hire)
+    # The last one generated becomes a hire past the 30-day registration deadline.
+    late_hire = Person(
+        **{
+            **people[-2].__dict__,
+            "hire_date": today - timedelta(days=LATE_HIRE_DAYS_AGO),
+            "enrolled_on": None,
+            "leave_date": None,
+        }
+    )
+    people[-2] = late_hire
 
     def settled(account: str, manager: str | None = None) -> str:
         """A long-serving plain employee on `account` (under `manager`), for the guide."""
@@ -242,6 +256,7 @@ def build_company(today: date, *, size: int = 200, seed: int = SEED) -> tuple[li
         at_risk=settled("shanghai"),
         hk_employee=settled("hk"),
         new_hire=new_hire.employee_id,
+        late_hire=late_hire.employee_id,
         leaver=leaver.employee_id,
     )
     return people, cast

@@ -18,6 +18,7 @@ from bot.cli import app
 from bot.config import DatabaseConfig, Settings
 from bot.demo import ACCOUNTS, ESTIMATE_ACCOUNT, prepare_database, seed
 from bot.demo_company import NEW_HIRE_DAYS_AGO, build_company
+from bot.demo_story import LATE_HIRE_DAYS_AGO
 from bot.wiring import routing_from, rules_from
 from storage.accounts import account_policies
 from storage.db import make_engine
@@ -81,19 +82,24 @@ def test_the_story_holds_on_any_day(tmp_path: Path, today: date) -> None:
         assert accounts[ESTIMATE_ACCOUNT].estimates(story.periods[-1])
         assert session.get(Employee, story.estimated).account_id == ESTIMATE_ACCOUNT
         assert session.exec(select(func.count()).select_from(Employee)).one() == 200
-        late = arrears(session, accounts, today)
-        assert [(a.account_id, str(a.period)) for a in late] == [("shanghai", story.late.period)]
+        late = [a for a in arrears(session, accounts, today) if a.account_id == "shanghai"]
+        assert [str(a.period) for a in late] == [story.late.period]
         assert late[0].paid == 0 and late[0].outstanding == story.late.total
+        # Its suspension is still ahead, with days enough for `分期 ID 3`.
+        assert late[0].suspension_on is not None and late[0].suspension_on > today + timedelta(3)
         partial_paid = session.exec(
             select(func.sum(Payment.amount)).where(
                 Payment.account_id == "hk", Payment.period == story.partial.period
             )
         ).one()
         assert Decimal(0) < partial_paid < story.partial.total
-        assert story.partial.due_date >= today
+        assert story.partial.due_date >= today - timedelta(days=4)
         assert latest_balances(session, today)["hk"].balance < story.partial.total - partial_paid
         not_enrolled = session.exec(select(Employee).where(col(Employee.enrolled_on).is_(None)))
-        assert [e.hire_date for e in not_enrolled] == [today - timedelta(days=NEW_HIRE_DAYS_AGO)]
+        assert sorted(e.hire_date for e in not_enrolled) == [
+            today - timedelta(days=LATE_HIRE_DAYS_AGO),
+            today - timedelta(days=NEW_HIRE_DAYS_AGO),
+        ]
     run_scan(
         context.engine,
         as_of=today,
@@ -144,7 +150,7 @@ def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
     assert "没有权限" in answers[f"{cast.employee}> dues"]
     assert "欠费宽限期" in answers[f"{cast.at_risk}> 我的医保"]
     arrears_answer = answers[f"{cast.hr}> 欠费"]
-    assert "上海 2026-11" in arrears_answer and "逾期 10 天" in arrears_answer
+    assert "上海 2026-11" in arrears_answer and "逾期 3 天" in arrears_answer
 
 
 def test_demo_refuses_a_database_that_holds_a_company(tmp_path: Path) -> None:
@@ -200,3 +206,20 @@ def test_make_demo_chats_with_a_scripted_stdin() -> None:
     assert "养老保险" in answers[f"{cast.employee}> 缴费明细"]
     assert "没有权限" in answers[f"{cast.employee}> 待缴"]
     assert "上海" in answers[f"{cast.hr}> 欠费"]
+
+
+def test_hr_enrols_and_removes_from_the_demo_chat(tmp_path: Path) -> None:
+    """`make demo` shows 增员 and 减员: the guide suggests them and the chat carries them out."""
+    _, cast = build_company(DEMO_DAY)
+    output = _demo(
+        f"sqlite:///{tmp_path}/demo.db",
+        f"参保 {cast.new_hire}\n减员 {cast.at_risk} 2026-11-30\n查 {cast.late_hire}\n",
+    )
+    assert f"HR: 参保 {cast.new_hire} (增员) · 减员 {cast.at_risk} 2026-11-30" in output
+    answers = _answers(output)
+    enrolled = answers[f"{cast.hr}> 参保 {cast.new_hire}"]
+    assert "记录参保（增员）：参保日期 2026-11-26" in enrolled and "已解决" in enrolled
+    left = answers[f"{cast.hr}> 减员 {cast.at_risk} 2026-11-30"]
+    assert "记录离职（减员）：离职日期 2026-11-30，2026-11 之后不再计缴" in left
+    assert "注意：2026-12" not in left or "应缴已计算过" in left
+    assert "逾期" in answers[f"{cast.hr}> 查 {cast.late_hire}"]
