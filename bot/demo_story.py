@@ -16,8 +16,9 @@ from core.deadlines import due_date
 from core.periods import Period
 from core.policy import Policy
 
-OVERDUE_DAYS = range(3, 9)
-"""How far behind the late account's due date is: late fees show, a few days of them."""
+OVERDUE_DAYS = range(2, 12)
+"""How far behind the late account's due date is: late fees show, a few days of them (more
+around the Spring Festival and National Day, when due dates are postponed past the holiday)."""
 PLAN_DAYS = 3
 """Days that must be left before suspension, so that `分期 ID 3` can split what is owed."""
 LATE_HIRE_DAYS_AGO = 45
@@ -36,10 +37,10 @@ def late_account(policy: Policy, today: date) -> LateAccount:
     """The due day that puts the latest past due date a few days behind `today`, with the
     suspension date still far enough ahead for a 3-part plan."""
     suspend_after = policy.suspension.suspend_after_days if policy.suspension else None
-    for wanted in (5, 4, 6, 3, 7, 8):
+    for wanted in (5, 4, 6, 3, 7, 8, 2, 9, 10, 11):
         target = today - timedelta(days=wanted)
         period = Period.of(target).shift(-policy.due.month_offset)
-        for due_day in sorted(range(1, 29), key=lambda day: abs(day - target.day)):
+        for due_day in sorted(range(1, 32), key=lambda day: abs(day - target.day)):
             due = due_date(policy, period, due_day=due_day)
             if (today - due).days not in OVERDUE_DAYS:
                 continue
