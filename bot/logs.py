@@ -14,6 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import LogConfig
+from bot.log_safety import redact
 
 DEMOTED = ("apscheduler",)
 """Loggers whose INFO lines are DEBUG to us."""
@@ -34,6 +35,10 @@ class ZonedFormatter(logging.Formatter):
         moment = datetime.fromtimestamp(record.created, self.zone)
         return moment.isoformat(timespec="milliseconds")
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, tracebacks included, redacted once more (bot.log_safety)."""
+        return redact(super().format(record))
+
 
 class JsonFormatter(ZonedFormatter):
     """One JSON object per line: time, level, logger, message (and the traceback, if any)."""
@@ -43,10 +48,10 @@ class JsonFormatter(ZonedFormatter):
             "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

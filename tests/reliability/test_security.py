@@ -62,7 +62,8 @@ row by design; `storage.db.make_engine` never turns it on, so it stays at its de
 WIRE = ("urllib3.", "slack_sdk.")
 """HTTP clients that log each request at DEBUG: urllib3 its request line, query string included
 (WeCom's `gettoken` carries the corpsecret there), slack_sdk the body (the reply's figures).
-Known leaks at DEBUG, tested apart; coverwatch itself runs at INFO (bot/logs.py)."""
+At DEBUG they would leak; bot.log_safety keeps their request lines and drops query strings
+and bodies, whoever turned DEBUG on (tested apart)."""
 FULL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 """A full mainland ID number (GB 11643: 17 digits and a check character)."""
 
@@ -320,12 +321,6 @@ def test_no_secret_or_full_id_number_in_logs(
     _assert_no_pii("\n".join(t for n, t in logged.items() if not n.startswith(WIRE)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at DEBUG urllib3 logs WeCom's corpsecret (gettoken query) and slack_sdk the reply "
-    "bodies (salary bases); `coverwatch run` pins those loggers to INFO (bot/logs.py), but a "
-    "process that enables DEBUG itself still sees them until a redacting log filter exists",
-)
 def test_third_party_request_lines_hold_no_secret(
     app: AppContext,
     tmp_path: Path,
