@@ -28,7 +28,13 @@ from adapters.base import (
     ReplyTarget,
 )
 from adapters.wecom import render
-from adapters.wecom.callback import PLATFORM, CallbackCrypto, CallbackRejected, event_of
+from adapters.wecom.callback import (
+    PLATFORM,
+    CallbackCrypto,
+    CallbackRejected,
+    MalformedCallback,
+    event_of,
+)
 from adapters.wecom.client import WeComClient
 from handlers.types import Attachment, Recipient, Reply
 
@@ -95,7 +101,11 @@ class WeComAdapter:
                 )
             if request.method != "POST":
                 return HttpResponse(status=405)
-            fields = self._callbacks.decrypt(request.query, request.body)
+            # AES and the inner parse are CPU work: off the event loop (issue 15).
+            fields = await asyncio.to_thread(self._callbacks.decrypt, request.query, request.body)
+        except MalformedCallback as exc:
+            log.warning("WeCom callback malformed: %s", exc)
+            return HttpResponse(status=400)
         except CallbackRejected as exc:
             log.warning("WeCom callback refused: %s", exc)
             return HttpResponse(status=403)

@@ -16,8 +16,13 @@ from xml.parsers.expat import ExpatError
 
 import xmltodict  # type: ignore[import-untyped]
 from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyped]
-from wechatpy.exceptions import WeChatException  # type: ignore[import-untyped]
+from wechatpy.enterprise.exceptions import InvalidCorpIdException  # type: ignore[import-untyped]
+from wechatpy.exceptions import (  # type: ignore[import-untyped]
+    InvalidSignatureException,
+    WeChatException,
+)
 
+from adapters.wecom.envelope import MalformedEnvelope, extract_encrypt
 from adapters.wecom.render import card_ref
 from handlers.alert_actions import BUTTON_ACTIONS
 from handlers.types import Action, Message
@@ -28,6 +33,10 @@ MAX_SKEW_SECONDS = 300
 
 class CallbackRejected(Exception):
     """The request is not provably from WeCom (or is too old): answer 403, do nothing."""
+
+
+class MalformedCallback(CallbackRejected):
+    """Not a callback envelope, or signed but not decryptable: answer 400, do nothing."""
 
 
 @dataclass(frozen=True)
@@ -57,18 +66,45 @@ class CallbackCrypto:
         self._check_fresh(timestamp)
         try:
             return str(self._crypto().check_signature(signature, timestamp, nonce, echostr))
-        except (WeChatException, ValueError, struct.error) as exc:
+        except (WeChatException, ValueError, IndexError, struct.error) as exc:
             raise CallbackRejected(f"URL verification failed: {type(exc).__name__}") from exc
 
     def decrypt(self, query: Mapping[str, str], body: bytes) -> dict[str, str]:
-        """The decrypted message (POST) as a flat dict of its XML fields."""
+        """The decrypted message (POST) as a flat dict of its XML fields. Blocking (AES and
+        the inner parse): the adapter runs it in a thread.
+
+        Order matters (issue 15): `Encrypt` comes out by a strict scan (`envelope`), the
+        signature over it is checked, and only a signed `Encrypt` is decrypted and its
+        plaintext XML parsed; the outer body is never given to an XML parser.
+
+        :raises CallbackRejected: unsigned, forged or stale (403).
+        :raises MalformedCallback: no envelope, or signed but not decryptable (400).
+        """
         signature, timestamp, nonce = _signed_params(query)
         self._check_fresh(timestamp)
         try:
-            xml = self._crypto().decrypt_message(body, signature, timestamp, nonce)
-            fields = xmltodict.parse(xml)["xml"]
-        except (WeChatException, ExpatError, ValueError, KeyError, TypeError, struct.error) as exc:
-            raise CallbackRejected(f"decryption failed: {type(exc).__name__}") from exc
+            encrypt = extract_encrypt(body)
+        except MalformedEnvelope as exc:
+            raise MalformedCallback(str(exc)) from exc
+        try:
+            # Compares SHA1(sort(token, timestamp, nonce, encrypt)) first, then decrypts.
+            xml = self._crypto().check_signature(signature, timestamp, nonce, encrypt)
+        except InvalidSignatureException as exc:
+            raise CallbackRejected("bad msg_signature") from exc
+        except InvalidCorpIdException as exc:
+            raise CallbackRejected("encrypted for another corp") from exc
+        except (WeChatException, ValueError, IndexError, struct.error) as exc:
+            # IndexError/struct.error: an empty or truncated ciphertext (wechatpy reads the
+            # padding byte and the length prefix without checking the length).
+            raise MalformedCallback(f"signed but undecryptable: {type(exc).__name__}") from exc
+        try:
+            # The plaintext is ours (AES with our key, corp id checked): expat without
+            # entity expansion is enough here.
+            fields = xmltodict.parse(xml, disable_entities=True)["xml"]
+        except (ExpatError, ValueError, KeyError, TypeError) as exc:
+            raise MalformedCallback(f"signed but not a message: {type(exc).__name__}") from exc
+        if not isinstance(fields, dict):
+            raise MalformedCallback("the decrypted message is not an <xml> of fields")
         return {key: value for key, value in fields.items() if isinstance(value, str)}
 
 

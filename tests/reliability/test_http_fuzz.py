@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
+from wechatpy.crypto import _get_signature  # type: ignore[import-untyped]
 
 from adapters.slack import SlackAdapter
 from adapters.wecom import WeComAdapter
@@ -252,3 +254,69 @@ def test_bodies_over_the_cap_are_413_before_verification(live: Live) -> None:
     assert live.client.post("/slack/events", content=big[:1024]).status_code == 401
     assert live.processed() == before
     assert live.sunk == []
+
+
+def _signed_envelope(encrypt: str) -> tuple[dict[str, str], bytes]:
+    stamp, nonce = str(int(time.time())), "1372623149"
+    query = {"msg_signature": _get_signature(TOKEN, stamp, nonce, encrypt), "timestamp": stamp}
+    query["nonce"] = nonce
+    return query, f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
+
+
+@FUZZ
+@given(encrypt=st.one_of(st.from_regex(r"[A-Za-z0-9+/=]{0,200}", fullmatch=True), st.just("")))
+def test_signed_but_malformed_wecom_messages_are_4xx(live: Live, encrypt: str) -> None:
+    """Someone who knows the token (or WeCom on a bad day) sends an `Encrypt` that is empty,
+    not a whole AES block, or decrypts to garbage: 4xx, never 500 (was IndexError)."""
+    query, body = _signed_envelope(encrypt)
+    answer = live.client.post("/wecom/callback", params=query, content=body)
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    assert live.sunk == []
+
+
+def test_an_empty_signed_encrypt_is_400(live: Live) -> None:
+    query, body = _signed_envelope("")
+    assert live.client.post("/wecom/callback", params=query, content=body).status_code == 400
+
+
+def _nested_tags(size: int) -> Iterator[bytes]:
+    """`<xml><a><a>…` streamed in 64 KiB chunks, `size` bytes in all (no Content-Length)."""
+    chunk = b"<a>" * (64 * 1024 // 3)
+    yield b"<xml>"
+    for _ in range(size // len(chunk)):
+        yield chunk
+
+
+def test_a_10_mb_nested_body_does_not_hold_up_a_slack_command(live: Live) -> None:
+    """Finding 1: an unsigned 10 MB body of nested tags froze the loop for 8-11 s. Now it is
+    refused unparsed (413 at the cap; 400/403 under it) while Slack's command is acked well
+    inside Slack's 3 s (bound: 1 s, generous for a loopback ack)."""
+    query = {"msg_signature": "0" * 40, "timestamp": str(int(time.time())), "nonce": "1"}
+    just_under = b"<xml>" + b"<a>" * (1024 * 1024 // 3 - 10) + b"</xml>"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        attacks = [
+            pool.submit(
+                live.client.post, "/wecom/callback", params=query, content=_nested_tags(10 << 20)
+            ),
+            pool.submit(live.client.post, "/wecom/callback", params=query, content=just_under),
+        ]
+        body = _command_body("U001", "help")
+        stamp = str(int(time.time()))
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": _slack_signature(SIGNING_SECRET, stamp, body),
+        }
+        started = time.monotonic()
+        acked = live.client.post("/slack/events", content=body, headers=headers)
+        elapsed = time.monotonic() - started
+        answers = [attack.result(timeout=30) for attack in attacks]
+    assert acked.status_code == 200
+    assert elapsed < 1.0, elapsed
+    assert answers[0].status_code in (403, 413)
+    assert answers[1].status_code in (400, 403)
+    deadline = time.monotonic() + 10
+    while not live.sunk and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [event.platform for event in live.sunk] == ["slack"]
+    live.sunk.clear()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import xmltodict  # type: ignore[import-untyped]
+from wechatpy.crypto import _get_signature  # type: ignore[import-untyped]
+from wechatpy.enterprise.crypto import PrpCrypto  # type: ignore[import-untyped]
 
-from adapters.wecom.callback import CallbackCrypto, CallbackRejected, event_of
+from adapters.wecom.callback import CallbackCrypto, CallbackRejected, MalformedCallback, event_of
+from adapters.wecom.envelope import MalformedEnvelope, extract_encrypt
 from handlers.types import Action, Message
 from tests.support.wecom import (
     AES_KEY,
@@ -134,3 +137,58 @@ def test_card_click_with_a_foreign_key_is_ignored(key: str) -> None:
 def test_other_messages_and_events_are_ignored() -> None:
     assert event_of(fields_of("text_message", MsgType="image")) is None
     assert event_of(fields_of("template_card_event", Event="enter_agent")) is None
+
+
+def signed_post(encrypt: str, *, timestamp: int = int(NOW)) -> tuple[dict[str, str], bytes]:
+    """A body whose `Encrypt` is whatever the test says, correctly signed with our token."""
+    nonce = "1372623149"
+    signature = _get_signature(TOKEN, str(timestamp), nonce, encrypt)
+    query = {"msg_signature": signature, "timestamp": str(timestamp), "nonce": nonce}
+    return query, f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode()
+
+
+@pytest.mark.parametrize("encrypt", ["", "AAAA", "A" * 24, "not base64!"])
+def test_a_signed_but_undecryptable_encrypt_is_malformed_not_a_crash(encrypt: str) -> None:
+    query, body = signed_post(encrypt)
+    if encrypt == "not base64!":  # never reaches the signature: the envelope scan refuses it
+        body = body.replace(b"<![CDATA[", b"").replace(b"]]>", b"")
+    with pytest.raises(MalformedCallback):
+        crypto().decrypt(query, body)
+
+
+def test_the_signature_is_checked_before_anything_is_decrypted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forged signature never reaches AES: decryption is not even attempted."""
+    query, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    decrypted: list[str] = []
+    monkeypatch.setattr(PrpCrypto, "decrypt", lambda self, text, _id: decrypted.append(text))
+    with pytest.raises(CallbackRejected, match="msg_signature") as refused:
+        crypto().decrypt({**query, "msg_signature": "0" * 40}, body)
+    assert not isinstance(refused.value, MalformedCallback)
+    assert decrypted == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<xml>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</xml>",
+        b'<!DOCTYPE xml [<!ENTITY a "QUFB">]><xml><Encrypt>&a;</Encrypt></xml>',
+        b"<xml><Encrypt>QUFB</Encrypt><Encrypt>QUFB</Encrypt></xml>",
+        b"<xml><Encrypt><![CDATA[QUFB]]></Encrypt>",
+        b"<xml><Encrypt><Encrypt>QUFB</Encrypt></Encrypt></xml>",
+        b'{"Encrypt": "QUFB"}',
+        b"",
+    ],
+    ids=["nested", "entity", "two", "unclosed", "nested-encrypt", "json", "empty"],
+)
+def test_the_envelope_scan_refuses_anything_but_one_base64_encrypt(body: bytes) -> None:
+    with pytest.raises(MalformedEnvelope):
+        extract_encrypt(body)
+
+
+def test_the_envelope_scan_takes_encrypt_out_of_wecoms_envelope() -> None:
+    _, body = encrypted_post(fixture_xml("text_message"), timestamp=int(NOW))
+    expected = xmltodict.parse(body)["xml"]["Encrypt"]
+    assert extract_encrypt(b'<?xml version="1.0"?>\n' + body + b"\n") == expected
+    assert extract_encrypt(b"<xml><Encrypt>QUFB</Encrypt></xml>") == "QUFB"
