@@ -1,4 +1,5 @@
-"""The progress bar every long command shares: drawn on a terminal, silent when piped."""
+"""bot.cli_common: the progress bar every long command shares, drawn on a terminal, silent
+when piped."""
 
 from __future__ import annotations
 
