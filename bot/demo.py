@@ -50,6 +50,8 @@ ACCOUNTS = ("beijing", "shanghai", "hk", "hangzhou")
 ADJUSTED_ACCOUNT = "beijing"
 ESTIMATE_ACCOUNT = "hangzhou"
 """Its latest band is carried over until the new notice (`provisional`): dues are estimates."""
+SUSPENDED_ACCOUNT = ESTIMATE_ACCOUNT
+"""One account left unpaid past its suspension date (its one employee is suspended)."""
 LATE_ACCOUNT = "shanghai"
 PARTIAL_ACCOUNT = "hk"
 PARTIAL_SHARE = Decimal("0.4")
@@ -72,6 +74,8 @@ class Story:
     """Beijing's back-dated band: the period and its adjustment (None without an older band)."""
     estimated: str
     """The employee insured on `ESTIMATE_ACCOUNT`."""
+    suspended: AccountDue
+    """`SUSPENDED_ACCOUNT`'s unpaid period whose suspension date has passed."""
 
 
 def prepare_database(engine: Engine, *, reset: bool, force: bool = False) -> None:
@@ -143,6 +147,10 @@ def seed(app: AppContext, workdir: Path, *, horizon_days: int = 30) -> Story:
         changes = adjustments_by_account_period(session)
     past = [due for due in dues if due.due_date < today]
     late = max((d for d in past if d.account_id == LATE_ACCOUNT), key=lambda d: d.period)
+    suspended = max(
+        (d for d in past if d.account_id == SUSPENDED_ACCOUNT and suspended_by(app, d, today)),
+        key=lambda d: d.period,
+    )
     chosen = str(partial_period(app.policies[PARTIAL_ACCOUNT], today, horizon_days))
     partial = next(d for d in dues if d.account_id == PARTIAL_ACCOUNT and d.period == chosen)
     partial_paid = (partial.total * PARTIAL_SHARE).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -156,7 +164,7 @@ def seed(app: AppContext, workdir: Path, *, horizon_days: int = 30) -> Story:
             "paid_on": d.due_date - timedelta(days=1 + i % 5),
         }
         for i, d in enumerate(past)
-        if d is not late and d is not partial
+        if d is not late and d is not partial and d is not suspended
     ]
     adjusted = changes.get((ADJUSTED_ACCOUNT, str(periods[0])))
     payments.append(
@@ -203,6 +211,7 @@ def seed(app: AppContext, workdir: Path, *, horizon_days: int = 30) -> Story:
         low_balance=low_balance,
         adjusted=(periods[0], adjusted[0]) if adjusted else None,
         estimated=estimated,
+        suspended=suspended,
     )
 
 
@@ -281,7 +290,18 @@ def _money_story(story: Story) -> list[str]:
         f"  - {story.estimated} is insured in {ESTIMATE_ACCOUNT}, whose band is carried over "
         "until the new notice: its dues are estimates, marked ≈ (待缴)"
     )
+    lines.append(
+        f"  - {SUSPENDED_ACCOUNT} {story.suspended.period} (due {story.suspended.due_date}) is "
+        f"unpaid and past its suspension date: {story.estimated}'s cover is suspended"
+    )
     return lines
+
+
+def suspended_by(app: AppContext, due: AccountDue, today: date) -> bool:
+    """Whether an unpaid period's suspension date (the policy's days after the due date) has
+    passed by `today`."""
+    rule = app.policies[due.account_id].suspension
+    return rule is not None and due.due_date + timedelta(days=rule.suspend_after_days) <= today
 
 
 def run_demo(

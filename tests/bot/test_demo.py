@@ -21,6 +21,7 @@ from bot.demo_company import NEW_HIRE_DAYS_AGO, build_company
 from bot.demo_story import LATE_HIRE_DAYS_AGO
 from bot.wiring import routing_from, rules_from
 from storage.accounts import account_policies
+from storage.coverage import employee_cover
 from storage.db import make_engine
 from storage.models import Alert, Employee, Payment
 from storage.payments import arrears, latest_balances
@@ -80,7 +81,11 @@ def test_the_story_holds_on_any_day(tmp_path: Path, today: date) -> None:
         assert period == story.periods[0]
         assert change.amount != 0 and change.due_date > today and change.computed_on == today
         assert accounts[ESTIMATE_ACCOUNT].estimates(story.periods[-1])
-        assert session.get(Employee, story.estimated).account_id == ESTIMATE_ACCOUNT
+        estimated = session.get(Employee, story.estimated)
+        assert estimated is not None and estimated.account_id == ESTIMATE_ACCOUNT
+        # One account is suspended: its one employee's cover is.
+        cover = employee_cover(session, estimated, accounts, today)
+        assert cover.state == "suspended" and str(story.suspended.period) in map(str, cover.arrears)
         assert session.exec(select(func.count()).select_from(Employee)).one() == 200
         late = [a for a in arrears(session, accounts, today) if a.account_id == "shanghai"]
         assert [str(a.period) for a in late] == [story.late.period]

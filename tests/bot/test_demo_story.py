@@ -44,6 +44,11 @@ def test_the_story_holds_on_every_day(today: date) -> None:
     partial = partial_period(hk, today, HORIZON)
     assert -4 <= (due_date(hk, partial) - today).days <= HORIZON
     assert Period.of(today).shift(-4) <= partial <= Period.of(today)
+    # Hangzhou's period two months back is past its suspension date: one account suspended.
+    hangzhou = POLICIES["hangzhou"]
+    assert hangzhou.suspension is not None
+    two_back = due_date(hangzhou, Period.of(today).shift(-2))
+    assert two_back + timedelta(days=hangzhou.suspension.suspend_after_days) <= today
     # One hire inside the registration deadline, one past it.
     assert enrollment_deadline(today - timedelta(days=NEW_HIRE_DAYS_AGO)) >= today
     assert enrollment_deadline(today - timedelta(days=LATE_HIRE_DAYS_AGO)) < today
