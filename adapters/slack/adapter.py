@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import (
+    DeliveryError,
     HttpRequest,
     HttpResponse,
     HttpRoute,
@@ -80,7 +81,7 @@ class SlackAdapter:
             request_verification_enabled=False,
             name="coverwatch",
         )
-        register(self._app, self._deliver)
+        register(self._app, self._deliver, self._is_bot_im)
         self._sink: InboundSink | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._dm_channels: dict[str, str] = {}
@@ -230,6 +231,19 @@ class SlackAdapter:
             await self._client.chat_update(
                 channel=channel, ts=ts, text=escape(reply.text), blocks=card_blocks(reply.card)
             )
+
+    async def _is_bot_im(self, user_id: str, channel_id: str) -> bool:
+        """Is `channel_id` the bot's own IM with `user_id`? `conversations.open` names it
+        (idempotent, cached per process; https://docs.slack.dev/reference/methods/conversations.open).
+        The `D` prefix only says "a DM", maybe between two colleagues; when Slack cannot be
+        asked, the answer is no: a personal answer then goes out ephemeral, never in the open."""
+        if not channel_id.startswith("D"):
+            return False
+        try:
+            with delivery_errors():
+                return channel_id == await self._dm(user_id)
+        except DeliveryError:
+            return False
 
     async def _dm(self, user_id: str) -> str:
         """The DM channel with a user (conversations.open is idempotent; cached per process)."""

@@ -10,7 +10,7 @@ took the event, so a crash in between makes Slack retry instead of losing it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -23,15 +23,12 @@ PLATFORM = "slack"
 
 
 Deliver = Callable[[Message | Action, ReplyTarget], None]
+IsBotIm = Callable[[str, str], Awaitable[bool]]
+"""(user id, channel id) -> is that channel the bot's own IM with that user."""
 
 # A user mention is `<@U123>` or `<@U123|name>`; W… ids are Enterprise Grid users.
 # https://docs.slack.dev/messaging/formatting-message-text#mentioning-users
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
-def is_direct_channel(channel_id: str) -> bool:
-    """DM conversation ids start with `D` (https://docs.slack.dev/reference/objects/conversation-object)."""
-    return channel_id.startswith("D")
 
 
 def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
@@ -43,13 +40,20 @@ def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
     return " ".join(_MENTION.sub(drop_bot, text).split())
 
 
-def register(app: AsyncApp, deliver: Deliver, *, command: str = "/coverwatch") -> None:
-    """Attach the slash command, mention, DM and button listeners to `app`."""
+def register(
+    app: AsyncApp, deliver: Deliver, is_bot_im: IsBotIm, *, command: str = "/coverwatch"
+) -> None:
+    """Attach the slash command, mention, DM and button listeners to `app`.
+
+    Slash commands and clicks carry only a channel id, and a `D…` id is any DM, also one
+    between two colleagues (issue 15 finding 4): only `is_bot_im` (the bot's own IM with the
+    asker) makes them direct; everywhere else personal answers are ephemeral.
+    """
 
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         # Form fields: https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling
         channel = command["channel_id"]
-        direct = is_direct_channel(channel)
+        direct = await is_bot_im(command["user_id"], channel)
         deliver(
             Message(
                 platform=PLATFORM,
@@ -78,6 +82,7 @@ def register(app: AsyncApp, deliver: Deliver, *, command: str = "/coverwatch") -
 
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
         # Only a person's plain DM to the bot: bot posts and edits/joins carry `bot_id`/`subtype`.
+        # message.im is delivered for the IMs the app is in, with `channel_type: "im"`:
         # https://docs.slack.dev/reference/events/message.im
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
@@ -91,7 +96,7 @@ def register(app: AsyncApp, deliver: Deliver, *, command: str = "/coverwatch") -
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
         message_ts = container.get("message_ts") or message.get("ts")
         user_id = body["user"]["id"]
-        direct = is_direct_channel(channel)
+        direct = await is_bot_im(user_id, channel)
         extra = {"response_url": body["response_url"]} if body.get("response_url") else {}
         deliver(
             Action(

@@ -71,19 +71,42 @@ async def test_slash_command_reaches_sink_and_reply_uses_response_url(
     await adapter.stop()
 
 
-async def test_slash_command_in_a_dm_is_direct(fake_slack: FakeSlack) -> None:
+async def test_slash_command_in_the_bots_own_im_is_direct(fake_slack: FakeSlack) -> None:
     adapter, sink = http_adapter(fake_slack), RecordingSink()
     await adapter.start(sink)
-    body = form(command_body(fake_slack, text="help", channel_id="D024BE91L"))
+    # The fake's conversations.open names the bot's IM with U2147483697 "D2147483697".
+    body = form(command_body(fake_slack, text="help", channel_id="D2147483697"))
     async with serve(adapter) as url:
         assert (await post(url, body, signed(body, FORM))).status_code == 200
     await sink.wait_for(1)
     message, target = sink.events[0]
     assert isinstance(message, Message)
     assert message.is_direct and target.is_direct
+    [opened] = fake_slack.calls_to("conversations.open")
+    assert opened.params["users"] == "U2147483697"
 
     await adapter.reply(target, Reply(text="help text", ephemeral=True))
     assert fake_slack.responses[0][1]["response_type"] == "in_channel"
+    await adapter.stop()
+
+
+async def test_slash_command_in_a_dm_between_colleagues_is_not_direct(
+    fake_slack: FakeSlack,
+) -> None:
+    """Issue 15 finding 4: `D024BE91L` is a DM, but not the bot's: `/coverwatch contributions`
+    there posted the base in_channel for the colleague to read. Now personal is ephemeral."""
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    body = form(command_body(fake_slack, text="contributions", channel_id="D024BE91L"))
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, FORM))).status_code == 200
+    await sink.wait_for(1)
+    message, target = sink.events[0]
+    assert isinstance(message, Message)
+    assert not message.is_direct and not target.is_direct
+
+    await adapter.reply(target, Reply(text="base 36348.00", ephemeral=True))
+    assert fake_slack.responses[0][1]["response_type"] == "ephemeral"
     await adapter.stop()
 
 

@@ -46,7 +46,7 @@ async def test_slash_command_envelope_is_delivered_and_acked(
     fake_slack: FakeSlack, connected: tuple[SlackAdapter, RecordingSink]
 ) -> None:
     adapter, sink = connected
-    payload = command_body(fake_slack, text="coverage", channel_id="D024BE91L")
+    payload = command_body(fake_slack, text="coverage", channel_id="D2147483697")
     envelope_id = fake_slack.push_envelope("slash_commands", payload, accepts_response_payload=True)
     await sink.wait_for(1)
     await eventually(lambda: fake_slack.acked(envelope_id))
@@ -54,7 +54,7 @@ async def test_slash_command_envelope_is_delivered_and_acked(
     assert message == Message(
         platform="slack",
         user_id="U2147483697",
-        conversation_id="D024BE91L",
+        conversation_id="D2147483697",  # the bot's own IM with the asker (conversations.open)
         is_direct=True,
         text="coverage",
         event_id=payload["trigger_id"],
