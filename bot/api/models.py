@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from storage.imports import balances, employees, payments
 from storage.imports.table import Column
+from storage.payments import DUES, PAYMENT_KINDS
 
 MAX_ITEMS = 10_000
 """Per request: a day of a large company's payments fits; a bigger load is a file import."""
@@ -44,7 +45,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "hire_date": _DATE,
     "enrolled_on": _DATE,
     "leave_date": _DATE,
-    "kind": {"type": "string", "enum": ["dues", "late_fee"]},
+    "kind": {"type": "string", "enum": list(PAYMENT_KINDS), "default": DUES},
     "role": {"type": "string", "enum": list(employees.ROLES)},
 }
 

@@ -45,6 +45,23 @@ def test_payments_are_written_and_audited_with_the_token_name(api: Api) -> None:
     assert _audit(api) == [("erp", "payments.write", None, "api")]
 
 
+def test_a_late_fee_payment_keeps_its_kind(api: Api) -> None:
+    fee = PAYMENT | {"amount": "61.73", "kind": "late_fee"}
+
+    paid = api.client.post("/api/v1/payments", json=[PAYMENT, fee], headers=api.headers())
+    bad = api.client.post(
+        "/api/v1/payments", json=[PAYMENT | {"kind": "tip"}], headers=api.headers()
+    )
+
+    assert paid.json() == {"rows": 2, "created": 2, "updated": 0}
+    with Session(api.service.context.engine) as session:
+        kinds = sorted((str(p.amount), p.kind) for p in session.exec(select(Payment)))
+    assert kinds == [("1234.50", "dues"), ("61.73", "late_fee")]
+    assert bad.json() == {
+        "errors": [_error(0, "kind", "unknown payment kind 'tip' (expected dues, late_fee)")]
+    }
+
+
 def test_one_bad_item_refuses_the_whole_batch_with_every_problem(api: Api) -> None:
     before = snapshot(api.service.context.engine)
     items = [
