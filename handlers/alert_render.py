@@ -68,8 +68,9 @@ def render_alert(
     facts = _facts(session, alert)
     kind = AlertKind(alert.kind)
     variant = kind.value
-    if kind is AlertKind.ENROLLMENT_DEADLINE:
-        variant += ".passed" if facts.get("state") == "overdue" else ".soon"
+    if kind is AlertKind.ENROLLMENT_DEADLINE:  # `days_left` as of the scan that found it
+        passed = int(str(facts.get("days_left", "0"))) < 0
+        variant += ".passed" if passed else ".soon"
 
     def t(key: str) -> str:
         return translate(locale, key, **facts)
@@ -93,7 +94,9 @@ def render_alert(
     if alert.late_fee is not None and alert.late_fee > 0:
         fields.append(Field(label=t("notice.field.late_fee"), value=str(facts["late_fee"])))
     if alert.due_date is not None:
-        fields.append(Field(label=t("notice.field.due_date"), value=str(facts["due_date"])))
+        enrolment = kind is AlertKind.ENROLLMENT_DEADLINE  # a registration, not a payment
+        due_label = t("notice.field.deadline" if enrolment else "notice.field.due_date")
+        fields.append(Field(label=due_label, value=str(facts["due_date"])))
     if alert.suspension_on is not None:
         fields.append(
             Field(label=t("notice.field.suspension_on"), value=str(facts["suspension_on"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -17,11 +18,12 @@ from handlers.alert_render import render_alert, render_delivery
 from handlers.i18n import translate
 from storage.accounts import account_policies, sync_accounts
 from storage.alerts import acknowledge
-from storage.db import session_scope
+from storage.db import make_engine, session_scope, upgrade
 from storage.ledger import run_dues
 from storage.models import Alert, Balance, Delivery, Employee
 from storage.routing import Routing
 from storage.scan import run_scan
+from tests.support.company import seed
 from tests.support.databases import Migrated
 
 POLICIES = load_policies()
@@ -141,3 +143,31 @@ def test_hk_warnings_threaten_no_suspension(
         assert translate(locale, "notice.due_soon.consequence_no_suspension") in due_soon
         assert "plan" not in render_alert(session, alerts["overdue"], locale="en").text
     engine.dispose()
+
+
+def test_an_enrolment_deadline_long_past_reads_as_passed(sqlite_url: str) -> None:
+    """Not "还剩 -461 天" under a payment label: the passed variant, a registration deadline."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    seed(engine)
+    at = datetime(2026, 12, 4, 2, tzinfo=UTC)
+    with session_scope(engine) as session:
+        alert = Alert(
+            dedupe_key="enrollment_deadline:employee=E007",
+            kind="enrollment_deadline",
+            employee_id="E007",
+            account_id="beijing",
+            due_date=date(2025, 9, 1),
+            details=json.dumps({"deadline": "2025-09-01", "days_left": "-461"}),
+            opened_at=at,
+            updated_at=at,
+        )
+        session.add(alert)
+        session.flush()
+        reply = render_alert(session, alert, locale="zh-CN")
+    engine.dispose()
+    assert reply.text.startswith("孙九 (E007) 未在截止日 2025-09-01 前参保")
+    assert "-461" not in reply.text
+    assert reply.card is not None
+    labels = {field.label for field in reply.card.fields}
+    assert "登记截止日" in labels and "缴费截止日" not in labels
