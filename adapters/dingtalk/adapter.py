@@ -38,6 +38,7 @@ from adapters.dingtalk.outbound import CARD_PREFIX, Robot
 from adapters.dingtalk.stream import StreamConnection
 from adapters.health import LinkState
 from core.locales import DEFAULT_LOCALE
+from handlers.i18n import translate
 from handlers.types import Action, Message, Recipient, Reply
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,18 @@ class DingTalkAdapter:
             await self._http.aclose()
 
     async def reply(self, target: ReplyTarget, reply: Reply) -> None:
-        """Session webhook while it is valid, else the robot OpenAPI to the same chat."""
+        """Session webhook while it is valid, else the robot OpenAPI to the same chat.
+
+        DingTalk has no ephemeral group message: a personal answer asked in a group goes to the
+        asker in the robot's 1:1 chat (`oToMessages/batchSend`), and the group only learns that
+        it was sent privately (issue 15 item 4: `缴费明细` in a group showed the amounts to all).
+        """
+        if reply.ephemeral and not target.is_direct:
+            await self._robot.message(target.user_id, False, reply, self._locale)
+            await self._robot.images(target.user_id, False, reply.attachments)
+            notice = Reply(text=translate(self._locale, "privacy.sent_privately"))
+            await self.reply(target, notice)
+            return
         webhook = target.extra.get("session_webhook", "")
         expires_ms = int(target.extra.get("session_webhook_expires_ms", "0") or 0)
         fresh = self._clock() * 1000 < expires_ms - _WEBHOOK_MARGIN_MS

@@ -130,9 +130,17 @@ def test_card_button_acknowledges_in_scope_only(
         _click(fake, ding(OUT_OF_SCOPE_MANAGER), group_card, params["ack_value"], "click-1")
         wait_until(lambda: len(group_replies()) == 1, "the refusal")
         refusal = company.click_answer(ding(OUT_OF_SCOPE_MANAGER), params["ack_value"])
+        # Meant for the clicker alone: DingTalk has no ephemeral group message, so it goes
+        # 1:1 and the group only hears that it was sent privately (issue 15 item 4).
+        [private] = [
+            call
+            for call in fake.token_calls("/v1.0/robot/oToMessages/batchSend")
+            if call.body["userIds"] == [ding(OUT_OF_SCOPE_MANAGER)]
+        ]
+        assert json.loads(private.body["msgParam"]) == refusal
         [answer] = group_replies()
         assert answer.body["openConversationId"] == HR_GROUP
-        assert json.loads(answer.body["msgParam"]) == refusal
+        assert json.loads(answer.body["msgParam"]) == {"content": "已私信发送给你。"}
         unchanged = company.overdue()
         assert unchanged is not None and unchanged.state == "open"
         assert unchanged.acknowledged_by is None

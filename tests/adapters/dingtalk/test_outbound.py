@@ -273,3 +273,34 @@ def test_attachment_is_uploaded_then_sent_as_an_image(
     assert text.body["msgKey"] == "sampleText"
     assert image.body["msgKey"] == "sampleImageMsg"
     assert json.loads(image.body["msgParam"]) == {"photoURL": "@lAmedia01"}
+
+
+def test_a_personal_answer_asked_in_a_group_goes_to_the_asker_privately(
+    fake_dingtalk: FakeDingTalk,
+) -> None:
+    """Issue 15 finding 4: `缴费明细` in a group went to the group. DingTalk has no ephemeral
+    group message, so the answer goes 1:1 (batchSend) and the group only hears that it did."""
+    fake = fake_dingtalk
+    adapter = make_adapter(fake)
+    target = ReplyTarget(
+        platform="dingtalk",
+        conversation_id="cidGroupTeam0001Xk9pQ==",
+        user_id="0123456789001",
+        is_direct=False,
+    )
+    personal = Reply(text="养老保险 个人 2907.84", ephemeral=True)
+
+    async def scenario() -> None:
+        await adapter.reply(target, personal)
+        await adapter.reply(target, Reply(text="待缴 3 个账户"))  # not personal: in the group
+        await adapter.stop()
+
+    run(scenario)
+    [private] = fake.token_calls(BATCH)
+    assert private.body["userIds"] == ["0123456789001"]
+    assert "2907.84" in private.body["msgParam"]
+    notice, shared = fake.token_calls(GROUP)
+    assert notice.body["openConversationId"] == "cidGroupTeam0001Xk9pQ=="
+    assert "2907.84" not in notice.body["msgParam"]
+    assert "已私信发送给你" in json.loads(notice.body["msgParam"])["content"]
+    assert "待缴 3 个账户" in shared.body["msgParam"]
