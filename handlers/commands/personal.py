@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from core.calendars import is_official
 from core.cover import CoverStatus, continuity
 from handlers.formatting import account_name, card_reply, day, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
@@ -38,6 +39,10 @@ def coverage(request: Request) -> Reply:
     employee = request.employee
     account = request.accounts[employee.account_id]
     status = employee_cover(request.session, employee, request.accounts, request.today)
+    # A due date in a year whose holiday notice is not out yet is an estimate (core.calendars).
+    rule = account.policy.due.holiday_rule
+    estimated = status.next_due is not None and not is_official(status.next_due, rule)
+    next_due = ("≈" if estimated else "") + day(request, status.next_due)
     fields = [
         Field(label=request.t("coverage.state"), value=label(request, "state", status.state)),
         Field(label=request.t("coverage.account"), value=account_name(request, account)),
@@ -45,10 +50,10 @@ def coverage(request: Request) -> Reply:
             label=request.t("coverage.paid_through"),
             value=str(status.paid_through or request.t("format.none")),
         ),
-        Field(label=request.t("coverage.next_due"), value=day(request, status.next_due)),
+        Field(label=request.t("coverage.next_due"), value=next_due),
         *continuity_fields(request, status, employee.enrolled_on),
     ]
-    notes = []
+    notes = [request.t("coverage.calendar_estimate")] if estimated else []
     if status.arrears:
         arrears = ", ".join(str(period) for period in status.arrears)
         fields.append(Field(label=request.t("coverage.arrears"), value=arrears))

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app
 from tests.support.cli import cli, company, snapshot, write
 
 
@@ -114,3 +116,13 @@ def test_a_due_date_in_a_year_without_a_published_calendar_is_flagged(url: str) 
     assert flags["beijing"] is True
     text = cli(url, "ask", "--as", "H001", "dues 2031-09").stdout
     assert "≈2031-09-15" in text and "截止日（当年放假安排未发布" in text
+
+
+def test_coverage_flags_a_next_due_date_from_an_unpublished_calendar(url: str) -> None:
+    later = CliRunner().invoke(
+        app, ["--db", url, "--today", "2031-12-01", "ask", "--as", "E001", "coverage"]
+    )
+    assert later.exit_code == 0, later.output
+    assert "≈2031-12-15" in later.stdout and "下次截止日为估算" in later.stdout
+    now = cli(url, "ask", "--as", "E001", "coverage").stdout
+    assert "≈" not in now and "下次截止日为估算" not in now
