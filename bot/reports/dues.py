@@ -93,11 +93,16 @@ def dues_sheets(
     totals = Sheet(translate(locale, "report.accounts"), columns(locale, ACCOUNT_COLUMNS))
     for due in dues:
         account = accounts.get(due.account_id)
+        name = (names or {}).get(due.account_id) or (
+            account.policy.display_name(locale) if account else due.account_id
+        )
+        # Amounts from an unconfirmed or provisional rule are estimates (core.estimates): the
+        # account's name says so, the figures stay numbers.
+        estimated = account is not None and bool(account.estimates(period))
         totals.add(
             [
                 due.account_id,
-                (names or {}).get(due.account_id)
-                or (account.policy.display_name(locale) if account else due.account_id),
+                f"≈ {name}" if estimated else name,
                 due.currency,
                 due.due_date.isoformat(),
                 due.employees,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,11 @@ from bot.reports.sheets import stream_csv, write_xlsx
 from core.locales import DEFAULT_LOCALE
 from core.periods import Period
 from core.policy_loader import load_policies
-from storage.accounts import account_policies
-from storage.models import LedgerLine
-from tests.support.dues_company import EARLIER, PERIOD, seed
+from storage.accounts import account_policies, sync_accounts
+from storage.db import session_scope
+from storage.ledger import run_dues
+from storage.models import Employee, LedgerLine
+from tests.support.dues_company import EARLIER, NOW, PERIOD, seed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reports"
 
@@ -108,3 +112,29 @@ def test_report_memory_does_not_grow_with_its_length(engine: Engine, tmp_path: P
     assert large_lines >= 20_000 and large_lines >= 3.5 * small_lines
     # Holding the rows (the old report) makes the peak grow with the lines: ~3.5x here.
     assert large_peak < 1.3 * small_peak, (small_lines, small_peak, large_lines, large_peak)
+
+
+def test_an_account_on_a_provisional_band_is_marked_as_an_estimate(
+    engine: Engine, tmp_path: Path
+) -> None:
+    seed(engine)
+    policies = load_policies()
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, policies, ids=["hangzhou"])  # 2026 band carried over
+        session.add(
+            Employee(
+                employee_id="Z0001",
+                name="钱多",
+                account_id="hangzhou",
+                hire_date=date(2025, 1, 2),
+                enrolled_on=date(2025, 1, 2),
+                salary=Decimal("9000"),
+            )
+        )
+    with session_scope(engine) as session:
+        run_dues(session, PERIOD, account_policies(session, policies), now=NOW)
+    xlsx, _ = _write(engine, PERIOD, tmp_path)
+    accounts = load_workbook(xlsx).worksheets[1]
+    names = {row[0].value: row[1].value for row in accounts.iter_rows(min_row=2)}
+    assert str(names["hangzhou"]).startswith("≈ ")
+    assert not str(names["beijing"]).startswith("≈")
