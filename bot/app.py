@@ -83,6 +83,7 @@ def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
         ack_sla_minutes=settings.kpi.ack_sla_minutes,
         kpi_targets=settings.kpi.thresholds,
         account_names=settings.account_names(),
+        account_owners=settings.account_owners(),
     )
 
 

@@ -143,6 +143,9 @@ class AccountConfig(_Section):
     due_day: int | None = Field(default=None, ge=1, le=31)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     """How replies name the account in every language (else the policy's `[names]`)."""
+    owners: tuple[str, ...] = ()
+    """Employee ids who own the account's alerts: level-0 recipients, and managers among them
+    may acknowledge its company-wide alerts (issue 14)."""
 
 
 class KpiConfig(_Section):
@@ -356,6 +359,14 @@ class Settings(BaseSettings):
                 due_day=account.due_day,
             )
             for account_id, account in self.accounts.items()
+        }
+
+    def account_owners(self) -> dict[str, tuple[str, ...]]:
+        """`[accounts.<id>] owners` where set."""
+        return {
+            account_id: tuple(account.owners)
+            for account_id, account in self.accounts.items()
+            if account.owners
         }
 
     def account_names(self) -> dict[str, str]:

@@ -40,6 +40,8 @@ class AppContext:
     """`[kpi] thresholds`, drawn as the targets on the KPI chart."""
     account_names: Mapping[str, str] = field(default_factory=dict)
     """`[accounts.<id>] name`: overrides the policy's display names in replies."""
+    account_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """`[accounts.<id>] owners`: who may act on an account's company-wide alerts."""
 
     def now(self) -> datetime:
         return self.clock()

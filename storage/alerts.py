@@ -6,14 +6,14 @@ the same transaction, so the audit trail and the alert can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from core.alerts import AlertEventType, AlertState, transition
+from core.alerts import COMPANY_KINDS, AlertEventType, AlertKind, AlertState, transition
 from core.installments import PlanQuote, quote_plan
 from core.periods import Period
 from storage.accounts import AccountPolicy
@@ -82,18 +82,63 @@ def in_scope(session: Session, employee: Employee, alert: Alert) -> bool:
     return False
 
 
+def may_act(
+    session: Session,
+    employee: Employee,
+    alert: Alert,
+    owners: Mapping[str, Collection[str]],
+) -> bool:
+    """Whether `employee` may acknowledge or snooze `alert` (issue 14 item 5).
+
+    Seeing is wider than acting: a manager sees the accounts their people are insured on, but
+    acknowledging a company-wide alert stops its escalation to HR, so only HR, finance and the
+    account's owners (`[accounts.<id>] owners`) may. A manager acts on alerts about their own
+    department or their reports (enrolment deadlines, the department's KPI).
+    """
+    if employee.role in COMPANY_ROLES:
+        return True
+    if not in_scope(session, employee, alert):
+        return False
+    company_wide = AlertKind(alert.kind) in COMPANY_KINDS or (
+        alert.employee_id is None and alert.department is None
+    )
+    if company_wide:
+        return alert.account_id is not None and employee.employee_id in owners.get(
+            alert.account_id, ()
+        )
+    return True
+
+
 def alerts_in_scope(session: Session, employee: Employee) -> list[Alert]:
     return [alert for alert in visible_alerts(session) if in_scope(session, employee, alert)]
 
 
 def acknowledge(session: Session, alert: Alert, *, by: str, via: str, at: datetime) -> bool:
-    """Acknowledge an open alert; False when it is not open. Pending re-notifications stop."""
-    if alert.state != AlertState.OPEN:
+    """Acknowledge an open alert; False when it is not open. Pending re-notifications stop.
+
+    A compare-and-set (`UPDATE … WHERE state = 'open'`): of two people acknowledging at the same
+    moment on different platforms exactly one wins and writes the one `acknowledged` event; the
+    other gets False and `alert` refreshed to name the winner. The row lock the UPDATE takes
+    makes the loser wait for the winner's commit and then see the alert no longer open.
+    """
+    assert alert.id is not None
+    target = transition(AlertState.OPEN, AlertState.ACKNOWLEDGED).value
+    won = session.execute(
+        update(Alert)
+        .where(col(Alert.id) == alert.id, col(Alert.state) == AlertState.OPEN.value)
+        .values(
+            state=target,
+            acknowledged_by=by,
+            acknowledged_at=at,
+            acknowledged_via=via,
+            updated_at=at,
+        )
+        .returning(col(Alert.id))  # not `rowcount`: psycopg may report -1 (storage/events.py)
+        .execution_options(synchronize_session=False)
+    ).first()
+    session.refresh(alert)
+    if won is None:
         return False
-    alert.state = transition(AlertState(alert.state), AlertState.ACKNOWLEDGED).value
-    alert.acknowledged_by, alert.acknowledged_at, alert.acknowledged_via = by, at, via
-    alert.updated_at = at
-    session.add(alert)
     record(session, alert, AlertEventType.ACKNOWLEDGED, at=at, actor=by, platform=via)
     session.execute(
         update(Delivery)

@@ -18,7 +18,15 @@ from handlers.alert_render import card_updates
 from handlers.formatting import account_name, card_reply, days_words, label, moment, money
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Action, Button, CardUpdate, Field, Reply
-from storage.alerts import acknowledge, alerts_in_scope, create_plan, get_alert, in_scope, snooze
+from storage.alerts import (
+    acknowledge,
+    alerts_in_scope,
+    create_plan,
+    get_alert,
+    in_scope,
+    may_act,
+    snooze,
+)
 from storage.employees import COMPANY_ROLES, get_employee
 from storage.models import Alert
 
@@ -37,6 +45,15 @@ def alert_arg(request: Request) -> Alert:
     alert = get_alert(request.session, alert_id)
     if alert is None or not in_scope(request.session, request.employee, alert):
         raise UserError("alert.not_found", id=request.args[0].lstrip("#"))
+    return alert
+
+
+def actionable_arg(request: Request) -> Alert:
+    """`alert_arg`, refused when the asker may see but not act on it (`storage.alerts.may_act`):
+    a manager's ack would stop a company-wide alert's escalation to HR."""
+    alert = alert_arg(request)
+    if not may_act(request.session, request.employee, alert, request.app.account_owners):
+        raise UserError("alert.not_yours", id=alert.id)
     return alert
 
 
@@ -113,7 +130,10 @@ def alerts(request: Request) -> Reply:
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in shown]
     buttons: list[Button] = []
+    owners = request.app.account_owners
     for alert in [a for a in shown if a.state == "open"]:
+        if not may_act(request.session, request.employee, alert, owners):
+            continue
         buttons += alert_buttons(alert, locale=request.locale)
     title = request.t("alerts.title", count=len(found))
     notes = []
@@ -143,7 +163,7 @@ def _page_arg(request: Request, pages: int) -> int:
     args=(1, 1),
 )
 def ack(request: Request) -> Reply:
-    alert = alert_arg(request)
+    alert = actionable_arg(request)
     done = acknowledge(
         request.session,
         alert,
@@ -152,6 +172,17 @@ def ack(request: Request) -> Reply:
         at=request.app.now(),
     )
     updates = _acknowledged_cards(request, alert)
+    if not done and alert.acknowledged_by is not None and alert.acknowledged_at is not None:
+        who = get_employee(request.session, alert.acknowledged_by)
+        return Reply(
+            text=request.t(
+                "ack.already",
+                id=alert.id,
+                name=who.name if who is not None else alert.acknowledged_by,
+                at=moment(alert.acknowledged_at, request.app.timezone),
+            ),
+            updates=updates,
+        )
     if not done:
         state = label(request, "alert_state", alert.state)
         return Reply(text=request.t("ack.not_open", id=alert.id, state=state), updates=updates)
@@ -183,7 +214,7 @@ def _acknowledged_cards(request: Request, alert: Alert) -> tuple[CardUpdate, ...
     args=(1, 2),
 )
 def snooze_command(request: Request) -> Reply:
-    alert = alert_arg(request)
+    alert = actionable_arg(request)
     delta = duration_arg(request.args[1] if len(request.args) > 1 else DEFAULT_SNOOZE)
     if alert.state == "resolved":
         return Reply(text=request.t("alert.resolved", id=alert.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -96,11 +97,10 @@ def test_manager_sees_the_alerts_of_their_department(ask: Ask, alerts: dict[str,
         "截止 2025-06-16（逾期 9 天） · 待确认"
     )
     assert reply.card is not None
+    # The Beijing overdue alert is company-wide: listed, but its buttons are HR's and finance's.
     assert [(b.action, b.value) for b in reply.card.buttons] == [
         ("ack", str(enrol)),
         ("snooze", f"{enrol}:4h"),
-        ("ack", str(overdue)),
-        ("snooze", f"{overdue}:4h"),
     ]
 
 
@@ -121,7 +121,7 @@ def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[
             session.add(alert)
     assert ask("E006", "告警", locale=ZH_CN).text == "你负责的范围内没有待处理的告警。"
     hk = alerts["hk"]
-    assert ask("E006", f"snooze {hk}", locale=ZH_CN).text == f"告警 #{hk} 已解决，无需处理。"
+    assert ask("E004", f"snooze {hk}", locale=ZH_CN).text == f"告警 #{hk} 已解决，无需处理。"
     assert ask("E003", f"ack {hk}", locale="en").text == (
         f"Alert #{hk} is resolved; there is nothing to acknowledge."
     )
@@ -134,15 +134,46 @@ def test_employee_is_refused_alerts_and_ack(ask: Ask, alerts: dict[str, int]) ->
 
 def test_ack_records_who_where_and_when(app: AppContext, ask: Ask, alerts: dict[str, int]) -> None:
     alert_id = alerts["overdue"]
-    assert ask("E002", f"确认 {alert_id}").text == f"已确认告警 #{alert_id}，后续提醒已停止。"
+    assert ask("E003", f"确认 {alert_id}").text == f"已确认告警 #{alert_id}，后续提醒已停止。"
     alert = get(app.engine, alert_id)
     assert alert.state == "acknowledged"
-    assert alert.acknowledged_by == "E002"
+    assert alert.acknowledged_by == "E003"
     assert alert.acknowledged_via == "console"
     assert alert.acknowledged_at == NOW
-    assert ask("E003", f"ack #{alert_id}", locale="en").text == (
-        f"Alert #{alert_id} is acknowledged; there is nothing to acknowledge."
+    # The loser of the compare-and-set is told who won, and nothing more is recorded.
+    assert ask("E004", f"ack #{alert_id}", locale="en").text == (
+        f"Alert #{alert_id} was already acknowledged by 王五 at 2025-06-25 10:00."
     )
+    with session_scope(app.engine) as session:
+        events = session.exec(select(AlertEvent).where(AlertEvent.alert_id == alert_id)).all()
+        assert [(e.event, e.actor) for e in events] == [("acknowledged", "E003")]
+
+
+def test_manager_cannot_ack_or_snooze_a_company_wide_alert(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    """Issue 14 item 5: a manager's ack would stop the escalation to HR."""
+    overdue = alerts["overdue"]
+    refused = (
+        f"Alert #{overdue} concerns the whole account: only HR, finance or the account's owners "
+        "may acknowledge or snooze it."
+    )
+    assert ask("E002", f"ack {overdue}", locale="en").text == refused
+    assert ask("E002", f"snooze {overdue} 4h", locale="en").text == refused
+    assert click(app, "E002", "ack", str(overdue)).text.startswith(f"告警 #{overdue} 涉及整个账户")
+    alert = get(app.engine, overdue)
+    assert (alert.state, alert.snoozed_until) == ("open", None)
+    # Their report's enrolment deadline is theirs to work.
+    assert ask("E002", f"ack {alerts['enrol']}").text.startswith("已确认告警")
+
+
+def test_an_owner_manager_may_ack_their_account(app: AppContext, alerts: dict[str, int]) -> None:
+    owned = replace(app, account_owners={"beijing": ("E002",)})
+    overdue = alerts["overdue"]
+    assert click(owned, "E002", "ack", str(overdue)).text == (
+        f"已确认告警 #{overdue}，后续提醒已停止。"
+    )
+    assert get(app.engine, overdue).acknowledged_by == "E002"
 
 
 def test_out_of_scope_looks_exactly_like_missing(ask: Ask, alerts: dict[str, int]) -> None:
@@ -169,9 +200,9 @@ def test_ack_button_goes_through_the_same_checks(app: AppContext, alerts: dict[s
     )
     assert get(app.engine, overdue).state == "open"
     assert (
-        click(app, "E002", "ack", str(overdue)).text == f"已确认告警 #{overdue}，后续提醒已停止。"
+        click(app, "E003", "ack", str(overdue)).text == f"已确认告警 #{overdue}，后续提醒已停止。"
     )
-    assert get(app.engine, overdue).acknowledged_by == "E002"
+    assert get(app.engine, overdue).acknowledged_by == "E003"
 
 
 def test_snooze_sets_the_pause_and_audits_it(
@@ -194,7 +225,7 @@ def test_snooze_sets_the_pause_and_audits_it(
 def test_snooze_durations(
     app: AppContext, ask: Ask, alerts: dict[str, int], duration: str, delta: timedelta
 ) -> None:
-    ask("E006", f"暂缓 {alerts['hk']} {duration}")
+    ask("E004", f"暂缓 {alerts['hk']} {duration}")
     assert get(app.engine, alerts["hk"]).snoozed_until == NOW + delta
 
 
@@ -205,7 +236,7 @@ def test_snooze_refuses_bad_durations(ask: Ask, alerts: dict[str, int], duration
 
 
 def test_snooze_button_carries_id_and_duration(app: AppContext, alerts: dict[str, int]) -> None:
-    reply = click(app, "E006", "snooze", f"{alerts['hk']}:2h")
+    reply = click(app, "E004", "snooze", f"{alerts['hk']}:2h")
     assert reply.text == f"告警 #{alerts['hk']} 的提醒已暫緩至 2025-06-25 12:00。"
     assert click(app, "E001", "snooze", f"{alerts['hk']}:2h").text == FORBIDDEN
     assert click(app, "E002", "snooze", f"{alerts['hk']}:2h").text == (
@@ -257,8 +288,8 @@ def test_alert_commands_on_both_databases(any_app: AppContext) -> None:
     ids = seed_alerts(any_app.engine)
     ask = asker(any_app)
     assert ask("E002", "alerts", locale="en").text.startswith("Open alerts (2)")
-    assert ask("E002", f"ack {ids['overdue']}", locale="en").text.startswith("Alert #")
-    assert get(any_app.engine, ids["overdue"]).acknowledged_by == "E002"
+    assert ask("E004", f"ack {ids['overdue']}", locale="en").text.startswith("Alert #")
+    assert get(any_app.engine, ids["overdue"]).acknowledged_by == "E004"
     assert "¥10,049.50" in ask("E003", f"plan {ids['overdue']} 2", locale="en").text
 
 
@@ -336,7 +367,8 @@ def test_ack_click_rewrites_every_sent_card(app: AppContext, alerts: dict[str, i
         event_id="click-1",
         message_ref="console:clicked",
     )
-    reply = handle(app, clicked)
+    owned = replace(app, account_owners={"beijing": ("E002",)})  # E002 may ack the account
+    reply = handle(owned, clicked)
     assert [(u.platform, u.message_ref) for u in reply.updates] == [
         ("console", "console:clicked"),  # the clicked card, through the click's own ref
         ("slack", "C0HR:1.5"),
@@ -352,7 +384,8 @@ def test_only_the_acknowledging_click_rewrites_cards(
 ) -> None:
     alert_id = alerts["overdue"]
     sent_copy(app.engine, alert_id, "slack", "C0HR", is_group=True, message_ref="C0HR:1.5")
-    assert ask("E002", f"ack {alert_id}").updates == ()  # typed, not clicked
-    assert click(app, "E003", ACK, str(alert_id)).updates == ()  # someone else, too late
-    assert click(app, "E002", SNOOZE, f"{alert_id}:4h").updates == ()
-    assert [u.message_ref for u in click(app, "E002", ACK, str(alert_id)).updates] == ["C0HR:1.5"]
+    owned = replace(app, account_owners={"beijing": ("E002",)})  # E002 may ack the account
+    assert asker(owned)("E002", f"ack {alert_id}").updates == ()  # typed, not clicked
+    assert click(owned, "E003", ACK, str(alert_id)).updates == ()  # someone else, too late
+    assert click(owned, "E002", SNOOZE, f"{alert_id}:4h").updates == ()
+    assert [u.message_ref for u in click(owned, "E002", ACK, str(alert_id)).updates] == ["C0HR:1.5"]
