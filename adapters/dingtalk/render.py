@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.markdown import inert, inert_lines
 from handlers.alert_actions import ACK, BUTTON_COMMANDS, SNOOZE
 from handlers.types import Button, Card, Reply
 
@@ -48,10 +49,11 @@ def markdown_of(reply: Reply, locale: str) -> tuple[str, str]:
     card = reply.card
     if card is None:
         return _title_of(reply.text), reply.text
-    lines = [f"#### {card.title}", ""]
-    lines += [f"- **{field.label}**: {field.value}" for field in card.fields]
+    # Every value may hold user text (a name from the HR file): inert in markdown.
+    lines = [f"#### {inert(card.title)}", ""]
+    lines += [f"- **{inert(field.label)}**: {inert(field.value)}" for field in card.fields]
     if not card.fields:
-        lines.append(reply.text)
+        lines.append(inert_lines(reply.text))
     hints = command_hints(card, locale)
     if hints:
         lines += ["", *hints]
@@ -95,10 +97,10 @@ def card_params(reply: Reply) -> dict[str, str]:
     """
     card = reply.card
     title = card.title if card else _title_of(reply.text)
-    content = (
-        "\n".join(f"**{field.label}**: {field.value}" for field in card.fields)
+    content = (  # the template renders `content` as markdown
+        "\n".join(f"**{inert(field.label)}**: {inert(field.value)}" for field in card.fields)
         if card and card.fields
-        else reply.text
+        else inert_lines(reply.text)
     )
     params = {
         "title": title,

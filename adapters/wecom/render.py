@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.markdown import inert, inert_lines
 from handlers.types import Button, Card, Reply
 
 # "消息内容，最长不超过2048个字节，超过将截断" (text and markdown, doc 90236): split rather
@@ -50,8 +51,12 @@ def text_messages(text: str) -> list[dict[str, Any]]:
 
 def markdown_messages(reply: Reply, card: Card, *, with_text: bool) -> list[dict[str, Any]]:
     """The card as WeCom markdown; `with_text` appends the fallback (when buttons are dropped)."""
-    lines = [f"**{card.title}**", *(f"> {row.label}：{row.value}" for row in card.fields)]
-    content = "\n".join(lines) + (f"\n\n{reply.text}" if with_text else "")
+    # Labels, values and the text may hold user text (a name from the HR file): inert.
+    lines = [
+        f"**{inert(card.title)}**",
+        *(f"> {inert(row.label)}：{inert(row.value)}" for row in card.fields),
+    ]
+    content = "\n".join(lines) + (f"\n\n{inert_lines(reply.text)}" if with_text else "")
     return [
         {"msgtype": "markdown", "markdown": {"content": chunk}} for chunk in text_chunks(content)
     ]

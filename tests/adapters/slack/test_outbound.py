@@ -8,6 +8,7 @@ import pytest
 
 from adapters.base import DeliveryError, ReplyTarget
 from adapters.slack import SlackAdapter
+from adapters.slack.blocks import card_blocks, escape
 from handlers.types import Attachment, Button, Card, Field, Recipient, Reply
 from tests.fakes.slack import FakeSlack
 from tests.support.slack import BOT_TOKEN, http_adapter
@@ -246,3 +247,15 @@ async def test_response_url_failures(
 def test_rate_limits_are_declared_per_channel() -> None:
     [limit] = SlackAdapter.rate_limits
     assert (limit.scope, limit.count, limit.seconds) == ("recipient", 1, 1.0)
+
+
+def test_user_text_in_mrkdwn_cannot_become_a_link_or_a_mention() -> None:
+    """Issue 15 item 7 on Slack: its links are `<url|text>` and mentions `<!channel>`; the
+    escaped `<`, `>`, `&` leave a name shown as written (Markdown's `[x](y)` is no link)."""
+    lure = "<http://evil.example/login|点击这里确认参保> <!channel>"
+    card = Card(title="未参保", fields=(Field(label="姓名", value=lure),))
+    [_, section] = card_blocks(card)
+    text = section["fields"][0]["text"]
+    assert "<" not in text and ">" not in text
+    assert "&lt;http://evil.example/login|点击这里确认参保&gt; &lt;!channel&gt;" in text
+    assert escape(lure) == "&lt;http://evil.example/login|点击这里确认参保&gt; &lt;!channel&gt;"

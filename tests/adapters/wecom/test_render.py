@@ -82,3 +82,21 @@ def test_a_settled_button_says_who_acknowledged_not_the_title() -> None:
     settled = Reply(text=f"{title}\n请尽快缴纳。\n\n{acknowledged}", card=Card(title=title))
     assert render.settled_label(settled) == acknowledged
     assert render.settled_label(Reply(text="", card=Card(title="已确认"))) == "已确认"
+
+
+def test_user_text_in_markdown_cannot_become_a_link_or_a_font_tag() -> None:
+    """Issue 15 finding 9: a new hire's name was a live link in HR's WeCom alerts."""
+    lure = "[点击这里确认参保](http://evil.example/login)"
+    card = Card(
+        title="未参保",
+        fields=(
+            Field(label="姓名", value=lure),
+            Field(label="部门", value='<font color="warning">x'),
+        ),
+    )
+    [message] = render.markdown_messages(
+        Reply(text=f"{lure} 未参保", card=card), card, with_text=True
+    )
+    content = message["markdown"]["content"]
+    assert "[" not in content and "<font" not in content
+    assert content.count("［点击这里确认参保］(http://evil.example/login)") == 2
