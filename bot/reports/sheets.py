@@ -153,6 +153,7 @@ def _shown(value: Cell, kind: Kind) -> str:
 _AS_IS = frozenset({Kind.TEXT, Kind.INT})
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula."""
+_TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)
 
 
 def is_formula_like(value: object) -> TypeGuard[str]:
@@ -164,10 +165,10 @@ def _csv_text(value: Cell) -> Cell:
     """A text cell as CSV must hold it: formula-like text quoted with a leading `'`, and a
     bare CR made a newline (the csv module quotes only the line terminator `\n`, so a lone CR
     would split the row for a reader)."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value:
         return value
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
-    return f"'{text}" if is_formula_like(value) else text
+    text = value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+    return f"'{text}" if value[0] in _TRIGGER_CHARS else text
 
 
 def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None:
