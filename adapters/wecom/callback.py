@@ -115,6 +115,15 @@ def _signed_params(query: Mapping[str, str]) -> tuple[str, str, str]:
         raise CallbackRejected(f"missing query parameter {exc.args[0]}") from exc
 
 
+def click_id(fields: Mapping[str, str]) -> str:
+    """What identifies one click: events carry no MsgId, and WeCom's suggested
+    FromUserName + CreateTime (doc 90240) merges two buttons clicked in the same second (issue
+    15 finding 10); with the button (`EventKey`) and the card (`TaskId`) it does not, and a
+    redelivery of the same click still repeats all four."""
+    parts = ("FromUserName", "CreateTime", "TaskId", "EventKey")
+    return ":".join(fields.get(part, "") for part in parts)
+
+
 def event_of(fields: Mapping[str, str]) -> Message | Action | None:
     """A neutral event for the messages coverwatch understands; None for everything else.
 
@@ -144,8 +153,7 @@ def event_of(fields: Mapping[str, str]) -> Message | Action | None:
             conversation_id=user,
             action_id=action_id,
             value=value,
-            # Events carry no MsgId; WeCom's docs dedupe them on FromUserName + CreateTime.
-            event_id=f"{user}:{fields.get('CreateTime', '')}",
+            event_id=click_id(fields),
             message_ref=card_ref(user, fields["ResponseCode"])
             if fields.get("ResponseCode")
             else None,

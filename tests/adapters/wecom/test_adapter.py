@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 
 from adapters.base import DeliveryError, ReplyTarget
 from adapters.wecom import WeComAdapter
 from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
+from storage.db import make_engine, upgrade
+from storage.events import first_sighting
 from tests.fakes.wecom import FakeWeCom
 from tests.support.inbound import RecordingSink
 from tests.support.wecom import (
@@ -138,7 +143,7 @@ async def test_card_click_becomes_an_action_and_update_greys_out_the_buttons(
     [(action, _)] = sink.events
     assert isinstance(action, Action)
     assert (action.action_id, action.value, action.user_id) == ("ack", "12", "lisi")
-    assert action.event_id == "lisi:1476416380"
+    assert action.event_id == f"lisi:1476416380:{card['task_id']}:ack:12"
     assert action.message_ref == f"card:lisi:{response_code}"
 
     done = Reply(text="告警 12 已由李四确认", card=Card(title="已确认 · 李四"))
@@ -182,3 +187,23 @@ async def test_reply_to_a_group_target_uses_appchat(
             "text": {"content": "待缴合计 1234.50"},
         }
     ]
+
+
+async def test_two_clicks_in_one_second_are_both_handled(
+    wecom_adapter: WeComAdapter, tmp_path: Path
+) -> None:
+    """Finding 10: ack and snooze clicked in the same second (same CreateTime) were one event to
+    the runtime's dedupe; now both pass it, and a redelivery still does not."""
+    engine = make_engine(f"sqlite:///{tmp_path}/events.db")
+    upgrade(engine)
+    sink = RecordingSink()
+    await wecom_adapter.start(sink)
+    async with callback_client(wecom_adapter) as client:
+        for key in ("ack:12", "snooze:12:4h", "ack:12"):
+            click = fixture_xml("template_card_event", EventKey=key)
+            query, body = encrypted_post(click, timestamp=int(NOW))
+            assert (await client.post(post_url(query), content=body)).status_code == 200
+    now = datetime.now(UTC)
+    firsts = [first_sighting(engine, "wecom", event.event_id, now=now) for event, _ in sink.events]
+    assert firsts == [True, True, False]
+    engine.dispose()

@@ -124,7 +124,7 @@ def test_card_click_becomes_an_action(key: str, action_id: str, value: str) -> N
         conversation_id="lisi",
         action_id=action_id,
         value=value,
-        event_id="lisi:1476416380",
+        event_id=f"lisi:1476416380:taskid111:{key}",
         message_ref="card:lisi:RC-1",
     )
 
@@ -192,3 +192,14 @@ def test_the_envelope_scan_takes_encrypt_out_of_wecoms_envelope() -> None:
     expected = xmltodict.parse(body)["xml"]["Encrypt"]
     assert extract_encrypt(b'<?xml version="1.0"?>\n' + body + b"\n") == expected
     assert extract_encrypt(b"<xml><Encrypt>QUFB</Encrypt></xml>") == "QUFB"
+
+
+def test_two_buttons_clicked_in_one_second_are_two_clicks() -> None:
+    """Finding 10: dedupe on user + CreateTime dropped the second button of the same second."""
+    ack = event_of(fields_of("template_card_event", EventKey="ack:12"))
+    snooze = event_of(fields_of("template_card_event", EventKey="snooze:12:4h"))
+    other_card = event_of(fields_of("template_card_event", EventKey="ack:12", TaskId="task2"))
+    again = event_of(fields_of("template_card_event", EventKey="ack:12"))
+    assert ack is not None and snooze is not None and other_card is not None and again
+    assert len({ack.event_id, snooze.event_id, other_card.event_id}) == 3
+    assert again.event_id == ack.event_id  # WeCom's redelivery of one click stays one click
