@@ -91,9 +91,9 @@ def test_user_text_in_markdown_cannot_become_a_link() -> None:
     """Issue 15 finding 9: a new hire's name was a live link in HR's DingTalk alerts."""
     card = Card(title=f"{LURE} 未参保", fields=(Field(label="姓名", value=LURE),))
     reply = Reply(text=f"{LURE}\n# 标题", card=card)
-    _, text = render.markdown_of(reply, "zh-CN")
+    _, text = render.markdown_of(reply, ZH_CN)
     content = render.card_params(reply)["content"]
-    plain = render.markdown_of(Reply(text=f"{LURE}\n# 标题", card=Card(title="t")), "zh-CN")[1]
+    plain = render.markdown_of(Reply(text=f"{LURE}\n# 标题", card=Card(title="t")), ZH_CN)[1]
     for markdown in (text, content, plain):
         assert "[" not in markdown and "](" not in markdown
         assert "［点击这里确认参保］(http://evil.example/login)" in markdown
