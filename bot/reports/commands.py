@@ -64,6 +64,12 @@ def output_format(given: str | None, out: Path | None, allowed: tuple[str, ...])
     return given
 
 
+def _check_out(out: Path | None) -> None:
+    """Refuse an `--out` whose directory is missing before anything is computed or written."""
+    if out is not None and not out.parent.is_dir():
+        raise CliError(f"--out {out}: no such directory {out.parent}")
+
+
 def _emit(text: str, out: Path | None, *, csv: bool = False) -> None:
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
@@ -86,6 +92,7 @@ def kpi(
     """KPI report per account and department, with the months before it for the trend."""
     month = _period(period)
     output = output_format(given, out, KPI_FORMATS)
+    _check_out(out)
     if output in BINARY_FORMATS and out is None:
         raise CliError(f"--format {output} writes a file: add --out FILE")
     opts = options(ctx)
@@ -143,6 +150,7 @@ def dues(
             raise CliError(f"--format: expected xlsx, csv or xlsx,csv, got {output!r}")
     else:
         formats = [output_format(output, out, DUES_FORMATS)]
+    _check_out(out)
     opts = options(ctx)
     settings = opts.settings()
     context = opts.app(settings)

@@ -210,3 +210,24 @@ def test_the_accounts_sheet_uses_the_configured_account_name(url: str, tmp_path:
     )
     assert result.exit_code == 0, result.output
     assert [c.value for c in load_workbook(out)["Accounts"][2]][:2] == ["beijing", "北京公司"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["kpi", "--period", "2025-05", "--format", "png"],
+        ["kpi", "--period", "2025-05", "--format", "csv"],
+        ["report", "dues", "--period", "2025-05", "--format", "xlsx,csv"],
+        ["report", "dues", "--period", "2025-05", "--format", "xlsx"],
+    ],
+)
+def test_out_in_a_missing_directory_is_one_line(
+    url: str, tmp_path: Path, args: list[str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    suffix = "." + args[-1].split(",")[0]
+    out = tmp_path / "nowhere" / f"report{suffix}"
+    result = cli(url, *args, "--out", str(out))
+    assert result.exit_code == 1
+    assert result.output == f"error: --out {out}: no such directory {out.parent}\n"
+    assert not out.parent.exists()
+    assert "Traceback" not in capfd.readouterr().err  # openpyxl's half-written stream
