@@ -173,6 +173,9 @@ class HttpConfig(_Section):
     """Larger request bodies are refused with 413 before they are verified or parsed."""
     api_rate_per_minute: int = Field(default=120, ge=1)
     """Requests per API token in any 60 s; more get 429 with Retry-After."""
+    metrics_token: str = ""
+    """When set, /metrics answers only `Authorization: Bearer <metrics_token>` (else 401);
+    set it from the environment (COVERWATCH_HTTP__METRICS_TOKEN)."""
 
 
 class LogConfig(_Section):

@@ -11,6 +11,7 @@ starts the receivers and hands the senders to the outbox dispatcher.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import signal
@@ -65,6 +66,11 @@ INBOUND_RETRY_WINDOW_SECONDS = 15 * 60.0
 the jobs and /healthz run on."""
 
 
+HTTP_CONCURRENCY = 512
+"""Connections served at once; uvicorn answers 503 past it (well under a 1,024 fd limit)."""
+KEEP_ALIVE_SECONDS = 5
+
+
 class Runtime:
     def __init__(
         self,
@@ -79,9 +85,12 @@ class Runtime:
         claim_lease: timedelta = outbox.CLAIM_LEASE,
         mounts: Sequence[BaseRoute] = (),
         max_body_bytes: int = MAX_BODY_BYTES,
+        metrics_token: str = "",
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics_token = metrics_token
+        """`[http] metrics_token`: when set, /metrics wants `Authorization: Bearer <it>`."""
         self.mounts = list(mounts)
         """Routes of self-contained apps served beside the platforms' (the API, /api/v1)."""
         self.adapters = dict(adapters)
@@ -140,6 +149,13 @@ class Runtime:
         return JSONResponse(state.document, status_code=200 if state.ok else 503)
 
     async def _metrics(self, request: Request) -> Response:
+        if not metrics_authorized(self.metrics_token, request.headers.get("authorization", "")):
+            return PlainTextResponse(
+                "metrics need Authorization: Bearer <[http] metrics_token>",
+                401,
+                headers={"www-authenticate": 'Bearer realm="metrics"'},
+            )
+
         def gauges() -> dict[str, dict[str, int]]:
             with Session(self.app.engine) as session:
                 deliveries = outbox.counts_by_state(session)
@@ -244,6 +260,11 @@ class Runtime:
             log_level="warning",
             log_config=None,  # uvicorn's lines go through bot.logs (one format, one zone)
             lifespan="off",
+            # Issue 15 finding 7 (slowloris): a bounded number of connections (past it uvicorn
+            # answers 503 instead of running out of file descriptors) and idle keep-alive
+            # connections closed after 5 s (uvicorn's settings, https://www.uvicorn.org/settings/).
+            limit_concurrency=HTTP_CONCURRENCY,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         server = uvicorn.Server(config)
         await self.start_receivers()
@@ -269,6 +290,17 @@ class Runtime:
             await asyncio.wait(self.tasks, timeout=10)
         await self.stop_adapters()
         self.handlers.shutdown(wait=False)
+
+
+def metrics_authorized(token: str, authorization: str) -> bool:
+    """No token configured: open (loopback scrapers). Else the exact Bearer token, compared in
+    constant time (`hmac.compare_digest`) so its prefix cannot be guessed byte by byte."""
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 def asgi_route(route: HttpRoute, max_body_bytes: int = MAX_BODY_BYTES) -> Route:

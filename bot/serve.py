@@ -36,6 +36,7 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
         jobs=scheduled_jobs(settings, context, routing),
         mounts=[api_mount(api)],
         max_body_bytes=settings.http.max_body_bytes,
+        metrics_token=settings.http.metrics_token,
     )
 
 
