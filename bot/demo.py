@@ -142,7 +142,7 @@ def seed(app: AppContext, workdir: Path, *, horizon_days: int = 30) -> Story:
             early = {**accounts, ADJUSTED_ACCOUNT: before}
             run_dues(session, periods[0], early, now=app.now(), today=periods[0].first_day)
         for period in periods:
-            run_dues(session, period, accounts, now=app.now(), actor="demo")
+            run_dues(session, period, accounts, now=app.now(), today=today, actor="demo")
         dues = [due for period in periods for due in period_dues(session, period)]
         changes = adjustments_by_account_period(session)
     past = [due for due in dues if due.due_date < today]

@@ -139,6 +139,17 @@ def _answers(output: str) -> dict[str, str]:
     return answers
 
 
+def test_the_demo_dates_its_adjustment_by_the_local_day(tmp_path: Path) -> None:
+    """02:45 in Shanghai is still yesterday in UTC: the recompute is dated the local day."""
+    settings = Settings(database=DatabaseConfig(url=f"sqlite:///{tmp_path}/demo.db"))
+    prepare_database(make_engine(settings.database.url), reset=False)
+    context = open_app(settings, clock=lambda: datetime(2026, 12, 4, 18, 45, tzinfo=UTC))
+    assert context.today() == date(2026, 12, 5)
+    story = seed(context, tmp_path)
+    assert story.adjusted is not None
+    assert story.adjusted[1].computed_on == date(2026, 12, 5)
+
+
 def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
     _people, cast = build_company(DEMO_DAY)
     output = _demo(
