@@ -34,6 +34,12 @@ class AccountPeriodView:
     suspension_on: date | None
     """None where the policy suspends no cover (Hong Kong MPF): no suspension_imminent."""
     paid_in_full_on: date | None
+    due_date_estimated: bool = False
+    """The due date rests on a holiday calendar not published yet (core.calendars)."""
+
+
+CALENDAR_ESTIMATE = "calendar_estimate"
+"""Finding detail (value "yes"): the due date shown is an estimate (calendar not published)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +120,8 @@ def _money(view: AccountPeriodView, as_of: date) -> dict[str, str]:
     }
     if view.suspension_on is not None:
         figures["suspension_on"] = view.suspension_on.isoformat()
+    if view.due_date_estimated:
+        figures[CALENDAR_ESTIMATE] = "yes"
     return figures
 
 
@@ -237,6 +245,11 @@ def _funding_gaps(
         gap = funding_gap(snapshot.balance, as_of, own, horizon_days)
         if gap is None:
             continue
+        first = gap.first_uncovered
+        estimated = any(
+            v.account_id == account_id and v.due_date == first and v.due_date_estimated
+            for v in unpaid
+        )
         findings.append(
             Finding(
                 kind=AlertKind.FUNDING_GAP,
@@ -256,6 +269,7 @@ def _funding_gaps(
                     "horizon_end": gap.horizon_end.isoformat(),
                     "pay_first": pay_first,
                     **_no_suspension(own),
+                    **({CALENDAR_ESTIMATE: "yes"} if estimated else {}),
                 },
             )
         )

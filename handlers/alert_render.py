@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from core.alert_rules import CALENDAR_ESTIMATE
 from core.alerts import AlertKind, AlertState
 from core.locales import DEFAULT_TIMEZONE
 from core.money import display_amount
@@ -39,12 +40,13 @@ def _name(session: Session, employee_id: str | None) -> str:
 
 def _facts(session: Session, alert: Alert) -> dict[str, object]:
     details: dict[str, str] = json.loads(alert.details or "{}")
+    due_mark = "≈" if details.get(CALENDAR_ESTIMATE) == "yes" else ""
     return {
         **details,
         "id": alert.id,
         "account": alert.account_id or "-",
         "period": alert.period or "-",
-        "due_date": alert.due_date.isoformat() if alert.due_date else "-",
+        "due_date": due_mark + alert.due_date.isoformat() if alert.due_date else "-",
         "principal": _money(session, alert, alert.principal),
         "late_fee": _money(session, alert, alert.late_fee),
         "days": alert.days_overdue or 0,
@@ -52,6 +54,15 @@ def _facts(session: Session, alert: Alert) -> dict[str, object]:
         "employee": _name(session, alert.employee_id),
         "department": alert.department or "-",
     }
+
+
+def _estimate_note(locale: str, alert: Alert, facts: dict[str, object]) -> str | None:
+    """The `dues` footnote (≈ estimate: ...) for the figures of this alert that are estimates."""
+    figures = []
+    if facts.get(CALENDAR_ESTIMATE) == "yes":
+        account = alert.account_id or "-"
+        figures.append(translate(locale, "dues.calendar_estimate", account=account))
+    return translate(locale, "dues.estimate", figures=", ".join(figures)) if figures else None
 
 
 def _suspends_nothing(kind: AlertKind, alert: Alert, facts: dict[str, object]) -> bool:
@@ -81,6 +92,8 @@ def render_alert(
         consequence += "_no_suspension"
         action += "_no_suspension" if kind is AlertKind.OVERDUE else ""
     body = [title, t(consequence), t(action)]
+    if (note := _estimate_note(locale, alert, facts)) is not None:
+        body.append(note)
     fields = [Field(label=t("notice.field.id"), value=str(alert.id))]
     if alert.account_id:
         fields.append(

@@ -62,6 +62,7 @@ def _views(
             days_overdue=item.days_overdue,
             suspension_on=item.suspension_on,
             paid_in_full_on=item.paid_in_full_on,
+            due_date_estimated=accounts[item.account_id].due_date_estimated(item.period),
         )
         for item in account_periods(session, accounts, as_of)
     ]

@@ -171,3 +171,61 @@ def test_an_enrolment_deadline_long_past_reads_as_passed(sqlite_url: str) -> Non
     assert reply.card is not None
     labels = {field.label for field in reply.card.fields}
     assert "登记截止日" in labels and "缴费截止日" not in labels
+
+
+@pytest.mark.parametrize("locale", [ZH_CN, "zh-HK", "en"])
+def test_a_due_date_from_an_unpublished_calendar_is_marked_an_estimate(
+    sqlite_url: str, locale: str, migrated: Migrated
+) -> None:
+    """Issue 13: a due date in a year whose holiday notice is not published is an estimate;
+    the alert says so as `dues` does (≈ on the date, the same footnote)."""
+    engine = migrated(sqlite_url)
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, POLICIES, ids=["beijing"])
+        session.add(Balance(account_id="beijing", as_of=date(2031, 1, 1), balance=Decimal("1.00")))
+        session.add(
+            Employee(
+                employee_id="E1",
+                name="张三",
+                account_id="beijing",
+                hire_date=date(2025, 1, 1),
+                enrolled_on=date(2025, 1, 1),
+                salary=Decimal("12000"),
+            )
+        )
+        session.flush()
+        accounts = account_policies(session, POLICIES)
+        assert accounts["beijing"].due_date_estimated(Period(2031, 1))
+        run_dues(session, Period(2031, 1), accounts, now=NOW)
+    run_scan(
+        engine,
+        as_of=date(2031, 1, 14),
+        now=NOW,
+        policies=POLICIES,
+        rules=RuleSettings(lead_days=(60,)),
+        routing=Routing(),
+    )
+    note = translate(
+        locale,
+        "dues.estimate",
+        figures=translate(locale, "dues.calendar_estimate", account="beijing"),
+    )
+    with session_scope(engine) as session:
+        alerts = {a.kind: a for a in session.exec(select(Alert))}
+        assert {"due_soon", "funding_gap"} <= set(alerts)
+        for kind in ("due_soon", "funding_gap"):
+            alert = alerts[kind]
+            assert alert.due_date is not None
+            reply = render_alert(session, alert, locale=locale)
+            assert note in reply.text
+            assert f"≈{alert.due_date.isoformat()}" in reply.text
+            assert reply.card is not None
+            assert f"≈{alert.due_date.isoformat()}" in {f.value for f in reply.card.fields}
+    engine.dispose()
+
+
+def test_a_published_calendar_adds_no_estimate_note(scanned: Engine) -> None:
+    with session_scope(scanned) as session:
+        for alert in session.exec(select(Alert)):
+            text = render_alert(session, alert, locale="en").text
+            assert "≈" not in text and "holiday calendar" not in text
