@@ -39,6 +39,7 @@ from pydantic_settings import (
 
 from core.alerts import URGENT_KINDS, AlertKind
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
+from core.oncall import DEFAULT_SHIFT_DAYS, Rotation
 from core.policy import AccountSettings
 from core.quiet_hours import QuietHours
 
@@ -146,6 +147,21 @@ class AccountConfig(_Section):
     owners: tuple[str, ...] = ()
     """Employee ids who own the account's alerts: level-0 recipients, and managers among them
     may acknowledge its company-wide alerts (issue 14)."""
+
+
+class OnCallConfig(_Section):
+    members: tuple[str, ...] = ()
+    shift_days: int = Field(default=DEFAULT_SHIFT_DAYS, ge=1)
+    starts_on: date | None = None
+    overrides: dict[date, str] = {}
+
+    def rotation(self) -> Rotation:
+        return Rotation(
+            members=self.members,
+            shift_days=self.shift_days,
+            starts_on=self.starts_on,
+            overrides=dict(self.overrides),
+        )
 
 
 class KpiConfig(_Section):
@@ -309,6 +325,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerConfig = SchedulerConfig()
     alerts: AlertsConfig = AlertsConfig()
     accounts: dict[str, AccountConfig] = {}
+    oncall: OnCallConfig = OnCallConfig()
     kpi: KpiConfig = KpiConfig()
     calendar: CalendarConfig = CalendarConfig()
     http: HttpConfig = HttpConfig()

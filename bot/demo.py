@@ -304,6 +304,17 @@ def suspended_by(app: AppContext, due: AccountDue, today: date) -> bool:
     return rule is not None and due.due_date + timedelta(days=rule.suspend_after_days) <= today
 
 
+def demo_owners(
+    cast: Cast, configured: Mapping[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """Who owns each demo account's company-wide alerts: HR the mainland accounts, finance
+    Hong Kong, so each alert reaches one person (issue 14), not every HR and finance user.
+    `[accounts.<id>] owners` in the config still win."""
+    owners = {account: (cast.hr,) for account in ACCOUNTS}
+    owners[PARTIAL_ACCOUNT] = (cast.finance,)
+    return {**owners, **configured}
+
+
 def run_demo(
     settings: Settings, *, reset: bool, force: bool = False, today: date | None = None
 ) -> None:
@@ -314,13 +325,17 @@ def run_demo(
     with progress_bar("demo: seeding the company"):
         with tempfile.TemporaryDirectory(prefix="coverwatch-demo-") as folder:
             story = seed(app, Path(folder), horizon_days=settings.alerts.funding_horizon_days)
+        routing = routing_from(settings)
+        owners = demo_owners(story.cast, routing.owners)
+        routing = replace(routing, owners=owners)
+        app = replace(app, account_owners=owners)
         run_scan(
             app.engine,
             as_of=story.today,
             now=app.now(),
             policies=app.policies,
             rules=rules_from(settings),
-            routing=routing_from(settings),
+            routing=routing,
         )
     print(guide(story, _where(settings.database.url)))
 

@@ -59,6 +59,8 @@ def routing_from(settings: Settings, *, console: bool = True) -> Routing:
         urgent_bypass=frozenset(settings.alerts.urgent_bypass_quiet_hours),
         timezone=settings.bot.timezone,
         locale=settings.bot.locale,
+        owners=settings.account_owners(),
+        rotation=settings.oncall.rotation(),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -36,7 +37,8 @@ def run_escalations(
             alert.escalation_level += 1
             alert.last_escalated_at = now
             session.add(alert)
-            people = recipients_at(session, alert, alert.escalation_level, routing)
+            today = now.astimezone(ZoneInfo(routing.timezone)).date()
+            people = recipients_at(session, alert, alert.escalation_level, routing, today=today)
             record(
                 session,
                 alert,

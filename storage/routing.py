@@ -1,21 +1,24 @@
 """Who hears about an alert, on which platform, and when (quiet hours).
 
-Level 0 goes to the people who own the problem (HR and finance for account alerts, plus the
-manager for a hire or a department); each escalation level goes one step up: the level-0
-recipients' managers, then the configured HR leads.
+Level 0 goes to the people who own the problem. A company-wide alert goes to its account's
+owners (`[accounts.<id>] owners`); with none, to the on-call member (`[oncall]`); with no
+rotation either, to every HR and finance user, so nothing is dropped while routing is not set
+up. Hires and departments add their manager. Each escalation level goes one step up: the
+level-0 recipients' managers, then the configured HR leads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from core.alerts import COMPANY_KINDS, URGENT_KINDS, AlertKind
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
+from core.oncall import Rotation
 from core.platforms import CONSOLE
 from core.quiet_hours import QuietHours
 from storage.employees import company_contacts, locale_for, platform_address
@@ -36,17 +39,47 @@ class Routing:
     urgent_bypass: frozenset[str] = URGENT_KINDS
     timezone: str = DEFAULT_TIMEZONE
     locale: str = DEFAULT_LOCALE
+    owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """`[accounts.<id>] owners`: level 0 of the account's company-wide alerts."""
+    rotation: Rotation = field(default_factory=Rotation)
+    """`[oncall]`: level 0 of a company-wide alert whose account has no owner."""
 
     @property
     def chat_platforms(self) -> tuple[str, ...]:
         return self.platforms or (CONSOLE,)
 
 
-def level_zero(session: Session, alert: Alert) -> list[Employee]:
-    """The people who own the alert's problem."""
+def _employees(session: Session, ids: Sequence[str]) -> list[Employee]:
+    query = select(Employee).where(col(Employee.employee_id).in_(ids))
+    return list(session.exec(query.order_by(Employee.employee_id)))
+
+
+def company_owners(
+    session: Session, account_id: str | None, routing: Routing, today: date
+) -> list[Employee]:
+    """Who answers for an account's company-wide alert: its owners, else the on-call member,
+    else every HR and finance user. Ids naming nobody on the roster are passed over."""
+    owners = _employees(session, routing.owners.get(account_id or "", ()))
+    if owners:
+        return owners
+    member = routing.rotation.on_call(today)
+    on_call = _employees(session, (member,)) if member else []
+    return on_call or list(company_contacts(session))
+
+
+def level_zero(
+    session: Session, alert: Alert, routing: Routing | None = None, today: date | None = None
+) -> list[Employee]:
+    """The people who own the alert's problem (`routing` and `today` pick owners and on-call;
+    without them, every HR and finance user as before owners existed)."""
     people: dict[str, Employee] = {}
+    # A hire's registration is done on the account's books: its owners work it, too.
     if AlertKind(alert.kind) in COMPANY_KINDS or alert.kind == AlertKind.ENROLLMENT_DEADLINE:
-        people.update((e.employee_id, e) for e in company_contacts(session))
+        if routing is None or today is None:
+            people.update((e.employee_id, e) for e in company_contacts(session))
+        else:
+            found = company_owners(session, alert.account_id, routing, today)
+            people.update((e.employee_id, e) for e in found)
     if alert.employee_id:
         subject = session.get(Employee, alert.employee_id)
         if subject is not None and subject.manager_id:
@@ -62,8 +95,10 @@ def level_zero(session: Session, alert: Alert) -> list[Employee]:
     return sorted(people.values(), key=lambda e: e.employee_id)
 
 
-def recipients_at(session: Session, alert: Alert, level: int, routing: Routing) -> list[Employee]:
-    base = level_zero(session, alert)
+def recipients_at(
+    session: Session, alert: Alert, level: int, routing: Routing, *, today: date | None = None
+) -> list[Employee]:
+    base = level_zero(session, alert, routing, today)
     if level == 0:
         return base
     if level == 1:
@@ -124,7 +159,10 @@ def deliveries_for(
         now if urgent else routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
     )
 
-    targets = people if people is not None else recipients_at(session, alert, level, routing)
+    today = now.astimezone(ZoneInfo(routing.timezone)).date()
+    targets = (
+        people if people is not None else recipients_at(session, alert, level, routing, today=today)
+    )
     addresses = [a for person in targets for a in person_addresses(session, person, routing)]
     if level == 0:
         addresses += group_addresses(routing)

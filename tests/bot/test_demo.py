@@ -23,7 +23,7 @@ from bot.wiring import routing_from, rules_from
 from storage.accounts import account_policies
 from storage.coverage import employee_cover
 from storage.db import make_engine
-from storage.models import Alert, Employee, Payment
+from storage.models import Alert, Delivery, Employee, Payment
 from storage.payments import arrears, latest_balances
 from storage.scan import run_scan
 from tests.support.cli import company, snapshot
@@ -167,6 +167,19 @@ def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
     assert "欠费宽限期" in answers[f"{cast.at_risk}> 我的医保"]
     arrears_answer = answers[f"{cast.hr}> 欠费"]
     assert "上海 2026-11" in arrears_answer and "逾期 3 天" in arrears_answer
+    # Issue 14: each company-wide alert reaches its account's one owner, not all 15 HR and
+    # finance users; an enrolment deadline the owner and the hire's manager.
+    with Session(make_engine(f"sqlite:///{tmp_path}/demo.db")) as session:
+        alerts = session.exec(select(Alert)).all()
+        per_alert = {
+            alert.id: session.exec(
+                select(func.count()).select_from(Delivery).where(Delivery.alert_id == alert.id)
+            ).one()
+            for alert in alerts
+        }
+    assert alerts and all(
+        per_alert[a.id] == (2 if a.kind == "enrollment_deadline" else 1) for a in alerts
+    ), per_alert
 
 
 def test_demo_refuses_a_database_that_holds_a_company(tmp_path: Path) -> None:
