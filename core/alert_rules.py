@@ -36,10 +36,14 @@ class AccountPeriodView:
     paid_in_full_on: date | None
     due_date_estimated: bool = False
     """The due date rests on a holiday calendar not published yet (core.calendars)."""
+    estimated: tuple[str, ...] = ()
+    """Schemes whose rule behind the amounts is unconfirmed or provisional (core.estimates)."""
 
 
 CALENDAR_ESTIMATE = "calendar_estimate"
 """Finding detail (value "yes"): the due date shown is an estimate (calendar not published)."""
+ESTIMATE = "estimate"
+"""Finding detail: the comma-separated schemes whose estimated rule the amounts rest on."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +126,8 @@ def _money(view: AccountPeriodView, as_of: date) -> dict[str, str]:
         figures["suspension_on"] = view.suspension_on.isoformat()
     if view.due_date_estimated:
         figures[CALENDAR_ESTIMATE] = "yes"
+    if view.estimated:
+        figures[ESTIMATE] = ",".join(view.estimated)
     return figures
 
 
@@ -250,6 +256,9 @@ def _funding_gaps(
             v.account_id == account_id and v.due_date == first and v.due_date_estimated
             for v in unpaid
         )
+        schemes = dict.fromkeys(
+            s for v in unpaid if v.account_id == account_id for s in v.estimated
+        )
         findings.append(
             Finding(
                 kind=AlertKind.FUNDING_GAP,
@@ -270,6 +279,7 @@ def _funding_gaps(
                     "pay_first": pay_first,
                     **_no_suspension(own),
                     **({CALENDAR_ESTIMATE: "yes"} if estimated else {}),
+                    **({ESTIMATE: ",".join(schemes)} if schemes else {}),
                 },
             )
         )

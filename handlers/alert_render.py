@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from core.alert_rules import CALENDAR_ESTIMATE
+from core.alert_rules import CALENDAR_ESTIMATE, ESTIMATE
 from core.alerts import AlertKind, AlertState
 from core.locales import DEFAULT_TIMEZONE
 from core.money import display_amount
 from handlers.alert_actions import alert_buttons
-from handlers.i18n import translate
+from handlers.i18n import has_key, translate
 from handlers.kpi_digest import render_kpi_digest
 from handlers.types import Action, Button, Card, CardUpdate, Field, Reply
 from storage.models import Account, Alert, Delivery, Employee
@@ -38,17 +38,22 @@ def _name(session: Session, employee_id: str | None) -> str:
     return f"{person.name} ({employee_id})" if person is not None else employee_id
 
 
+def _marked(mark: str, value: str) -> str:
+    return value if value == "-" else mark + value
+
+
 def _facts(session: Session, alert: Alert) -> dict[str, object]:
     details: dict[str, str] = json.loads(alert.details or "{}")
     due_mark = "≈" if details.get(CALENDAR_ESTIMATE) == "yes" else ""
+    amount_mark = "≈" if details.get(ESTIMATE) else ""
     return {
         **details,
         "id": alert.id,
         "account": alert.account_id or "-",
         "period": alert.period or "-",
         "due_date": due_mark + alert.due_date.isoformat() if alert.due_date else "-",
-        "principal": _money(session, alert, alert.principal),
-        "late_fee": _money(session, alert, alert.late_fee),
+        "principal": _marked(amount_mark, _money(session, alert, alert.principal)),
+        "late_fee": _marked(amount_mark, _money(session, alert, alert.late_fee)),
         "days": alert.days_overdue or 0,
         "suspension_on": alert.suspension_on.isoformat() if alert.suspension_on else "-",
         "employee": _name(session, alert.employee_id),
@@ -58,9 +63,12 @@ def _facts(session: Session, alert: Alert) -> dict[str, object]:
 
 def _estimate_note(locale: str, alert: Alert, facts: dict[str, object]) -> str | None:
     """The `dues` footnote (≈ estimate: ...) for the figures of this alert that are estimates."""
+    account = alert.account_id or "-"
     figures = []
+    for scheme in str(facts.get(ESTIMATE) or "").split(",") if facts.get(ESTIMATE) else ():
+        key = f"scheme.{scheme}"
+        figures.append(f"{account} {translate(locale, key) if has_key(key) else scheme}")
     if facts.get(CALENDAR_ESTIMATE) == "yes":
-        account = alert.account_id or "-"
         figures.append(translate(locale, "dues.calendar_estimate", account=account))
     return translate(locale, "dues.estimate", figures=", ".join(figures)) if figures else None
 

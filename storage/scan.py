@@ -63,6 +63,9 @@ def _views(
             suspension_on=item.suspension_on,
             paid_in_full_on=item.paid_in_full_on,
             due_date_estimated=accounts[item.account_id].due_date_estimated(item.period),
+            estimated=tuple(
+                str(e.scheme) for e in accounts[item.account_id].estimates(item.period)
+            ),
         )
         for item in account_periods(session, accounts, as_of)
     ]

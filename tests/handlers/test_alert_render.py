@@ -228,4 +228,53 @@ def test_a_published_calendar_adds_no_estimate_note(scanned: Engine) -> None:
     with session_scope(scanned) as session:
         for alert in session.exec(select(Alert)):
             text = render_alert(session, alert, locale="en").text
-            assert "≈" not in text and "holiday calendar" not in text
+            assert "holiday calendar" not in text
+
+
+@pytest.mark.parametrize("locale", [ZH_CN, "zh-HK", "en"])
+def test_amounts_from_a_provisional_rule_are_marked_an_estimate(
+    sqlite_url: str, locale: str, migrated: Migrated
+) -> None:
+    """Issue 13: Hangzhou's band is carried over (provisional), so the dues an alert names
+    are estimates: ≈ on the amount and the `dues` footnote naming the figure."""
+    engine = migrated(sqlite_url)
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, POLICIES, ids=["hangzhou"])
+        session.add(
+            Balance(account_id="hangzhou", as_of=date(2026, 10, 1), balance=Decimal("1.00"))
+        )
+        session.add(
+            Employee(
+                employee_id="E1",
+                name="张三",
+                account_id="hangzhou",
+                hire_date=date(2025, 1, 1),
+                enrolled_on=date(2025, 1, 1),
+                salary=Decimal("12000"),
+            )
+        )
+        session.flush()
+        accounts = account_policies(session, POLICIES)
+        estimates = accounts["hangzhou"].estimates(Period(2026, 10))
+        assert estimates
+        run_dues(session, Period(2026, 10), accounts, now=NOW)
+    run_scan(
+        engine,
+        as_of=date(2026, 11, 5),
+        now=NOW,
+        policies=POLICIES,
+        rules=RuleSettings(lead_days=(60,)),
+        routing=Routing(),
+    )
+    figures = ", ".join(f"hangzhou {translate(locale, f'scheme.{e.scheme}')}" for e in estimates)
+    with session_scope(engine) as session:
+        alerts = {a.kind: a for a in session.exec(select(Alert))}
+        assert {"overdue", "funding_gap"} <= set(alerts)
+        for alert in alerts.values():
+            reply = render_alert(session, alert, locale=locale)
+            assert translate(locale, "dues.estimate", figures=figures) in reply.text
+            assert reply.card is not None
+            principal = translate(locale, "notice.field.principal")
+            (value,) = [f.value for f in reply.card.fields if f.label == principal]
+            assert value.startswith("≈")
+    engine.dispose()
