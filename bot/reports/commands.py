@@ -28,9 +28,7 @@ from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
 
-report_app = typer.Typer(
-    help="Spreadsheets for finance and HR.", no_args_is_help=True, rich_markup_mode=None
-)
+report_app = typer.Typer(help="Spreadsheets for finance and HR.", rich_markup_mode=None)
 KPI_FORMATS = ("table", "json", "csv", "xlsx", "png")
 BINARY_FORMATS = frozenset({"xlsx", "png"})
 DUES_FORMATS = ("xlsx", "csv")

@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 
+from bot.cli import main
 from storage.db import MIGRATIONS, head_revision, make_engine, schema_revision
 from tests.support.cli import TODAY, cli, company, script, snapshot, write
 
@@ -313,3 +314,13 @@ def test_a_future_scan_needs_dry_run_or_force(url: str) -> None:
     forced = cli(url, "scan", "--at", "2026-12-20", "--force", "--json")
     assert forced.exit_code == 0 and json.loads(forced.stdout)["alerts"]
     assert snapshot(url)["delivery"] and snapshot(url)["alert"]
+
+
+@pytest.mark.parametrize("group", ["report", "token", "policy", "import", "sync", "db"])
+def test_a_command_group_without_its_command_is_one_line(
+    group: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([group])
+    assert exited.value.code == 2
+    assert _one_error_line(capsys.readouterr().err) == "error: Missing command."
