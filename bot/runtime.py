@@ -40,7 +40,7 @@ from adapters.base import (
 )
 from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
-from bot.http_body import BodyTooLarge, read_capped
+from bot.http_body import BodyNotRead, BodyTooLarge, read_capped
 from bot.metrics import Metrics
 from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
@@ -312,6 +312,8 @@ def asgi_route(route: HttpRoute, max_body_bytes: int = MAX_BODY_BYTES) -> Route:
             body = await read_capped(request, max_body_bytes)
         except BodyTooLarge as exc:
             return PlainTextResponse(str(exc), 413)
+        except BodyNotRead as exc:
+            return PlainTextResponse(str(exc), exc.status)
         plain = HttpRequest(
             method=request.method,
             path=request.url.path,

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.api.models import ErrorItem, Errors
-from bot.http_body import BodyTooLarge, read_capped
+from bot.http_body import BodyNotRead, BodyTooLarge, read_capped
 
 
 class ApiProblem(Exception):
@@ -49,3 +49,5 @@ async def read_body(request: Request, limit: int) -> bytes:
         return await read_capped(request, limit)
     except BodyTooLarge as exc:
         raise ApiProblem.of(413, str(exc)) from None
+    except BodyNotRead as exc:
+        raise ApiProblem.of(exc.status, str(exc)) from None
