@@ -84,6 +84,7 @@ def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
         kpi_targets=settings.kpi.thresholds,
         account_names=settings.account_names(),
         account_owners=settings.account_owners(),
+        rotation=settings.oncall.rotation(),
     )
 
 

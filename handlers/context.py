@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
+from core.oncall import Rotation
 from core.policy import Policy
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -42,6 +43,8 @@ class AppContext:
     """`[accounts.<id>] name`: overrides the policy's display names in replies."""
     account_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """`[accounts.<id>] owners`: who may act on an account's company-wide alerts."""
+    rotation: Rotation = field(default_factory=Rotation)
+    """`[oncall]`: who answers for alerts of accounts without owners (`oncall` shows it)."""
 
     def now(self) -> datetime:
         return self.clock()
