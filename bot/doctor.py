@@ -24,7 +24,7 @@ from core.policy import Policy
 from core.policy_loader import PolicyError, load_policies
 from storage.db import DatabaseUrlError, head_revision, make_engine, ping, schema_revision
 from storage.employees import PLATFORM_ID_COLUMNS
-from storage.models import Employee
+from storage.models import Account, Employee
 
 UNREACHABLE_SHOWN = 5
 
@@ -54,6 +54,8 @@ def run_checks(settings: Settings, *, today: date) -> list[Check]:
     if enabled and engine is not None and all(c.level is not Level.FAIL for c in database):
         checks.append(_reach(engine, enabled, today))
     checks.append(_hr_leads(settings))
+    if engine is not None and all(c.level is not Level.FAIL for c in database):
+        checks.append(_owners(settings, engine))
     checks += _policies(settings, today)
     return checks
 
@@ -189,6 +191,24 @@ def _hr_leads(settings: Settings) -> Check:
         level=Level.WARN,
         detail="empty: unacknowledged alerts escalate no further than managers",
         fix='set [alerts] hr_leads = ["EMPLOYEE_ID", …]',
+    )
+
+
+def _owners(settings: Settings, engine: Engine) -> Check:
+    """An account without owners sends its company-wide alerts to the on-call member, or to
+    every HR and finance user: nobody in particular owns them."""
+    owned = settings.account_owners()
+    with Session(engine) as session:
+        accounts = session.exec(select(Account.id).order_by(col(Account.id))).all()
+    ownerless = [account for account in accounts if account not in owned]
+    if not ownerless:
+        return Check(name="owners", level=Level.OK, detail="every account has owners")
+    fallback = "the on-call member" if settings.oncall.members else "every HR and finance user"
+    return Check(
+        name="owners",
+        level=Level.WARN,
+        detail=f"no owners for {', '.join(ownerless)}: their alerts go to {fallback}",
+        fix='set [accounts.<id>] owners = ["EMPLOYEE_ID", …]',
     )
 
 

@@ -84,6 +84,11 @@ def test_a_healthy_setup_prints_every_check(
     assert "ok   slack credentials: bot coverwatch in workspace Coverwatch Test" in lines
     assert "ok   wecom credentials: app coverwatch (agent 1000002)" in lines
     assert "ok   hr_leads: H001" in lines
+    owners = next(line for line in lines if " owners:" in line)
+    assert owners.startswith(
+        "warn owners: no owners for beijing, hk, shanghai: their alerts go to every HR and "
+        "finance user — fix: set [accounts.<id>] owners"
+    )
     reach = next(line for line in lines if " reach:" in line)
     assert reach.startswith("warn reach: 5 of 5 employees have no slack or dingtalk or wecom id")
 
