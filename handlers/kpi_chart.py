@@ -30,7 +30,7 @@ from matplotlib.ticker import PercentFormatter
 from core.kpis import METRICS
 from core.money import ZERO, format_amount
 from handlers.i18n import translate
-from storage.kpi_types import KpiReport, KpiRow, View
+from storage.kpi_types import KpiReport, KpiRow, Money, View
 
 SIZE_INCHES, DPI = (12, 8), 100
 CJK_FAMILIES = (
@@ -181,12 +181,18 @@ def _end_labels(
         )  # fmt: skip
 
 
+def fee_label(money: Money) -> str:
+    """A late-fee bar's label: account and currency, `≈ ` first (as `report dues` marks it)
+    when a rule behind the amounts is unconfirmed or provisional."""
+    return f"{'≈ ' if money.estimated else ''}{money.account} ({money.currency})"
+
+
 def _fees(axes: Axes, series: list[KpiRow], text: ChartText, first: str, last: str) -> None:
     paid: dict[str, Decimal] = {}
     accruing: dict[str, Decimal] = {}
     for row in series:
         for money in row.money:
-            key = f"{money.account} ({money.currency})"
+            key = fee_label(money)
             paid[key] = paid.get(key, ZERO) + money.late_fees_paid
             accruing[key] = accruing.get(key, ZERO) + money.late_fees_accruing
     axes.set_title(text.t("late_fees", first=first, last=last), fontsize=12, loc="left")

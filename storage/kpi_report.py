@@ -47,7 +47,7 @@ class _Alert:
     departments: frozenset[str]
 
 
-def _money(item: AccountPeriod, today: date) -> Money:
+def _money(item: AccountPeriod, today: date, account: AccountPolicy | None) -> Money:
     late = item.due_date < today and not item.fully_paid
     return Money(
         account=item.account_id,
@@ -56,6 +56,7 @@ def _money(item: AccountPeriod, today: date) -> Money:
         late_fees_accrued=item.late_fee,
         late_fees_paid=item.late_fee_paid,
         late_fees_accruing=item.late_fee_outstanding,
+        estimated=account is not None and bool(account.estimates(item.period)),
     )
 
 
@@ -191,7 +192,10 @@ def gather(
         month_dues = [item for item in dues if item.period == month]
         month_hires = [hire for hire in hires if Period.of(hire.hire_date) == month]
         month_alerts = [alert for alert in alerts if alert.period == month]
-        money = {item.account_id: _money(item, today) for item in month_dues}
+        money = {
+            item.account_id: _money(item, today, accounts.get(item.account_id))
+            for item in month_dues
+        }
         rows.append(
             KpiRow(
                 view=View.COMPANY,

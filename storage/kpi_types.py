@@ -36,6 +36,8 @@ class Money:
     """Late-fee payments received (`kind = "late_fee"`)."""
     late_fees_accruing: Decimal
     """Accrued and not paid yet."""
+    estimated: bool = False
+    """A rule behind the amounts is unconfirmed or provisional (core.estimates): ≈."""
 
     def scaled(self, share: Decimal) -> Money:
         def part(amount: Decimal) -> Decimal:
@@ -48,6 +50,7 @@ class Money:
             late_fees_accrued=part(self.late_fees_accrued),
             late_fees_paid=part(self.late_fees_paid),
             late_fees_accruing=part(self.late_fees_accruing),
+            estimated=self.estimated,
         )
 
 
@@ -60,6 +63,11 @@ class KpiRow:
     kpis: KpiSummary
     money: tuple[Money, ...] = ()
     """Per account (a department's share of it); see `by_currency` for totals."""
+
+    @property
+    def estimated(self) -> bool:
+        """Whether any of the row's amounts is an estimate (Money.estimated)."""
+        return any(item.estimated for item in self.money)
 
     def by_currency(self) -> dict[str, Money]:
         """Money summed per currency (amounts in different currencies never add up)."""
@@ -75,6 +83,7 @@ class KpiRow:
                 late_fees_paid=item.late_fees_paid + (seen.late_fees_paid if seen else ZERO),
                 late_fees_accruing=item.late_fees_accruing
                 + (seen.late_fees_accruing if seen else ZERO),
+                estimated=item.estimated or (seen is not None and seen.estimated),
             )
         return dict(sorted(totals.items()))
 

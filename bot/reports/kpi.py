@@ -119,8 +119,11 @@ def kpi_sheets(report: KpiReport, locale: str) -> list[Sheet]:
         sheet = Sheet(translate(locale, f"report.{SHEET_KEYS[view]}"), _columns(locale, currencies))
         for row in (row for name in report.names(view) for row in report.series(view, name)):
             kpis, ack = row.kpis, row.kpis.ack
+            # Amounts from an unconfirmed or provisional rule are estimates (core.estimates):
+            # the row's name says so, the figures stay numbers (as in `report dues`).
+            name = row.name or company
             cells: list[Decimal | int | str | None] = [
-                row.name or company,
+                f"≈ {name}" if row.estimated else name,
                 str(row.period),
                 kpis.on_time_rate,
                 kpis.payment_accuracy,

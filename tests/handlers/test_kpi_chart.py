@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -16,11 +17,11 @@ from sqlmodel import col
 from core.locales import ZH_CN
 from core.periods import Period
 from core.policy_loader import load_policies
-from handlers.kpi_chart import chart_png, chart_text, find_cjk_font
+from handlers.kpi_chart import chart_png, chart_text, fee_label, find_cjk_font
 from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
-from storage.kpi_types import KpiReport, View
+from storage.kpi_types import KpiReport, Money, View
 from storage.models import Employee
 from tests.support.databases import Migrated
 from tests.support.kpi_company import AS_OF, ZONE, seed
@@ -95,3 +96,12 @@ def test_with_a_cjk_font_the_chart_is_in_chinese(report: KpiReport) -> None:
     )
     assert boxes == []
     assert Image.open(io.BytesIO(png[0])).size == (1200, 800)
+
+
+def test_a_late_fee_bar_from_a_provisional_rule_is_marked_an_estimate() -> None:
+    """Issue 13: `≈` before the account, as `report dues` marks an estimated figure."""
+    zero = Decimal("0.00")
+    fees = {"arrears": zero, "late_fees_accrued": zero, "late_fees_paid": zero}
+    money = Money(account="hangzhou", currency="CNY", late_fees_accruing=zero, **fees)
+    assert fee_label(money) == "hangzhou (CNY)"
+    assert fee_label(replace(money, estimated=True)) == "≈ hangzhou (CNY)"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from core.periods import Period
 from core.policy_loader import load_policies
@@ -14,6 +15,7 @@ from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
 from storage.kpi_types import KpiReport, Money, View
+from storage.models import Account
 from tests.support.kpi_company import AS_OF, ZONE, seed
 
 MARCH, APRIL, MAY = Period(2025, 3), Period(2025, 4), Period(2025, 5)
@@ -110,3 +112,27 @@ def test_department_money_is_its_share_of_the_accounts_dues(report: KpiReport) -
     assert (sales.arrears, sales.late_fees_accruing) == (Decimal("125.00"), Decimal("1.00"))
     # No ledger lines in April: no share to attribute.
     assert report.row(View.DEPARTMENT, "Eng", APRIL).money == ()
+
+
+def test_money_from_a_provisional_rule_is_an_estimate(engine: Engine) -> None:
+    """Issue 13: the account's dues rest on Hangzhou's carried-over medical band, so its
+    arrears and late fees are estimates (core.estimates) in every view that shares them."""
+    seed(engine)
+    with session_scope(engine) as session:
+        assert not any(row.estimated for row in _gather(session).rows)
+        account = session.get(Account, "beijing")
+        assert account is not None
+        account.policy_id = "hangzhou"
+        session.flush()
+        report = _gather(session)
+    may = report.row(View.COMPANY)
+    assert may.money and all(money.estimated for money in may.money)
+    assert may.estimated and all(m.estimated for m in may.by_currency().values())
+    assert all(row.estimated for row in report.view(View.DEPARTMENT) if row.money)
+
+
+def _gather(session: Session) -> KpiReport:
+    accounts = account_policies(session, load_policies())
+    return gather(
+        session, accounts, period=MAY, months=3, as_of=AS_OF, sla_minutes=60, timezone=ZONE
+    )
