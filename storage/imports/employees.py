@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import select, update
+from sqlalchemy import text as sql
 from sqlmodel import Session
 
 from core.periods import Period
@@ -115,6 +116,8 @@ def import_employees(
     system date). Raises `ImportFileError` when the file is not a CSV or XLSX table.
     """
     table = open_table(source, COLUMNS, sheet=sheet, strict=strict, partial=True, stream=True)
+    if not dry_run:
+        _serialize(session)
     parsers = _parsers(known_accounts)
     first_row: dict[str, int] = {}
 
@@ -198,13 +201,35 @@ def _check_and_write(
     if table.errors:
         return
     new = [record for key, record in records.items() if key not in existing]
+    # Only the columns the file holds (and the key): a concurrent import of other columns
+    # keeps what it wrote (issue 15 finding 6: whole rows from an old snapshot lost updates).
     changed = [
-        merged
+        {"employee_id": key, **record}
         for key, record in records.items()
-        if key in existing and (merged := existing[key] | record) != existing[key]
+        if key in existing and existing[key] | record != existing[key]
     ]
     write(new, changed)
     write.history(records, existing, salary_from)
+
+
+IMPORT_LOCK = 0x636F_7665  # "cove": the advisory lock key of employee imports
+"""Transaction-scoped, so it is let go with the import's commit or rollback."""
+
+
+def _serialize(session: Session) -> None:
+    """One employee import at a time, taken before anything is read (issue 15 item 6).
+
+    PostgreSQL: `pg_advisory_xact_lock` (https://www.postgresql.org/docs/current/functions-admin.html
+    #FUNCTIONS-ADVISORY-LOCKS). SQLite: the first write statement of the transaction takes the
+    RESERVED lock, as `BEGIN IMMEDIATE` would (https://www.sqlite.org/lang_transaction.html);
+    pysqlite opens its transaction implicitly, so a write that changes nothing takes it here,
+    and a second importer waits (busy_timeout) before it reads any stored record.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+    else:
+        name = _EMPLOYEES.name
+        session.execute(sql(f"UPDATE {name} SET employee_id = employee_id WHERE 0"))
 
 
 def _stored(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -288,7 +313,8 @@ class _Writer:
             return
         self.wrote = True
         session = self.session
-        accounts = {record["account_id"] for record in (*new, *changed)}
+        # A changed row carries only the columns the file holds: maybe no account.
+        accounts = {r["account_id"] for r in (*new, *changed) if r.get("account_id")}
         ensure_accounts(session, accounts, currencies=self.currencies, policies=self.policies)
         connection = session.connection()
         # Straight to the driver, not the ORM: bulk-inserting entities costs several times the

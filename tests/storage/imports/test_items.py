@@ -4,6 +4,8 @@ same reason in a file cell and in an item field, located as (index, field) inste
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -161,3 +163,36 @@ def test_a_partial_item_is_checked_against_the_stored_hire_date(engine: Engine) 
     assert result.errors == (
         RowError(0, "leave_date", "leave date 2023-05-01 is before hire date 2024-01-02"),
     )
+
+
+def test_two_concurrent_employee_imports_are_both_applied(engine: Engine) -> None:
+    """Issue 15 finding 6: each import wrote back whole rows from its own old snapshot, so the
+    second undid the first. Now imports take a lock before reading (advisory on PostgreSQL,
+    the write lock on SQLite) and update only the columns they hold."""
+    run(engine, import_employees, [EMPLOYEE | {"department": "财务部"}])
+    first_wrote, order = threading.Event(), []
+
+    def first() -> None:
+        with session_scope(engine) as session:
+            items = [{"employee_id": "E1", "department": "人事部"}]
+            assert import_employees(session, items, known_accounts=ACCOUNTS).ok
+            first_wrote.set()
+            time.sleep(0.3)  # the second import starts meanwhile and must wait for this commit
+            order.append("first committed")
+
+    def second() -> None:
+        first_wrote.wait(10)
+        result = run(engine, import_employees, [{"employee_id": "E1", "salary": "12000.50"}])
+        assert result.ok
+        order.append("second committed")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert order == ["first committed", "second committed"]
+    with Session(engine) as session:
+        employee = session.get(Employee, "E1")
+    assert employee is not None
+    assert (employee.department, employee.salary) == ("人事部", Decimal("12000.50"))
