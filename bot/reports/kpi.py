@@ -89,7 +89,7 @@ def _columns(locale: str, currencies: Sequence[str]) -> list[Column]:
         return translate(locale, f"report.{key}", **values)
 
     columns = [
-        Column(header("name")),
+        Column(header("subject")),  # the company, an account or a department
         Column(header("period")),
         Column(header("on_time"), Kind.RATIO),
         Column(header("accuracy"), Kind.RATIO),

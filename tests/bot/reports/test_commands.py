@@ -188,7 +188,7 @@ def test_zh_cn_reports_have_chinese_headers_and_a_bom(url: str, tmp_path: Path) 
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     header = raw.decode("utf-8-sig").splitlines()[0].split(",")
-    assert header[:4] == ["视图", "姓名", "月份", "按时缴费率"]
+    assert header[:4] == ["视图", "名称", "月份", "按时缴费率"]  # not 姓名: a person's name
     assert "欠缴（CNY）" in header
     dues = tmp_path / "dues.xlsx"
     assert cli(url, "report", "dues", "--period", "2025-05", "--out", str(dues), locale=ZH_CN)
