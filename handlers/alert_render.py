@@ -7,17 +7,20 @@ Retry-After) still shows the alert's current figures — and a resolved alert is
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from core.alert_rules import CALENDAR_ESTIMATE, ESTIMATE
 from core.alerts import AlertKind, AlertState
+from core.kpis import METRICS
 from core.locales import DEFAULT_TIMEZONE
 from core.money import display_amount
 from handlers.alert_actions import alert_buttons
 from handlers.i18n import has_key, translate
 from handlers.kpi_digest import render_kpi_digest
+from handlers.kpi_view import percent_text
 from handlers.types import Action, Button, Card, CardUpdate, Field, Reply
 from storage.models import Account, Alert, Delivery, Employee
 from storage.outbox import AlertPayload, DigestPayload, decode_payload, sent_ref
@@ -73,6 +76,34 @@ def _estimate_note(locale: str, alert: Alert, facts: dict[str, object]) -> str |
     return translate(locale, "dues.estimate", figures=", ".join(figures)) if figures else None
 
 
+def kpi_shortfalls(locale: str, alert: Alert) -> list[str]:
+    """A `kpi_below_target` alert's metrics, each with its value and target, in words.
+
+    The details hold `metric: "value < target"` (`core.kpi_rules.kpi_findings`); without them
+    the notice could only say that "a KPI" is low, which nobody can act on (issue 14 item 7).
+    """
+    if alert.kind != AlertKind.KPI_BELOW_TARGET:
+        return []
+    details: dict[str, str] = json.loads(alert.details or "{}")
+    lines = []
+    for metric in METRICS:
+        value, _, target = str(details.get(metric, "")).partition(" < ")
+        try:
+            ratio, goal = Decimal(value), Decimal(target)
+        except InvalidOperation:
+            continue
+        lines.append(
+            translate(
+                locale,
+                "notice.kpi_below_target.metric",
+                metric=translate(locale, f"kpi.{metric}"),
+                value=percent_text(locale, ratio),
+                target=percent_text(locale, goal),
+            )
+        )
+    return lines
+
+
 def _suspends_nothing(kind: AlertKind, alert: Alert, facts: dict[str, object]) -> bool:
     """A policy without a suspension rule (Hong Kong MPF) must not threaten a suspension."""
     if kind is AlertKind.FUNDING_GAP:
@@ -99,7 +130,7 @@ def render_alert(
     if _suspends_nothing(kind, alert, facts):
         consequence += "_no_suspension"
         action += "_no_suspension" if kind is AlertKind.OVERDUE else ""
-    body = [title, t(consequence), t(action)]
+    body = [title, *kpi_shortfalls(locale, alert), t(consequence), t(action)]
     if (note := _estimate_note(locale, alert, facts)) is not None:
         body.append(note)
     fields = [Field(label=t("notice.field.id"), value=str(alert.id))]

@@ -14,7 +14,7 @@ from core.alerts import AlertKind
 from core.escalation import parse_duration
 from core.installments import PlanError
 from handlers.alert_actions import DEFAULT_SNOOZE, alert_buttons, parse_alert_id
-from handlers.alert_render import card_updates
+from handlers.alert_render import card_updates, kpi_shortfalls
 from handlers.formatting import account_name, card_reply, days_words, label, moment, money
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Action, Button, CardUpdate, Field, Reply
@@ -107,6 +107,7 @@ def _figures(request: Request, alert: Alert) -> str | None:
 
 def _summary(request: Request, alert: Alert) -> str:
     parts = [label(request, "kind", alert.kind), _subject(request, alert)]
+    parts += kpi_shortfalls(request.locale, alert)
     parts += [part for part in (_figures(request, alert), _deadline(request, alert)) if part]
     parts.append(label(request, "alert_state", alert.state))
     return " · ".join(parts)
@@ -125,6 +126,9 @@ def alerts(request: Request) -> Reply:
     found = alerts_in_scope(request.session, request.employee)
     if not found:
         return Reply(text=request.t("alerts.none"))
+    # Open ones first, and only they are counted: an acknowledged alert has an owner already.
+    found.sort(key=lambda alert: alert.state != "open")
+    open_count = sum(alert.state == "open" for alert in found)
     pages = -(-len(found) // PAGE_SIZE)
     page = _page_arg(request, pages)
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -135,10 +139,12 @@ def alerts(request: Request) -> Reply:
         if not may_act(request.session, request.employee, alert, owners):
             continue
         buttons += alert_buttons(alert, locale=request.locale)
-    title = request.t("alerts.title", count=len(found))
+    title = request.t("alerts.title", count=open_count)
+    if open_count < len(found):
+        title = request.t("alerts.title_acked", count=open_count, acked=len(found) - open_count)
     notes = []
     if pages > 1:
-        title = request.t("alerts.title_paged", count=len(found), page=page, pages=pages)
+        title = request.t("alerts.title_paged", count=open_count, page=page, pages=pages)
         if page < pages:
             notes.append(request.t("alerts.next_page", next=page + 1))
     return card_reply(request, title, fields, buttons=buttons, notes=notes)

@@ -278,3 +278,31 @@ def test_amounts_from_a_provisional_rule_are_marked_an_estimate(
             (value,) = [f.value for f in reply.card.fields if f.label == principal]
             assert value.startswith("≈")
     engine.dispose()
+
+
+def test_a_kpi_alert_names_the_metric_its_value_and_target(sqlite_url: str) -> None:
+    """Not only "研发部：合规指标低于目标": which KPI, how low, against what (issue 14 item 7)."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    at = datetime(2026, 12, 4, 2, tzinfo=UTC)
+    with session_scope(engine) as session:
+        alert = Alert(
+            dedupe_key="kpi_below_target|department=研发部|period=2026-11",
+            kind="kpi_below_target",
+            department="研发部",
+            period="2026-11",
+            details=json.dumps({"on_time": "0.8 < 0.95", "enrollment": "0.5 < 0.9"}),
+            opened_at=at,
+            updated_at=at,
+        )
+        session.add(alert)
+        session.flush()
+        chinese = render_alert(session, alert, locale=ZH_CN).text.splitlines()
+        english = render_alert(session, alert, locale="en").text.splitlines()
+    engine.dispose()
+    assert chinese[:3] == [
+        "研发部：合规指标低于目标",
+        "按时缴费率 80.0%（目标 95.0%）",
+        "参保及时率 50.0%（目标 90.0%）",
+    ]
+    assert english[1] == "On-time payment 80.0% (target 95.0%)"

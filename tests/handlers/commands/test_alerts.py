@@ -113,6 +113,17 @@ def test_hr_sees_every_alert_in_english(ask: Ask, alerts: dict[str, int]) -> Non
     ) in reply.text
 
 
+def test_acknowledged_alerts_are_listed_after_the_open_ones_and_not_counted(
+    ask: Ask, alerts: dict[str, int]
+) -> None:
+    hk = alerts["hk"]
+    ask("E003", f"ack {hk}")
+    lines = ask("E003", "alerts", locale="en").text.splitlines()
+    assert lines[0] == "Open alerts (2); acknowledged, listed after them: 1"
+    assert lines[-1].startswith(f"#{hk}: ") and lines[-1].endswith(" · acknowledged")
+    assert all(line.endswith(" · open") for line in lines[1:-1])
+
+
 def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[str, int]) -> None:
     assert ask("E006", "alerts", locale="en").text.startswith("Open alerts (1)")
     with session_scope(app.engine) as session:
