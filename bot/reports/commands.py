@@ -66,6 +66,8 @@ def _check_out(out: Path | None) -> None:
     """Refuse an `--out` whose directory is missing before anything is computed or written."""
     if out is not None and not out.parent.is_dir():
         raise CliError(f"--out {out}: no such directory {out.parent}")
+    if out is not None and out.is_dir():
+        raise CliError(f"--out {out}: is a directory; name a file")
 
 
 def _emit(text: str, out: Path | None, *, csv: bool = False) -> None:

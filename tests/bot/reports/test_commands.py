@@ -231,3 +231,16 @@ def test_out_in_a_missing_directory_is_one_line(
     assert result.output == f"error: --out {out}: no such directory {out.parent}\n"
     assert not out.parent.exists()
     assert "Traceback" not in capfd.readouterr().err  # openpyxl's half-written stream
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["kpi", "--period", "2025-05", "--format", "json"],
+        ["report", "dues", "--period", "2025-05", "--format", "csv"],
+    ],
+)
+def test_out_naming_a_directory_is_one_line(url: str, tmp_path: Path, args: list[str]) -> None:
+    result = cli(url, *args, "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.output == f"error: --out {tmp_path}: is a directory; name a file\n"
