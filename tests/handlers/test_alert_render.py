@@ -164,7 +164,7 @@ def test_an_enrolment_deadline_long_past_reads_as_passed(sqlite_url: str) -> Non
         )
         session.add(alert)
         session.flush()
-        reply = render_alert(session, alert, locale="zh-CN")
+        reply = render_alert(session, alert, locale=ZH_CN)
     engine.dispose()
     assert reply.text.startswith("孙九 (E007) 未在截止日 2025-09-01 前参保")
     assert "-461" not in reply.text
