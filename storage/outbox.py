@@ -128,6 +128,8 @@ class NewDelivery:
     is_group: bool = False
     employee_id: str | None = None
     urgent: bool = False
+    state: str = "pending"
+    """`unreachable`: a recipient with no id on any enabled platform, recorded, never sent."""
 
 
 def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) -> int:
@@ -144,7 +146,7 @@ def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) ->
             "employee_id": item.employee_id,
             "payload": encode_payload(item.payload),
             "urgent": item.urgent,
-            "state": "pending",
+            "state": item.state,
             "attempts": 0,
             "next_attempt_at": item.not_before,
             "created_at": now,

@@ -25,6 +25,10 @@ from storage.employees import company_contacts, locale_for, platform_address
 from storage.models import Alert, Employee
 from storage.outbox import AlertPayload, NewDelivery
 
+UNREACHABLE = "unreachable"
+"""Delivery state (and platform) of a recipient with no id on any enabled platform: a row, so
+the miss is visible (`coverwatch_deliveries{state="unreachable"}`), never a silent skip."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Routing:
@@ -163,12 +167,37 @@ def deliveries_for(
     targets = (
         people if people is not None else recipients_at(session, alert, level, routing, today=today)
     )
-    addresses = [a for person in targets for a in person_addresses(session, person, routing)]
+    addresses: list[Address] = []
+    unreachable: list[Employee] = []
+    for person in targets:
+        found = person_addresses(session, person, routing)
+        addresses += found
+        unreachable += [] if found else [person]
+    if unreachable and not addresses:
+        # Nobody at this level can be reached: the HR leads and groups rather than silence.
+        leads = _employees(session, routing.hr_leads)
+        addresses += [a for lead in leads for a in person_addresses(session, lead, routing)]
+        addresses += group_addresses(routing) if level > 0 else []  # level 0 adds them below
     if level == 0:
         addresses += group_addresses(routing)
         if routing.webhook:
             addresses.append(Address(platform="webhook", address="webhook", locale=routing.locale))
-    return [
+    missed = [
+        NewDelivery(
+            idempotency_key=f"alert:{alert_id}:{stage}:L{level}:unreachable:{person.employee_id}",
+            alert_id=alert_id,
+            platform=UNREACHABLE,
+            address=person.employee_id,
+            employee_id=person.employee_id,
+            payload=AlertPayload(
+                alert_id=alert_id, stage=stage, level=level, locale=routing.locale
+            ),
+            not_before=now,
+            state=UNREACHABLE,
+        )
+        for person in unreachable
+    ]
+    return missed + [
         NewDelivery(
             idempotency_key=f"alert:{alert_id}:{stage}:L{level}:{to.platform}:{to.address}",
             alert_id=alert_id,

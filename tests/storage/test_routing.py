@@ -92,3 +92,34 @@ def test_an_owned_alert_is_one_delivery_not_one_per_hr_user(engine: Engine) -> N
         )
     assert [(d.platform, d.address) for d in sent] == [("slack", "UH2")]
     assert len(everyone) == 4
+
+
+def test_an_unreachable_owner_is_a_row_and_the_alert_falls_back(engine: Engine) -> None:
+    """F1 has no DingTalk id: an `unreachable` row (never sent), and HR leads and groups."""
+    alert_id = _seed(engine)
+    routing = Routing(
+        platforms=("dingtalk",),
+        owners={"shanghai": ("F1",)},
+        hr_leads=("L1",),
+        hr_groups={"dingtalk": ("cidHR",)},
+    )
+    with session_scope(engine) as session:
+        lead = session.get(Employee, "L1")
+        assert lead is not None
+        lead.dingtalk_user_id = "DL1"
+        session.add(lead)
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        level0 = deliveries_for(session, alert, stage="s", level=0, routing=routing, now=NOW)
+        level1 = deliveries_for(session, alert, stage="e", level=1, routing=routing, now=NOW)
+    assert [(d.platform, d.address, d.state) for d in level0] == [
+        ("unreachable", "F1", "unreachable"),
+        ("dingtalk", "DL1", "pending"),
+        ("dingtalk", "cidHR", "pending"),
+    ]
+    # Level 1 is F1's manager B1, also without a DingTalk id.
+    assert [(d.platform, d.address, d.state) for d in level1] == [
+        ("unreachable", "B1", "unreachable"),
+        ("dingtalk", "DL1", "pending"),
+        ("dingtalk", "cidHR", "pending"),
+    ]
