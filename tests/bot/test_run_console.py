@@ -34,16 +34,17 @@ from tests.support.run import (
 )
 
 DAY = date(2026, 10, 27)
-"""Shanghai's October dues (due 15 Oct) are overdue; its cover is suspended on 30 Oct."""
+"""The demo story on that day (bot/demo_story.py): Shanghai's October dues are overdue with the
+suspension still ahead; Hangzhou's September dues are past their suspension date."""
 HR = "E0003"
 """The demo's HR person (bot/demo_company.py: the cast is fixed by the seed)."""
 
 
-def _alert(url: str, kind: str) -> Alert:
+def _alert(url: str, kind: str, account: str = "shanghai") -> Alert:
     engine = make_engine(url)
     try:
         with session_scope(engine) as session:
-            query = select(Alert).where(Alert.kind == kind, Alert.account_id == "shanghai")
+            query = select(Alert).where(Alert.kind == kind, Alert.account_id == account)
             return session.exec(query).one()
     finally:
         engine.dispose()
@@ -76,7 +77,8 @@ def test_console_run_pushes_warnings_and_ack_stops_renotification(
         check=False,
     )
     assert seeded.returncode == 0, seeded.stderr.decode()
-    overdue, imminent = _alert(sqlite_url, "overdue"), _alert(sqlite_url, "suspension_imminent")
+    overdue = _alert(sqlite_url, "overdue")
+    imminent = _alert(sqlite_url, "suspension_imminent", "hangzhou")
     port = free_port()
     config = write_config(tmp_path / "cw.toml", sqlite_url, port, webhook=None)
     deadline = time.monotonic() + 120
@@ -118,7 +120,8 @@ def test_console_run_pushes_warnings_and_ack_stops_renotification(
     new = [d for d in deliveries(sqlite_url) if d.idempotency_key not in before]
     assert new, "the next day brought new reminders"
     assert overdue.id not in {d.alert_id for d in new}, "the acknowledged alert stays quiet"
-    assert "suspension-2" in _stages(sqlite_url, imminent.id)
+    assert imminent.id in {d.alert_id for d in new}, "the unacknowledged alert goes on"
+    assert "escalation-1" in _stages(sqlite_url, imminent.id)
     assert f"[ack {imminent.id}]" in printed and f"[ack {overdue.id}]" not in printed
     engine = make_engine(sqlite_url)
     with session_scope(engine) as session:
