@@ -288,10 +288,14 @@ def scan(
 def run(ctx: typer.Context) -> None:
     """Start the enabled adapters, the scheduler, the outbox dispatcher and the HTTP server."""
     from bot.serve import serve  # uvicorn and the platform SDKs load only for a running bot
+    from bot.wiring import routing_warnings
 
     opts = options(ctx)
     settings = opts.settings()
-    serve(settings, opts.app(settings, running=True))
+    context = opts.app(settings, running=True)
+    for warning in routing_warnings(settings):  # once the database answered: about to run
+        typer.echo(f"warning: {warning}", err=True)
+    serve(settings, context)
 
 
 @app.command()

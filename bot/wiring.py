@@ -64,6 +64,16 @@ def routing_from(settings: Settings, *, console: bool = True) -> Routing:
     )
 
 
+def routing_warnings(settings: Settings) -> list[str]:
+    """Routing that would drop an alert's last step: shown when `coverwatch run` starts."""
+    if settings.alerts.escalation_levels > 0 and not settings.alerts.hr_leads:
+        return [
+            "escalation is on but [alerts] hr_leads is empty: the last escalation level "
+            'reaches no one (set hr_leads = ["EMPLOYEE_ID", …])'
+        ]
+    return []
+
+
 def adapter_factory(spec: PlatformSpec) -> Callable[[Settings], ChatAdapter]:
     """The function a `PlatformSpec` names (`module:function`)."""
     module, _, name = spec.factory.partition(":")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PlatformSection, Settings, load_settings
-from bot.wiring import adapter_factory, build_adapters, routing_from
+from bot.config import AlertsConfig, PlatformSection, Settings, load_settings
+from bot.wiring import adapter_factory, build_adapters, routing_from, routing_warnings
 from core.platforms import PLATFORMS, PlatformSpec, platform_spec
 from storage.models import Employee
 
@@ -90,3 +90,10 @@ def test_with_no_chat_platform_the_console_stands_in() -> None:
     settings = Settings()
     assert routing_from(settings).chat_platforms == ("console",)
     assert list(build_adapters(settings)) == ["console"]
+
+
+def test_run_warns_when_escalation_reaches_no_one() -> None:
+    """Issue 14 item 4: `hr_leads = []` (the default) makes the last escalation level silent."""
+    assert "hr_leads is empty" in routing_warnings(Settings())[0]
+    assert routing_warnings(Settings(alerts=AlertsConfig(hr_leads=("H1",)))) == []
+    assert routing_warnings(Settings(alerts=AlertsConfig(escalation_levels=0))) == []
