@@ -44,6 +44,9 @@ class PeriodStanding:
     due_date: date
     paid_in_full_on: date | None = None
     """Day the period's dues were fully paid; None while anything is unpaid."""
+    adjustment_pending: bool = False
+    """Everything due by the evaluation day is paid and only an adjustment (补差) not due yet
+    is open: the month still counts as paid for `paid_through`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +103,7 @@ def cover_status(
     lapsed = tuple(p for p in ordered if lapsed_period(p))
     paid_through = None
     for period in ordered:
-        if not settled(period):
+        if not (settled(period) or periods[period].adjustment_pending):
             break
         paid_through = period
 

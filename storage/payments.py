@@ -193,7 +193,8 @@ def period_standings(
     session: Session, account_id: str, policy: Policy, as_of: date
 ) -> dict[Period, PeriodStanding]:
     """One account's periods up to `as_of`'s month: the due date that governs and the day paid
-    in full. An adjustment not due yet is the period's due date, so it suspends nothing.
+    in full. An adjustment not due yet is the period's due date, so it suspends nothing, and
+    a month otherwise paid stays paid (`adjustment_pending`) until that date has passed.
 
     All that cover needs (core.cover): `account_periods` also works out every period's late
     fee and suspension day, which a `coverage` question never shows.
@@ -217,10 +218,23 @@ def period_standings(
             owed, credits = charges(total, due_date, changes[period])
             fee = period_fee(policy, owed, [*received[period], *credits], as_of)
             governing = fee.current_due or due_date
+        in_full = _paid_in_full_on(total, received[period], as_of)
         standings[Period.parse(period)] = PeriodStanding(
-            due_date=governing, paid_in_full_on=_paid_in_full_on(total, received[period], as_of)
+            due_date=governing,
+            paid_in_full_on=in_full,
+            adjustment_pending=in_full is None
+            and _paid_when_due(total, changes[period], received[period], as_of),
         )
     return standings
+
+
+def _paid_when_due(
+    total: Decimal, adjustments: Sequence[Adjustment], payments: Sequence[CorePayment], as_of: date
+) -> bool:
+    """Whether everything due by `as_of` is paid when an adjustment is left out until its due
+    date has passed (the same day arrears start: core.cover)."""
+    pending = sum((a.amount for a in adjustments if a.amount > ZERO and a.due_date >= as_of), ZERO)
+    return pending > ZERO and _paid_in_full_on(total - pending, payments, as_of) is not None
 
 
 def suspension_on(policy: Policy, due_date: date) -> date | None:

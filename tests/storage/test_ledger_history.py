@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.json_output import dues_json
-from core.cover import CoverState
+from core.cover import CoverState, continuity
 from core.periods import Period
 from core.policy_loader import load_policies
 from storage.accounts import AccountPolicy, account_policies, sync_accounts
@@ -133,7 +133,11 @@ def test_no_late_fee_and_cover_active_before_the_adjustment_is_due(
         assert arrears(session, accounts, as_of) == []
         employee = session.get(Employee, "E1")
         assert employee is not None
-        assert employee_cover(session, employee, accounts, as_of).state is CoverState.ACTIVE
+        cover = employee_cover(session, employee, accounts, as_of)
+        assert cover.state is CoverState.ACTIVE
+        # The original dues are paid: an adjustment not due yet leaves the months paid.
+        assert cover.paid_through == MONTHS[-1]
+        assert continuity(cover, employee.enrolled_on).since == Period(2025, 1)
 
 
 def test_late_fee_runs_on_the_adjustment_from_its_own_due_date(engine: Engine) -> None:
@@ -151,7 +155,9 @@ def test_late_fee_runs_on_the_adjustment_from_its_own_due_date(engine: Engine) -
         assert all(p.suspension_on == date(2025, 10, 30) for p in late)
         employee = session.get(Employee, "E1")
         assert employee is not None
-        assert employee_cover(session, employee, accounts, as_of).state is CoverState.GRACE
+        cover = employee_cover(session, employee, accounts, as_of)
+        assert cover.state is CoverState.GRACE
+        assert cover.paid_through is None  # the unpaid adjustment of 2025-07 is past due
 
 
 def test_paying_the_adjustment_by_its_due_date_owes_nothing(engine: Engine) -> None:
