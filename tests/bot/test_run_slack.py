@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from adapters.slack.blocks import card_blocks, escape
+from bot.demo import LATE_ACCOUNT
 from core.locales import ZH_CN
 from core.money import display_amount
 from handlers.alert_render import render_alert
@@ -108,11 +109,13 @@ def _key(call: ApiCall) -> str:
 
 
 def _overdue(company: Company) -> Alert:
-    """The overdue alert, once the bot's start-up scan has opened it."""
+    """The late account's overdue alert, once the bot's start-up scan has opened it (the
+    suspended account has its own)."""
 
     def opened() -> Alert | None:
+        query = select(Alert).where(Alert.kind == "overdue", Alert.account_id == LATE_ACCOUNT)
         with Session(company.engine) as session:
-            return session.exec(select(Alert).where(Alert.kind == "overdue")).one_or_none()
+            return session.exec(query).one_or_none()
 
     wait_until(opened, "the start-up scan to open the overdue alert")
     alert = opened()
@@ -194,7 +197,13 @@ def test_hr_gets_the_overdue_alert_as_block_kit_in_a_dm_and_the_hr_channel(
 
 def test_rate_limit_waits_for_retry_after_and_the_message_arrives_once(running: Running) -> None:
     _, fake, company = running
-    wait_until(lambda: _outbox_states(company) == {"sent"}, "the outbox drained")
+
+    # Drained: every row sent, or `unreachable` (a recipient with no Slack id, issue 14 item 4).
+    def drained() -> bool:
+        states = _outbox_states(company)
+        return "sent" in states and states <= {"sent", "unreachable"}
+
+    wait_until(drained, "the outbox drained")
     posts = [c for c in fake.calls_to("chat.postMessage") if "metadata" in c.params]
     [limited] = [c for c in posts if c.status == 429]
     delivered = [c for c in posts if c.status == 200]
@@ -203,7 +212,8 @@ def test_rate_limit_waits_for_retry_after_and_the_message_arrives_once(running: 
     # The whole platform paused: nothing at all went to Slack's chat.postMessage meanwhile.
     assert not [c for c in posts if limited.at < c.at < limited.at + RETRY_AFTER]
     with Session(company.engine) as session:
-        outbox = {d.idempotency_key for d in session.exec(select(Delivery))}
+        sent = select(Delivery).where(Delivery.state == "sent")
+        outbox = {d.idempotency_key for d in session.exec(sent)}
     assert sorted(_key(c) for c in delivered) == sorted(outbox), "each message arrived once"
     # ~1 message/s per channel (chat.postMessage's documented limit), with a little jitter.
     by_channel: dict[str, list[float]] = {}
@@ -289,9 +299,11 @@ def test_clicks_by_people_not_allowed_are_refused_privately_and_change_nothing(
 
 
 def test_a_managers_snooze_click_pauses_the_alert(running: Running) -> None:
+    # The late account's suspension date is still ahead (no suspension_imminent alert of its
+    # own); the manager owns that account ([accounts.<id>] owners), so may snooze its overdue
+    # alert (issue 14). The next test acknowledges the same alert.
     bot, fake, company = running
-    with Session(company.engine) as session:
-        alert = session.exec(select(Alert).where(Alert.kind == "suspension_imminent")).one()
+    alert = _overdue(company)
     assert alert.id is not None and alert.account_id == company.story.late.account_id
     ref = _delivered(company, alert)[HR_CHANNEL]
     _click(bot, fake, company.slack_id("manager"), "snooze", f"{alert.id}:4h", ref, "snooze")
@@ -314,11 +326,12 @@ def test_a_managers_ack_click_acknowledges_and_updates_the_cards_in_place(
     assert alert.id is not None
     refs = _delivered(company, alert)
     manager = company.people["manager"]
+    before = len(fake.calls_to("chat.update"))  # cards an earlier click (the snooze) rewrote
     _click(bot, fake, company.slack_id("manager"), "ack", str(alert.id), refs[HR_CHANNEL], "ack")
     assert _answer(fake, "ack")["text"] == escape(translate(ZH_CN, "ack.done", id=alert.id))
 
     def updated() -> dict[str, dict[str, Any]]:
-        calls = fake.calls_to("chat.update")
+        calls = fake.calls_to("chat.update")[before:]
         return {f"{c.params['channel']}:{c.params['ts']}": c.params for c in calls}
 
     wait_until(lambda: set(refs.values()) <= set(updated()), "every sent card updated")

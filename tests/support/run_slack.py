@@ -29,12 +29,12 @@ from sqlalchemy.engine import Engine
 
 from bot.app import fixed_clock, open_app
 from bot.config import Settings
-from bot.demo import Story, prepare_database, seed
+from bot.demo import ACCOUNTS, LATE_ACCOUNT, Story, prepare_database, seed
 from handlers.context import AppContext
 from handlers.pipeline import handle
 from handlers.types import Message, Reply
 from storage.db import make_engine, session_scope
-from storage.models import Employee
+from storage.models import Account, Employee
 from tests.fakes.slack import FakeSlack
 from tests.support.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, fixture, form
 
@@ -84,6 +84,10 @@ class Company:
     story: Story
     people: dict[Role, str]
     """Employee id per role in these tests."""
+    accounts: str
+    """The `[accounts.<id>]` tables of the running bot's config: the seeded due days, and owners
+    (issue 14) with Slack ids: HR owns every account, and the manager also owns the late
+    account (so may acknowledge and snooze its company-wide alerts)."""
 
     @classmethod
     def seed(cls, workdir: Path) -> Company:
@@ -112,7 +116,17 @@ class Company:
                     .where(Employee.employee_id == employee_id)  # type: ignore[arg-type]
                     .values(slack_user_id="U" + employee_id)
                 )
-        return cls(url=url, engine=engine, app=app, story=story, people=people)
+            tables = []
+            for account_id in ACCOUNTS:
+                owners = [cast.hr] + ([cast.manager] if account_id == LATE_ACCOUNT else [])
+                table = f"[accounts.{account_id}]\nowners = {json.dumps(owners)}\n"
+                account = session.get(Account, account_id)
+                if account is not None and account.due_day is not None:
+                    table += f"due_day = {account.due_day}\n"
+                tables.append(table)
+        return cls(
+            url=url, engine=engine, app=app, story=story, people=people, accounts="".join(tables)
+        )
 
     def slack_id(self, role: Role) -> str:
         return "U" + self.people[role]
@@ -227,7 +241,7 @@ def start_bot(
         '[alerts]\nquiet_hours = ""\n'
         "[scheduler]\noutbox_poll_seconds = 0.2\n"
         f'[slack]\nenabled = true\nmode = "{mode}"\nhr_groups = ["{HR_CHANNEL}"]\n'
-        f'api_base_url = "{fake.api_url}"\n'
+        f'api_base_url = "{fake.api_url}"\n' + company.accounts
     )
     secrets = {"COVERWATCH_SLACK__BOT_TOKEN": BOT_TOKEN}
     if mode == "http":
