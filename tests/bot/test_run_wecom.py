@@ -77,8 +77,8 @@ def wecom(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeCom]:
 
 
 @pytest.fixture
-def bot(db_url: str, wecom: FakeWeCom, tmp_path: Path) -> Iterator[Bot]:
-    running = Bot(db_url, wecom, tmp_path)
+def bot(db_url: str, wecom: FakeWeCom, tmp_path: Path, company: Company) -> Iterator[Bot]:
+    running = Bot(db_url, wecom, tmp_path, accounts=company.accounts)
     try:
         yield running
     finally:
@@ -157,7 +157,10 @@ def test_a_manager_in_scope_acknowledges_from_the_card_and_the_cards_show_who(
     bot: Bot, wecom: FakeWeCom, company: Company
 ) -> None:
     bot.start()
-    hire = wait_until(lambda: alert_or_none(bot, "enrollment_deadline"), what="the start-up scan")
+    hire = wait_until(
+        lambda: alert_or_none(bot, "enrollment_deadline", employee_id=company.hire),
+        what="the start-up scan",
+    )
     ack = f"ack:{hire.id}"
     [card] = wait_until(
         lambda: [
@@ -171,7 +174,7 @@ def test_a_manager_in_scope_acknowledges_from_the_card_and_the_cards_show_who(
     assert bot.post(outsider).status_code == 200
     [refusal] = wait_until(lambda: sent_to(wecom, OUTSIDER), what="the refusal")
     assert refusal["msgtype"] == "text"
-    assert alert_of(bot, "enrollment_deadline").state == "open"
+    assert alert_of(bot, "enrollment_deadline", employee_id=company.hire).state == "open"
     assert not wecom.calls_to("message/update_template_card")
 
     response_code = wecom.click(card["task_id"])
@@ -180,7 +183,11 @@ def test_a_manager_in_scope_acknowledges_from_the_card_and_the_cards_show_who(
     assert (answer.status_code, answer.content) == (200, b"")
     assert time.monotonic() - started < 1.5
     done = wait_until(
-        lambda: (a := alert_of(bot, "enrollment_deadline")).state == "acknowledged" and a,
+        lambda: (
+            (a := alert_of(bot, "enrollment_deadline", employee_id=company.hire)).state
+            == "acknowledged"
+            and a
+        ),
         what="the acknowledgement",
     )
     manager_id = company.people[MANAGER]
@@ -208,7 +215,9 @@ def test_a_manager_in_scope_acknowledges_from_the_card_and_the_cards_show_who(
     late = click_xml(OUTSIDER, ack, card["task_id"], wecom.click(card["task_id"]), created + 2)
     assert bot.post(late).status_code == 200
     wait_until(lambda: sent_to(wecom, OUTSIDER)[1:], what="the second refusal")
-    assert alert_of(bot, "enrollment_deadline").acknowledged_by == manager_id
+    assert (
+        alert_of(bot, "enrollment_deadline", employee_id=company.hire).acknowledged_by == manager_id
+    )
     assert len(wecom.calls_to("message/update_template_card")) == 2
     assert not [
         c for c in wecom.calls if c.api.endswith("update_template_card") and c.outcome != "ok"
@@ -258,12 +267,19 @@ def test_over_30_warnings_to_one_member_wait_a_minute_and_none_is_dropped(
     assert isinstance(wecom.clock, ShiftedClock)
     wecom.clock.offset += 86_400
     bot.start(TODAY + timedelta(days=1))
-    wait_until(
-        lambda: all(d.state == "sent" for d in deliveries(bot, HR)), what="the held warnings"
-    )
-    mine = deliveries(bot, HR)
-    assert {d.idempotency_key for d in burst} <= {d.idempotency_key for d in mine}
-    assert len(sent_to(wecom, HR)) == len(mine)
+    # The day's own alerts to HR (now its account owner, issue 14) may fill this minute too:
+    # wait until every burst warning is out and the rest is either sent or held back.
+    keys = {d.idempotency_key for d in burst}
+
+    def settled() -> list[Delivery]:
+        mine = deliveries(bot, HR)
+        out = {d.idempotency_key for d in mine if d.state == "sent"}
+        held = all(d.state == "sent" or (d.state == "pending" and d.last_error) for d in mine)
+        return mine if keys <= out and held else []
+
+    mine = wait_until(settled, what="the held warnings")
+    assert len(sent_to(wecom, HR)) == len([d for d in mine if d.state == "sent"])
+    assert {d.last_error for d in mine if d.state != "sent"} <= {"rate limited locally"}
     assert not sent_to(wecom, HR, "dropped")
 
 

@@ -7,6 +7,7 @@ to a file (a pipe nobody reads while it runs would block it); every wait polls w
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -28,13 +29,13 @@ from sqlmodel import Session, col, select
 from adapters.wecom import render
 from bot.app import fixed_clock, open_app
 from bot.config import Settings, load_settings
-from bot.demo import seed
+from bot.demo import LATE_ACCOUNT, seed
 from bot.wiring import routing_from, rules_from
 from core.periods import Period
 from handlers.pipeline import handle
 from handlers.types import Message
 from storage.db import make_engine, session_scope, upgrade
-from storage.models import Alert, Delivery, Employee
+from storage.models import Account, Alert, Delivery, Employee
 from storage.scan import run_scan
 from tests.fakes.wecom import FakeWeCom
 from tests.support.wecom import (
@@ -73,6 +74,10 @@ class Company:
     people: dict[str, str]
     """WeCom id -> employee id."""
     unpaid: Period
+    hire: str
+    """The new hire (employee id) whose enrollment deadline is near."""
+    accounts: dict[str, dict[str, Any]]
+    """`[accounts.<id>]` for the bot: HR owns (issue 14) the late account and the hire's."""
 
 
 def seed_company(folder: Path) -> Company:
@@ -92,25 +97,54 @@ def seed_company(folder: Path) -> Company:
                 .where(col(Employee.employee_id) == employee_id)
                 .values(wecom_user_id=wecom_id)
             )
+        hire_account = session.exec(
+            select(Employee.account_id).where(col(Employee.employee_id) == story.cast.new_hire)
+        ).one()
+        # A configured account takes its settings from the config: keep the demo's due day.
+        due_days = {a.id: a.due_day for a in session.exec(select(Account)) if a.due_day}
     with engine.connect() as connection:  # one file to copy: fold the WAL back in
         connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     engine.dispose()
-    return Company(path=path, people=people, unpaid=Period.parse(story.late.period))
+    accounts: dict[str, dict[str, Any]] = {}
+    for account in (LATE_ACCOUNT, hire_account):
+        accounts[account] = {"owners": [story.cast.hr]}
+        if account in due_days:
+            accounts[account]["due_day"] = due_days[account]
+    return Company(
+        path=path,
+        people=people,
+        unpaid=Period.parse(story.late.period),
+        hire=story.cast.new_hire,
+        accounts=accounts,
+    )
 
 
 class Bot:
     """`coverwatch run` with WeCom enabled, as an operator starts it: config file + env secrets."""
 
-    def __init__(self, db_url: str, fake: FakeWeCom, folder: Path) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        fake: FakeWeCom,
+        folder: Path,
+        accounts: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """`accounts`: `[accounts.<id>]` sections, e.g. `owners` (issue 14)."""
         self.db_url, self.fake = db_url, fake
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
         self.config = folder / "coverwatch.toml"
+        sections = "".join(
+            f"[accounts.{account}]\n"
+            + "".join(f"{key} = {json.dumps(value)}\n" for key, value in fields.items())
+            for account, fields in (accounts or {}).items()
+        )
         self.config.write_text(
             f'[database]\nurl = "{db_url}"\n'
             f"[http]\nport = {self.port}\n"
             '[alerts]\nquiet_hours = ""\n'
+            f"{sections}"
             "[scheduler]\noutbox_poll_seconds = 0.2\n"
             f'[wecom]\nenabled = true\ncorp_id = "{CORP_ID}"\nagent_id = {AGENT_ID}\n'
             f'hr_groups = ["{HR_CHAT}"]\napi_base_url = "{fake.base_url}"\n'
@@ -201,9 +235,18 @@ def sent_to(fake: FakeWeCom, user: str, outcome: str = "ok") -> list[dict[str, A
     return [c.body for c in fake.calls_to("message/send", outcome) if c.body.get("touser") == user]
 
 
-def alert_of(bot: Bot, kind: str) -> Alert:
+def _alerts(kind: str, match: dict[str, str]) -> Any:
+    """Alerts of `kind` matching every column in `match`; the late account's when it is empty
+    (the demo has other accounts with alerts of their own: Hangzhou's, issue 13/17)."""
+    query = select(Alert).where(Alert.kind == kind)
+    for column, value in (match or {"account_id": LATE_ACCOUNT}).items():
+        query = query.where(getattr(Alert, column) == value)
+    return query
+
+
+def alert_of(bot: Bot, kind: str, **match: str) -> Alert:
     with bot.session() as session:
-        return session.exec(select(Alert).where(Alert.kind == kind)).one()
+        return session.exec(_alerts(kind, match)).one()
 
 
 def deliveries(bot: Bot, address: str | None = None) -> list[Delivery]:
@@ -231,9 +274,9 @@ def cover_answer(bot: Bot, user: str) -> list[dict[str, Any]]:
     return render.markdown_messages(reply, reply.card, with_text=False)
 
 
-def alert_or_none(bot: Bot, kind: str) -> Alert | None:
+def alert_or_none(bot: Bot, kind: str, **match: str) -> Alert | None:
     with bot.session() as session:
-        return session.exec(select(Alert).where(Alert.kind == kind)).first()
+        return session.exec(_alerts(kind, match)).one_or_none()
 
 
 def button_keys(body: dict[str, Any]) -> list[str]:
