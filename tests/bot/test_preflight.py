@@ -42,7 +42,10 @@ def test_run_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        config.write_text(f"[http]\nport = {port}\n", encoding="utf-8")
+        # hr_leads set: the start-up warning about an empty last escalation level stays out
+        config.write_text(
+            f'[http]\nport = {port}\n[alerts]\nhr_leads = ["E0003"]\n', encoding="utf-8"
+        )
         result = script("--config", str(config), "--db", url, "run", timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
