@@ -153,7 +153,7 @@ def check(ctx: typer.Context) -> None:
     typer.echo("holiday calendars:")
     reach = {
         HolidayRule.NEXT_WORKING_DAY_CN: f"official through {max(cn_official_years())}; later "
-        "years: weekends and statutory holidays only (flagged as estimates)",
+        "years: weekends only (flagged as estimates)",
         HolidayRule.NEXT_WORKING_DAY_HK: f"general holidays through {HK_REACH}; typhoon and "
         "rainstorm closures only via [calendar] closures",
         HolidayRule.NEXT_WEEKDAY: "weekends only",

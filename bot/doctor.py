@@ -244,7 +244,7 @@ def _policies(settings: Settings, today: date) -> list[Check]:
                 name="holiday calendar",
                 level=Level.WARN,
                 detail=f"the official holiday calendar is known up to {reach}: due dates "
-                "after that skip weekends and statutory holidays only (flagged as estimates)",
+                "after that skip weekends only (flagged as estimates)",
                 fix="upgrade the holidays (or chinesecalendar) package once the State Council "
                 "notice is out",
             )

@@ -4,9 +4,12 @@ Mainland China: the State Council publishes each year's holidays and make-up wor
 (调休) late in the year before. `chinesecalendar` knows the years it ships (2004–2026 in
 1.11); the `holidays` package (monthly releases) carries the same notices in
 `ChinaStaticHolidays.special_public_holidays`. A year either knows is *official*. For a later
-year the statutory holidays themselves are still known (they are fixed by law, lunar dates
-included), so `holidays` gives those; only the make-up working days are missing. Such a year
-is an *estimate* and every output using one of its dates says so.
+year due dates fall back to weekends only (issue 13: "due dates fall back to weekends only and
+every output that uses such a date says so"). `holidays` could compute that year's statutory
+days, but its "observed" days are guesses at the notice's 调休 and the make-up Saturdays are
+missing, so a half-known calendar would look official while being wrong either way. Such a
+year is an *estimate*, flagged wherever one of its dates is shown; upgrading the libraries
+once the State Council notice is out makes it official with no code change.
 
 Hong Kong: general holidays follow the General Holidays Ordinance (Cap. 149) and `holidays`
 computes them for every year; the MPFA moves a contribution day past Saturdays, Sundays,
@@ -91,8 +94,8 @@ def _is_cn_working_day(day: date) -> bool:
         calendar = _cn_holidays(day.year)
         make_up: set[date] = calendar.weekend_workdays
         return day in make_up or (_is_weekday(day) and day not in calendar)
-    # Estimate: statutory holidays and weekends, no make-up working days yet.
-    return _is_weekday(day) and day not in _cn_holidays(day.year)
+    # Not published yet: weekends only, flagged as an estimate (is_official).
+    return _is_weekday(day)
 
 
 def is_working_day(day: date, rule: HolidayRule) -> bool:
