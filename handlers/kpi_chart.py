@@ -1,7 +1,8 @@
 """The KPI chart as a PNG a manager reads at a glance in a chat window (1200×800 px).
 
 Top: the four KPI rates as trend lines over the report's months, with the targets dashed.
-Bottom: late fees per account over the same months, paid and still accruing, stacked.
+Bottom: late fees per account over the same months, paid and still accruing, stacked; a bar
+resting on an unconfirmed or provisional rule is marked `≈` and named in a footnote.
 
 Chinese labels need a CJK font (Debian: `fonts-noto-cjk` or `fonts-wqy-microhei`). Without
 one the chart falls back to English labels, and names it cannot draw (a Chinese department)
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -117,6 +118,9 @@ def chart_png(
     )
     _trend(trend, series, text, report.sla_minutes, targets or {})
     _fees(fees, series, text, first, last)
+    if (note := estimate_note(series, text)) is not None:
+        # A figure-level label, so the constrained layout keeps it clear of the bars' ticks.
+        figure.supxlabel(note, x=0.01, ha="left", fontsize=10, color="#555555")
     families = [family, LATIN] if family else [LATIN]
     for item in figure.findobj(Text):
         item.set_fontfamily(families)
@@ -181,10 +185,21 @@ def _end_labels(
         )  # fmt: skip
 
 
+def _account(money: Money) -> str:
+    return f"{money.account} ({money.currency})"
+
+
 def fee_label(money: Money) -> str:
     """A late-fee bar's label: account and currency, `≈ ` first (as `report dues` marks it)
     when a rule behind the amounts is unconfirmed or provisional."""
-    return f"{'≈ ' if money.estimated else ''}{money.account} ({money.currency})"
+    return f"{'≈ ' if money.estimated else ''}{_account(money)}"
+
+
+def estimate_note(series: Sequence[KpiRow], text: ChartText) -> str | None:
+    """The footnote naming the figures drawn from an estimate (the `≈` bars), as `dues` names
+    them under its figures; None when every figure rests on confirmed rules."""
+    accounts = sorted({_account(m) for row in series for m in row.money if m.estimated})
+    return text.t("estimate", accounts=", ".join(accounts)) if accounts else None
 
 
 def _fees(axes: Axes, series: list[KpiRow], text: ChartText, first: str, last: str) -> None:

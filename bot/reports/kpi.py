@@ -2,7 +2,8 @@
 
 JSON follows the contract's conventions: amounts are strings with two decimals ("1234.50"),
 rates are strings holding the exact fraction to four decimals ("0.9500" = 95 %), minutes are
-strings with one decimal, and a figure with nothing to count is null. The report covers the
+strings with one decimal, and a figure with nothing to count is null; each month's money
+carries `"provisional": true|false` as `dues --json` accounts do. The report covers the
 period and the months before it (`TREND_MONTHS`); the chart shows twelve.
 """
 
@@ -37,13 +38,16 @@ def _text(value: Decimal | None, step: Decimal) -> str | None:
     return None if value is None else str(value.quantize(step, ROUND_HALF_UP))
 
 
-def _money_json(money: Money) -> dict[str, str]:
+def _money_json(money: Money) -> dict[str, str | bool]:
+    """One currency's figures; `provisional` as in `dues --json`: a rule behind the amounts is
+    unconfirmed or provisional (core.estimates), so they are estimates."""
     return {
         "currency": money.currency,
         "arrears": format_amount(money.arrears),
         "late_fees_accrued": format_amount(money.late_fees_accrued),
         "late_fees_paid": format_amount(money.late_fees_paid),
         "late_fees_accruing": format_amount(money.late_fees_accruing),
+        "provisional": money.estimated,
     }
 
 

@@ -17,7 +17,7 @@ from sqlmodel import col
 from core.locales import ZH_CN
 from core.periods import Period
 from core.policy_loader import load_policies
-from handlers.kpi_chart import chart_png, chart_text, fee_label, find_cjk_font
+from handlers.kpi_chart import chart_png, chart_text, estimate_note, fee_label, find_cjk_font
 from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
@@ -105,3 +105,27 @@ def test_a_late_fee_bar_from_a_provisional_rule_is_marked_an_estimate() -> None:
     money = Money(account="hangzhou", currency="CNY", late_fees_accruing=zero, **fees)
     assert fee_label(money) == "hangzhou (CNY)"
     assert fee_label(replace(money, estimated=True)) == "≈ hangzhou (CNY)"
+
+
+def test_a_chart_with_an_estimated_figure_names_it_in_a_footnote(report: KpiReport) -> None:
+    """Issue 13 item 7: the ≈ bar is named under the chart, as `dues` names its estimates."""
+    estimated = replace(
+        report,
+        rows=tuple(
+            replace(row, money=tuple(replace(m, estimated=True) for m in row.money))
+            for row in report.rows
+        ),
+    )
+    english = chart_text("en", None)
+    assert estimate_note(report.series(View.COMPANY), english) is None
+    note = estimate_note(estimated.series(View.COMPANY), english)
+    assert note == english.t("estimate", accounts="beijing (CNY)")
+    assert note is not None and note.startswith("≈ ") and "beijing (CNY)" in note
+    plain = chart_png(report, department=None, locale="en", fonts=lambda: None)
+    drawn: list[bytes] = []
+    boxes = missing_glyphs(
+        lambda: drawn.append(
+            chart_png(estimated, department=None, locale=ZH_CN, fonts=lambda: None)
+        )
+    )
+    assert boxes == [] and drawn[0] != plain

@@ -55,6 +55,7 @@ def test_kpi_json_has_the_contracts_strings(url: str) -> None:
             "late_fees_accrued": "4.00",
             "late_fees_paid": "0.00",
             "late_fees_accruing": "4.00",
+            "provisional": False,
         }
     ]
     [eng] = [d for d in document["departments"] if d["department"] == "Eng"]
