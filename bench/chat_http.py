@@ -62,7 +62,9 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _loadgen(mode: str, port: int, responses: str, first: int, **options: float) -> dict[str, Any]:
+def loadgen(
+    mode: str, port: int, responses: str, first: int, **options: float | str
+) -> dict[str, Any]:
     command = [
         sys.executable, "-m", "bench.loadgen", mode,
         "--url", f"http://127.0.0.1:{port}/slack/events",
@@ -78,7 +80,7 @@ def _loadgen(mode: str, port: int, responses: str, first: int, **options: float)
     return result
 
 
-def _wait_replies(fake: Any, expected: int, timeout: float) -> float:
+def wait_replies(fake: Any, expected: int, timeout: float) -> float:
     """Seconds until the fake has received `expected` response_url posts (or the timeout)."""
     started = time.monotonic()
     while len(fake.responses) < expected and time.monotonic() - started < timeout:
@@ -86,7 +88,7 @@ def _wait_replies(fake: Any, expected: int, timeout: float) -> float:
     return time.monotonic() - started
 
 
-def _seed(engine: Any) -> None:
+def seed(engine: Any) -> None:
     from bench.data import DUES_PERIOD, NOW, seed_company
     from core.policy_loader import load_policies
     from storage.accounts import account_policies
@@ -98,7 +100,7 @@ def _seed(engine: Any) -> None:
         run_dues(session, DUES_PERIOD, account_policies(session, load_policies()), now=NOW)
 
 
-def _start(kind: str, port: int, api_url: str, url: str, workdir: Path) -> subprocess.Popen[bytes]:
+def start(kind: str, port: int, api_url: str, url: str, workdir: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "COVERWATCH_SLACK__BOT_TOKEN": BOT_TOKEN,
@@ -119,6 +121,17 @@ def _start(kind: str, port: int, api_url: str, url: str, workdir: Path) -> subpr
     )
 
 
+def stop(server: subprocess.Popen[bytes]) -> str:
+    """SIGTERM (killed after 30 s); what the server wrote to stderr."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        _, errors = server.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        _, errors = server.communicate()
+    return errors.decode()
+
+
 def side(
     kind: str, url: str, workdir: str, rate_seconds: float, max_seconds: float
 ) -> dict[str, Any]:
@@ -127,30 +140,25 @@ def side(
 
     port = free_port()
     with FakeSlack(bot_token=BOT_TOKEN) as fake:
-        server = _start(kind, port, fake.api_url, url, Path(workdir))
+        server = start(kind, port, fake.api_url, url, Path(workdir))
         try:
             wait_healthy(port, server)
             responses = fake.response_url("")
             expect_replies = kind == "coverwatch"
-            warm = _loadgen("rate", port, responses, 0, rate=20, seconds=2)
+            warm = loadgen("rate", port, responses, 0, rate=20, seconds=2)
             sent = warm["ok"]
-            _wait_replies(fake, sent if expect_replies else 0, 30)
-            rate = _loadgen("rate", port, responses, 100_000, rate=RATE, seconds=rate_seconds)
+            wait_replies(fake, sent if expect_replies else 0, 30)
+            rate = loadgen("rate", port, responses, 100_000, rate=RATE, seconds=rate_seconds)
             sent += rate["ok"]
-            _wait_replies(fake, sent if expect_replies else 0, 60)
-            flat = _loadgen("max", port, responses, 200_000, seconds=max_seconds, concurrency=16)
+            wait_replies(fake, sent if expect_replies else 0, 60)
+            flat = loadgen("max", port, responses, 200_000, seconds=max_seconds, concurrency=16)
             sent += flat["ok"]
-            drain = _wait_replies(fake, sent if expect_replies else 0, 120)
+            drain = wait_replies(fake, sent if expect_replies else 0, 120)
             rss = peak_rss_mb(server.pid)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                _, errors = server.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                _, errors = server.communicate()
+            errors = stop(server)
         replies = len(fake.responses)
-    error_lines = [line for line in errors.decode().splitlines() if " ERROR " in line]
+    error_lines = [line for line in errors.splitlines() if " ERROR " in line]
     return {
         "seconds": flat["seconds"],
         "peak_rss_mb": rss,
@@ -166,7 +174,7 @@ def side(
 
 def run(ctx: Context) -> Outcome:
     rate_seconds, max_seconds = (6.0, 4.0) if ctx.small else (20.0, 10.0)
-    template = ctx.db.template(f"chat_{USERS}", _seed)
+    template = ctx.db.template(f"chat_{USERS}", seed)
     common = {"workdir": str(ctx.workdir), "rate_seconds": rate_seconds, "max_seconds": max_seconds}
     coverwatch = run_side(
         "bench.chat_http:side", kind="coverwatch", url=ctx.db.copy(template, "chat_cw"), **common

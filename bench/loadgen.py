@@ -22,8 +22,10 @@ CONNECTIONS = 32
 TEAM_ID = "T0001"
 
 
-def slash_command(secret: str, index: int, users: int, response_base: str) -> tuple[bytes, bytes]:
-    """(headers block, body) of `/coverwatch coverage` from user `index % users`, signed as
+def slash_command(
+    secret: str, index: int, users: int, response_base: str, text: str = "coverage"
+) -> tuple[bytes, bytes]:
+    """(headers block, body) of `/coverwatch <text>` from user `index % users`, signed as
     Slack signs (https://docs.slack.dev/authentication/verifying-requests-from-slack/)."""
     body = urlencode(
         {
@@ -32,7 +34,7 @@ def slash_command(secret: str, index: int, users: int, response_base: str) -> tu
             "channel_id": f"D{index % users:07d}",
             "user_id": f"U{index % users:07d}",
             "command": "/coverwatch",
-            "text": "coverage",
+            "text": text,
             "response_url": f"{response_base}r{index}",
             "trigger_id": f"trigger.{index}.{time.time_ns()}",
         }
@@ -99,7 +101,9 @@ async def at_rate(client: Client, args: argparse.Namespace) -> dict[str, object]
     async def one(index: int) -> None:
         scheduled = begin + index / args.rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        headers, body = slash_command(args.secret, args.first + index, args.users, args.responses)
+        headers, body = slash_command(
+            args.secret, args.first + index, args.users, args.responses, args.text
+        )
         statuses.append(await client.post(headers, body))
         latencies.append((time.perf_counter() - scheduled) * 1000)
 
@@ -117,7 +121,9 @@ async def flat_out(client: Client, args: argparse.Namespace) -> dict[str, object
 
     async def worker() -> None:
         while time.perf_counter() < stop:
-            headers, body = slash_command(args.secret, next(counter), args.users, args.responses)
+            headers, body = slash_command(
+                args.secret, next(counter), args.users, args.responses, args.text
+            )
             sent = time.perf_counter()
             statuses.append(await client.post(headers, body))
             latencies.append((time.perf_counter() - sent) * 1000)
@@ -158,6 +164,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--first", type=int, default=0, help="first request number")
+    parser.add_argument("--text", default="coverage", help="the command's text")
     return parser.parse_args()
 
 

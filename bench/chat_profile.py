@@ -1,0 +1,137 @@
+"""`python -m bench.chat_profile [--profile OUT] [--text T] [--rate R] [--seconds S]`: server CPU
+per answered chat command on the `chat_http` path, and where it goes.
+
+Starts `coverwatch run` as `chat_http` does (Slack HTTP mode, loopback fake Slack, 200
+employees), sends signed slash commands at a fixed rate below saturation, waits until every
+answer has reached the fake's response_url, and divides the server's CPU time (user + system,
+`/proc/<pid>/stat`) over that window by the answers. With `--profile` py-spy (`pip install
+py-spy`) samples every thread of the server while it holds the GIL (`--gil`: CPU spent in
+Python, not waiting) during that window; the top functions by own and by inclusive share of
+the samples are printed. Sampling slows the server, so take the CPU figure from a run without.
+Issue 18 item 5 records these before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench import chat_http
+from bench.databases import Databases
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (`/proc/<pid>/stat` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def measure(
+    url: str, workdir: Path, *, text: str, rate: float, seconds: float, profile: str | None
+) -> dict[str, Any]:
+    """Warm the server up, then measure one fixed-rate phase; CPU per answered command."""
+    from tests.fakes.slack import FakeSlack
+
+    port = chat_http.free_port()
+    with FakeSlack(bot_token=chat_http.BOT_TOKEN) as fake:
+        server = chat_http.start("coverwatch", port, fake.api_url, url, workdir)
+        try:
+            chat_http.wait_healthy(port, server)
+            responses = fake.response_url("")
+            warm = chat_http.loadgen("rate", port, responses, 0, rate=20, seconds=2, text=text)
+            chat_http.wait_replies(fake, warm["ok"], 30)
+            spy = _spy(server.pid, profile) if profile else None
+            before = cpu_seconds(server.pid)
+            phase = chat_http.loadgen(
+                "rate", port, responses, 100_000, rate=rate, seconds=seconds, text=text
+            )
+            chat_http.wait_replies(fake, warm["ok"] + phase["ok"], 60)
+            used = cpu_seconds(server.pid) - before
+            answered = len(fake.responses) - warm["ok"]
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+                spy.wait(30)
+        finally:
+            chat_http.stop(server)
+    return {
+        "text": text,
+        "answered": answered,
+        "sent": phase["ok"],
+        "cpu_ms_per_answer": round(1000 * used / max(answered, 1), 3),
+        "p99_ms": round(phase["p99_ms"], 1),
+    }
+
+
+def _spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    command = [PY_SPY, "record", "--pid", str(pid), "--gil", "-r", "250", "-f", "raw", "-o", out]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top(profile: str, count: int) -> str:
+    """The functions with the most samples: own (the innermost frame) and inclusive (anywhere
+    on the stack, once per sample), as shares of all samples."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in Path(profile).read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        frames = [_function(frame) for frame in stack.split(";")]
+        weight = int(samples)
+        total += weight
+        own[frames[-1]] += weight
+        for frame in set(frames):
+            inclusive[frame] += weight
+    lines = [f"{total} samples holding the GIL", "own:"]
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in own.most_common(count)]
+    lines.append("inclusive:")
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in inclusive.most_common(count)]
+    return "\n".join(lines)
+
+
+def _function(frame: str) -> str:
+    """`handle (handlers/pipeline.py:52)` -> `handle (handlers/pipeline.py)`: one row per
+    function, whatever line a sample was on."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0]})" if where else name
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.chat_profile")
+    parser.add_argument("--text", default="coverage", help="the command sent")
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--profile", help="sample the server with py-spy, raw stacks to this file")
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cwprofile-") as scratch:
+        workdir = Path(scratch)
+        db = Databases("sqlite", workdir)
+        try:
+            template = db.template(f"chat_{chat_http.USERS}", chat_http.seed)
+            result = measure(
+                db.copy(template, "profile"),
+                workdir,
+                text=args.text,
+                rate=args.rate,
+                seconds=args.seconds,
+                profile=args.profile,
+            )
+        finally:
+            db.close()
+    print(result)
+    if args.profile:
+        print(top(args.profile, args.top))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
