@@ -194,6 +194,12 @@ class HttpConfig(_Section):
     set it from the environment (COVERWATCH_HTTP__METRICS_TOKEN)."""
 
 
+class ChatConfig(_Section):
+    slow_workers: int = Field(default=1, ge=0)
+    """Processes that draw KPI charts for chat answers beside the handlers, so a burst of
+    `kpi` never delays `help` (bot/slow_lane.py); 0 draws them on the handler threads."""
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -330,6 +336,7 @@ class Settings(BaseSettings):
     calendar: CalendarConfig = CalendarConfig()
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
+    chat: ChatConfig = ChatConfig()
     slack: SlackConfig = SlackConfig()
     dingtalk: DingTalkConfig = DingTalkConfig()
     wecom: WeComConfig = WeComConfig()

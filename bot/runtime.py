@@ -18,6 +18,7 @@ import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import uvicorn
@@ -44,6 +45,7 @@ from bot.http_body import BodyNotRead, BodyTooLarge, read_capped
 from bot.metrics import Metrics
 from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
+from bot.slow_lane import SlowLane, completed
 from handlers.alert_render import render_delivery
 from handlers.context import AppContext
 from handlers.pipeline import handle
@@ -86,8 +88,11 @@ class Runtime:
         mounts: Sequence[BaseRoute] = (),
         max_body_bytes: int = MAX_BODY_BYTES,
         metrics_token: str = "",
+        slow_lane: SlowLane | None = None,
     ) -> None:
-        self.app = app
+        self.slow_lane = slow_lane
+        """`[chat] slow_workers`: where handlers draw charts (closed when `serve` ends)."""
+        self.app = app if slow_lane is None else replace(app, slow_work=slow_lane)
         self.max_body_bytes = max_body_bytes
         self.metrics_token = metrics_token
         """`[http] metrics_token`: when set, /metrics wants `Authorization: Bearer <it>`."""
@@ -185,6 +190,7 @@ class Runtime:
             reply = await self._answer_when_database_answers(event)
             if reply is None:
                 return
+            reply = await completed(reply)  # a chart from the slow lane, holding no thread
             await self.receivers[event.platform].reply(reply_to, reply)
         except Exception:
             log.exception("inbound %s event failed", event.platform)
@@ -267,6 +273,8 @@ class Runtime:
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         server = uvicorn.Server(config)
+        if self.slow_lane is not None:
+            self.slow_lane.start()
         await self.start_receivers()
         http_task = loop.create_task(server.serve())
         dispatch_task = loop.create_task(self.dispatcher.run(self.stop_event, self.poll_seconds))
@@ -290,6 +298,8 @@ class Runtime:
             await asyncio.wait(self.tasks, timeout=10)
         await self.stop_adapters()
         self.handlers.shutdown(wait=False)
+        if self.slow_lane is not None:
+            self.slow_lane.close()
 
 
 def metrics_authorized(token: str, authorization: str) -> bool:

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.logs import configure_logging
 from bot.preflight import check_port_free
 from bot.runtime import Runtime
+from bot.slow_lane import SlowLane
 from bot.wiring import build_adapters, routing_from, scheduled_jobs
 from handlers.context import AppContext
 
@@ -37,6 +38,7 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
         mounts=[api_mount(api)],
         max_body_bytes=settings.http.max_body_bytes,
         metrics_token=settings.http.metrics_token,
+        slow_lane=SlowLane(settings.chat.slow_workers) if settings.chat.slow_workers else None,
     )
 
 

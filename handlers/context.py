@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.oncall import Rotation
 from core.policy import Policy
+from handlers.slow_work import SlowWork
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
@@ -45,6 +46,8 @@ class AppContext:
     """`[accounts.<id>] owners`: who may act on an account's company-wide alerts."""
     rotation: Rotation = field(default_factory=Rotation)
     """`[oncall]`: who answers for alerts of accounts without owners (`oncall` shows it)."""
+    slow_work: SlowWork | None = None
+    """Where charts are drawn (`handlers.slow_work`); None: in the handler, at once."""
 
     def now(self) -> datetime:
         return self.clock()

@@ -95,13 +95,14 @@ def _rate(value: Decimal | None) -> float:
 
 def chart_png(
     report: KpiReport,
-    *,
     department: str | None,
     locale: str,
     targets: Mapping[str, Decimal] | None = None,
     fonts: FontFinder = find_cjk_font,
 ) -> bytes:
-    """The chart of the company (department None) or one department, as PNG bytes."""
+    """The chart of the company (department None) or one department, as PNG bytes.
+    Positional, so that the slow lane (`handlers.slow_work`) can be handed it with its
+    arguments; everything it takes pickles."""
     family = fonts()
     text = chart_text(locale, family)
     view, name = (View.COMPANY, "") if department is None else (View.DEPARTMENT, department)

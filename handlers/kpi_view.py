@@ -18,7 +18,8 @@ from core.kpis import summarize
 from core.periods import Period
 from handlers.i18n import translate
 from handlers.kpi_chart import FontFinder, chart_png, find_cjk_font
-from handlers.types import Attachment, Card, Field, Reply
+from handlers.slow_work import SlowWork
+from handlers.types import Attachment, Card, Field, PendingAttachment, Reply
 from storage.accounts import AccountPolicy
 from storage.kpi_report import gather
 from storage.kpi_types import KpiReport, KpiRow, View
@@ -112,8 +113,10 @@ def kpi_reply(
     targets: Mapping[str, Decimal] | None = None,
     heading: str | None = None,
     fonts: FontFinder = find_cjk_font,
+    slow_work: SlowWork | None = None,
 ) -> Reply:
-    """The summary of the report's period for a scope, with the chart attached when wanted."""
+    """The summary of the report's period for a scope, with the chart attached when wanted:
+    drawn here, or pending in `slow_work` when there is one."""
     scope = department if department is not None else translate(locale, "kpi.company")
     reply = summary_reply(
         locale,
@@ -124,6 +127,11 @@ def kpi_reply(
     )
     if not chart:
         return reply
-    png = chart_png(report, department=department, locale=locale, targets=targets, fonts=fonts)
-    attachment = Attachment(filename=f"kpi-{report.period}.png", content=png)
+    filename = f"kpi-{report.period}.png"
+    if slow_work is not None:
+        drawing = slow_work.submit(chart_png, report, department, locale, targets, fonts)
+        pending = PendingAttachment(filename=filename, content=drawing)
+        return Reply(text=reply.text, card=reply.card, pending=(pending,))
+    png = chart_png(report, department, locale, targets, fonts)
+    attachment = Attachment(filename=filename, content=png)
     return Reply(text=reply.text, card=reply.card, attachments=(attachment,))

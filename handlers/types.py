@@ -5,6 +5,7 @@ Adapters translate platform payloads into these and back; handlers never see a p
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
@@ -72,6 +73,19 @@ class Attachment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PendingAttachment:
+    """An attachment still being made in the slow lane (`handlers.slow_work`); whoever gave
+    the handler that lane waits for it and sends the reply with it. Never reaches an adapter."""
+
+    filename: str
+    content: Future[bytes]
+    mime_type: str = "image/png"
+
+    def ready(self, content: bytes) -> Attachment:
+        return Attachment(filename=self.filename, content=content, mime_type=self.mime_type)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reply:
     """What a handler returns. `text` is always the complete answer (the card's fallback)."""
 
@@ -80,6 +94,8 @@ class Reply:
     ephemeral: bool = False
     """Personal answer asked in a shared place: show it only to the asker where possible."""
     attachments: tuple[Attachment, ...] = field(default=())
+    pending: tuple[PendingAttachment, ...] = ()
+    """Attachments the slow lane is still making (only with `AppContext.slow_work` set)."""
     updates: tuple[CardUpdate, ...] = ()
     """Cards sent earlier that this answer rewrites in place (an acknowledgement shows who and
     when on every copy of the alert); the runtime applies them after sending the answer."""

@@ -47,4 +47,5 @@ def kpi(request: Request) -> Reply:
         department=department,
         chart=request.event.platform not in TEXT_ONLY_PLATFORMS,
         targets=request.app.kpi_targets,
+        slow_work=request.app.slow_work,
     )

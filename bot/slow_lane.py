@@ -1,0 +1,67 @@
+"""The slow lane of `coverwatch run`: charts are drawn in a process pool of their own.
+
+`[chat] slow_workers` processes (default 1; 0 draws charts on the handler threads, as before)
+take the work handlers submit through `handlers.slow_work.SlowWork`. The runtime then waits for
+a reply's pending attachments on the event loop, holding no handler thread, so a burst of `kpi`
+queues here while `help` and `coverage` are answered (issue 18 item 4, docs/PERFORMANCE.md
+`kpi_burst`). Processes, not threads: a chart is CPU in Python and matplotlib, and on threads
+it would hold the GIL the handlers need. They are started with `spawn` (a fork of a process
+running threads and an event loop may inherit a held lock) and warmed up at start, so the
+first `kpi` does not pay for importing matplotlib and finding the fonts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from handlers.kpi_chart import find_cjk_font
+from handlers.types import Attachment, Reply
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _warm() -> None:
+    """Runs once in each new process: matplotlib imported, the CJK font looked up."""
+    find_cjk_font()
+
+
+class SlowLane:
+    """A `SlowWork` on `workers` processes; `close` ends them (waiting for none)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+        )
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        return self._pool.submit(fn, *args)
+
+    def start(self) -> None:
+        """Start the processes now rather than on the first chart."""
+        for _ in range(self.workers):
+            self._pool.submit(_warm)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def completed(reply: Reply) -> Reply:
+    """The reply with its pending attachments made, waited for on the event loop. An
+    attachment that failed is left out (logged): the text is the complete answer anyway."""
+    if not reply.pending:
+        return reply
+    made: list[Attachment] = []
+    for pending in reply.pending:
+        try:
+            made.append(pending.ready(await asyncio.wrap_future(pending.content)))
+        except Exception as exc:
+            log.warning("attachment %s not made: %s", pending.filename, type(exc).__name__)
+    return replace(reply, attachments=(*reply.attachments, *made), pending=())

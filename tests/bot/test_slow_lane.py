@@ -1,0 +1,148 @@
+"""Charts are drawn in a lane of their own (issue 18 item 4): a burst of `kpi` whose charts are
+all still being drawn does not keep `help` from being answered, and each `kpi` answer then
+arrives with its chart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from adapters.base import ReplyTarget
+from bot.runtime import HANDLER_THREADS, Runtime
+from bot.slow_lane import SlowLane, completed
+from handlers.types import Message, PendingAttachment, Recipient, Reply
+from storage.db import make_engine, upgrade
+from tests.support.company import make_app, seed
+from tests.support.inbound import eventually
+
+T = TypeVar("T")
+PNG_MAGIC = b"\x89PNG"
+
+
+def after_gate(gate: str, fn: Callable[..., T], *args: Any) -> T:
+    """Runs in the lane's process: waits until the test opens the gate, then does the work."""
+    while not Path(gate).exists():
+        time.sleep(0.01)
+    return fn(*args)
+
+
+class GatedLane(SlowLane):
+    """The real process pool; every piece of work waits for the gate file first."""
+
+    def __init__(self, workers: int, gate: Path) -> None:
+        super().__init__(workers)
+        self.gate = gate
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
+        return super().submit(after_gate, str(self.gate), fn, *args)
+
+
+class RecordingReceiver:
+    """Stands in for every platform's receiver: records who was answered what, in order."""
+
+    name = "recording"
+    rate_limits = ()
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[str, Reply]] = []
+
+    async def start(self, sink: object) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        self.replies.append((target.user_id, reply))
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        raise AssertionError("no proactive message expected")
+
+
+def message(platform: str, user_id: str, text: str, event_id: str) -> Message:
+    return Message(
+        platform=platform,
+        user_id=user_id,
+        conversation_id=f"D-{user_id}",
+        is_direct=True,
+        text=text,
+        event_id=event_id,
+    )
+
+
+@pytest.mark.slow
+def test_help_is_answered_while_every_chart_is_still_being_drawn(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
+    upgrade(engine)
+    seed(engine)
+    receiver = RecordingReceiver()
+    gate = tmp_path / "gate"
+    runtime = Runtime(
+        make_app(engine),
+        {"wecom": receiver, "slack": receiver},  # type: ignore[dict-item]
+        host="127.0.0.1",
+        port=0,
+        poll_seconds=1,
+        jobs={},
+        slow_lane=GatedLane(1, gate),
+    )
+    charts = HANDLER_THREADS + 2  # more than the handler threads: inline, they would hold all
+    kpi = [message("wecom", "W003", "kpi 2025-05", f"kpi-{n}") for n in range(charts)]
+    help_ = message("slack", "U001", "help", "help-1")
+
+    def target(event: Message) -> ReplyTarget:
+        return ReplyTarget(
+            platform=event.platform,
+            conversation_id=event.conversation_id,
+            user_id=event.user_id,
+            is_direct=True,
+        )
+
+    async def scenario() -> None:
+        for event in [*kpi, help_]:
+            runtime.sink(event, target(event))
+        await eventually(lambda: len(receiver.replies) == 1, timeout=60)
+        assert [user for user, _ in receiver.replies] == ["U001"]  # help, charts still held
+        gate.touch()
+        await asyncio.wait_for(asyncio.gather(*runtime.tasks), timeout=120)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        runtime.slow_lane.close()  # type: ignore[union-attr]
+    users = [user for user, _ in receiver.replies]
+    assert users == ["U001"] + ["W003"] * charts
+    for _, reply in receiver.replies[1:]:
+        assert reply.pending == ()
+        assert [a.filename for a in reply.attachments] == ["kpi-2025-05.png"]
+        assert reply.attachments[0].content.startswith(PNG_MAGIC)
+        assert "2025-05" in reply.text
+
+
+def test_a_chart_that_fails_leaves_the_answer_its_text() -> None:
+    drawing: Future[bytes] = Future()
+    drawing.set_exception(RuntimeError("no font"))
+    reply = Reply(
+        text="KPI 2025-05", pending=(PendingAttachment(filename="k.png", content=drawing),)
+    )
+
+    done = asyncio.run(completed(reply))
+
+    assert (done.text, done.attachments, done.pending) == ("KPI 2025-05", (), ())
+
+
+def test_a_made_chart_joins_the_attachments() -> None:
+    drawing: Future[bytes] = Future()
+    drawing.set_result(PNG_MAGIC + b"...")
+    reply = Reply(text="KPI", pending=(PendingAttachment(filename="k.png", content=drawing),))
+
+    done = asyncio.run(completed(reply))
+
+    assert [(a.filename, a.content, a.mime_type) for a in done.attachments] == [
+        ("k.png", PNG_MAGIC + b"...", "image/png")
+    ]
+    assert done.pending == ()
