@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
@@ -27,9 +28,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _warm() -> None:
-    """Runs once in each new process: matplotlib imported, the CJK font looked up."""
+def _start_process() -> None:
+    """Runs once in each new process: matplotlib imported, the CJK font looked up. Ctrl-C
+    reaches the whole process group; the runtime ends the lane, so the processes ignore it
+    (no traceback from each)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     find_cjk_font()
+
+
+def _started() -> None:
+    """Submitted at start only so that the pool starts its processes."""
 
 
 class SlowLane:
@@ -38,7 +46,7 @@ class SlowLane:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_process
         )
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
@@ -47,7 +55,7 @@ class SlowLane:
     def start(self) -> None:
         """Start the processes now rather than on the first chart."""
         for _ in range(self.workers):
-            self._pool.submit(_warm)
+            self._pool.submit(_started)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
