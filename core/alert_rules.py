@@ -44,6 +44,9 @@ CALENDAR_ESTIMATE = "calendar_estimate"
 """Finding detail (value "yes"): the due date shown is an estimate (calendar not published)."""
 ESTIMATE = "estimate"
 """Finding detail: the comma-separated schemes whose estimated rule the amounts rest on."""
+SUSPENSION_ESTIMATE = "suspension_estimate"
+"""Finding detail (value "yes"): the suspension date is counted from a due date that is an
+estimate, where the finding's own due date is another date (an installment's day)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from core.alert_rules import ESTIMATE, SUSPENSION_ESTIMATE
 from core.alerts import AlertKind, Finding, dedupe_key
 from core.money import ZERO, format_amount
 from core.periods import Period
@@ -34,6 +35,10 @@ class InstallmentView:
     amount: Decimal
     paid: Decimal
     suspension_on: date | None
+    estimated: tuple[str, ...] = ()
+    """Schemes whose rule behind the plan's amounts is unconfirmed or provisional."""
+    suspension_estimated: bool = False
+    """The suspension date is counted from a due date on an unpublished holiday calendar."""
 
 
 def fill_in_order(amounts: Sequence[Decimal], paid_towards_plan: Decimal) -> list[Decimal]:
@@ -82,6 +87,11 @@ def _finding(view: InstallmentView, remaining: Decimal, stage: str, as_of: date)
     }
     if view.suspension_on is not None:
         details["suspension_on"] = view.suspension_on.isoformat()
+    # Reminders mark estimates as the overdue alert does (handlers.alert_render: ≈, footnote).
+    if view.estimated:
+        details[ESTIMATE] = ",".join(view.estimated)
+    if view.suspension_estimated and view.suspension_on is not None:
+        details[SUSPENSION_ESTIMATE] = "yes"
     return Finding(
         kind=AlertKind.INSTALLMENT_DUE,
         key=dedupe_key(

@@ -7,17 +7,19 @@ Retry-After) still shows the alert's current figures — and a resolved alert is
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from core.alert_rules import CALENDAR_ESTIMATE, ESTIMATE
+from core.alert_rules import CALENDAR_ESTIMATE, ESTIMATE, SUSPENSION_ESTIMATE
 from core.alerts import AlertKind, AlertState
 from core.kpis import METRICS
 from core.locales import DEFAULT_TIMEZONE
 from core.money import display_amount
 from handlers.alert_actions import alert_buttons
+from handlers.formatting import approx
 from handlers.i18n import has_key, translate
 from handlers.kpi_digest import render_kpi_digest
 from handlers.kpi_view import percent_text
@@ -41,27 +43,30 @@ def _name(session: Session, employee_id: str | None) -> str:
     return f"{person.name} ({employee_id})" if person is not None else employee_id
 
 
-def _marked(mark: str, value: str) -> str:
-    return value if value == "-" else mark + value
-
-
 def _facts(session: Session, alert: Alert) -> dict[str, object]:
     details: dict[str, str] = json.loads(alert.details or "{}")
-    due_mark = "≈" if details.get(CALENDAR_ESTIMATE) == "yes" else ""
-    amount_mark = "≈" if details.get(ESTIMATE) else ""
+    calendar, rules = details.get(CALENDAR_ESTIMATE) == "yes", bool(details.get(ESTIMATE))
     return {
         **details,
         "id": alert.id,
         "account": alert.account_id or "-",
         "period": alert.period or "-",
-        "due_date": due_mark + alert.due_date.isoformat() if alert.due_date else "-",
-        "principal": _marked(amount_mark, _money(session, alert, alert.principal)),
-        "late_fee": _marked(amount_mark, _money(session, alert, alert.late_fee)),
+        "due_date": approx(alert.due_date.isoformat() if alert.due_date else "-", calendar),
+        "principal": approx(_money(session, alert, alert.principal), rules),
+        "late_fee": approx(_money(session, alert, alert.late_fee), rules),
         "days": alert.days_overdue or 0,
-        "suspension_on": alert.suspension_on.isoformat() if alert.suspension_on else "-",
+        # Counted from the due date: an estimate when that date is (see _estimate_note).
+        "suspension_on": approx(
+            alert.suspension_on.isoformat() if alert.suspension_on else "-",
+            _suspension_estimated(details),
+        ),
         "employee": _name(session, alert.employee_id),
         "department": alert.department or "-",
     }
+
+
+def _suspension_estimated(details: Mapping[str, object]) -> bool:
+    return details.get(CALENDAR_ESTIMATE) == "yes" or details.get(SUSPENSION_ESTIMATE) == "yes"
 
 
 def _estimate_note(locale: str, alert: Alert, facts: dict[str, object]) -> str | None:
@@ -73,6 +78,8 @@ def _estimate_note(locale: str, alert: Alert, facts: dict[str, object]) -> str |
         figures.append(f"{account} {translate(locale, key) if has_key(key) else scheme}")
     if facts.get(CALENDAR_ESTIMATE) == "yes":
         figures.append(translate(locale, "dues.calendar_estimate", account=account))
+    if alert.suspension_on is not None and _suspension_estimated(facts):
+        figures.append(translate(locale, "dues.suspension_estimate", account=account))
     return translate(locale, "dues.estimate", figures=", ".join(figures)) if figures else None
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from core.money import display_amount
+from core.periods import Period
 from handlers.i18n import has_key
 from handlers.router import Request
 from handlers.types import Button, Card, Field, Reply
@@ -63,6 +64,39 @@ def label(request: Request, prefix: str, value: str) -> str:
     """The translated name of a domain value (`scheme.pension`), or the value when unnamed."""
     key = f"{prefix}.{value}"
     return request.t(key) if has_key(key) else value
+
+
+def approx(value: str, estimated: bool) -> str:
+    """`≈` before a figure that is an estimate (a rule unconfirmed or provisional, a holiday
+    calendar not published yet); the `dues.estimate` footnote names it (`estimate_figures`)."""
+    return f"≈{value}" if estimated and value != "-" else value
+
+
+def estimate_figures(
+    request: Request,
+    account: AccountPolicy,
+    period: Period,
+    *,
+    due_date: bool = True,
+    suspension: bool = False,
+) -> list[str]:
+    """What the footnote names for one account-period: each scheme whose rule is an estimate
+    (core.estimates); with `due_date` (shown) the due date from an unpublished holiday
+    calendar, and with `suspension` the suspension date counted from it."""
+    name = account_name(request, account)
+    figures = [f"{name} {label(request, 'scheme', e.scheme)}" for e in account.estimates(period)]
+    if (due_date or suspension) and account.due_date_estimated(period):
+        if due_date:
+            figures.append(request.t("dues.calendar_estimate", account=name))
+        if suspension:
+            figures.append(request.t("dues.suspension_estimate", account=name))
+    return figures
+
+
+def estimate_notes(request: Request, figures: Sequence[str]) -> list[str]:
+    """The `≈ estimate: …` footnote naming every figure once, or nothing."""
+    named = list(dict.fromkeys(figures))
+    return [request.t("dues.estimate", figures=", ".join(named))] if named else []
 
 
 def card_reply(

@@ -62,14 +62,21 @@ def plan_standings(
             ),
             ZERO,
         )
-        views += _match(alert, due, parts, received, accounts[alert.account_id].currency)
+        views += _match(alert, due, parts, received, accounts[alert.account_id])
     return views
 
 
 def _match(
-    alert: Alert, due: AccountDue, parts: Sequence[Installment], received: Decimal, currency: str
+    alert: Alert,
+    due: AccountDue,
+    parts: Sequence[Installment],
+    received: Decimal,
+    account: AccountPolicy,
 ) -> list[InstallmentView]:
     assert alert.id is not None and alert.account_id is not None and alert.period is not None
+    period = Period.parse(alert.period)
+    estimated = tuple(str(e.scheme) for e in account.estimates(period))
+    suspension_estimated = account.due_date_estimated(period)
     plan_total = sum((part.amount for part in parts), ZERO)
     paid_before_plan = due.total - plan_total
     filled = fill_in_order([part.amount for part in parts], received - paid_before_plan)
@@ -81,14 +88,16 @@ def _match(
             InstallmentView(
                 plan_alert_id=alert.id,
                 account_id=alert.account_id,
-                period=Period.parse(alert.period),
-                currency=currency,
+                period=period,
+                currency=account.currency,
                 seq=part.seq,
                 count=len(parts),
                 due_on=part.due_on,
                 amount=part.amount,
                 paid=paid,
                 suspension_on=alert.suspension_on,
+                estimated=estimated,
+                suspension_estimated=suspension_estimated,
             )
         )
     return views

@@ -8,14 +8,26 @@ reveals that it is there. The `ack`/`snooze` buttons arrive as these same comman
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 
 from core.alerts import AlertKind
 from core.escalation import parse_duration
 from core.installments import PlanError
+from core.periods import Period
 from handlers.alert_actions import DEFAULT_SNOOZE, alert_buttons, parse_alert_id
 from handlers.alert_render import card_updates, kpi_shortfalls
-from handlers.formatting import account_name, card_reply, days_words, label, moment, money
+from handlers.formatting import (
+    account_name,
+    approx,
+    card_reply,
+    days_words,
+    estimate_figures,
+    estimate_notes,
+    label,
+    moment,
+    money,
+)
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Action, Button, CardUpdate, Field, Reply
 from storage.alerts import (
@@ -279,14 +291,23 @@ def plan(request: Request) -> Reply:
                     "plan.too_late",
                     days=days_left,
                     count=count,
-                    suspension_on=alert.suspension_on.isoformat(),
+                    suspension_on=approx(
+                        alert.suspension_on.isoformat(),
+                        request.accounts[alert.account_id or ""].due_date_estimated(
+                            Period.parse(alert.period or "")
+                        ),
+                    ),
                 )
             )
         return Reply(text=request.t("plan.nothing_owed", id=alert.id))
     account = request.accounts[result.alert.account_id or ""]
     quote = result.quote
 
-    amount = partial(money, currency=account.currency, decimals=account.policy.decimals)
+    period = Period.parse(alert.period or "")
+    rules = bool(account.estimates(period))  # amounts from an estimated rule: ≈ and footnote
+
+    def amount(value: Decimal) -> str:
+        return approx(money(value, account.currency, account.policy.decimals), rules)
 
     fields = [
         Field(
@@ -311,4 +332,5 @@ def plan(request: Request) -> Reply:
     title = request.t(
         "plan.title", id=alert.id, account=account_name(request, account), period=alert.period
     )
-    return card_reply(request, title, fields)
+    figures = estimate_figures(request, account, period, due_date=False)
+    return card_reply(request, title, fields, notes=estimate_notes(request, figures))

@@ -10,7 +10,14 @@ from decimal import Decimal
 from functools import partial
 
 from core.periods import Period
-from handlers.formatting import account_name, label, list_reply, money
+from handlers.formatting import (
+    account_name,
+    approx,
+    estimate_figures,
+    estimate_notes,
+    list_reply,
+    money,
+)
 from handlers.router import Request, Router, period_arg
 from handlers.types import Reply
 from storage.employees import COMPANY_ROLES
@@ -50,22 +57,18 @@ def dues(request: Request) -> Reply:
     for row in rows:
         account = request.accounts[row.account_id]
         amount = partial(money, currency=row.currency, decimals=account.policy.decimals)
-        estimates = account.estimates(period)
         name = account_name(request, row.account_id)
-        estimated += [f"{name} {label(request, 'scheme', e.scheme)}" for e in estimates]
-        calendar = account.due_date_estimated(period)
-        if calendar:
-            estimated.append(request.t("dues.calendar_estimate", account=name))
+        estimated += estimate_figures(request, account, period)
         item = items.get(row.account_id)
         lines.append(
             request.t(
                 "dues.line",
                 account=name,
-                total=("≈" if estimates else "") + amount(row.total),
+                total=approx(amount(row.total), bool(account.estimates(period))),
                 employer=amount(row.employer_total),
                 employee=amount(row.employee_total),
                 employees=row.employees,
-                due_date=("≈" if calendar else "") + row.due_date.isoformat(),
+                due_date=approx(row.due_date.isoformat(), account.due_date_estimated(period)),
                 paid=amount(item.paid if item is not None else ZERO),
             )
         )
@@ -79,8 +82,7 @@ def dues(request: Request) -> Reply:
                     computed_on=change.computed_on.isoformat(),
                 )
             )
-    if estimated:
-        lines.append(request.t("dues.estimate", figures=", ".join(estimated)))
+    lines += estimate_notes(request, estimated)
     return list_reply(request.t("dues.title", period=period), lines)
 
 
@@ -97,9 +99,16 @@ def arrears_command(request: Request) -> Reply:
     items = arrears(request.session, request.accounts, today)
     if not items:
         return Reply(text=request.t("arrears.none", today=today.isoformat()))
-    lines = []
+    lines, estimated = [], []
     for item in items:
-        decimals = request.accounts[item.account_id].policy.decimals
+        account = request.accounts[item.account_id]
+        decimals = account.policy.decimals
+        # Amounts from an estimated rule and dates from an unpublished holiday calendar: ≈.
+        rules = bool(account.estimates(item.period))
+        calendar = account.due_date_estimated(item.period)
+        suspends = item.suspension_on is not None and not item.fully_paid
+        estimated += estimate_figures(request, account, item.period, suspension=suspends)
+        amount = partial(money, currency=item.currency, decimals=decimals)
         lines.append(
             request.t(
                 "arrears.line_fee_only"
@@ -109,13 +118,16 @@ def arrears_command(request: Request) -> Reply:
                 else "arrears.line_no_suspension",
                 account=account_name(request, item.account_id),
                 period=item.period,
-                outstanding=money(item.outstanding, item.currency, decimals),
-                late_fee=money(item.late_fee, item.currency, decimals),
-                late_fee_paid=money(item.late_fee_paid, item.currency, decimals),
-                late_fee_outstanding=money(item.late_fee_outstanding, item.currency, decimals),
+                outstanding=approx(amount(item.outstanding), rules),
+                late_fee=approx(amount(item.late_fee), rules),
+                late_fee_paid=amount(item.late_fee_paid),
+                late_fee_outstanding=approx(amount(item.late_fee_outstanding), rules),
                 days=item.days_overdue,
-                due_date=item.due_date.isoformat(),
-                suspension_on=item.suspension_on.isoformat() if item.suspension_on else "-",
+                due_date=approx(item.due_date.isoformat(), calendar),
+                suspension_on=approx(
+                    item.suspension_on.isoformat() if item.suspension_on else "-", calendar
+                ),
             )
         )
+    lines += estimate_notes(request, estimated)
     return list_reply(request.t("arrears.title", today=today.isoformat()), lines)

@@ -13,8 +13,8 @@ from datetime import date
 from core.deadlines import due_date
 from core.enrollment import enrollment_deadline
 from core.periods import Period
-from handlers.commands.personal import continuity_fields
-from handlers.formatting import account_name, card_reply, day, days_words, label, money
+from handlers.commands.personal import CoverDates, continuity_fields
+from handlers.formatting import account_name, card_reply, days_words, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Field, Reply
@@ -163,6 +163,7 @@ def who(request: Request) -> Reply:
     account = request.accounts[employee.account_id]
     today = request.today
     status = employee_cover(request.session, employee, request.accounts, today)
+    dates = CoverDates.of(request, account, status)
     fields = [
         Field(
             label=request.t("who.department"), value=employee.department or request.t("format.none")
@@ -173,14 +174,12 @@ def who(request: Request) -> Reply:
             label=request.t("coverage.paid_through"),
             value=str(status.paid_through or request.t("format.none")),
         ),
-        Field(label=request.t("coverage.next_due"), value=day(request, status.next_due)),
+        Field(label=request.t("coverage.next_due"), value=dates.next_due),
         Field(label=request.t("who.enrolment"), value=_enrolment(request, employee)),
         *continuity_fields(request, status, employee.enrolled_on),
     ]
-    if status.suspension_on is not None:
-        fields.append(
-            Field(label=request.t("coverage.suspension_on"), value=status.suspension_on.isoformat())
-        )
+    if dates.suspension_on is not None:
+        fields.append(Field(label=request.t("coverage.suspension_on"), value=dates.suspension_on))
     if employee.leave_date is not None:
         fields.append(
             Field(label=request.t("who.leave_date"), value=employee.leave_date.isoformat())
@@ -212,7 +211,7 @@ def who(request: Request) -> Reply:
         via=request.event.platform,
     )
     title = request.t("who.title", name=employee.name, id=employee.employee_id)
-    return card_reply(request, title, fields)
+    return card_reply(request, title, fields, notes=dates.notes)
 
 
 def _enrolment(request: Request, employee: Employee) -> str:

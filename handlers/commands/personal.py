@@ -7,15 +7,17 @@ left out and the contribution base (the salary, clamped) is masked (ARCHITECTURE
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from core.calendars import is_official
 from core.cover import CoverStatus, continuity
-from handlers.formatting import account_name, card_reply, day, label, money
+from handlers.formatting import account_name, approx, card_reply, day, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, period_arg
 from handlers.types import Field, Reply
+from storage.accounts import AccountPolicy
 from storage.coverage import employee_cover
 from storage.ledger import employee_lines
 from storage.queries_ledger import latest_due_period, latest_employee_period
@@ -39,10 +41,7 @@ def coverage(request: Request) -> Reply:
     employee = request.employee
     account = request.accounts[employee.account_id]
     status = employee_cover(request.session, employee, request.accounts, request.today)
-    # A due date in a year whose holiday notice is not out yet is an estimate (core.calendars).
-    rule = account.policy.due.holiday_rule
-    estimated = status.next_due is not None and not is_official(status.next_due, rule)
-    next_due = ("≈" if estimated else "") + day(request, status.next_due)
+    dates = CoverDates.of(request, account, status)
     fields = [
         Field(label=request.t("coverage.state"), value=label(request, "state", status.state)),
         Field(label=request.t("coverage.account"), value=account_name(request, account)),
@@ -50,17 +49,15 @@ def coverage(request: Request) -> Reply:
             label=request.t("coverage.paid_through"),
             value=str(status.paid_through or request.t("format.none")),
         ),
-        Field(label=request.t("coverage.next_due"), value=next_due),
+        Field(label=request.t("coverage.next_due"), value=dates.next_due),
         *continuity_fields(request, status, employee.enrolled_on),
     ]
-    notes = [request.t("coverage.calendar_estimate")] if estimated else []
+    notes = list(dates.notes)
     if status.arrears:
         arrears = ", ".join(str(period) for period in status.arrears)
         fields.append(Field(label=request.t("coverage.arrears"), value=arrears))
-    if status.suspension_on is not None:
-        fields.append(
-            Field(label=request.t("coverage.suspension_on"), value=status.suspension_on.isoformat())
-        )
+    if dates.suspension_on is not None:
+        fields.append(Field(label=request.t("coverage.suspension_on"), value=dates.suspension_on))
         if not status.confirmed:
             notes.append(request.t("coverage.estimate"))
     if employee.id_number and request.is_direct:
@@ -69,6 +66,37 @@ def coverage(request: Request) -> Reply:
             Field(label=request.t("coverage.id_number"), value=mask_id_number(employee.id_number))
         )
     return card_reply(request, request.t("coverage.title"), fields, notes=notes)
+
+
+@dataclass(frozen=True)
+class CoverDates:
+    """A cover answer's next due date and suspension date as shown: `≈` before a date resting
+    on a holiday calendar not published yet (core.calendars), with the notes saying so."""
+
+    next_due: str
+    suspension_on: str | None
+    notes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, request: Request, account: AccountPolicy, status: CoverStatus) -> CoverDates:
+        rule = account.policy.due.holiday_rule
+        next_due = status.next_due is not None and not is_official(status.next_due, rule)
+        # The suspension date is counted from the first unpaid period's due date.
+        suspension = (
+            status.suspension_on is not None
+            and bool(status.arrears)
+            and account.due_date_estimated(status.arrears[0])
+        )
+        notes = [request.t("coverage.calendar_estimate")] if next_due else []
+        if suspension:
+            notes.append(request.t("coverage.suspension_calendar_estimate"))
+        return cls(
+            next_due=approx(day(request, status.next_due), next_due),
+            suspension_on=None
+            if status.suspension_on is None
+            else approx(status.suspension_on.isoformat(), suspension),
+            notes=tuple(notes),
+        )
 
 
 def continuity_fields(

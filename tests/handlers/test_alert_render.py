@@ -205,22 +205,25 @@ def test_a_due_date_from_an_unpublished_calendar_is_marked_an_estimate(
         rules=RuleSettings(lead_days=(60,)),
         routing=Routing(),
     )
-    note = translate(
-        locale,
-        "dues.estimate",
-        figures=translate(locale, "dues.calendar_estimate", account="beijing"),
-    )
     with session_scope(engine) as session:
         alerts = {a.kind: a for a in session.exec(select(Alert))}
         assert {"due_soon", "funding_gap"} <= set(alerts)
+        assert alerts["due_soon"].suspension_on is not None
         for kind in ("due_soon", "funding_gap"):
             alert = alerts[kind]
             assert alert.due_date is not None
             reply = render_alert(session, alert, locale=locale)
-            assert note in reply.text
-            assert f"≈{alert.due_date.isoformat()}" in reply.text
+            # The suspension date is counted from the due date: an estimate too (item 5).
+            keys = ["dues.calendar_estimate"]
+            keys += ["dues.suspension_estimate"] if alert.suspension_on else []
+            figures = ", ".join(translate(locale, key, account="beijing") for key in keys)
+            assert translate(locale, "dues.estimate", figures=figures) in reply.text
             assert reply.card is not None
-            assert f"≈{alert.due_date.isoformat()}" in {f.value for f in reply.card.fields}
+            values = {f.value for f in reply.card.fields}
+            assert f"≈{alert.due_date.isoformat()}" in reply.text
+            assert f"≈{alert.due_date.isoformat()}" in values
+            if alert.suspension_on is not None:
+                assert f"≈{alert.suspension_on.isoformat()}" in values
     engine.dispose()
 
 

@@ -11,11 +11,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from core.alert_rules import RuleSettings
+from core.calendars import cn_official_years
 from core.money import display_amount
 from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_alert
 from handlers.context import AppContext
+from handlers.i18n import translate
 from handlers.pipeline import handle
 from handlers.types import Message
 from storage.accounts import account_policies, sync_accounts
@@ -30,7 +32,6 @@ from storage.scan import run_scan
 POLICIES = load_policies()
 OCT = Period(2026, 10)
 # Beijing 2026-10 falls due on Thu 15 Oct; cover is suspended 15 days later, on 30 Oct.
-PLANNED_ON = date(2026, 10, 18)
 PARTS = (date(2026, 10, 21), date(2026, 10, 25), date(2026, 10, 29))
 
 
@@ -49,15 +50,17 @@ def _scan(engine: Engine, day: date) -> None:
     )
 
 
-def _planned(engine: Engine) -> tuple[int, Decimal]:
-    """An HR person, Beijing's October dues unpaid, and a 3-part plan made on 18 October."""
+def _planned(engine: Engine, account: str = "beijing", month: Period = OCT) -> tuple[int, Decimal]:
+    """An HR person, the account's dues for `month` unpaid, and a 3-part plan made on the 18th
+    (Beijing October 2026 unless told)."""
+    planned_on = month.day(18)
     with session_scope(engine) as session:
-        sync_accounts(session, {}, POLICIES, ids=["beijing"])
+        sync_accounts(session, {}, POLICIES, ids=[account])
         session.add(
             Employee(
                 employee_id="HR1",
                 name="HR1",
-                account_id="beijing",
+                account_id=account,
                 hire_date=date(2025, 1, 1),
                 enrolled_on=date(2025, 1, 1),
                 salary=Decimal("10000"),
@@ -65,9 +68,9 @@ def _planned(engine: Engine) -> tuple[int, Decimal]:
             )
         )
         session.flush()
-        run_dues(session, OCT, account_policies(session, POLICIES), now=_at(date(2026, 10, 1)))
-        total = period_dues(session, OCT)[0].total
-    _scan(engine, PLANNED_ON)
+        run_dues(session, month, account_policies(session, POLICIES), now=_at(month.day(1)))
+        total = period_dues(session, month)[0].total
+    _scan(engine, planned_on)
     with session_scope(engine) as session:
         overdue = session.exec(select(Alert).where(Alert.kind == "overdue")).one()
         create_plan(
@@ -75,8 +78,8 @@ def _planned(engine: Engine) -> tuple[int, Decimal]:
             overdue,
             3,
             by="HR1",
-            at=_at(PLANNED_ON),
-            today=PLANNED_ON,
+            at=_at(planned_on),
+            today=planned_on,
             accounts=account_policies(session, POLICIES),
         )
         assert overdue.id is not None
@@ -185,3 +188,40 @@ def test_an_installment_cannot_itself_be_planned(engine: Engine) -> None:
 def _plan(engine: Engine, plan_id: int) -> list[Installment]:
     with session_scope(engine) as session:
         return list(installments(session, plan_id))
+
+
+def test_a_reminder_marks_amounts_from_a_provisional_rule(engine: Engine) -> None:
+    """Issue 13 item 7: Hangzhou's band is carried over, so each part is an estimate: ≈ on the
+    amount and the footnote naming the figure, as the overdue alert it belongs to says."""
+    _planned(engine, "hangzhou")
+    _scan(engine, date(2026, 10, 19))
+    part = _parts(engine)[1]
+    with session_scope(engine) as session:
+        schemes = account_policies(session, POLICIES)["hangzhou"].estimates(OCT)
+        assert schemes
+        for locale in ("en", "zh-CN"):
+            reply = render_alert(session, part, locale=locale)
+            figures = ", ".join(
+                f"hangzhou {translate(locale, f'scheme.{e.scheme}')}" for e in schemes
+            )
+            assert translate(locale, "dues.estimate", figures=figures) in reply.text
+            assert reply.card is not None
+            principal = translate(locale, "notice.field.principal")
+            (value,) = [f.value for f in reply.card.fields if f.label == principal]
+            assert value.startswith("≈")
+            assert "≈2026-10-21" not in reply.text  # the part's own day is no estimate
+
+
+def test_a_reminder_marks_a_suspension_date_from_an_unpublished_calendar(engine: Engine) -> None:
+    """Issue 13 item 5: the plan's suspension date is counted from a due date in a year no
+    holiday library knows yet; the reminder says ≈ on it (not on the part's own day)."""
+    later = Period(max(cn_official_years()) + 5, 10)
+    _planned(engine, "beijing", later)
+    _scan(engine, later.day(19))
+    part = _parts(engine)[1]
+    assert part.suspension_on is not None and part.due_date is not None
+    with session_scope(engine) as session:
+        reply = render_alert(session, part, locale="en")
+    assert f"≈{part.suspension_on.isoformat()}" in reply.text
+    assert f"≈{part.due_date.isoformat()}" not in reply.text
+    assert translate("en", "dues.suspension_estimate", account="beijing") in reply.text

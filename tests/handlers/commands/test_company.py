@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core import calendars
 from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
@@ -88,3 +89,19 @@ def test_a_configured_account_name_overrides_the_policy_names(app: AppContext) -
         .text.splitlines()[1]
         .startswith("北京总部: ¥21,099.00")
     )
+
+
+def test_dates_from_an_unpublished_calendar_are_marked_in_arrears(
+    ask: Ask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 5: with 2025's holiday notice unknown to the libraries (as 2027's is
+    today), the due date and the suspension date counted from it are both estimates."""
+    monkeypatch.setattr(calendars, "cn_official_years", lambda: frozenset(range(2004, 2025)))
+    text = ask("E004", "arrears", locale="en").text
+    assert "(due ≈2025-06-16), suspension on ≈2025-07-01" in text
+    figures = ", ".join(
+        translate("en", key, account="Beijing")
+        for key in ("dues.calendar_estimate", "dues.suspension_estimate")
+    )
+    assert text.endswith(translate("en", "dues.estimate", figures=figures))
+    assert "≈2025-06-10" not in ask("E004", "dues 2025-05", locale="en").text  # Hong Kong

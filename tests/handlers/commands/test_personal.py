@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
+from core import calendars
+from core.locales import ZH_CN
 from handlers.context import AppContext
+from handlers.i18n import translate
 from tests.support.company import ID_NUMBER, Ask, asker
 
 MASKED_ID = "110101********1234"
@@ -130,3 +135,17 @@ def test_hk_staff_are_never_called_suspended(app: AppContext) -> None:
     assert fields["Status"] == "active"
     assert fields["Unpaid months"].startswith("2025-06")
     assert "Suspension date" not in fields
+
+
+def test_cover_dates_from_an_unpublished_calendar_are_marked(
+    ask: Ask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 5: with 2025's holiday notice unknown to the libraries, the next due date
+    and the suspension date counted from it read ≈ in `coverage` and `who`, with the notes."""
+    monkeypatch.setattr(calendars, "cn_official_years", lambda: frozenset(range(2004, 2025)))
+    keys = ("calendar_estimate", "suspension_calendar_estimate")
+    notes = [translate(ZH_CN, f"coverage.{key}") for key in keys]
+    for reply in (ask("E001", "我的医保"), ask("E003", "查 E001")):
+        assert "下次缴费截止：≈2025-06-16" in reply.text
+        assert "停保日期：≈2025-07-01" in reply.text
+        assert all(note in reply.text for note in notes)
