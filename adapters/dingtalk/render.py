@@ -90,8 +90,9 @@ def image_message(media_id: str) -> tuple[str, str]:
 def card_params(reply: Reply) -> dict[str, str]:
     """`cardParamMap` for our alert card template (every value must be a string).
 
-    Template contract (set up once in the DingTalk card builder): variables `title`,
-    `content` (markdown), `actions_visible` ("true"/"false"), and per button `<action>_label`,
+    The template's variables and buttons are listed in deploy/dingtalk-card-template.json
+    (tests/deploy/test_dingtalk_card_template.py keeps the two in step): `title`, `content`
+    (markdown), `actions_visible` ("true"/"false"), and per button `<action>_label`,
     `<action>_value`; each button's callback carries actionId `<action>` and param
     `value` = `${<action>_value}`.
     """
