@@ -100,7 +100,10 @@ def seed(engine: Any) -> None:
         run_dues(session, DUES_PERIOD, account_policies(session, load_policies()), now=NOW)
 
 
-def start(kind: str, port: int, api_url: str, url: str, workdir: Path) -> subprocess.Popen[bytes]:
+def start(
+    kind: str, port: int, api_url: str, url: str, workdir: Path, *, config: str = ""
+) -> subprocess.Popen[bytes]:
+    """One side's server; `config`: more TOML for coverwatch's config file."""
     env = {
         **os.environ,
         "COVERWATCH_SLACK__BOT_TOKEN": BOT_TOKEN,
@@ -109,13 +112,13 @@ def start(kind: str, port: int, api_url: str, url: str, workdir: Path) -> subpro
     if kind == "baseline":
         command = [sys.executable, "-m", "bench.bolt_baseline", str(port), api_url]
     else:
-        config = workdir / f"chat_{port}.toml"
-        config.write_text(
+        path = workdir / f"chat_{port}.toml"
+        path.write_text(
             f'[database]\nurl = "{url}"\n[http]\nhost = "127.0.0.1"\nport = {port}\n'
             '[alerts]\nquiet_hours = ""\n'
-            f'[slack]\nenabled = true\nmode = "http"\napi_base_url = "{api_url}"\n'
+            f'[slack]\nenabled = true\nmode = "http"\napi_base_url = "{api_url}"\n{config}'
         )
-        command = [COVERWATCH, "--config", str(config), "run"]
+        command = [COVERWATCH, "--config", str(path), "run"]
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -23,16 +23,23 @@ TEAM_ID = "T0001"
 
 
 def slash_command(
-    secret: str, index: int, users: int, response_base: str, text: str = "coverage"
+    secret: str,
+    index: int,
+    users: int,
+    response_base: str,
+    text: str = "coverage",
+    *,
+    user: int | None = None,
 ) -> tuple[bytes, bytes]:
-    """(headers block, body) of `/coverwatch <text>` from user `index % users`, signed as
-    Slack signs (https://docs.slack.dev/authentication/verifying-requests-from-slack/)."""
+    """(headers block, body) of `/coverwatch <text>` from `user` (default: `index % users`),
+    signed as Slack signs (https://docs.slack.dev/authentication/verifying-requests-from-slack/)."""
+    who = index % users if user is None else user
     body = urlencode(
         {
             "token": "unused",
             "team_id": TEAM_ID,
-            "channel_id": f"D{index % users:07d}",
-            "user_id": f"U{index % users:07d}",
+            "channel_id": f"D{who:07d}",
+            "user_id": f"U{who:07d}",
             "command": "/coverwatch",
             "text": text,
             "response_url": f"{response_base}r{index}",
@@ -85,7 +92,7 @@ class Client:
         return status
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -110,6 +117,31 @@ async def at_rate(client: Client, args: argparse.Namespace) -> dict[str, object]
     await asyncio.gather(*(one(i) for i in range(total)))
     elapsed = time.perf_counter() - begin
     return _summary(statuses, latencies, elapsed)
+
+
+async def burst(client: Client, args: argparse.Namespace) -> dict[str, object]:
+    """`--plan`'s requests (JSON `[[text, user], …]`) evenly over `--seconds`; reports when each
+    was scheduled (`time.monotonic`, the clock the fake Slack stamps answers with), by its
+    response_url id, so the caller can time the answers."""
+    plan = json.loads(args.plan)
+    latencies: list[float] = []
+    statuses: list[int] = []
+    scheduled: dict[str, float] = {}
+    begin, monotonic_begin = time.perf_counter() + 0.1, time.monotonic() + 0.1
+
+    async def one(position: int, text: str, user: int) -> None:
+        offset = position * args.seconds / len(plan)
+        await asyncio.sleep(max(0.0, begin + offset - time.perf_counter()))
+        index = args.first + position
+        headers, body = slash_command(
+            args.secret, index, args.users, args.responses, text, user=user
+        )
+        scheduled[f"r{index}"] = monotonic_begin + offset
+        statuses.append(await client.post(headers, body))
+        latencies.append((time.perf_counter() - begin - offset) * 1000)
+
+    await asyncio.gather(*(one(i, text, user) for i, (text, user) in enumerate(plan)))
+    return {**_summary(statuses, latencies, time.perf_counter() - begin), "scheduled": scheduled}
 
 
 async def flat_out(client: Client, args: argparse.Namespace) -> dict[str, object]:
@@ -140,8 +172,8 @@ def _summary(statuses: list[int], latencies: list[float], elapsed: float) -> dic
         "errors": len(statuses) - ok,
         "seconds": elapsed,
         "rps": ok / elapsed if elapsed else 0.0,
-        "p50_ms": _percentile(latencies, 0.50),
-        "p99_ms": _percentile(latencies, 0.99),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
         "max_ms": max(latencies, default=0.0),
     }
 
@@ -149,13 +181,14 @@ def _summary(statuses: list[int], latencies: list[float], elapsed: float) -> dic
 async def main(args: argparse.Namespace) -> None:
     client = Client(args.url)
     await client.open(args.concurrency if args.mode == "max" else CONNECTIONS)
-    result = await (at_rate(client, args) if args.mode == "rate" else flat_out(client, args))
+    modes = {"rate": at_rate, "max": flat_out, "burst": burst}
+    result = await modes[args.mode](client, args)
     print(json.dumps(result))
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
-    parser.add_argument("mode", choices=("rate", "max"))
+    parser.add_argument("mode", choices=("rate", "max", "burst"))
     parser.add_argument("--url", required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--responses", required=True, help="response_url prefix")
@@ -165,6 +198,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--first", type=int, default=0, help="first request number")
     parser.add_argument("--text", default="coverage", help="the command's text")
+    parser.add_argument("--plan", default="[]", help='burst: JSON [["help", user], …]')
     return parser.parse_args()
 
 

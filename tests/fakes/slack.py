@@ -83,6 +83,8 @@ class FakeSlack:
         self.calls: list[ApiCall] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []
         """(response_url id, JSON body) for every post to a response_url."""
+        self.response_at: dict[str, float] = {}
+        """When the last post to each response_url id arrived, on the fake's clock."""
         self.uploads: dict[str, bytes] = {}
         self.acks: list[dict[str, Any]] = []
         """Socket Mode acknowledgements (`{"envelope_id": …}`) as the client sent them."""
@@ -300,7 +302,9 @@ class FakeSlack:
 
     async def _response_url(self, request: Request) -> Response:
         with self._lock:
-            self.responses.append((request.path_params["name"], json.loads(await request.body())))
+            name = request.path_params["name"]
+            self.responses.append((name, json.loads(await request.body())))
+            self.response_at[name] = self._clock()
             failure = self._take_failure("response_url")
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
