@@ -22,6 +22,8 @@ from core.policy_loader import load_policies
 from handlers.context import AppContext, utc_now
 from storage.accounts import known_account_ids, sync_accounts
 from storage.db import make_engine, session_scope
+from storage.rekey import check_keys
+from storage.sealing import DataKeyError, use_data_keys
 
 Clock = Callable[[], datetime]
 FIXED_TIME_OF_DAY = time(10, 0)
@@ -62,14 +64,20 @@ def require_schema(engine: Engine) -> None:
 
 
 def open_app(settings: Settings, *, clock: Clock | None = None) -> AppContext:
-    """Engine, policies and synced accounts; raises `AppError` (or `PolicyError`) on failure."""
+    """Engine (with the data keys that seal id numbers), policies and synced accounts;
+    raises `AppError` (or `PolicyError`) on failure."""
     engine = make_engine(settings.database.url)
+    keys = settings.security.data_keys()
+    use_data_keys(engine, keys)
     closures = frozenset(settings.calendar.closures)
     policies = {key: replace(p, closures=closures) for key, p in load_policies().items()}
     require_schema(engine)
     try:
         with session_scope(engine) as session:
             sync_accounts(session, settings.account_settings(), policies)
+            check_keys(session, keys)
+    except DataKeyError as exc:
+        raise AppError(str(exc)) from None
     except DBAPIError as exc:
         raise database_error(exc) from None
     except ValueError as exc:  # an account naming a policy that does not exist

@@ -19,7 +19,7 @@ import typer
 from sqlmodel import Session
 
 from adapters.console import render
-from bot import cli_db, cli_import, cli_policy, cli_token
+from bot import cli_db, cli_import, cli_policy, cli_security, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
 from bot.cli_backup import backup as backup_command
@@ -62,6 +62,7 @@ app.add_typer(cli_import.app, name="import")
 app.add_typer(cli_token.app, name="token")
 app.add_typer(cli_db.app, name="db")
 app.add_typer(cli_policy.app, name="policy")
+app.add_typer(cli_security.app, name="security")
 
 Json = Annotated[bool, typer.Option("--json", help="Print the contract's JSON document.")]
 

@@ -29,6 +29,7 @@ from core.policy_loader import PolicyError
 from handlers.context import AppContext, utc_now
 from storage.db import DatabaseUrlError
 from storage.imports import ImportFileError
+from storage.sealing import DataKeyError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -107,6 +108,7 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
             PolicyError,
             ImportFileError,
             DatabaseUrlError,
+            DataKeyError,
         ) as exc:
             raise fail(str(exc)) from None
         except DBAPIError as exc:

@@ -42,6 +42,7 @@ from core.locales import DEFAULT_LOCALE, DEFAULT_TIMEZONE
 from core.oncall import DEFAULT_SHIFT_DAYS, Rotation
 from core.policy import AccountSettings
 from core.quiet_hours import QuietHours
+from storage.sealing import DataKeys
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,52 @@ class LogConfig(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+def _data_key(value: SecretStr) -> SecretStr:
+    try:
+        DataKeys(value.get_secret_value())
+    except ValueError:
+        # Never the value itself: this message reaches stderr and logs.
+        raise ValueError(
+            "must be a data key (32 url-safe base64-encoded bytes): "
+            "`coverwatch security generate-key` makes one"
+        ) from None
+    return value
+
+
+class SecurityConfig(_Section):
+    """Keys that seal id numbers at rest (storage.sealing, docs/SECURITY.md). From the
+    environment only: `load_settings` refuses them in the config file."""
+
+    data_key: SecretStr | None = None
+    """Seals new id numbers and opens those sealed with it (COVERWATCH_SECURITY__DATA_KEY)."""
+    previous_data_keys: tuple[SecretStr, ...] = ()
+    """Older keys that still open values during a rotation (a JSON list in
+    COVERWATCH_SECURITY__PREVIOUS_DATA_KEYS); `coverwatch security rotate-key` reseals them."""
+
+    @field_validator("data_key")
+    @classmethod
+    def _valid_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None or not value.get_secret_value() else _data_key(value)
+
+    @field_validator("previous_data_keys")
+    @classmethod
+    def _valid_keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        return tuple(_data_key(key) for key in value)
+
+    @model_validator(mode="after")
+    def _current_with_previous(self) -> SecurityConfig:
+        if self.previous_data_keys and self.data_key is None:
+            raise SectionKeyError("data_key", "required when previous_data_keys is set")
+        return self
+
+    def data_keys(self) -> DataKeys | None:
+        """The keys of the database's engine; None: id numbers are stored plain."""
+        if self.data_key is None:
+            return None
+        previous = [key.get_secret_value() for key in self.previous_data_keys]
+        return DataKeys(self.data_key.get_secret_value(), previous)
+
+
 class PlatformSection(_Section):
     """A platform section: when enabled, its required keys must be set."""
 
@@ -337,6 +384,7 @@ class Settings(BaseSettings):
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
     chat: ChatConfig = ChatConfig()
+    security: SecurityConfig = SecurityConfig()
     slack: SlackConfig = SlackConfig()
     dingtalk: DingTalkConfig = DingTalkConfig()
     wecom: WeComConfig = WeComConfig()
@@ -442,6 +490,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     _check_env_sections(environ)
     file = _read_file(path)
+    _check_file_secrets(file, path)
     values = _deep_merge(file, _EnvSource(Settings, environ)())
     if database_url is not None:
         values = _deep_merge(values, {"database": {"url": database_url}})
@@ -497,6 +546,23 @@ def _read_file(path: Path | None) -> dict[str, Any]:
         return _TomlSource(Settings, toml_file=path)()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+
+
+ENVIRONMENT_ONLY = {"security": ("data_key", "previous_data_keys")}
+"""Keys refused in the config file: a file gets copied, committed and backed up with the data
+its key protects (docs/SECURITY.md)."""
+
+
+def _check_file_secrets(file: Mapping[str, Any], path: Path | None) -> None:
+    for section, keys in ENVIRONMENT_ONLY.items():
+        table = file.get(section)
+        for key in keys:
+            if isinstance(table, Mapping) and key in table:
+                variable = f"{ENV_PREFIX}{section}{ENV_DELIMITER}{key}".upper()
+                raise ConfigError(
+                    f"{section}.{key}: not in the config file ({path or DEFAULT_CONFIG_PATH}); "
+                    f"set it in the environment as {variable}"
+                )
 
 
 def _check_env_sections(environ: Mapping[str, str]) -> None:

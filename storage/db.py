@@ -59,6 +59,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _create(url: str, **kwargs: Any) -> Engine:
+    # A failed statement's message would otherwise carry its parameters (id numbers, salaries)
+    # into every log line and traceback that shows it (docs/SECURITY.md, "Logs").
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)

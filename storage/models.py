@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from storage.sealing import SealedText
 from storage.types import ExactDecimal, Money
 
 
@@ -45,7 +46,9 @@ class Employee(SQLModel, table=True):
     dingtalk_user_id: str | None = Field(default=None, max_length=64, index=True)
     wecom_user_id: str | None = Field(default=None, max_length=64, index=True)
     locale: str | None = Field(default=None, max_length=16)
-    id_number: str | None = Field(default=None, max_length=64)
+    id_number: str | None = Field(default=None, sa_type=SealedText)
+    """Sealed at rest when `[security] data_key` is set (storage.sealing); only ever shown
+    masked."""
     leave_date: date | None = None
     email: str | None = Field(default=None, max_length=254)
     """Work email: how `sync users` finds the Slack id (users.lookupByEmail) or WeCom's."""

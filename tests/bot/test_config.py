@@ -16,6 +16,7 @@ from pydantic import BaseModel, SecretStr
 from bot.config import ConfigError, Settings, load_settings
 from bot.wiring import rules_from
 from core.locales import ZH_CN
+from storage.sealing import key_id, new_key
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -286,3 +287,48 @@ def test_enrollment_warning_days_reaches_the_scan_rules(tmp_path: Path) -> None:
     assert rules_from(load_settings(path, environ={})).enrollment_warning_days == 3
     with pytest.raises(ConfigError, match=r"^alerts\.enrollment_warning_days"):
         load_settings(write(tmp_path, "[alerts]\nenrollment_warning_days = -1\n"), environ={})
+
+
+def test_data_keys_come_from_the_environment_only(tmp_path: Path) -> None:
+    key, old = new_key(), new_key()
+    environ = {
+        "COVERWATCH_SECURITY__DATA_KEY": key,
+        "COVERWATCH_SECURITY__PREVIOUS_DATA_KEYS": f'["{old}"]',
+    }
+    keys = load_settings(environ=environ).security.data_keys()
+    assert keys is not None and keys.current_id == key_id(key)
+    assert keys.ids == {key_id(key), key_id(old)}
+    assert Settings().security.data_keys() is None
+    assert load_settings(environ={"COVERWATCH_SECURITY__DATA_KEY": ""}).security.data_key is None
+    for text in (
+        f'[security]\ndata_key = "{key}"\n',
+        f'[security]\nprevious_data_keys = ["{old}"]\n',
+    ):
+        with pytest.raises(
+            ConfigError, match="set it in the environment as COVERWATCH_SECURITY__"
+        ) as error:
+            load_settings(write(tmp_path, text), environ={})
+        assert key not in str(error.value) and old not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"COVERWATCH_SECURITY__DATA_KEY": "hunter2-not-a-key"},
+            r"^security\.data_key: must be a data key \(32 url-safe base64-encoded bytes\)",
+        ),
+        (
+            {"COVERWATCH_SECURITY__PREVIOUS_DATA_KEYS": '["hunter2-not-a-key"]'},
+            r"^security\.previous_data_keys: must be a data key",
+        ),
+        (
+            {"COVERWATCH_SECURITY__PREVIOUS_DATA_KEYS": f'["{new_key()}"]'},
+            r"^security\.data_key: required when previous_data_keys is set",
+        ),
+    ],
+)
+def test_a_bad_data_key_is_named_never_shown(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as error:
+        load_settings(environ=environ)
+    assert "hunter2" not in str(error.value)
