@@ -10,8 +10,11 @@ webhook is a `Sender`; the console is a `Receiver` and a `Sender`. One more capa
 
 Routes take a framework-free `HttpRequest` and return an `HttpResponse` (as Bolt's
 `BoltRequest`/`BoltResponse`); the ASGI shim in `bot/` is a few lines. Verification happens
-before parsing. Inbound events go to an `InboundSink` (the runtime), which deduplicates on
-`event_id`, runs the handler in the background and calls `reply` with the answer.
+before parsing. Inbound events go to an `InboundSink` (the runtime), which writes each one to
+the inbound queue before the adapter acks it (a duplicate `event_id` is acked and dropped);
+handler workers answer through `reply` later. What the sink did is an `Admission`: when it
+could not keep the event (database down, or the backlog full) the adapter answers 503 with
+`Retry-After`, so a platform that retries sends the event again.
 `tests/adapters/test_contract.py` holds every adapter to what is written here.
 """
 
@@ -64,10 +67,35 @@ class RateLimit:
     seconds: float
 
 
-class InboundSink(Protocol):
-    """The runtime's entry point; must return at once (work happens after the platform ack)."""
+@dataclass(frozen=True, kw_only=True)
+class Admission:
+    """The sink's verdict on one event: `taken` (written, kept in the spool, a duplicate, or
+    answered "busy"): ack it; else answer 503 with `Retry-After: retry_after` seconds."""
 
-    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None: ...
+    taken: bool
+    retry_after: int = 0
+
+
+TAKEN = Admission(taken=True)
+
+
+def refusal(admission: Admission) -> HttpResponse:
+    """The HTTP answer to an event the sink could not take: the platform retries later."""
+    return HttpResponse(status=503, headers={"retry-after": str(admission.retry_after)})
+
+
+class InboundSink(Protocol):
+    """The runtime's entry point; returns once the event is stored (well inside any platform's
+    ack deadline), never raises. The handler runs later, on a worker.
+
+    `platform_retries`: the platform sends the event again when not acked (Slack Events API
+    over HTTP, WeCom callbacks). Such an event the sink may refuse (database down, backlog
+    full); one from a platform that never retries it is kept in the local spool instead, or
+    answered "busy"."""
+
+    async def __call__(
+        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+    ) -> Admission: ...
 
 
 class DeliveryError(Exception):

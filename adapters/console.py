@@ -135,7 +135,11 @@ class ConsoleAdapter:
                     user_id=message.user_id,
                     is_direct=True,
                 )
-                loop.call_soon_threadsafe(sink, message, target)
+                # One line stored before the next is read: the user's order is kept.
+                stored = asyncio.run_coroutine_threadsafe(
+                    sink(message, target, platform_retries=False), loop
+                )
+                stored.result()
 
         self._reader = threading.Thread(target=read, name="console-reader", daemon=True)
         self._reader.start()

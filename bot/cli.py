@@ -296,7 +296,27 @@ def run(ctx: typer.Context) -> None:
     context = opts.app(settings, running=True)
     for warning in routing_warnings(settings):  # once the database answered: about to run
         typer.echo(f"warning: {warning}", err=True)
-    serve(settings, context)
+    serve(settings, context, opts.today)
+
+
+@app.command()
+@reported
+def worker(
+    ctx: typer.Context,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes", min=1, help="Worker processes (default: [chat] workers, at least 1)."
+        ),
+    ] = None,
+) -> None:
+    """Answer chat events only: handler workers beside `run`, on this or another machine."""
+    from bot.workers import run_workers
+
+    opts = options(ctx)
+    settings = opts.settings()
+    opts.app(settings, running=True)  # the database answers and has the schema, or one line
+    run_workers(settings, processes or max(1, settings.chat.worker_processes()), opts.today)
 
 
 @app.command()

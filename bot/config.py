@@ -196,9 +196,28 @@ class HttpConfig(_Section):
 
 
 class ChatConfig(_Section):
+    """How inbound chat is handled: the durable queue, its workers and its bounds."""
+
+    workers: int | None = Field(default=None, ge=0)
+    """Handler worker processes `coverwatch run` starts; default the cores minus one (at
+    least 1); 0 handles chat inside the `run` process (the smallest installs, tests)."""
+    max_backlog: int = Field(default=2000, ge=1)
+    """Events written and not answered past which new ones are refused: platforms that retry
+    get 503 with Retry-After, the others a short "busy, try again in a minute" answer."""
+    spool_path: str = "coverwatch-spool.jsonl"
+    """Where events from platforms that never retry wait while the database is unreachable."""
+    spool_max_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
+    claim_lease_seconds: float = Field(default=60, gt=0)
+    """An inbound event claimed by a worker that died is answered by another after this long."""
+
     slow_workers: int = Field(default=1, ge=0)
     """Processes that draw KPI charts for chat answers beside the handlers, so a burst of
     `kpi` never delays `help` (bot/slow_lane.py); 0 draws them on the handler threads."""
+
+    def worker_processes(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return max(1, (os.cpu_count() or 1) - 1)
 
 
 class LogConfig(_Section):

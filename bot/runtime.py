@@ -1,9 +1,11 @@
 """`coverwatch run`: HTTP server, adapters, scheduler and outbox dispatcher in one process.
 
-Inbound path (ARCHITECTURE.md §2): adapter verifies and parses -> the sink deduplicates on the
-platform's event id (`processed_event`, so a retry after a restart is still caught) -> the
-platform is answered at once -> the handler runs in the background -> the reply is sent, then
-the cards the reply says to rewrite (errbot style: the runtime sends what handlers return).
+Inbound path (ARCHITECTURE.md §2, issue 18): adapter verifies and parses -> the sink writes the
+event into the inbound table (a duplicate platform event id is acked and dropped; with the
+database down, a platform that retries gets 503, the others' events go to the local spool) ->
+the platform is acked -> a handler worker claims the row, runs the handler and sends the reply,
+then the cards the reply says to rewrite (`bot.handling`; errbot style: the runtime sends what
+handlers return). The worker runs in this process (`[chat] workers = 0`) or in worker processes.
 The runtime names no platform: it mounts the routes adapters declare (`HttpReceiver.routes`),
 starts the receivers and hands the senders to the outbox dispatcher.
 """
@@ -11,18 +13,20 @@ starts the receivers and hands the senders to the outbox dispatcher.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import uvicorn
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,42 +34,42 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.base import (
+    TAKEN,
     Adapter,
+    Admission,
     HttpReceiver,
     HttpRequest,
     HttpRoute,
-    MessageNotEditable,
     Receiver,
     ReplyTarget,
     Sender,
 )
 from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
+from bot.handling import HandlerWorker, busy_reply, new_event
 from bot.http_body import BodyNotRead, BodyTooLarge, read_capped
 from bot.metrics import Metrics
 from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
-from bot.slow_lane import SlowLane, completed
+from bot.slow_lane import SlowLane
+from bot.spool import Spool
 from handlers.alert_render import render_delivery
 from handlers.context import AppContext
-from handlers.pipeline import handle
-from handlers.types import Action, CardUpdate, Message, Reply
-from storage import idempotency, outbox
+from handlers.types import Action, Message
+from storage import idempotency, inbound, outbox
 from storage.db import ping, session_scope
-from storage.events import RETENTION, first_sighting, forget_before
 from storage.models import Alert
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 3.0
 """How long SIGTERM/SIGINT waits for an in-flight send before handing it back to the outbox."""
-HANDLER_THREADS = 2
-INBOUND_RETRY_FIRST_SECONDS = 0.5
-INBOUND_RETRY_MAX_SECONDS = 30.0
-INBOUND_RETRY_WINDOW_SECONDS = 15 * 60.0
-"""How long an inbound event waits for the database to come back before it is given up."""
-"""Inbound events are handled on threads of their own: more than two only fight over the GIL
-(docs/PERFORMANCE.md, chat_http), and a burst of chat cannot take the threads that the outbox,
-the jobs and /healthz run on."""
+RETRY_AFTER_OUTAGE_SECONDS = 5
+RETRY_AFTER_BUSY_SECONDS = 60
+"""The `Retry-After` of a refused event: the database is away / the backlog is full."""
+BACKLOG_READ_SECONDS = 0.5
+"""How stale the backlog count the sink compares with `max_backlog` may be."""
+SPOOL_REPLAY_SECONDS = 1.0
+DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
 
 
 HTTP_CONCURRENCY = 512
@@ -88,6 +92,10 @@ class Runtime:
         mounts: Sequence[BaseRoute] = (),
         max_body_bytes: int = MAX_BODY_BYTES,
         metrics_token: str = "",
+        handle_inline: bool = True,
+        max_backlog: int = 2000,
+        spool: Spool | None = None,
+        inbound_lease: timedelta = inbound.LEASE,
         slow_lane: SlowLane | None = None,
     ) -> None:
         self.slow_lane = slow_lane
@@ -107,7 +115,25 @@ class Runtime:
         self.metrics = Metrics()
         self.stop_event = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.handlers = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
+        self.max_backlog = max_backlog
+        self._backlog = 0
+        self._backlog_read_at = float("-inf")
+        self.spool = spool or Spool(
+            Path(f"coverwatch-spool-{self.port}.jsonl"), DEFAULT_SPOOL_BYTES
+        )
+        self.worker = (
+            HandlerWorker(
+                self.app,
+                self.receivers,
+                self.senders,
+                name=self.instance,
+                metrics=self.metrics,
+                lease=inbound_lease,
+            )
+            if handle_inline
+            else None
+        )
+        """Answers chat in this process (`[chat] workers = 0`); else worker processes do."""
         zone = str(app.timezone)
         self.dispatcher = Dispatcher(
             app.engine,
@@ -166,7 +192,8 @@ class Runtime:
                 deliveries = outbox.counts_by_state(session)
                 query = select(Alert.state, func.count()).group_by(Alert.state)
                 alerts = {state: int(n) for state, n in session.exec(query).all()}
-            return {"deliveries": deliveries, "alerts": alerts}
+            chat = dict(inbound.counts_by_state(self.app.engine))
+            return {"deliveries": deliveries, "alerts": alerts, "inbound": chat}
 
         try:
             values = await asyncio.to_thread(gauges)
@@ -179,72 +206,96 @@ class Runtime:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     # -- inbound ------------------------------------------------------------------------
-    def sink(self, event: Message | Action, reply_to: ReplyTarget) -> None:
-        """Called by adapters; returns at once, the work runs as a background task."""
-        task = asyncio.get_running_loop().create_task(self._process(event, reply_to))
+    async def sink(
+        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+    ) -> Admission:
+        """Called by adapters before they ack: store the event (or say why not); never raises."""
+        if await self._backlog_full():
+            self.metrics.count("inbound_busy_total", event.platform)
+            if platform_retries:
+                return Admission(taken=False, retry_after=RETRY_AFTER_BUSY_SECONDS)
+            self._spawn(self._say_busy(event, reply_to))
+            return TAKEN
+        item = new_event(event, reply_to)
+        now = self.app.clock()
+        try:
+            new = await asyncio.to_thread(inbound.admit, self.app.engine, item, now=now)
+        except SQLAlchemyError as exc:
+            return await self._keep_locally(item, now, platform_retries, exc)
+        if not new:
+            self.metrics.count("inbound_duplicates_total", event.platform)
+            return TAKEN
+        self.metrics.count("inbound_events_total", event.platform)
+        self._backlog += 1
+        if self.worker is not None:
+            self.worker.wake.set()
+        return TAKEN
+
+    async def _keep_locally(
+        self, item: inbound.NewEvent, now: datetime, platform_retries: bool, exc: Exception
+    ) -> Admission:
+        """The database is away: a platform that retries is refused (it sends the event
+        again); another's event goes to the spool, replayed when the database is back."""
+        log.warning(
+            "database unreachable (%s); %s event %s",
+            type(exc).__name__,
+            item.platform,
+            "refused for a retry" if platform_retries else "kept in the spool",
+        )
+        if platform_retries:
+            return Admission(taken=False, retry_after=RETRY_AFTER_OUTAGE_SECONDS)
+        if await asyncio.to_thread(self.spool.append, item, now):
+            self.metrics.count("inbound_spooled_total", item.platform)
+            return TAKEN
+        log.error("spool %s is full; %s event refused", self.spool.path, item.platform)
+        return Admission(taken=False, retry_after=RETRY_AFTER_OUTAGE_SECONDS)
+
+    async def _backlog_full(self) -> bool:
+        """Compare the open rows with `max_backlog`, counted at most every 0.5 s (between
+        counts, each event taken adds one)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._backlog_read_at > BACKLOG_READ_SECONDS:
+            self._backlog_read_at = loop.time()
+            # On an outage the write that follows meets it too and says what to do.
+            with contextlib.suppress(SQLAlchemyError):
+                self._backlog = await asyncio.to_thread(inbound.backlog, self.app.engine)
+        return self._backlog >= self.max_backlog
+
+    async def _say_busy(self, event: Message | Action, reply_to: ReplyTarget) -> None:
+        try:
+            await self.receivers[event.platform].reply(reply_to, busy_reply(self.app, event))
+        except Exception as exc:
+            log.warning("busy answer on %s failed: %s", event.platform, type(exc).__name__)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _process(self, event: Message | Action, reply_to: ReplyTarget) -> None:
-        try:
-            reply = await self._answer_when_database_answers(event)
-            if reply is None:
-                return
-            reply = await completed(reply)  # a chart from the slow lane, holding no thread
-            await self.receivers[event.platform].reply(reply_to, reply)
-        except Exception:
-            log.exception("inbound %s event failed", event.platform)
-            return
-        for update in reply.updates:
-            await self._update(update)
+    async def _replay_spool(self) -> None:
+        """While the spool holds events, write them into the table once the database answers."""
+        while not self.stop_event.is_set():
+            if self.spool.pending():
+                try:
+                    moved = await asyncio.to_thread(self.spool.replay, self._admit_spooled)
+                except SQLAlchemyError:
+                    moved = 0
+                if moved:
+                    log.info("%d spooled inbound events written to the database", moved)
+                    if self.worker is not None:
+                        self.worker.wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), SPOOL_REPLAY_SECONDS)
 
-    async def _update(self, update: CardUpdate) -> None:
-        """Rewrite one sent card; a failure is logged and the other cards still change."""
-        sender = self.senders.get(update.platform)
-        if sender is None:  # sent while a platform now disabled was enabled
-            return
-        try:
-            await sender.update(update.message_ref, update.reply)
-        except MessageNotEditable:
-            log.info(
-                "%s message %s cannot be edited; left as sent", update.platform, update.message_ref
-            )
-        except Exception as exc:
-            log.warning("card update on %s failed: %s", update.platform, type(exc).__name__)
-
-    async def _answer_when_database_answers(self, event: Message | Action) -> Reply | None:
-        """The platform was already answered, so an event that meets a database outage is kept
-        (in memory) and retried with backoff until the database is back: it is not lost."""
-        loop = asyncio.get_running_loop()
-        delay = INBOUND_RETRY_FIRST_SECONDS
-        deadline = loop.time() + INBOUND_RETRY_WINDOW_SECONDS
-        while True:
-            try:
-                return await loop.run_in_executor(self.handlers, self._answer, event)
-            except OperationalError:
-                if loop.time() + delay > deadline or self.stop_event.is_set():
-                    raise
-                self.metrics.count("inbound_retries_total", event.platform)
-                log.warning("database unreachable; %s event kept for retry", event.platform)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, INBOUND_RETRY_MAX_SECONDS)
-
-    def _answer(self, event: Message | Action) -> Reply | None:
-        """Deduplicate, then handle: one thread hop per event (None: already handled)."""
-        if not first_sighting(
-            self.app.engine, event.platform, event.event_id, now=self.app.clock()
-        ):
-            self.metrics.count("inbound_duplicates_total", event.platform)
-            return None
-        self.metrics.count("inbound_events_total", event.platform)
-        return handle(self.app, event)
+    def _admit_spooled(self, item: inbound.NewEvent, received_at: datetime) -> bool:
+        return inbound.admit(self.app.engine, item, now=received_at)
 
     def _housekeeping(self, fire_time: datetime) -> str:
         now = self.app.clock()
-        forget_before(self.app.engine, now - RETENTION)
+        events = inbound.forget_before(self.app.engine, now - inbound.RETENTION)
         with session_scope(self.app.engine) as session:
             keys = idempotency.forget_before(session, now - idempotency.RETENTION)
-        return f"processed events pruned, {keys} API idempotency keys expired"
+        return f"{events} answered inbound events pruned, {keys} API idempotency keys expired"
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start_receivers(self) -> None:
@@ -278,6 +329,9 @@ class Runtime:
         await self.start_receivers()
         http_task = loop.create_task(server.serve())
         dispatch_task = loop.create_task(self.dispatcher.run(self.stop_event, self.poll_seconds))
+        inbound_tasks = {loop.create_task(self._replay_spool())}
+        if self.worker is not None:
+            inbound_tasks.add(loop.create_task(self.worker.run(self.stop_event)))
         await self.runner.catch_up()
         self.runner.start()
         log.info("coverwatch running on http://%s:%s as %s", self.host, self.port, self.instance)
@@ -293,11 +347,10 @@ class Runtime:
         _, late = await asyncio.wait({dispatch_task}, timeout=SHUTDOWN_GRACE_SECONDS)
         for task in late:
             task.cancel()
-        await asyncio.gather(http_task, dispatch_task, return_exceptions=True)
+        await asyncio.gather(http_task, dispatch_task, *inbound_tasks, return_exceptions=True)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
         await self.stop_adapters()
-        self.handlers.shutdown(wait=False)
         if self.slow_lane is not None:
             self.slow_lane.close()
 

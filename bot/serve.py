@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 from bot.api import api_mount
 from bot.api.auth import TokenRates
@@ -14,11 +15,16 @@ from bot.logs import configure_logging
 from bot.preflight import check_port_free
 from bot.runtime import Runtime
 from bot.slow_lane import SlowLane
+from bot.spool import Spool
 from bot.wiring import build_adapters, routing_from, scheduled_jobs
+from bot.workers import WorkerPool
 from handlers.context import AppContext
 
 
-def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, app: AppContext | None = None, *, handle_inline: bool = True
+) -> Runtime:
+    """`handle_inline`: answer chat in this process (no worker processes)."""
     context = app or open_app(settings)
     routing = routing_from(settings)
     api = ApiService(
@@ -38,11 +44,30 @@ def build_runtime(settings: Settings, app: AppContext | None = None) -> Runtime:
         mounts=[api_mount(api)],
         max_body_bytes=settings.http.max_body_bytes,
         metrics_token=settings.http.metrics_token,
-        slow_lane=SlowLane(settings.chat.slow_workers) if settings.chat.slow_workers else None,
+        slow_lane=(
+            SlowLane(settings.chat.slow_workers)
+            if settings.chat.slow_workers and handle_inline
+            else None
+        ),
+        handle_inline=handle_inline,
+        max_backlog=settings.chat.max_backlog,
+        spool=Spool(Path(settings.chat.spool_path), settings.chat.spool_max_bytes),
+        inbound_lease=timedelta(seconds=settings.chat.claim_lease_seconds),
     )
 
 
-def serve(settings: Settings, app: AppContext | None = None) -> None:
+def serve(settings: Settings, app: AppContext | None = None, today: date | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, with `[chat] workers` handler processes beside (0: none,
+    chat is answered in this process); they stop after the server, having answered what they
+    hold. `today`: the hidden `--today`, for the workers' clocks."""
     configure_logging(settings.log, settings.bot.timezone)
     check_port_free(settings.http.host, settings.http.port)
-    asyncio.run(build_runtime(settings, app).serve())
+    processes = settings.chat.worker_processes()
+    pool = WorkerPool(settings, processes, today) if processes else None
+    if pool is not None:
+        pool.start()
+    try:
+        asyncio.run(build_runtime(settings, app, handle_inline=pool is None).serve())
+    finally:
+        if pool is not None:
+            pool.stop()

@@ -251,14 +251,33 @@ class JobRun(SQLModel, table=True):
     detail: str = Field(default="")
 
 
-class ProcessedEvent(SQLModel, table=True):
-    """Inbound platform events already handled, so a retry after a restart is still caught."""
+class InboundEvent(SQLModel, table=True):
+    """A verified chat event (message, command, click), written before its platform's ack and
+    claimed by a handler worker (`storage/inbound.py`); kept after its answer as the dedupe
+    record, so a platform's retry, even after a restart, is acked and dropped."""
 
-    __tablename__ = "processed_event"
+    __tablename__ = "inbound"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        Index("ix_inbound_open", "state", "id"),
+        Index("ix_inbound_user", "user_key", "state"),
+    )
 
-    platform: str = Field(primary_key=True, max_length=16)
-    event_id: str = Field(primary_key=True, max_length=200)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    event_id: str = Field(max_length=200)
+    user_key: str = Field(max_length=200)
+    """`platform:user id`: a user's events are answered in the order they arrived."""
+    payload: str
+    """The event and where its answer goes (`storage.inbound.encode`); emptied once answered."""
     received_at: datetime = Field(index=True)
+    state: str = Field(default="pending", max_length=16)
+    """`pending` -> `handling` -> `done`."""
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    """A claim not finished by then belongs to a dead worker: another may take it over."""
+    handled_at: datetime | None = None
 
 
 class UserPreference(SQLModel, table=True):

@@ -1,7 +1,10 @@
 """DingTalk adapter: Stream-mode inbound, session-webhook replies, robot OpenAPI and cards.
 
 Inbound frames arrive on the stream thread and are handed to the sink on the event loop that
-called `start()`, so the runtime never sees another thread. Outbound calls use httpx on the
+called `start()`, so the runtime never sees another thread; the frame is acked once the sink
+has stored the event. DingTalk does not send a frame again once it was acked (it redelivers
+only a frame whose ack is late, shared/reference/platforms.md), so the sink keeps what it cannot
+write in its local spool. Outbound calls use httpx on the
 caller's loop. Message refs: a card's `outTrackId` can be updated in place; plain robot messages
 cannot be edited on DingTalk, so their ref (`processQueryKey`) is kept only for the record.
 """
@@ -119,8 +122,13 @@ class DingTalkAdapter:
     async def start(self, sink: InboundSink) -> None:
         loop = asyncio.get_running_loop()
 
-        def deliver(event: Message | Action, target: ReplyTarget) -> None:
-            loop.call_soon_threadsafe(sink, event, target)
+        async def deliver(event: Message | Action, target: ReplyTarget) -> None:
+            stored = asyncio.run_coroutine_threadsafe(
+                sink(event, target, platform_retries=False), loop
+            )
+            admission = await asyncio.wrap_future(stored)
+            if not admission.taken:
+                log.error("dingtalk event %s could not be kept (spool full)", event.event_id)
 
         client = DingTalkStreamClient(Credential(self._client_id, self._client_secret), logger=log)
         client.register_callback_handler(BOT_TOPIC, FrameHandler(parse_bot_message, deliver))

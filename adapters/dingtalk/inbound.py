@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from dingtalk_stream import (  # type: ignore[import-untyped]
@@ -97,12 +97,12 @@ def parse_card_callback(data: Mapping[str, Any], message_id: str) -> Event | Non
 
 
 class FrameHandler(CallbackHandler):  # type: ignore[misc]
-    """Parses one topic's frames and passes events on; always acks 200."""
+    """Parses one topic's frames and passes events on; acks 200 once the event is stored."""
 
     def __init__(
         self,
         parse: Callable[[Mapping[str, Any], str], Event | None],
-        deliver: Callable[[Message | Action, ReplyTarget], None],
+        deliver: Callable[[Message | Action, ReplyTarget], Awaitable[None]],
     ) -> None:
         super().__init__()
         self._parse = parse
@@ -116,7 +116,7 @@ class FrameHandler(CallbackHandler):  # type: ignore[misc]
             if event is None:
                 log.info("dingtalk frame %s ignored (not a text message or button)", message_id)
             else:
-                self._deliver(*event)
+                await self._deliver(*event)
         except Exception:  # a bad frame must still be acked, or DingTalk redelivers it forever
             log.exception("dingtalk frame %s could not be handled", message_id)
         return AckMessage.STATUS_OK, "OK"

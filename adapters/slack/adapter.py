@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import (
+    Admission,
     DeliveryError,
     HttpRequest,
     HttpResponse,
@@ -75,13 +76,16 @@ class SlackAdapter:
         # `handle_http` verifies before Bolt parses the body (adapters/slack/verification.py), so
         # Bolt's own check, which runs after its parse, is off.
         self._verifier = verifier(signing_secret, clock) if mode == "http" else None
+        # Listeners run before the ack is sent (`process_before_response`): the sink stores each
+        # event first, and one it could not take is answered 503 instead of acked.
         self._app = AsyncApp(
             client=self._client,
             signing_secret=signing_secret or None,
             request_verification_enabled=False,
+            process_before_response=True,
             name="coverwatch",
         )
-        register(self._app, self._deliver, self._is_bot_im)
+        register(self._app, self._deliver, self._is_bot_im, events_retried=mode == "http")
         self._sink: InboundSink | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._dm_channels: dict[str, str] = {}
@@ -161,9 +165,12 @@ class SlackAdapter:
             headers=bolt_response.first_headers_without_set_cookie(),
         )
 
-    def _deliver(self, event: Message | Action, reply_to: ReplyTarget) -> None:
-        if self._sink is not None:
-            self._sink(event, reply_to)
+    async def _deliver(
+        self, event: Message | Action, reply_to: ReplyTarget, platform_retries: bool
+    ) -> Admission:
+        if self._sink is None:  # stopped meanwhile: refuse, so Slack retries what it can
+            return Admission(taken=False, retry_after=1)
+        return await self._sink(event, reply_to, platform_retries=platform_retries)
 
     # -- outbound ------------------------------------------------------------------------
 

@@ -1,10 +1,14 @@
 """Bolt listeners that turn Slack payloads into neutral events for the runtime's sink.
 
 The same listeners serve HTTP (Events API, slash commands, interactivity on one Request URL) and
-Socket Mode. Each hands its event to the sink, which returns at once, and acks, so Slack gets
-its answer well inside 3 s (https://docs.slack.dev/interactivity/handling-user-interaction).
-Events are acked by Bolt before the listener runs; commands and clicks are acked after the sink
-took the event, so a crash in between makes Slack retry instead of losing it.
+Socket Mode. Each hands its event to the sink, which stores it, and only then acks (the app runs
+with `process_before_response`), so Slack gets its answer well inside 3 s
+(https://docs.slack.dev/interactivity/handling-user-interaction) and nothing acked is lost.
+An event the sink could not take is answered 503 with Retry-After: over HTTP the Events API
+sends it again ("we'll retry … up to 3 times", https://docs.slack.dev/apis/events-api/#retries).
+Slash commands and clicks are never sent again (the user sees a timeout error,
+https://docs.slack.dev/interactivity/implementing-slash-commands), nor are Socket Mode events
+that got an ack, so for those the sink keeps what it cannot write (the local spool).
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 
-from adapters.base import ReplyTarget
+from adapters.base import Admission, ReplyTarget
 from handlers.alert_actions import BUTTON_ACTIONS
 from handlers.types import Action, Message
 
 PLATFORM = "slack"
 
 
-Deliver = Callable[[Message | Action, ReplyTarget], None]
+Deliver = Callable[[Message | Action, ReplyTarget, bool], Awaitable[Admission]]
+"""(event, reply target, does Slack send it again when refused) -> what the sink did."""
 IsBotIm = Callable[[str, str], Awaitable[bool]]
 """(user id, channel id) -> is that channel the bot's own IM with that user."""
 
@@ -40,8 +46,17 @@ def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
     return " ".join(_MENTION.sub(drop_bot, text).split())
 
 
+def _refused(admission: Admission) -> BoltResponse:
+    return BoltResponse(status=503, body="", headers={"retry-after": str(admission.retry_after)})
+
+
 def register(
-    app: AsyncApp, deliver: Deliver, is_bot_im: IsBotIm, *, command: str = "/coverwatch"
+    app: AsyncApp,
+    deliver: Deliver,
+    is_bot_im: IsBotIm,
+    *,
+    events_retried: bool,
+    command: str = "/coverwatch",
 ) -> None:
     """Attach the slash command, mention, DM and button listeners to `app`.
 
@@ -50,11 +65,11 @@ def register(
     asker) makes them direct; everywhere else personal answers are ephemeral.
     """
 
-    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
         # Form fields: https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling
         channel = command["channel_id"]
         direct = await is_bot_im(command["user_id"], channel)
-        deliver(
+        admission = await deliver(
             Message(
                 platform=PLATFORM,
                 user_id=command["user_id"],
@@ -70,26 +85,38 @@ def register(
                 is_direct=direct,
                 extra={"response_url": command["response_url"]},
             ),
+            False,
         )
+        if not admission.taken:
+            return _refused(admission)
         await ack()
+        return None
 
     async def on_mention(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
+    ) -> BoltResponse | None:
         # https://docs.slack.dev/reference/events/app_mention
         text = strip_bot_mention(str(event.get("text", "")), context.bot_user_id)
-        deliver(*_conversation_event(body, event, text, direct=False))
+        admission = await deliver(
+            *_conversation_event(body, event, text, direct=False), events_retried
+        )
+        return None if admission.taken else _refused(admission)
 
-    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> BoltResponse | None:
         # Only a person's plain DM to the bot: bot posts and edits/joins carry `bot_id`/`subtype`.
         # message.im is delivered for the IMs the app is in, with `channel_type: "im"`:
         # https://docs.slack.dev/reference/events/message.im
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return
+            return None
         text = " ".join(str(event.get("text", "")).split())
-        deliver(*_conversation_event(body, event, text, direct=True))
+        admission = await deliver(
+            *_conversation_event(body, event, text, direct=True), events_retried
+        )
+        return None if admission.taken else _refused(admission)
 
-    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_button(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> BoltResponse | None:
         # https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
         container = body.get("container") or {}
         message = body.get("message") or {}
@@ -98,7 +125,7 @@ def register(
         user_id = body["user"]["id"]
         direct = await is_bot_im(user_id, channel)
         extra = {"response_url": body["response_url"]} if body.get("response_url") else {}
-        deliver(
+        admission = await deliver(
             Action(
                 platform=PLATFORM,
                 user_id=user_id,
@@ -116,8 +143,12 @@ def register(
                 thread=message.get("thread_ts"),
                 extra=extra,
             ),
+            False,
         )
+        if not admission.taken:
+            return _refused(admission)
         await ack()
+        return None
 
     app.command(command)(on_command)
     app.event("app_mention")(on_mention)

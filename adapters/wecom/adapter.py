@@ -2,7 +2,7 @@
 
 Inbound: `GET /wecom/callback` (URL verification) and `POST /wecom/callback` (encrypted XML).
 WeCom waits 5 s and then retries (3 tries in all), so we verify, decrypt, hand the event to
-the sink (which returns at once) and answer an empty 200; the reply goes out later through
+the sink (which stores it) and answer an empty 200; the reply goes out later through
 `message/send`. Docs: https://developer.work.weixin.qq.com/document/path/90238
 """
 
@@ -26,6 +26,7 @@ from adapters.base import (
     MessageNotEditable,
     RateLimit,
     ReplyTarget,
+    refusal,
 )
 from adapters.wecom import render
 from adapters.wecom.callback import (
@@ -114,7 +115,10 @@ class WeComAdapter:
             return HttpResponse(status=200)
         if self._sink is None:  # not started: let WeCom retry rather than lose the message
             return HttpResponse(status=503)
-        self._sink(
+        # Stored before the 200: WeCom calls again when it has no answer in 5 s, 3 tries in all
+        # (docs above), so an event the sink cannot take (database down, backlog full) is
+        # answered 503 and comes back.
+        admission = await self._sink(
             event,
             ReplyTarget(
                 platform=PLATFORM,
@@ -122,8 +126,9 @@ class WeComAdapter:
                 user_id=event.user_id,
                 is_direct=True,
             ),
+            platform_retries=True,
         )
-        return HttpResponse(status=200)
+        return HttpResponse(status=200) if admission.taken else refusal(admission)
 
     async def reply(self, target: ReplyTarget, reply: Reply) -> None:
         recipient = Recipient(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 
-from adapters.base import ChatAdapter, HttpReceiver, ReplyTarget
+from adapters.base import ChatAdapter, HttpReceiver
 from adapters.console import ConsoleAdapter, render
-from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
+from handlers.types import Button, Card, Field, Message, Recipient, Reply
+from tests.support.inbound import RecordingSink
 
 CARD = Reply(
     text="fallback text",
@@ -92,25 +93,26 @@ def test_send_prints_a_header_naming_the_recipient() -> None:
 
 
 def test_the_runtime_receives_lines_through_the_sink() -> None:
-    received: list[tuple[Message | Action, ReplyTarget]] = []
+    sink = RecordingSink()
     output = io.StringIO()
     adapter = ConsoleAdapter(
         user_id="E1", input=io.StringIO("coverage\n/as H1\n欠费\n"), output=output
     )
 
     async def scenario() -> None:
-        await adapter.start(lambda event, target: received.append((event, target)))
+        await adapter.start(sink)
         assert adapter._reader is not None
         await asyncio.to_thread(adapter._reader.join, 5)
-        await asyncio.sleep(0)  # let the thread's call_soon_threadsafe callbacks run
-        await adapter.reply(received[0][1], Reply(text="active"))
+        await adapter.reply(sink.events[0][1], Reply(text="active"))
         await adapter.stop()
 
     asyncio.run(scenario())
+    received = sink.events
     assert [(e.user_id, getattr(e, "text", None)) for e, _ in received] == [
         ("E1", "coverage"),
         ("H1", "欠费"),
     ]
+    assert sink.retries == [False, False]  # a line is never typed again: spooled on an outage
     target = received[1][1]
     assert (target.platform, target.user_id, target.is_direct) == ("console", "H1", True)
     assert output.getvalue().endswith("active\n")

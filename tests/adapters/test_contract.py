@@ -39,7 +39,6 @@ from tests.support.contract import (
     Row,
     open_row,
 )
-from tests.support.inbound import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +75,8 @@ def runtime_for(sqlite_url: str) -> Iterator[Callable[[Adapter], Runtime]]:
 
     yield build
     for runtime in built:
-        runtime.handlers.shutdown(wait=True)
+        assert runtime.worker is not None
+        runtime.worker.threads.shutdown(wait=True)
     engine.dispose()
 
 
@@ -134,7 +134,9 @@ async def test_a_redelivered_event_keeps_its_id_and_is_answered_once(
     await row.deliver_message()
     await row.sink.wait_for(3)
     assert [event.event_id for event, _ in row.sink.events] == [row.message_event_id] * 3
-    await eventually(lambda: not runtime.tasks and not restarted.tasks)
+    assert runtime.worker is not None and restarted.worker is not None
+    assert await runtime.worker.drain() == 1
+    assert await restarted.worker.drain() == 0
     # The sender is not registered, so the one answer is the runtime's "not registered" reply.
     assert row.answers() == 1
 

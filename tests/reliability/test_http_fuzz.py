@@ -24,10 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 from wechatpy.crypto import _get_signature  # type: ignore[import-untyped]
 
+from adapters.base import Admission
 from adapters.slack import SlackAdapter
 from adapters.wecom import WeComAdapter
 from storage.db import make_engine, upgrade
-from storage.models import ProcessedEvent
+from storage.models import InboundEvent
 from tests.fakes.slack import FakeSlack
 from tests.support.company import make_app, seed
 from tests.support.live import LiveRuntime
@@ -56,7 +57,7 @@ class Live:
 
     def processed(self) -> int:
         with Session(self.engine) as session:
-            return int(session.exec(select(func.count()).select_from(ProcessedEvent)).one())
+            return int(session.exec(select(func.count()).select_from(InboundEvent)).one())
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +83,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     sunk: list[Any] = []
     real_sink = runtime.runtime.sink
 
-    def spy(event: Any, reply_to: Any) -> None:
+    async def spy(event: Any, reply_to: Any, *, platform_retries: bool) -> Admission:
         sunk.append(event)
-        real_sink(event, reply_to)
+        return await real_sink(event, reply_to, platform_retries=platform_retries)
 
     runtime.runtime.sink = spy  # type: ignore[method-assign]
     with fake, runtime:

@@ -1,8 +1,5 @@
-"""An inbound message that meets a database outage is kept and answered once it is back.
-
-The platform was answered before the handler ran (Slack's 3 s, WeCom's 5 s), so it will not
-retry: the runtime itself must hold the event until the database answers again.
-"""
+"""An inbound event that meets a database outage: refused when its platform retries, kept in
+the local spool when it does not (it was acked), and answered once either way."""
 
 from __future__ import annotations
 
@@ -12,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-import bot.runtime
 from adapters.base import ReplyTarget
 from bot.runtime import Runtime
+from bot.spool import Spool
 from handlers.types import Message, Recipient, Reply
+from storage import inbound
 from storage.db import make_engine, upgrade
 from tests.support.company import make_app, seed
 
@@ -38,13 +36,25 @@ class RecordingConsole:
         raise AssertionError("no proactive message expected")
 
 
-def test_a_message_during_an_outage_is_answered_once_the_database_is_back(
+MESSAGE = Message(
+    platform="console",
+    user_id="E001",
+    conversation_id="E001",
+    is_direct=True,
+    text="我的医保",
+    event_id="evt-outage",
+)
+TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
+
+
+def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
     upgrade(engine)
     seed(engine)
     console = RecordingConsole()
+    spool = Spool(tmp_path / "spool.jsonl", 64 * 1024)
     runtime = Runtime(
         make_app(engine),
         {"console": console},  # type: ignore[dict-item]
@@ -52,36 +62,33 @@ def test_a_message_during_an_outage_is_answered_once_the_database_is_back(
         port=0,
         poll_seconds=1,
         jobs={},
+        spool=spool,
     )
-    real = bot.runtime.first_sighting
-    outage = {"left": 3}
+    assert runtime.worker is not None
+    real = inbound.admit
+    down = {"yes": True}
 
     def flaky(*args: object, **kwargs: object) -> bool:
-        if outage["left"]:
-            outage["left"] -= 1
-            raise OperationalError("SELECT 1", {}, Exception("database is gone"))
+        if down["yes"]:
+            raise OperationalError("INSERT", {}, Exception("database is gone"))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.runtime, "first_sighting", flaky)
-    monkeypatch.setattr(bot.runtime, "INBOUND_RETRY_FIRST_SECONDS", 0.01)
-    message = Message(
-        platform="console",
-        user_id="E001",
-        conversation_id="E001",
-        is_direct=True,
-        text="我的医保",
-        event_id="evt-outage",
-    )
-    target = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
+    monkeypatch.setattr(inbound, "admit", flaky)
 
     async def scenario() -> None:
-        runtime.sink(message, target)
-        await asyncio.gather(*runtime.tasks)
-        runtime.sink(message, target)  # the platform's own retry, after the outage
-        await asyncio.gather(*runtime.tasks)
+        assert runtime.worker is not None
+        refused = await runtime.sink(MESSAGE, TARGET, platform_retries=True)
+        assert (refused.taken, refused.retry_after) == (False, 5)  # 503: the platform retries
+        kept = await runtime.sink(MESSAGE, TARGET, platform_retries=False)
+        assert kept.taken and spool.pending()  # acked: in the spool, not lost
+        down["yes"] = False
+        assert spool.replay(runtime._admit_spooled) == 1
+        assert not spool.pending()
+        again = await runtime.sink(MESSAGE, TARGET, platform_retries=True)  # the retry
+        assert again.taken
+        assert await runtime.worker.drain() == 1
 
     asyncio.run(scenario())
-    runtime.handlers.shutdown()
-    assert outage["left"] == 0
+    runtime.worker.threads.shutdown()
     assert len(console.replies) == 1, "answered once: not lost, not doubled"
     assert "我的医保" in console.replies[0].text

@@ -38,7 +38,7 @@ from handlers.types import Action, Message, Reply
 from storage.db import make_engine, session_scope, upgrade
 from storage.imports import import_employees
 from storage.imports.employees import COLUMNS
-from storage.models import Alert, AlertEvent, Delivery, Employee, LedgerLine, ProcessedEvent
+from storage.models import Alert, AlertEvent, Delivery, Employee, InboundEvent, LedgerLine
 from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
@@ -220,7 +220,7 @@ def _run_live_flows(app: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
                     done = session.exec(
                         select(func.count()).select_from(Delivery).where(Delivery.state == "sent")
                     ).one()
-                    seen = session.exec(select(func.count()).select_from(ProcessedEvent)).one()
+                    seen = session.exec(select(func.count()).select_from(InboundEvent)).one()
                 return done == sent and seen == 4 and len(slack.responses) == 3
 
             _wait(settled)

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.base import ReplyTarget
+from adapters.base import TAKEN, Admission, ReplyTarget
 from adapters.dingtalk import DingTalkAdapter
 from handlers.types import Action, Message
 from tests.fakes.dingtalk import FakeDingTalk
@@ -49,9 +49,13 @@ class Sink:
         self.events: list[tuple[Message | Action, ReplyTarget]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None:
+    async def __call__(
+        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+    ) -> Admission:
         assert asyncio.get_running_loop() is self.loop, "sink must run on the runtime's loop"
+        assert not platform_retries, "DingTalk does not send an acked frame again"
         self.events.append((event, reply_to))
+        return TAKEN
 
 
 async def poll(condition: Callable[[], bool], timeout: float = 5.0) -> None:

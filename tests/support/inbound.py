@@ -6,29 +6,39 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
 
-from adapters.base import HttpRoute, ReplyTarget
+from adapters.base import TAKEN, Admission, HttpRoute, ReplyTarget
 from bot.runtime import asgi_route
 from handlers.types import Action, Message
 
+Forward = Callable[..., Awaitable[Admission]]
+
 
 class RecordingSink:
-    """Records what the adapter hands over and returns at once, as the runtime's sink does;
-    `forward` passes each event on (to a real runtime's sink) after recording it."""
+    """Records what the adapter hands over and takes it, as the runtime's sink does;
+    `forward` passes each event on (to a real runtime's sink) after recording it, and
+    `admission` is what it answers otherwise (a refusal, to see the adapter's 503)."""
 
     def __init__(self) -> None:
         self.events: list[tuple[Message | Action, ReplyTarget]] = []
-        self.forward: Callable[[Message | Action, ReplyTarget], None] | None = None
+        self.retries: list[bool] = []
+        """Per event: did the adapter say its platform sends it again when refused."""
+        self.forward: Forward | None = None
+        self.admission = TAKEN
 
-    def __call__(self, event: Message | Action, reply_to: ReplyTarget) -> None:
+    async def __call__(
+        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+    ) -> Admission:
         self.events.append((event, reply_to))
+        self.retries.append(platform_retries)
         if self.forward is not None:
-            self.forward(event, reply_to)
+            return await self.forward(event, reply_to, platform_retries=platform_retries)
+        return self.admission
 
     async def wait_for(self, count: int = 1, timeout: float = 10.0) -> None:
         await eventually(lambda: len(self.events) >= count, timeout)

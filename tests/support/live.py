@@ -2,7 +2,8 @@
 
 `Runtime.serve` installs signal handlers, which only the main thread may do, so the tests run
 the same parts it runs (the ASGI app under uvicorn, adapters started with the runtime's sink,
-the outbox dispatcher) in a thread with its own event loop, and stop them at the end.
+the outbox dispatcher, the in-process handler worker) in a thread with its own event loop,
+and stop them at the end.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ class LiveRuntime:
         dispatch = asyncio.create_task(
             self.runtime.dispatcher.run(self.runtime.stop_event, self.runtime.poll_seconds)
         )
+        assert self.runtime.worker is not None
+        worker = asyncio.create_task(self.runtime.worker.run(self.runtime.stop_event))
         await self._server.serve()
         self.runtime.stop_event.set()
-        await dispatch
+        await asyncio.gather(dispatch, worker)
         if self.runtime.tasks:
             await asyncio.wait(self.runtime.tasks, timeout=5)
         await self.runtime.stop_adapters()

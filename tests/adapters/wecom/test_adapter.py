@@ -9,9 +9,10 @@ import pytest
 
 from adapters.base import DeliveryError, ReplyTarget
 from adapters.wecom import WeComAdapter
+from bot.handling import new_event
 from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
 from storage.db import make_engine, upgrade
-from storage.events import first_sighting
+from storage.inbound import admit
 from tests.fakes.wecom import FakeWeCom
 from tests.support.inbound import RecordingSink
 from tests.support.wecom import (
@@ -204,6 +205,6 @@ async def test_two_clicks_in_one_second_are_both_handled(
             query, body = encrypted_post(click, timestamp=int(NOW))
             assert (await client.post(post_url(query), content=body)).status_code == 200
     now = datetime.now(UTC)
-    firsts = [first_sighting(engine, "wecom", event.event_id, now=now) for event, _ in sink.events]
+    firsts = [admit(engine, new_event(event, target), now=now) for event, target in sink.events]
     assert firsts == [True, True, False]
     engine.dispose()

@@ -1,0 +1,272 @@
+"""Handler workers: claim inbound rows, run the pipeline, send the answer, mark the row done.
+
+The receiving side (`bot.runtime.Runtime.sink`) writes each verified event into the inbound
+table before its platform's ack; a `HandlerWorker` — inside `coverwatch run` (`[chat]
+workers = 0`), in the worker processes `run` starts, or in `coverwatch worker` on another
+machine — claims rows as the outbox dispatcher claims deliveries (`storage/inbound.py`),
+answers through the adapters' `Receiver.reply`, then rewrites the cards the answer names
+(`Reply.updates`, through `Sender.update`). A row is marked done only after its answer went
+out, so a worker killed in between leaves a claim that another takes over after its lease:
+nothing acked is lost. Answers are not queued for retry: a platform refusing one is logged,
+as before the queue existed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.base import MessageNotEditable, Receiver, ReplyTarget, Sender
+from bot.metrics import Metrics
+from bot.slow_lane import completed
+from handlers.context import AppContext
+from handlers.i18n import normalize_locale, translate
+from handlers.pipeline import handle
+from handlers.types import Action, CardUpdate, Message, Reply
+from storage import inbound
+
+log = logging.getLogger(__name__)
+
+Event = Message | Action
+
+HANDLER_THREADS = 2
+"""Handlers run on threads of their own: more than two only fight over the GIL
+(docs/PERFORMANCE.md, chat_http); more answers at once take more processes (`[chat] workers`)."""
+SLOTS = 8
+"""Rows one worker holds at once: handlers on the threads, answers on their way out."""
+IDLE_POLL_SECONDS = 0.1
+"""How often an idle worker asks for new rows (a same-process sink wakes it at once)."""
+OUTAGE_POLL_SECONDS = 2.0
+
+
+def encode(event: Event, reply_to: ReplyTarget) -> str:
+    """The payload column's JSON: the neutral event and where its answer goes."""
+    target = {
+        "platform": reply_to.platform,
+        "conversation_id": reply_to.conversation_id,
+        "user_id": reply_to.user_id,
+        "is_direct": reply_to.is_direct,
+        "thread": reply_to.thread,
+        "extra": dict(reply_to.extra),
+    }
+    body: dict[str, Any] = {"target": target, "platform": event.platform}
+    common = {
+        "user_id": event.user_id,
+        "conversation_id": event.conversation_id,
+        "event_id": event.event_id,
+    }
+    if isinstance(event, Message):
+        body["message"] = {
+            **common,
+            "is_direct": event.is_direct,
+            "text": event.text,
+            "locale": event.locale,
+        }
+    else:
+        body["action"] = {
+            **common,
+            "action_id": event.action_id,
+            "value": event.value,
+            "message_ref": event.message_ref,
+        }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(payload: str) -> tuple[Event, ReplyTarget]:
+    """What `encode` wrote; raises ValueError naming what is wrong."""
+    try:
+        body = json.loads(payload)
+        target = ReplyTarget(**body["target"])
+        event: Event
+        if "message" in body:
+            event = Message(platform=body["platform"], **body["message"])
+        else:
+            event = Action(platform=body["platform"], **body["action"])
+        return event, target
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"inbound payload: {type(exc).__name__}") from None
+
+
+def new_event(event: Event, reply_to: ReplyTarget) -> inbound.NewEvent:
+    return inbound.NewEvent(
+        platform=event.platform,
+        event_id=event.event_id,
+        user_key=f"{event.platform}:{event.user_id}",
+        payload=encode(event, reply_to),
+    )
+
+
+class HandlerWorker:
+    """Claims and answers inbound rows until stopped; several may run on one database."""
+
+    def __init__(
+        self,
+        app: AppContext,
+        receivers: Mapping[str, Receiver],
+        senders: Mapping[str, Sender],
+        *,
+        name: str,
+        metrics: Metrics,
+        lease: timedelta = inbound.LEASE,
+        slots: int = SLOTS,
+    ) -> None:
+        self.app = app
+        self.receivers = dict(receivers)
+        self.senders = dict(senders)
+        self.name = name
+        self.metrics = metrics
+        self.lease = lease
+        self.slots = slots
+        self.wake = asyncio.Event()
+        """Set by a sink in the same process when it wrote a row: no wait for the next poll."""
+        self.threads = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event, grace_seconds: float = 10.0) -> None:
+        """Claim, answer, repeat; on `stop`, finish what is in flight (up to `grace_seconds`)
+        and hand back the rest."""
+        outage = False
+        while not stop.is_set():
+            free = self.slots - len(self._in_flight)
+            claimed: list[inbound.Claimed] = []
+            if free > 0:
+                try:
+                    claimed = await asyncio.to_thread(
+                        inbound.claim,
+                        self.app.engine,
+                        worker=self.name,
+                        now=self.app.clock(),
+                        limit=free,
+                        lease=self.lease,
+                    )
+                    if outage:
+                        log.info("database reachable again; answering inbound events")
+                    outage = False
+                except SQLAlchemyError as exc:
+                    if not outage:
+                        log.warning("database unreachable (%s); inbound waits", type(exc).__name__)
+                    outage = True
+            for row in claimed:
+                task = asyncio.get_running_loop().create_task(self._answer(row))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            if claimed and len(claimed) == free:
+                await self._wait(stop, None, busy=True)
+            elif not claimed:
+                await self._wait(stop, OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=grace_seconds)
+        for task in list(self._in_flight):
+            task.cancel()
+        try:
+            await asyncio.to_thread(inbound.release_own, self.app.engine, worker=self.name)
+        except SQLAlchemyError:
+            log.warning("claims of %s left to their lease (database unreachable)", self.name)
+        self.threads.shutdown(wait=False)
+
+    async def drain(self) -> int:
+        """Answer every row that can be claimed now, batch after batch; returns how many
+        (for tests: the runtime's path without a running loop)."""
+        answered = 0
+        while claimed := await asyncio.to_thread(
+            inbound.claim,
+            self.app.engine,
+            worker=self.name,
+            now=self.app.clock(),
+            limit=self.slots,
+            lease=self.lease,
+        ):
+            await asyncio.gather(*(self._answer(row) for row in claimed))
+            answered += len(claimed)
+        return answered
+
+    async def _wait(
+        self, stop: asyncio.Event, timeout: float | None, *, busy: bool = False
+    ) -> None:
+        """Until a slot frees (busy), or a sink's wake, a finished answer, `stop` or `timeout`."""
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+        if not busy:
+            waits.add(asyncio.ensure_future(self.wake.wait()))
+        if self._in_flight:
+            waits.add(
+                asyncio.ensure_future(
+                    asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+                )
+            )
+        _, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for future in pending:
+            future.cancel()
+        self.wake.clear()
+
+    async def _answer(self, row: inbound.Claimed) -> None:
+        try:
+            event, reply_to = decode(row.payload)
+        except ValueError as exc:
+            log.error("inbound row %s unreadable (%s); dropped", row.id, exc)
+            await self._complete(row)
+            return
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(self.threads, handle, self.app, event)
+        reply = await completed(reply)  # a chart from the slow lane, holding no thread
+        self.metrics.count("inbound_answered_total", event.platform)
+        receiver = self.receivers.get(event.platform)
+        if receiver is None:
+            log.error(
+                "inbound %s event: that platform is not enabled here; dropped", event.platform
+            )
+        else:
+            try:
+                await receiver.reply(reply_to, reply)
+            except Exception as exc:
+                log.warning("answer on %s failed: %s", event.platform, type(exc).__name__)
+            else:
+                for update in reply.updates:
+                    await self._update(update)
+        await self._complete(row)
+
+    async def _complete(self, row: inbound.Claimed) -> None:
+        """Mark done, retrying while the database is away (else the lease would answer twice)."""
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(
+                    inbound.complete,
+                    self.app.engine,
+                    row.id,
+                    worker=self.name,
+                    now=self.app.clock(),
+                )
+                return
+            except SQLAlchemyError:
+                if delay > self.lease.total_seconds() / 2:
+                    log.warning("inbound row %s answered but not marked done", row.id)
+                    return
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    async def _update(self, update: CardUpdate) -> None:
+        """Rewrite one sent card; a failure is logged and the other cards still change."""
+        sender = self.senders.get(update.platform)
+        if sender is None:  # sent while a platform now disabled was enabled
+            return
+        try:
+            await sender.update(update.message_ref, update.reply)
+        except MessageNotEditable:
+            log.info(
+                "%s message %s cannot be edited; left as sent", update.platform, update.message_ref
+            )
+        except Exception as exc:
+            log.warning("card update on %s failed: %s", update.platform, type(exc).__name__)
+
+
+def busy_reply(app: AppContext, event: Event) -> Reply:
+    """The short answer past `[chat] max_backlog`, in the message's language if it has one."""
+    locale = (isinstance(event, Message) and normalize_locale(event.locale)) or app.default_locale
+    return Reply(text=translate(locale, "error.busy"), ephemeral=True)

@@ -1,0 +1,153 @@
+"""Handler worker processes: `coverwatch run` starts `[chat] workers` of them beside the HTTP
+server, and `coverwatch worker` runs them alone (another machine, beside one PostgreSQL).
+
+One interpreter answers a few hundred commands a second (docs/PERFORMANCE.md, chat_http); more
+answers take more processes, not threads. Each process builds the adapters from the same
+settings but starts none of them receiving (the server does that): it only answers, through
+`Receiver.reply` and `Sender.update`. Processes are spawned (not forked: the parent has threads
+and open connections), die with their parent (Linux `PR_SET_PDEATHSIG`), and a pool restarts a
+process that exits; its claims are taken over after their lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import replace
+from datetime import date, timedelta
+from multiprocessing.process import BaseProcess
+from zoneinfo import ZoneInfo
+
+from adapters.base import Receiver, Sender
+from bot.app import open_app, shifted_clock
+from bot.config import Settings
+from bot.handling import HandlerWorker
+from bot.logs import configure_logging
+from bot.metrics import Metrics
+from bot.slow_lane import SlowLane
+from bot.wiring import build_adapters
+from handlers.context import utc_now
+
+log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1
+STOP_SECONDS = 15.0
+"""How long a stopping pool waits for its processes (they finish what they hold first)."""
+SUPERVISE_SECONDS = 1.0
+
+
+async def work(settings: Settings, name: str, today: date | None = None) -> None:
+    """Answer inbound events until SIGTERM/SIGINT (`today`: the hidden `--today` of `run`)."""
+    zone = ZoneInfo(settings.bot.timezone)
+    app = open_app(settings, clock=shifted_clock(today, zone, utc_now) if today else None)
+    lane = SlowLane(settings.chat.slow_workers) if settings.chat.slow_workers else None
+    if lane is not None:  # each worker its own chart processes: a kpi burst never holds help
+        app = replace(app, slow_work=lane)
+        lane.start()
+    adapters = build_adapters(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = HandlerWorker(
+        app,
+        {key: a for key, a in adapters.items() if isinstance(a, Receiver)},
+        {key: a for key, a in adapters.items() if isinstance(a, Sender)},
+        name=name,
+        metrics=Metrics(),
+        lease=timedelta(seconds=settings.chat.claim_lease_seconds),
+    )
+    log.info("handler worker %s answering", name)
+    try:
+        await worker.run(stop)
+    finally:
+        for adapter in adapters.values():
+            await adapter.stop()
+        if lane is not None:
+            lane.close()
+
+
+def _process_main(settings: Settings, index: int, today: date | None) -> None:
+    """A spawned worker process: ends when its parent ends, however that ends."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            return
+    configure_logging(settings.log, settings.bot.timezone)
+    asyncio.run(work(settings, f"{socket.gethostname()}-{os.getpid()}-w{index}", today))
+
+
+class WorkerPool:
+    """`count` worker processes, restarted when one exits, stopped with SIGTERM."""
+
+    def __init__(self, settings: Settings, count: int, today: date | None = None) -> None:
+        self.settings = settings
+        self.count = count
+        self.today = today
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: list[BaseProcess] = []
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._processes = [self._spawn(index) for index in range(self.count)]
+        self._supervisor = threading.Thread(target=self._supervise, name="worker-pool", daemon=True)
+        self._supervisor.start()
+
+    def _spawn(self, index: int) -> BaseProcess:
+        process = self._context.Process(
+            target=_process_main,
+            args=(self.settings, index, self.today),
+            name=f"coverwatch-worker-{index}",
+        )
+        process.start()
+        return process
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_SECONDS):
+            for index, process in enumerate(self._processes):
+                if not process.is_alive() and not self._stopping.is_set():
+                    log.warning(
+                        "handler worker %d exited (code %s); starting another",
+                        index,
+                        process.exitcode,
+                    )
+                    self._processes[index] = self._spawn(index)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
+        for process in self._processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self._processes:
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def wait(self) -> None:
+        """Until SIGTERM/SIGINT (`coverwatch worker` with several processes)."""
+        stopped = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopped.set())
+        stopped.wait()
+        self.stop()
+
+
+def run_workers(settings: Settings, processes: int, today: date | None = None) -> None:
+    """`coverwatch worker`: one worker in this process, or a pool of `processes`."""
+    configure_logging(settings.log, settings.bot.timezone)
+    if processes <= 1:
+        asyncio.run(work(settings, f"{socket.gethostname()}-{os.getpid()}", today))
+        return
+    pool = WorkerPool(settings, processes, today)
+    pool.start()
+    pool.wait()

@@ -1,0 +1,165 @@
+"""The inbound queue: each verified chat event is written here before its platform's ack.
+
+A row is `pending` until a handler worker claims it (`handling`, with a lease), runs the
+pipeline, sends the answer and marks it `done`; a claim whose worker died is taken over once
+its lease has passed. Claims follow the outbox (`storage/outbox.py`): ids read with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, then taken by one guarded `UPDATE … RETURNING`. One
+user's events are answered in the order they arrived: a row is claimable only when no earlier
+row of the same user is still open. The unique (platform, event id) makes a platform's retry,
+even after a restart, a duplicate that is acked and dropped; done rows stay for `RETENTION` as
+that record (their payload emptied: it may hold what the user typed).
+
+Every statement is Core on a pooled connection: this runs for every message, on the platform's
+ack path (docs/PERFORMANCE.md, chat_http).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import ColumnElement, FromClause
+
+from storage.models import InboundEvent
+
+RETENTION = timedelta(days=7)
+"""Platforms retry for minutes, not days: answered rows older than this can go."""
+LEASE = timedelta(seconds=60)
+"""How long a claim is held before another worker may take it over (longer than the slowest
+answer: a chart and its upload)."""
+PENDING, HANDLING, DONE = "pending", "handling", "done"
+
+_TABLE: Table = InboundEvent.__table__  # type: ignore[attr-defined]
+_C = _TABLE.c
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    """One claimed row; `payload` is what the receiving side wrote (`bot.handling` encodes
+    the neutral event and its reply target)."""
+
+    id: int
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEvent:
+    platform: str
+    event_id: str
+    user_key: str
+    """`platform:user id`: one user's events are answered in the order they arrived."""
+    payload: str
+
+
+def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
+    """Write the event; True when it is new, False for a duplicate (platform, event id)."""
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(_TABLE)
+        .values(
+            platform=item.platform,
+            event_id=item.event_id,
+            user_key=item.user_key,
+            payload=item.payload,
+            received_at=now,
+            state=PENDING,
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        # A row comes back only when inserted (not `rowcount`: -1 on psycopg for Core inserts).
+        .returning(_C.id)
+    )
+    with engine.begin() as connection:
+        return connection.execute(statement).first() is not None
+
+
+def _open(table: FromClause) -> ColumnElement[bool]:
+    state: ColumnElement[str] = table.c.state
+    return state.in_((PENDING, HANDLING))
+
+
+def claim(
+    engine: Engine, *, worker: str, now: datetime, limit: int = 8, lease: timedelta = LEASE
+) -> list[Claimed]:
+    """Claim up to `limit` rows, oldest first: pending ones and those whose lease ran out, each
+    the oldest open row of its user (so one user's events are never handled side by side)."""
+    earlier = _TABLE.alias("earlier")
+    takeable = or_(_C.state == PENDING, and_(_C.state == HANDLING, _C.lease_until < now))
+    first_of_user = ~exists().where(
+        earlier.c.user_key == _C.user_key, _open(earlier), earlier.c.id < _C.id
+    )
+    due = select(_C.id).where(takeable, first_of_user).order_by(_C.id).limit(limit)
+    if engine.dialect.name == "postgresql":
+        due = due.with_for_update(of=_TABLE, skip_locked=True)
+    with engine.begin() as connection:
+        ids = list(connection.execute(due).scalars())
+        if not ids:
+            return []
+        taken = connection.execute(
+            update(_TABLE)
+            .where(_C.id.in_(ids), takeable)
+            .values(
+                state=HANDLING,
+                claimed_by=worker,
+                lease_until=now + lease,
+                attempts=_C.attempts + 1,
+            )
+            .returning(_C.id, _C.payload, _C.attempts)
+        ).all()
+    rows = {row.id: row for row in taken}
+    return [  # RETURNING comes in no particular order
+        Claimed(id=row_id, payload=rows[row_id].payload, attempts=rows[row_id].attempts)
+        for row_id in ids
+        if row_id in rows
+    ]
+
+
+def complete(engine: Engine, row_id: int, *, worker: str, now: datetime) -> bool:
+    """Mark a claimed row answered; False when the claim was lost meanwhile (taken over)."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(_TABLE)
+            .where(_C.id == row_id, _C.state == HANDLING, _C.claimed_by == worker)
+            .values(state=DONE, handled_at=now, payload="", lease_until=None)
+            .returning(_C.id)
+        )
+        return result.first() is not None
+
+
+def release_own(engine: Engine, *, worker: str) -> int:
+    """On a clean shutdown, hand back what this worker claimed and did not answer."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(_TABLE)
+            .where(_C.state == HANDLING, _C.claimed_by == worker)
+            .values(state=PENDING, claimed_by=None, lease_until=None)
+            .returning(_C.id)
+        )
+        return len(result.all())
+
+
+def backlog(engine: Engine) -> int:
+    """Events written and not answered yet (pending or being handled)."""
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).where(_open(_TABLE))).scalar_one())
+
+
+def counts_by_state(engine: Engine) -> Mapping[str, int]:
+    with engine.connect() as connection:
+        query = select(_C.state, func.count()).group_by(_C.state)
+        return {state: int(n) for state, n in connection.execute(query).all()}
+
+
+def forget_before(engine: Engine, cutoff: datetime) -> int:
+    """Answered rows older than `cutoff` go; open ones stay whatever their age."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            delete(_TABLE).where(_C.state == DONE, _C.received_at < cutoff).returning(_C.id)
+        )
+        return len(result.all())

@@ -1,0 +1,95 @@
+"""The inbound queue's claims, on a real SQLite file and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from storage import inbound
+from storage.inbound import NewEvent, admit, backlog, claim, complete, release_own
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+def event(event_id: str, user: str = "U1", platform: str = "slack") -> NewEvent:
+    return NewEvent(
+        platform=platform,
+        event_id=event_id,
+        user_key=f"{platform}:{user}",
+        payload=f'{{"id": "{event_id}"}}',
+    )
+
+
+def test_an_event_id_is_admitted_once_per_platform(engine: Engine) -> None:
+    assert admit(engine, event("Ev1"), now=NOW)
+    assert not admit(engine, event("Ev1"), now=NOW + timedelta(seconds=5))
+    assert admit(engine, event("Ev1", platform="wecom"), now=NOW)
+    assert backlog(engine) == 2
+
+
+def test_a_claim_takes_the_oldest_row_of_each_user_and_keeps_the_rest_waiting(
+    engine: Engine,
+) -> None:
+    for event_id, user in (("a1", "A"), ("b1", "B"), ("a2", "A"), ("a3", "A"), ("b2", "B")):
+        admit(engine, event(event_id, user), now=NOW)
+    first = claim(engine, worker="w1", now=NOW, limit=10)
+    assert [row.payload for row in first] == ['{"id": "a1"}', '{"id": "b1"}']
+    assert claim(engine, worker="w2", now=NOW, limit=10) == []  # A and B are being answered
+    assert complete(engine, first[0].id, worker="w1", now=NOW)
+    [second] = claim(engine, worker="w2", now=NOW, limit=10)
+    assert second.payload == '{"id": "a2"}'  # A's next, never before A's first was answered
+
+
+def test_a_claim_whose_lease_ran_out_is_taken_over_and_the_dead_worker_cannot_finish_it(
+    engine: Engine,
+) -> None:
+    admit(engine, event("Ev1"), now=NOW)
+    [mine] = claim(engine, worker="dead", now=NOW, lease=LEASE)
+    assert claim(engine, worker="alive", now=NOW + LEASE - timedelta(seconds=1)) == []
+    [taken] = claim(engine, worker="alive", now=NOW + LEASE + timedelta(seconds=1))
+    assert (taken.id, taken.attempts) == (mine.id, 2)
+    assert not complete(engine, mine.id, worker="dead", now=NOW + LEASE)
+    assert complete(engine, taken.id, worker="alive", now=NOW + LEASE)
+    assert backlog(engine) == 0
+
+
+def test_a_clean_stop_hands_its_claims_back(engine: Engine) -> None:
+    admit(engine, event("Ev1"), now=NOW)
+    claim(engine, worker="w1", now=NOW)
+    assert release_own(engine, worker="w1") == 1
+    [again] = claim(engine, worker="w2", now=NOW)
+    assert again.attempts == 2
+
+
+def test_concurrent_claimers_share_the_rows_without_taking_one_twice(engine: Engine) -> None:
+    for number in range(60):
+        admit(engine, event(f"Ev{number}", user=f"U{number}"), now=NOW)
+
+    def drain(worker: str) -> list[int]:
+        taken: list[int] = []
+        while rows := claim(engine, worker=worker, now=NOW, limit=5):
+            for row in rows:
+                assert complete(engine, row.id, worker=worker, now=NOW)
+                taken.append(row.id)
+        return taken
+
+    with ThreadPoolExecutor(3) as pool:
+        shares = list(pool.map(drain, ["w1", "w2", "w3"]))
+    everything = [row_id for share in shares for row_id in share]
+    assert len(everything) == len(set(everything)) == 60
+    assert backlog(engine) == 0
+
+
+def test_answered_rows_are_forgotten_after_the_retention_and_open_ones_never(
+    engine: Engine,
+) -> None:
+    admit(engine, event("old-done"), now=NOW - timedelta(days=8))
+    admit(engine, event("old-open", user="U2"), now=NOW - timedelta(days=8))
+    [done] = claim(engine, worker="w", now=NOW, limit=1)
+    assert complete(engine, done.id, worker="w", now=NOW)
+    assert inbound.forget_before(engine, NOW - inbound.RETENTION) == 1
+    assert backlog(engine) == 1
+    assert admit(engine, event("old-done"), now=NOW)  # forgotten: a new event again
