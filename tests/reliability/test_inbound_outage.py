@@ -92,3 +92,52 @@ def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_
     runtime.worker.threads.shutdown()
     assert len(console.replies) == 1, "answered once: not lost, not doubled"
     assert "我的医保" in console.replies[0].text
+
+
+def test_past_max_backlog_a_retrying_platform_gets_503_and_the_others_a_busy_answer(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
+    upgrade(engine)
+    seed(engine)
+    console = RecordingConsole()
+    runtime = Runtime(
+        make_app(engine),
+        {"console": console},  # type: ignore[dict-item]
+        host="127.0.0.1",
+        port=0,
+        poll_seconds=1,
+        jobs={},
+        max_backlog=1,
+        spool=Spool(tmp_path / "spool.jsonl", 64 * 1024),
+    )
+
+    def numbered(number: int) -> Message:
+        return Message(
+            platform="console",
+            user_id="E001",
+            conversation_id="E001",
+            is_direct=True,
+            text="help",
+            event_id=f"evt-{number}",
+            locale="en",
+        )
+
+    async def scenario() -> None:
+        assert runtime.worker is not None
+        assert (await runtime.sink(numbered(1), TARGET, platform_retries=True)).taken
+        refused = await runtime.sink(numbered(2), TARGET, platform_retries=True)
+        assert (refused.taken, refused.retry_after) == (False, 60)  # 503 + Retry-After: 60
+        busy = await runtime.sink(numbered(3), TARGET, platform_retries=False)
+        assert busy.taken  # acked, and told to come back
+        await asyncio.gather(*runtime.tasks)
+        assert [reply.text for reply in console.replies] == [
+            "I am busy answering many questions right now. Please try again in a minute."
+        ]
+        assert await runtime.worker.drain() == 1  # only the first was written
+        runtime._backlog_read_at = float("-inf")  # the next count sees the drained queue
+        assert (await runtime.sink(numbered(4), TARGET, platform_retries=True)).taken
+
+    asyncio.run(scenario())
+    assert runtime.worker is not None
+    runtime.worker.threads.shutdown()

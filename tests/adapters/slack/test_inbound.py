@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from adapters.base import HttpRequest
+from adapters.base import Admission, HttpRequest
 from adapters.slack import SlackAdapter
 from adapters.slack.inbound import strip_bot_mention
 from handlers.types import Action, Message, Reply
@@ -346,4 +346,23 @@ async def test_undecodable_body_is_refused_not_crashed(fake_slack: FakeSlack) ->
     )
     assert (await adapter.handle_http(request)).status == 401
     assert sink.events == []
+    await adapter.stop()
+
+
+async def test_an_event_the_sink_refuses_is_answered_503_so_slack_retries(
+    fake_slack: FakeSlack,
+) -> None:
+    """Issue 18: nothing is acked that was not stored. Events API callbacks come again when
+    refused; a slash command does not, but it is refused alike when even the spool is full."""
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    sink.admission = Admission(taken=False, retry_after=5)
+    await adapter.start(sink)
+    mention = json.dumps(fixture("app_mention"))
+    command = form(command_body(fake_slack, text="coverage", channel_id="C2147483705"))
+    async with serve(adapter) as url:
+        refused_event = await post(url, mention, signed(mention, JSON))
+        refused_command = await post(url, command, signed(command, FORM))
+    for answer in (refused_event, refused_command):
+        assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+    assert sink.retries == [True, False]  # Events over HTTP are retried, commands never
     await adapter.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import DeliveryError, ReplyTarget
+from adapters.base import Admission, DeliveryError, ReplyTarget
 from adapters.wecom import WeComAdapter
 from bot.handling import new_event
 from handlers.types import Action, Button, Card, Field, Message, Recipient, Reply
@@ -208,3 +208,18 @@ async def test_two_clicks_in_one_second_are_both_handled(
     firsts = [admit(engine, new_event(event, target), now=now) for event, target in sink.events]
     assert firsts == [True, True, False]
     engine.dispose()
+
+
+async def test_a_callback_the_sink_refuses_is_answered_503_so_wecom_calls_again(
+    wecom_adapter: WeComAdapter,
+) -> None:
+    """Issue 18: stored before the 200; with the database down WeCom's own retry brings it."""
+    sink = RecordingSink()
+    sink.admission = Admission(taken=False, retry_after=5)
+    await wecom_adapter.start(sink)
+    message = fixture_xml("text_message", Content="coverage")
+    query, body = encrypted_post(message, timestamp=int(NOW))
+    async with callback_client(wecom_adapter) as client:
+        answer = await client.post(post_url(query), content=body)
+    assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+    assert sink.retries == [True]
