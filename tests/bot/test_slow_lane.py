@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import pytest
 
 from adapters.base import ReplyTarget
-from bot.runtime import HANDLER_THREADS, Runtime
+from bot.handling import HANDLER_THREADS
+from bot.runtime import Runtime
 from bot.slow_lane import SlowLane, completed
 from handlers.types import Message, PendingAttachment, Recipient, Reply
 from storage.db import make_engine, upgrade
@@ -103,12 +104,17 @@ def test_help_is_answered_while_every_chart_is_still_being_drawn(tmp_path: Path)
         )
 
     async def scenario() -> None:
+        assert runtime.worker is not None
+        stop = asyncio.Event()
+        working = asyncio.create_task(runtime.worker.run(stop))
         for event in [*kpi, help_]:
-            runtime.sink(event, target(event))
+            assert (await runtime.sink(event, target(event), platform_retries=True)).taken
         await eventually(lambda: len(receiver.replies) == 1, timeout=60)
         assert [user for user, _ in receiver.replies] == ["U001"]  # help, charts still held
         gate.touch()
-        await asyncio.wait_for(asyncio.gather(*runtime.tasks), timeout=120)
+        await eventually(lambda: len(receiver.replies) == 1 + charts, timeout=120)
+        stop.set()
+        await working
 
     try:
         asyncio.run(scenario())
