@@ -2,7 +2,7 @@
 its unique (platform, event_id) is the dedupe record processed_event was (dropped).
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
