@@ -31,13 +31,17 @@ class BulkInsert:
     (psycopg/_queries.py, MAX_CACHED_STATEMENT_PARAMS), so there one row is one statement.
     """
 
-    def __init__(self, connection: Connection, table: Table, columns: Sequence[str]) -> None:
+    def __init__(
+        self, connection: Connection, table: Table, columns: Sequence[str], *, suffix: str = ""
+    ) -> None:
+        """`suffix` ends each statement: `ON CONFLICT … DO NOTHING`, say."""
         dialect = connection.dialect
         # sqlite3 is "qmark" (`?`); psycopg is "pyformat", which takes plain `%s` too (PEP 249).
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.connection = connection
         self.prefix = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         self.row_marks = f"({', '.join([mark] * len(columns))})"
+        self.suffix = suffix
         self.page = 1
         if dialect.name == "sqlite":
             limit = dialect.insertmanyvalues_max_parameters // len(columns)
@@ -54,7 +58,7 @@ class BulkInsert:
             self.connection.exec_driver_sql(self._sql(len(page)), tuple(chain(*page)))
 
     def _sql(self, rows: int) -> str:
-        return self.prefix + ", ".join([self.row_marks] * rows)
+        return self.prefix + ", ".join([self.row_marks] * rows) + self.suffix
 
 
 def driver_row(

@@ -40,6 +40,7 @@ from storage.imports.cells import (
     text,
 )
 from storage.imports.errors import ImportResult
+from storage.imports.first_pass import USER_ID_COLUMNS, FirstRows
 from storage.imports.table import Column, Items, Progress, Row, Table, open_table
 from storage.imports.user_ids import UserIdClaims
 from storage.models import Employee
@@ -106,8 +107,9 @@ def import_employees(
     row is bad or on a dry run; otherwise all writes go to `session` and the caller commits.
 
     A file is read twice and never held (`StreamedTable`): a first pass notes where each
-    employee id first appears (duplicates, managers); the second converts, checks and writes
-    `_CHUNK` rows at a time, reading only those rows' stored records. Once a row is bad
+    employee id first appears and the user ids that row claims (`FirstRows`: a temporary
+    table, not memory); the second converts, checks and writes `_CHUNK` rows at a time,
+    asking that table and reading the stored records of those rows only. Once a row is bad
     nothing more is written, and what was written is rolled back with the session's
     transaction before the errors are returned.
 
@@ -119,29 +121,28 @@ def import_employees(
     if not dry_run:
         _serialize(session)
     parsers = _parsers(known_accounts)
-    first_row: dict[str, int] = {}
+    with FirstRows(session, parsers["slack_user_id"]) as first_rows:
 
-    claims = UserIdClaims(_EMPLOYEES, first_row, partial=table.partial)
+        def note(row: Row) -> None:
+            employee_id = row.peek("employee_id", parsers["employee_id"])
+            if employee_id is not None:
+                first_rows.note(row, employee_id)
 
-    def note(row: Row) -> None:
-        employee_id = row.peek("employee_id", parsers["employee_id"])
-        if employee_id is not None and employee_id not in first_row:
-            first_row[employee_id] = row.number
-            claims.note(row, employee_id, parsers["slack_user_id"])
-
-    table.scan(note)
-    present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
-    this_month = str(Period.of(today or date.today()))
-    write = _Writer(session, currencies, policies, dry_run=dry_run, this_month=this_month)
-    chunk: list[tuple[Row, dict[str, Any]]] = []
-    for row in table.records(progress):
-        chunk.append(
-            (row, {name: row.get(name, parse) for name, parse in present if row.sent(name)})
-        )
-        if len(chunk) == _CHUNK:
-            _check_and_write(session, table, chunk, first_row, claims, write)
-            chunk = []
-    _check_and_write(session, table, chunk, first_row, claims, write)
+        table.scan(note)
+        first_rows.done([name for name in USER_ID_COLUMNS if table.has(name)])
+        present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
+        this_month = str(Period.of(today or date.today()))
+        write = _Writer(session, currencies, policies, dry_run=dry_run, this_month=this_month)
+        claims = UserIdClaims(_EMPLOYEES, first_rows)
+        chunk: list[tuple[Row, dict[str, Any]]] = []
+        for row in table.records(progress):
+            chunk.append(
+                (row, {name: row.get(name, parse) for name, parse in present if row.sent(name)})
+            )
+            if len(chunk) == _CHUNK:
+                _check_and_write(session, table, chunk, first_rows, claims, write)
+                chunk = []
+        _check_and_write(session, table, chunk, first_rows, claims, write)
     if table.errors:
         if write.wrote:
             session.rollback()
@@ -155,7 +156,7 @@ def _check_and_write(
     session: Session,
     table: Table,
     chunk: list[tuple[Row, dict[str, Any]]],
-    first_row: Mapping[str, int],
+    first_rows: FirstRows,
     claims: UserIdClaims,
     write: _Writer,
 ) -> None:
@@ -164,8 +165,10 @@ def _check_and_write(
     whole-file importer before it: cells, dates, id, required, manager, then user ids."""
     ids = [values["employee_id"] for _, values in chunk if values.get("employee_id")]
     existing = _stored(session, ids)
+    first_row = first_rows.first_rows(ids)
     referenced: set[str] = {m for _, values in chunk if (m := values.get("manager_id"))}
-    elsewhere = _known_ids(session, [m for m in referenced if m not in first_row])
+    in_file = first_rows.first_rows(referenced)
+    managers = in_file.keys() | _known_ids(session, [m for m in referenced if m not in in_file])
     records: dict[str, dict[str, Any]] = {}
     salary_from: dict[str, str] = {}
     checked: list[tuple[Row, str, dict[str, Any]]] = []
@@ -187,7 +190,7 @@ def _check_and_write(
         manager_id: str | None = values.get("manager_id")
         if manager_id and manager_id == employee_id:
             row.error("manager_id", "an employee cannot be their own manager")
-        elif manager_id and manager_id not in first_row and manager_id not in elsewhere:
+        elif manager_id and manager_id not in managers:
             row.error("manager_id", f"unknown manager {manager_id!r}")
         month = values.pop("salary_from", None)
         if month is not None:

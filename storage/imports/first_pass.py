@@ -1,0 +1,137 @@
+"""The first pass of a streamed employees import, kept in the database rather than in memory.
+
+A file's second pass must know, for each row, whether an earlier row has the same employee
+id, whether a manager id is anyone in the file, and which employees of the file claim a
+platform user id. Held in dicts, that index grew with the file (433 MB of peak RSS at a
+million rows, docs/PERFORMANCE.md); here it is a temporary table of the import's own
+connection, in its transaction, asked a chunk of rows at a time, so the import's memory is
+the same at any length (issue 19).
+
+One row per employee id, the first row's: rows are inserted in file order and a later row
+with the same id is dropped by `ON CONFLICT DO NOTHING`, together with its user ids, since
+only the first row of an id is imported. A user id column holds the id the row claims, ''
+when the row sent the column blank, NULL when it did not send it (an API item leaving the
+field out: the stored value stays). SQLite keeps temporary tables in a temporary file
+(https://www.sqlite.org/tempfiles.html, section 2.6) with their own small page cache;
+PostgreSQL in the server's temp buffers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import text as sql
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from core.platforms import PLATFORMS
+from storage.bulk import BulkInsert
+from storage.imports.readers import Cell
+from storage.imports.table import Row
+
+USER_ID_COLUMNS = tuple(spec.user_id_column for spec in PLATFORMS)
+_NAME = "import_first_rows"
+_FIRST_ROWS = Table(
+    _NAME,
+    MetaData(),
+    Column("employee_id", String, primary_key=True),
+    Column("first_row", Integer, nullable=False),
+    *(Column(name, String) for name in USER_ID_COLUMNS),
+    prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
+    postgresql_on_commit="DROP",
+)
+_INSERT_SUFFIX = " ON CONFLICT (employee_id) DO NOTHING"
+_BATCH = 5000
+"""First-pass rows inserted at a time."""
+_TEMP_SCHEMA = {"postgresql": "pg_temp", "sqlite": "temp"}
+"""Where each database keeps temporary tables: a DROP names it, never a stored table."""
+
+
+class FirstRows:
+    """The file's employee ids with their first row number and that row's user ids.
+
+    Use as a context manager: the table is created on entry and dropped on exit (PostgreSQL
+    also drops it at commit; SQLite keeps a temporary table for the connection's life).
+    """
+
+    def __init__(self, session: Session, parse_user_id: Callable[[Cell], str]) -> None:
+        self.session = session
+        self.parse_user_id = parse_user_id
+        self.pending: list[tuple[Any, ...]] = []
+        self.dialect = session.get_bind().dialect.name
+
+    def __enter__(self) -> FirstRows:
+        self._drop()
+        connection = self.session.connection()
+        _FIRST_ROWS.create(connection)
+        self.insert = BulkInsert(
+            connection, _FIRST_ROWS, [c.name for c in _FIRST_ROWS.c], suffix=_INSERT_SUFFIX
+        )
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is None:
+            self._drop()
+            return
+        # The import is failing already (and its transaction with it on PostgreSQL, where the
+        # rollback takes the table along): its own error is the one to report.
+        with contextlib.suppress(SQLAlchemyError):
+            self._drop()
+
+    def _drop(self) -> None:
+        schema = _TEMP_SCHEMA[self.dialect]
+        self.session.execute(sql(f"DROP TABLE IF EXISTS {schema}.{_NAME}"))
+
+    def note(self, row: Row, employee_id: str) -> None:
+        """First pass: a row with a readable employee id."""
+        claims = [
+            (row.peek(column, self.parse_user_id) or "") if row.sent(column) else None
+            for column in USER_ID_COLUMNS
+        ]
+        self.pending.append((employee_id, row.number, *claims))
+        if len(self.pending) == _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.insert(self.pending)
+        self.pending = []
+
+    def done(self, columns: Collection[str]) -> None:
+        """After the first pass: the last rows, then indexes on the user id `columns` sent."""
+        self._flush()
+        for column in columns:
+            self.session.execute(sql(f"CREATE INDEX {_NAME}_{column} ON {_NAME} ({column})"))
+        if self.dialect == "postgresql":
+            # Autovacuum never analyzes a temporary table: without statistics the planner
+            # guesses its size, and may scan it whole for each chunk's look-ups.
+            self.session.execute(sql(f"ANALYZE {_NAME}"))
+
+    def first_rows(self, employee_ids: Collection[str]) -> dict[str, int]:
+        """The first row number of each of these ids that the file holds."""
+        if not employee_ids:
+            return {}
+        query = select(_FIRST_ROWS.c.employee_id, _FIRST_ROWS.c.first_row).where(
+            _FIRST_ROWS.c.employee_id.in_(employee_ids)
+        )
+        return {employee_id: number for employee_id, number in self.session.execute(query)}
+
+    def claimers(self, column: str, user_ids: Collection[str]) -> Iterator[tuple[str, str]]:
+        """(user id, employee id) for each employee of the file that claims one of these ids."""
+        if not user_ids:
+            return iter(())
+        claimed = _FIRST_ROWS.c[column]
+        query = select(claimed, _FIRST_ROWS.c.employee_id).where(claimed.in_(user_ids))
+        return iter(self.session.execute(query).all())
+
+    def overriding(self, column: str, employee_ids: Collection[str]) -> set[str]:
+        """Those of these employees whose `column` the import sets (so a stored value goes)."""
+        if not employee_ids:
+            return set()
+        query = select(_FIRST_ROWS.c.employee_id).where(
+            _FIRST_ROWS.c.employee_id.in_(employee_ids), _FIRST_ROWS.c[column].is_not(None)
+        )
+        return set(self.session.execute(query).scalars())
