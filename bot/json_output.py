@@ -7,6 +7,7 @@ can never drift apart.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -15,11 +16,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core.alert_rules import provisional
 from core.cover import CoverStatus
 from core.money import format_amount
 from core.periods import Period
 from handlers.types import Reply
 from storage.accounts import AccountPolicy
+from storage.coverage import estimated_dates
 from storage.ledger import employee_lines, period_dues
 from storage.models import Alert, ApiToken, AuditEntry, Delivery, Employee, LedgerLine
 from storage.payments import adjustments_by_account_period
@@ -151,6 +154,7 @@ def alerts_json(
                 "recipients": sent_to.get(alert.id, []) if alert.id is not None else [],
                 "acknowledged_by": alert.acknowledged_by,
                 "acknowledged_at": _instant(alert.acknowledged_at),
+                "provisional": provisional(json.loads(alert.details or "{}")),
             }
             for alert in alerts
         ],
@@ -206,8 +210,11 @@ def tokens_json(tokens: Sequence[ApiToken]) -> dict[str, Any]:
     }
 
 
-def coverage_json(employee: Employee, status: CoverStatus, as_of: date) -> dict[str, Any]:
-    """`GET /api/v1/employees/{id}/coverage`: what the `coverage` chat command shows, as data."""
+def coverage_json(
+    employee: Employee, status: CoverStatus, as_of: date, account: AccountPolicy
+) -> dict[str, Any]:
+    """`GET /api/v1/employees/{id}/coverage`: what the `coverage` chat command shows, as data;
+    `provisional` when its next due date or suspension date is an estimate (chat's `≈`)."""
     return {
         "employee_id": employee.employee_id,
         "account": employee.account_id,
@@ -219,4 +226,5 @@ def coverage_json(employee: Employee, status: CoverStatus, as_of: date) -> dict[
         "arrears": [str(period) for period in status.arrears],
         "lapsed": [str(period) for period in status.lapsed],
         "confirmed": status.confirmed,
+        "provisional": any(estimated_dates(account, status)),
     }

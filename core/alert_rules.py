@@ -7,7 +7,7 @@ daily scan updates one alert per condition and a new `stage` is what makes it re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -47,6 +47,15 @@ ESTIMATE = "estimate"
 SUSPENSION_ESTIMATE = "suspension_estimate"
 """Finding detail (value "yes"): the suspension date is counted from a due date that is an
 estimate, where the finding's own due date is another date (an installment's day)."""
+
+
+def provisional(details: Mapping[str, str]) -> bool:
+    """Whether an alert's figures include an estimate (an amount from an unconfirmed or
+    provisional rule, a date from an unpublished holiday calendar): `alerts --json`."""
+    return bool(details.get(ESTIMATE)) or "yes" in (
+        details.get(CALENDAR_ESTIMATE),
+        details.get(SUSPENSION_ESTIMATE),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from core.calendars import is_official
 from core.cover import CoverStatus, cover_status
 from storage.accounts import AccountPolicy
 from storage.ledger import owes_dues
@@ -34,3 +35,18 @@ def employee_cover(
         as_of=as_of,
         due_day=account.settings.due_day,
     )
+
+
+def estimated_dates(account: AccountPolicy, status: CoverStatus) -> tuple[bool, bool]:
+    """Whether the next due date, and the suspension date, rest on a holiday calendar not
+    published yet (core.calendars): the suspension date is counted from the first unpaid
+    period's due date. Chat marks such dates `≈`; JSON says `"provisional"`."""
+    next_due = status.next_due is not None and not is_official(
+        status.next_due, account.policy.due.holiday_rule
+    )
+    suspension = (
+        status.suspension_on is not None
+        and bool(status.arrears)
+        and account.due_date_estimated(status.arrears[0])
+    )
+    return next_due, suspension

@@ -77,6 +77,9 @@ class AlertEntry(_Document):
     group: str | None = None
     inhibited_by: int | None = None
     silenced_until: str | None = None
+    provisional: bool | None = Field(
+        None, description="true when an amount or date shown is an estimate (chat's ≈)"
+    )
 
 
 class AlertsDocument(_Document):
@@ -99,3 +102,6 @@ class CoverageDocument(_Document):
     arrears: list[str]
     lapsed: list[str]
     confirmed: bool = Field(description="false while the suspension rule is an estimate")
+    provisional: bool | None = Field(
+        None, description="true when next_due or suspension_on rests on an unpublished calendar"
+    )

@@ -66,7 +66,7 @@ async def coverage(api: ApiService, request: Request, _: Credential) -> JSONResp
             today = api.context.today()
             accounts = account_policies(session, api.context.policies)
             status = employee_cover(session, employee, accounts, today)
-            return coverage_json(employee, status, today)
+            return coverage_json(employee, status, today, accounts[employee.account_id])
 
     document = await asyncio.to_thread(load)
     if document is None:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from bot.reports.sheets import Column, Kind, Line, Sheet, StreamedSheet
 from core.periods import Period
+from handlers.formatting import approx
 from handlers.i18n import has_key, translate
 from storage.accounts import AccountPolicy
 from storage.ledger import period_dues
@@ -99,12 +100,14 @@ def dues_sheets(
         # Amounts from an unconfirmed or provisional rule are estimates (core.estimates): the
         # account's name says so, the figures stay numbers.
         estimated = account is not None and bool(account.estimates(period))
+        # A due date from a holiday calendar not published yet is an estimate too (≈).
+        calendar = account is not None and account.due_date_estimated(period)
         totals.add(
             [
                 due.account_id,
                 f"≈ {name}" if estimated else name,
                 due.currency,
-                due.due_date.isoformat(),
+                approx(due.due_date.isoformat(), calendar),
                 due.employees,
                 due.employer_total,
                 due.employee_total,

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from core.calendars import is_official
 from core.cover import CoverStatus, continuity
 from handlers.formatting import account_name, approx, card_reply, day, label, money
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, period_arg
 from handlers.types import Field, Reply
 from storage.accounts import AccountPolicy
-from storage.coverage import employee_cover
+from storage.coverage import employee_cover, estimated_dates
 from storage.ledger import employee_lines
 from storage.queries_ledger import latest_due_period, latest_employee_period
 
@@ -79,14 +78,7 @@ class CoverDates:
 
     @classmethod
     def of(cls, request: Request, account: AccountPolicy, status: CoverStatus) -> CoverDates:
-        rule = account.policy.due.holiday_rule
-        next_due = status.next_due is not None and not is_official(status.next_due, rule)
-        # The suspension date is counted from the first unpaid period's due date.
-        suspension = (
-            status.suspension_on is not None
-            and bool(status.arrears)
-            and account.due_date_estimated(status.arrears[0])
-        )
+        next_due, suspension = estimated_dates(account, status)
         notes = [request.t("coverage.calendar_estimate")] if next_due else []
         if suspension:
             notes.append(request.t("coverage.suspension_calendar_estimate"))

@@ -31,6 +31,7 @@ ALERT_KEYS = {
     "recipients",
     "acknowledged_by",
     "acknowledged_at",
+    "provisional",
 }
 
 
@@ -207,6 +208,7 @@ def test_scan_and_alerts_json_have_the_contract_shape(url: str) -> None:
     assert shanghai["days_overdue"] == 4 and shanghai["suspension_on"] == "2026-12-01"
     assert shanghai["recipients"] == ["H001"]  # HR; no finance staff in this company
     assert shanghai["acknowledged_by"] is None and shanghai["employee_id"] is None
+    assert shanghai["provisional"] is False  # confirmed rules, a published 2026 calendar
     listed = json.loads(cli(url, "alerts", "--json").stdout)
     assert listed["at"] == TODAY
     assert {a["id"] for a in listed["alerts"]} == {a["id"] for a in scanned["alerts"]}

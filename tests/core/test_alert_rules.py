@@ -7,12 +7,16 @@ from decimal import Decimal
 import pytest
 
 from core.alert_rules import (
+    CALENDAR_ESTIMATE,
+    ESTIMATE,
     EVALUATED_KINDS,
+    SUSPENSION_ESTIMATE,
     AccountPeriodView,
     BalanceView,
     HireView,
     RuleSettings,
     evaluate,
+    provisional,
 )
 from core.alerts import AlertKind, Finding
 from core.late_fees import Payment, late_fee
@@ -383,3 +387,12 @@ def test_with_a_suspension_rule_the_funding_gap_carries_no_marker() -> None:
     balances = [BalanceView(account_id="beijing", as_of=as_of, balance=D("10"), currency="CNY")]
     [gap] = of_kind(scan(as_of, [standing(as_of)], balances=balances), AlertKind.FUNDING_GAP)
     assert "suspends" not in gap.details
+
+
+def test_an_alert_is_provisional_when_any_figure_is_an_estimate() -> None:
+    """`alerts --json` "provisional": estimated rules or dates from an unpublished calendar."""
+    assert not provisional({})
+    assert not provisional({CALENDAR_ESTIMATE: "no", "suspension_on": "2031-01-30"})
+    assert provisional({ESTIMATE: "medical"})
+    assert provisional({CALENDAR_ESTIMATE: "yes"})
+    assert provisional({SUSPENSION_ESTIMATE: "yes"})

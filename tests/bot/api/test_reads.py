@@ -79,5 +79,6 @@ def test_coverage_of_one_employee(api: Api, db_url: str) -> None:
         "arrears": ["2026-11"],
         "lapsed": [],
         "confirmed": served["confirmed"],
+        "provisional": False,
     }
     assert (missing.status_code, missing.json()["errors"][0]["field"]) == (404, "employee_id")

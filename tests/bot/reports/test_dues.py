@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from bot.reports.dues import dues_sheets
 from bot.reports.sheets import stream_csv, write_xlsx
+from core import calendars
 from core.locales import DEFAULT_LOCALE
 from core.periods import Period
 from core.policy_loader import load_policies
@@ -138,3 +139,16 @@ def test_an_account_on_a_provisional_band_is_marked_as_an_estimate(
     names = {row[0].value: row[1].value for row in accounts.iter_rows(min_row=2)}
     assert str(names["hangzhou"]).startswith("≈ ")
     assert not str(names["beijing"]).startswith("≈")
+
+
+def test_a_due_date_from_an_unpublished_calendar_is_marked(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 5: with the period's holiday notice unknown to the libraries, the
+    mainland accounts' due dates read ≈ (Hong Kong's general holidays are computed by rule)."""
+    seed(engine)
+    monkeypatch.setattr(calendars, "cn_official_years", lambda: frozenset(range(2004, PERIOD.year)))
+    xlsx, _ = _write(engine, PERIOD, tmp_path)
+    accounts = load_workbook(xlsx).worksheets[1]
+    due = {row[0].value: str(row[3].value) for row in accounts.iter_rows(min_row=2)}
+    assert due["beijing"].startswith("≈") and due["beijing"][1:].startswith(str(PERIOD))
