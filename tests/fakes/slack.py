@@ -90,6 +90,9 @@ class FakeSlack:
         """Socket Mode acknowledgements (`{"envelope_id": …}`) as the client sent them."""
         self.users_by_email: dict[str, str] = {}
         """The workspace directory `users.lookupByEmail` answers from (email -> member id)."""
+        self.hung: list[str] = []
+        """response_url ids whose post was held without an answer (`hang_response`)."""
+        self._hang: set[str] = set()
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[_Failure]] = {}
@@ -133,6 +136,12 @@ class FakeSlack:
         failure = _Failure(status=status, error=error or f"http_{status}", retry_after=retry_after)
         with self._lock:
             self._failures.setdefault(method, deque()).append(failure)
+
+    def hang_response(self, name: str) -> None:
+        """The next post to response_url `name` gets no answer until the fake stops (a sender
+        killed mid-answer); it is recorded in `hung`, not in `responses`."""
+        with self._lock:
+            self._hang.add(name)
 
     def wait_socket_open(self, timeout: float = 5.0) -> bool:
         return self._socket_open.wait(timeout)
@@ -301,6 +310,14 @@ class FakeSlack:
         return {}
 
     async def _response_url(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        with self._lock:
+            hang = name in self._hang
+            self._hang.discard(name)
+            if hang:
+                self.hung.append(name)
+        if hang:
+            await asyncio.Event().wait()  # until the server stops and cancels this request
         with self._lock:
             name = request.path_params["name"]
             self.responses.append((name, json.loads(await request.body())))
