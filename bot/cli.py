@@ -26,11 +26,12 @@ from bot.cli_backup import backup as backup_command
 from bot.cli_common import (
     CliError,
     Options,
-    cli_user,
+    cli_actor,
     options,
     parse_date,
     print_json,
     progress_bar,
+    record_cli_views,
     reported,
 )
 from bot.cli_doctor import doctor as doctor_command
@@ -116,7 +117,7 @@ def dues(
     except ValueError as exc:
         raise CliError(f"--period: {exc}") from None
     context = options(ctx).app()
-    actor = f"cli:{cli_user()}"
+    actor = cli_actor()
     if void:
         with session_scope(context.engine) as session:
             try:
@@ -150,6 +151,8 @@ def dues(
         # 50,000-employee run held 600 MB building the per-employee part it did not print).
         if as_json:
             document = dues_json(session, month, accounts)
+            employees = [row["employee_id"] for row in document["employees"]]
+            record_cli_views(session, context, employees, f"dues --json {month}")
         else:
             summary = dues_accounts_json(session, month, accounts)
     if as_json:
@@ -196,6 +199,8 @@ def ask(
         event_id=f"cli-{uuid.uuid4().hex}",
     )
     reply = handle(context, message)
+    with session_scope(context.engine) as session:  # the operator sees what they would see
+        record_cli_views(session, context, [as_employee], "ask --as")
     if as_json:
         print_json(reply_json(reply))
     else:
@@ -222,6 +227,8 @@ def alerts(ctx: typer.Context, as_json: Json = False) -> None:
     with session_scope(context.engine) as session:
         accounts = account_policies(session, context.policies)
         document = alerts_json(session, context.today(), visible_alerts(session), accounts)
+        employees = [alert["employee_id"] for alert in document["alerts"]]
+        record_cli_views(session, context, employees, "alerts")
     if as_json:
         print_json(document)
     else:
@@ -272,6 +279,9 @@ def scan(
             session.rollback()
         else:
             session.commit()
+    with session_scope(context.engine) as session:
+        employees = [alert["employee_id"] for alert in document["alerts"]]
+        record_cli_views(session, context, employees, "scan")
     if as_json:
         print_json(document)
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -22,11 +22,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from bot.app import AppError, database_error, fixed_clock, open_app, shifted_clock
 from bot.config import ConfigError, Settings, load_settings
 from core.policy_loader import PolicyError
 from handlers.context import AppContext, utc_now
+from storage.audit import record_views
 from storage.db import DatabaseUrlError
 from storage.imports import ImportFileError
 from storage.sealing import DataKeyError
@@ -81,6 +83,20 @@ def cli_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (some containers)
         return "unknown"
+
+
+def cli_actor() -> str:
+    """The audit log's actor of a CLI command: `cli:` and the operating-system user."""
+    return f"cli:{cli_user()}"
+
+
+def record_cli_views(
+    session: Session, context: AppContext, subjects: Iterable[str | None], command: str
+) -> None:
+    """The people a command's output shows, as views by whoever runs it (storage.audit.VIEW)."""
+    record_views(
+        session, at=context.now(), actor=cli_actor(), subjects=subjects, detail=command, via="cli"
+    )
 
 
 def options(ctx: typer.Context) -> Options:

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import CliError, cli_user, options, progress_bar, reported
+from bot.cli_common import CliError, cli_actor, options, progress_bar, reported
 from storage.db import session_scope
 from storage.rekey import left_to_reseal, rotate
 from storage.sealing import DATA_KEY_VARIABLE, new_key
@@ -61,7 +61,7 @@ def rotate_key(
         done = rotate(
             context.engine,
             keys,
-            actor=f"cli:{cli_user()}",
+            actor=cli_actor(),
             via="cli",
             now=context.now,
             chunk=chunk,

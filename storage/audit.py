@@ -8,7 +8,7 @@ trail (`alert_event`); this log is about people's data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, or_
@@ -17,7 +17,14 @@ from sqlmodel import Session, col, select
 from storage.models import AuditEntry
 
 VIEW = "view"
-"""The action of an access to someone's personal data; every other action is a change."""
+"""The action of an access to someone's personal data; every other action is a change.
+
+What counts (docs/SECURITY.md, "Access log"): an answer, document or file that shows a named
+person's cover status, contribution base, contributions or id number to someone else: chat
+`who` and `alerts` (an employee's enrolment alert), the CLI's `ask --as`, `alerts`,
+`dues --json` and `report dues`, the API's GETs of dues, alerts and coverage. One's own
+answers, account and department totals and pushed notifications (their deliveries are in
+the alert's own trail, `alert_event`) are not views."""
 
 
 def record_audit(
@@ -66,6 +73,22 @@ def record_audits(
                 for subject in subjects
             ],
         )  # fmt: skip
+
+
+def record_views(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    subjects: Iterable[str | None],
+    detail: str,
+    via: str,
+) -> int:
+    """One `view` entry per person shown to `actor` (each once, in the order first shown;
+    the actor's own data is no view); how many. `detail` names the command, never data."""
+    others = [s for s in dict.fromkeys(subjects) if s is not None and s != actor]
+    record_audits(session, at=at, actor=actor, action=VIEW, subjects=others, detail=detail, via=via)
+    return len(others)
 
 
 def audit_entries(

@@ -119,6 +119,17 @@ def report_lines(session: Session, period: Period) -> Iterator[ReportLine]:
     yield from session.connection().execute(query)
 
 
+def ledger_employees(session: Session, period: Period) -> list[str]:
+    """Everyone with a ledger line in the period (the people a ledger report shows)."""
+    query = (
+        select(col(LedgerLine.employee_id))
+        .where(col(LedgerLine.period) == str(period))
+        .distinct()
+        .order_by(col(LedgerLine.employee_id))
+    )
+    return list(session.exec(query).all())
+
+
 class Subtotal(NamedTuple):
     employer: Decimal
     employee: Decimal

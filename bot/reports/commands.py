@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import CliError, options, progress_bar, reported
+from bot.cli_common import CliError, options, progress_bar, record_cli_views, reported
 from bot.reports.dues import NoDuesError, dues_sheets
 from bot.reports.kpi import TREND_MONTHS, kpi_json, kpi_sheets
 from bot.reports.sheets import save_csv, stream_csv, write_csv, write_table, write_xlsx
@@ -27,6 +27,7 @@ from handlers.kpi_view import CHART_MONTHS
 from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.kpi_report import gather
+from storage.queries_ledger import ledger_employees
 
 report_app = typer.Typer(help="Spreadsheets for finance and HR.", rich_markup_mode=None)
 KPI_FORMATS = ("table", "json", "csv", "xlsx", "png")
@@ -175,5 +176,6 @@ def dues(
                     write_xlsx(sheets, target)
                 else:
                     stream_csv(sheets[:1], target)
+        record_cli_views(session, context, ledger_employees(session, month), f"report dues {month}")
     for target in targets.values():
         typer.echo(f"report dues {month}: wrote {target}")

@@ -39,6 +39,7 @@ from storage.alerts import (
     may_act,
     snooze,
 )
+from storage.audit import record_views
 from storage.employees import COMPANY_ROLES, get_employee
 from storage.models import Alert
 
@@ -144,6 +145,14 @@ def alerts(request: Request) -> Reply:
     pages = -(-len(found) // PAGE_SIZE)
     page = _page_arg(request, pages)
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    record_views(
+        request.session,
+        at=request.app.now(),
+        actor=request.employee.employee_id,
+        subjects=[alert.employee_id for alert in shown],
+        detail="alerts",
+        via=request.event.platform,
+    )
     fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in shown]
     buttons: list[Button] = []
     owners = request.app.account_owners

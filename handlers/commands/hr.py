@@ -18,7 +18,7 @@ from handlers.formatting import account_name, card_reply, days_words, label, mon
 from handlers.masking import mask_amount, mask_id_number, may_reveal
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Field, Reply
-from storage.audit import VIEW, record_audit
+from storage.audit import record_views
 from storage.coverage import employee_cover
 from storage.employees import get_employee
 from storage.models import Employee
@@ -201,12 +201,11 @@ def who(request: Request) -> Reply:
                     label=request.t("coverage.id_number"), value=mask_id_number(employee.id_number)
                 )
             )
-    record_audit(
+    record_views(
         request.session,
         at=request.app.now(),
         actor=viewer.employee_id,
-        action=VIEW,
-        subject=employee.employee_id,
+        subjects=[employee.employee_id],
         detail="who" if full else "who (manager view)",
         via=request.event.platform,
     )

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.cli_common import cli_user
 from storage.audit import record_audit
 from storage.db import make_engine, session_scope
 from tests.support.cli import cli, company
@@ -68,3 +69,32 @@ def test_audit_refuses_a_bad_date(sqlite_url: str, tmp_path: Path) -> None:
     result = cli(sqlite_url, "audit", "--since", "12/01")
     assert result.exit_code == 1
     assert "--since: not a date" in result.output
+
+
+def test_cli_outputs_that_show_people_are_views_by_the_operator(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """`ask --as`, `dues --json`, `report dues` and `alerts` show someone's data to whoever runs
+    them (`cli:<os user>`); the dues summary shows account totals only, no view."""
+    company(sqlite_url, tmp_path)
+    assert cli(sqlite_url, "dues", "--period", "2026-11").exit_code == 0
+    assert cli(sqlite_url, "ask", "--as", "E001", "coverage").exit_code == 0
+    assert cli(sqlite_url, "dues", "--period", "2026-11", "--json").exit_code == 0
+    out = tmp_path / "ledger.csv"
+    assert (
+        cli(sqlite_url, "report", "dues", "--period", "2026-11", "--out", str(out)).exit_code == 0
+    )
+    assert cli(sqlite_url, "alerts").exit_code == 0
+    entries = json.loads(cli(sqlite_url, "audit", "--json").stdout)["entries"]
+    views = [(e["subject"], e["detail"]) for e in entries if e["action"] == "view"]
+    everyone = ["E001", "E002", "E003", "H001", "M001"]
+    assert views == [
+        ("E001", "ask --as"),
+        *[(who, "dues --json 2026-11") for who in everyone],
+        *[(who, "report dues 2026-11") for who in everyone],
+    ]
+    actors = {e["actor"] for e in entries if e["action"] == "view"}
+    assert actors == {f"cli:{cli_user()}"}
+    assert all(e["via"] == "cli" for e in entries if e["action"] == "view")
+    by_subject = cli(sqlite_url, "audit", "--employee", "E002")
+    assert by_subject.stdout.count(" view E002 (cli): ") == 2

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage.audit import VIEW, audit_entries, record_audit, record_audits
+from storage.audit import VIEW, audit_entries, record_audit, record_audits, record_views
 from storage.db import session_scope
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -58,3 +58,15 @@ def test_one_change_to_many_people_is_one_entry_each(engine: Engine) -> None:
         ]
     with session_scope(engine) as session, pytest.raises(ValueError, match="actor"):
         record_audits(session, at=T0, actor="", action="employees.write", subjects=["E1"])
+
+
+def test_views_name_each_other_person_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        shown = ["E2", None, "H001", "E1", "E2"]
+        count = record_views(session, at=T0, actor="H001", subjects=shown, detail="alerts", via="x")
+    assert count == 2
+    with session_scope(engine) as session:
+        assert [(e.action, e.subject, e.detail) for e in audit_entries(session)] == [
+            (VIEW, "E2", "alerts"),
+            (VIEW, "E1", "alerts"),
+        ]

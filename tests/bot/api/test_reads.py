@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from bot.api.documents import AlertsDocument, CoverageDocument, DuesDocument
+from storage.audit import audit_entries
+from storage.db import make_engine, session_scope
 from tests.support.api import Api, company_items
 from tests.support.cli import cli
 
@@ -82,3 +84,21 @@ def test_coverage_of_one_employee(api: Api, db_url: str) -> None:
         "provisional": False,
     }
     assert (missing.status_code, missing.json()["errors"][0]["field"]) == (404, "employee_id")
+
+
+def test_every_read_of_peoples_data_is_in_the_access_log(api: Api, db_url: str) -> None:
+    """Dues show each employee's base, coverage one person's cover: views by the token."""
+    _company(api, db_url)
+    _get(api, "/api/v1/dues?period=2026-11")
+    _get(api, "/api/v1/employees/E002/coverage")
+    api.client.get("/api/v1/employees/E999/coverage", headers=api.headers("read"))
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        views = [(e.actor, e.subject, e.detail, e.via) for e in audit_entries(session, since=None)]
+    engine.dispose()
+    views = [view for view in views if view[2].startswith("GET")]
+    everyone = ["E001", "E002", "E003", "H001", "M001"]
+    assert sorted(views) == sorted(
+        [("dashboard", who, "GET dues 2026-11", "api") for who in everyone]
+        + [("dashboard", "E002", "GET coverage", "api")]
+    )

@@ -17,6 +17,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle
 from handlers.types import Action
+from storage.audit import VIEW, audit_entries
 from storage.db import session_scope
 from storage.models import Alert, AlertEvent, Delivery, Installment
 from storage.outbox import AlertPayload, NewDelivery, enqueue, mark_sent
@@ -102,6 +103,22 @@ def test_manager_sees_the_alerts_of_their_department(ask: Ask, alerts: dict[str,
         ("ack", str(enrol)),
         ("snooze", f"{enrol}:4h"),
     ]
+
+
+def test_listing_someones_enrolment_alert_is_an_access_log_entry(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    """E007's alert says they are not insured yet: a look at E007's cover (storage.audit.VIEW);
+    the account alerts beside it name nobody."""
+    ask("E002", "告警")
+    ask("E003", "alerts", locale="en")
+    with session_scope(app.engine) as session:
+        views = [
+            (e.actor, e.subject, e.detail, e.via)
+            for e in audit_entries(session)
+            if e.action == VIEW
+        ]
+    assert views == [("E002", "E007", "alerts", "console"), ("E003", "E007", "alerts", "console")]
 
 
 def test_hr_sees_every_alert_in_english(ask: Ask, alerts: dict[str, int]) -> None:
