@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from core.alert_rules import RuleSettings
 from core.calendars import cn_official_years
+from core.locales import ZH_CN
 from core.money import display_amount
 from core.periods import Period
 from core.policy_loader import load_policies
@@ -199,7 +200,7 @@ def test_a_reminder_marks_amounts_from_a_provisional_rule(engine: Engine) -> Non
     with session_scope(engine) as session:
         schemes = account_policies(session, POLICIES)["hangzhou"].estimates(OCT)
         assert schemes
-        for locale in ("en", "zh-CN"):
+        for locale in ("en", ZH_CN):
             reply = render_alert(session, part, locale=locale)
             figures = ", ".join(
                 f"hangzhou {translate(locale, f'scheme.{e.scheme}')}" for e in schemes
