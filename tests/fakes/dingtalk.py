@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+from tests.fakes.loopback import LoopbackServer
 
 BOT_TOPIC = "/v1.0/im/bot/messages/get"
 CARD_TOPIC = "/v1.0/card/instances/callback"
@@ -81,9 +82,7 @@ class FakeDingTalk:
         self._ws_loop = asyncio.new_event_loop()
         self._ws_stop: asyncio.Future[None] | None = None
         self._ws_ready = threading.Event()
-        self._http = uvicorn.Server(
-            uvicorn.Config(self._app(), log_level="warning", lifespan="off")
-        )
+        self._http = LoopbackServer(self._app())
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
@@ -105,7 +104,7 @@ class FakeDingTalk:
             time.sleep(0.01)
 
     def stop(self) -> None:
-        self._http.should_exit = True
+        self._http.stop()
         self._http_thread.join(5)
         self._sock.close()
         if self._ws_stop is not None:

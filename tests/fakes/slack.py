@@ -24,14 +24,13 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.fakes.loopback import wait_started
+from tests.fakes.loopback import LoopbackServer, wait_started
 
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "B0001"
@@ -108,11 +107,7 @@ class FakeSlack:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self.port = int(self._sock.getsockname()[1])
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self._asgi(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-            )
-        )
+        self._server = LoopbackServer(self._asgi(), timeout_graceful_shutdown=1)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     # -- test controls ---------------------------------------------------------------------
@@ -185,7 +180,7 @@ class FakeSlack:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(_START_TIMEOUT)
         self._sock.close()
 

@@ -22,13 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fakes.loopback import wait_started
+from tests.fakes.loopback import LoopbackServer, wait_started
 
 PER_MEMBER_LIMITS = ((30, 60.0), (1000, 3600.0))
 RESPONSE_CODE_SECONDS = 72 * 3600
@@ -241,8 +240,7 @@ class FakeWeCom:
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Run an ASGI app with uvicorn on 127.0.0.1:<free port>; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    server = LoopbackServer(app, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_started(server, thread, "uvicorn")
@@ -250,7 +248,7 @@ def serve(app: Any) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(timeout=10)
 
 

@@ -14,7 +14,6 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 
 from bot.api import api_mount
@@ -24,7 +23,7 @@ from bot.app import fixed_clock, import_targets, open_app
 from bot.config import load_settings
 from storage.api_tokens import SCOPES, create_token, revoke_token
 from storage.db import session_scope
-from tests.fakes.loopback import wait_started
+from tests.fakes.loopback import LoopbackServer, wait_started
 from tests.support.cli import EMPLOYEES
 
 TODAY = date(2026, 11, 20)
@@ -83,13 +82,13 @@ def serving(app: Starlette) -> Iterator[str]:
     """`app` on http://127.0.0.1:<random port> until the block ends."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = LoopbackServer(app)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
     try:
         wait_started(server, thread, "API")
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(10)
         sock.close()

@@ -9,12 +9,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-import uvicorn
 from starlette.applications import Starlette
 
 from adapters.base import TAKEN, Admission, HttpRoute, ReplyTarget
 from bot.runtime import asgi_route
 from handlers.types import Action, Message
+from tests.fakes.loopback import LoopbackServer
 
 Forward = Callable[..., Awaitable[Admission]]
 
@@ -59,12 +59,12 @@ async def served(routes: Sequence[HttpRoute]) -> AsyncIterator[str]:
     app = Starlette(routes=[asgi_route(route) for route in routes])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = LoopbackServer(app)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await eventually(lambda: server.started or task.done())
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        server.should_exit = True
+        server.stop()
         await task
         sock.close()

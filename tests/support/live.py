@@ -15,12 +15,11 @@ from collections.abc import Mapping
 from types import TracebackType
 
 import httpx
-import uvicorn
 
 from adapters.base import Adapter
 from bot.runtime import Runtime
 from handlers.context import AppContext
-from tests.fakes.loopback import wait_started
+from tests.fakes.loopback import LoopbackServer, wait_started
 
 START_TIMEOUT = 10.0
 
@@ -42,15 +41,8 @@ class LiveRuntime:
             app, adapters, host="127.0.0.1", port=self.port, poll_seconds=poll_seconds, jobs={}
         )
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.runtime.asgi(),
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                lifespan="off",
-                timeout_graceful_shutdown=1,
-            )
+        self._server = LoopbackServer(
+            self.runtime.asgi(), host="127.0.0.1", port=self.port, timeout_graceful_shutdown=1
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
@@ -84,5 +76,5 @@ class LiveRuntime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(30)
