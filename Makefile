@@ -20,9 +20,13 @@ test: $(STAMP)
 	$(VENV)/bin/mypy $(TYPED)
 	$(VENV)/bin/pytest -q
 
-# Day-to-day lane: no process-starting tests, no PostgreSQL rows (`make test` runs everything).
+# Day-to-day lane: no process-starting tests, no PostgreSQL rows (`make test` runs everything),
+# spread over WORKERS processes (pytest-xdist; `make test-fast WORKERS=0` runs in one). Python
+# may write bytecode here even where the shell says not to: every worker imports and
+# assert-rewrites ~250 modules, seconds of CPU per run when nothing is cached.
+WORKERS ?= auto
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slow and not postgres"
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(WORKERS) -m "not slow and not postgres"
 
 demo: $(STAMP)
 	rm -f demo.db demo.db-wal demo.db-shm

@@ -26,6 +26,15 @@ if TYPE_CHECKING:  # the fakes import the platform SDKs; only tests that use the
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for `pg_url` needs the server whether or not it says so: it gets the
+    `postgres` marker before `-m` selects, so the fast lane never creates a database."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def pg_reason() -> str | None:
     return postgres_available()
