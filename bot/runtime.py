@@ -219,6 +219,8 @@ class Runtime:
         item = new_event(event, reply_to)
         now = self.app.clock()
         try:
+            if self.spool.pending():  # what waited in the spool goes first: a user's order holds
+                await asyncio.to_thread(self.spool.replay, self._admit_spooled)
             new = await asyncio.to_thread(inbound.admit, self.app.engine, item, now=now)
         except SQLAlchemyError as exc:
             return await self._keep_locally(item, now, platform_retries, exc)

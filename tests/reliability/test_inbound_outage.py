@@ -141,3 +141,55 @@ def test_past_max_backlog_a_retrying_platform_gets_503_and_the_others_a_busy_ans
     asyncio.run(scenario())
     assert runtime.worker is not None
     runtime.worker.threads.shutdown()
+
+
+def test_after_an_outage_the_spooled_events_are_written_before_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One user's order holds across an outage: an event arriving once the database is back
+    is written after what waited in the spool, not before the replay gets to it."""
+    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
+    upgrade(engine)
+    seed(engine)
+    console = RecordingConsole()
+    runtime = Runtime(
+        make_app(engine),
+        {"console": console},  # type: ignore[dict-item]
+        host="127.0.0.1",
+        port=0,
+        poll_seconds=1,
+        jobs={},
+        spool=Spool(tmp_path / "spool.jsonl", 64 * 1024),
+    )
+    real = inbound.admit
+    down = {"yes": True}
+
+    def flaky(*args: object, **kwargs: object) -> bool:
+        if down["yes"]:
+            raise OperationalError("INSERT", {}, Exception("database is gone"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbound, "admit", flaky)
+    texts = ["help", "我的医保", "help"]
+
+    async def scenario() -> None:
+        assert runtime.worker is not None
+        for number, text in enumerate(texts):
+            if number == 2:
+                down["yes"] = False  # back, and the replay task has not run yet
+            event = Message(
+                platform="console",
+                user_id="E001",
+                conversation_id="E001",
+                is_direct=True,
+                text=text,
+                event_id=f"evt-{number}",
+            )
+            assert (await runtime.sink(event, TARGET, platform_retries=False)).taken
+        assert await runtime.worker.drain() == 3
+
+    asyncio.run(scenario())
+    assert runtime.worker is not None
+    runtime.worker.threads.shutdown()
+    cover = [reply.text.startswith("我的医保\n") for reply in console.replies]
+    assert cover == [False, True, False], "answered in the order they were sent"
