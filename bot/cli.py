@@ -159,21 +159,32 @@ def dues(
         print_json(document)
         return
     typer.echo(f"dues {month}: {run.employees} employees")
+    any_rules = any_calendar = False
     for row in summary:
-        estimate = "≈" if row["provisional"] else " "
+        # `provisional` joins two reasons; the text marks each figure by its own.
+        account = accounts.get(row["account"])
+        rules = account is not None and bool(account.estimates(month))
+        calendar = account is not None and account.due_date_estimated(month)
+        any_rules, any_calendar = any_rules or rules, any_calendar or calendar
+        due = ("≈" if calendar else "") + row["due_date"]
         typer.echo(
-            f"  {row['account']:<10} {row['currency']}  due {row['due_date']}  "
+            f"  {row['account']:<10} {row['currency']}  due {due}  "
             f"{row['employees']:>5} employees  employer {row['employer_total']}  "
-            f"employee {row['employee_total']}  total {estimate}{row['total']}"
+            f"employee {row['employee_total']}  total {'≈' if rules else ' '}{row['total']}"
         )
         for change in row["adjustments"]:
             typer.echo(
                 f"  {'':<10}   adjustment {change['amount']} due {change['due_date']} "
                 f"(computed {change['computed_on']})"
             )
-    if any(row["provisional"] for row in summary):
+    if any_rules:
         typer.echo(
             "≈ estimate: a rule behind it is unconfirmed or provisional (coverwatch policy check)"
+        )
+    if any_calendar:
+        typer.echo(
+            "≈ due date: that year's holiday calendar is not published yet, so weekends only "
+            "(coverwatch policy check)"
         )
 
 

@@ -7,7 +7,7 @@ Retry-After) still shows the alert's current figures — and a resolved alert is
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -43,44 +43,62 @@ def _name(session: Session, employee_id: str | None) -> str:
     return f"{person.name} ({employee_id})" if person is not None else employee_id
 
 
+@dataclass(frozen=True)
+class Estimates:
+    """Which of an alert's figures are estimates (≈), from its finding details."""
+
+    amounts: bool
+    """The amounts rest on an unconfirmed or provisional rule (core.estimates)."""
+    due_date: bool
+    """The due date rests on a holiday calendar not published yet."""
+    suspension: bool
+    """The suspension date is counted from such a due date."""
+
+    @classmethod
+    def of(cls, alert: Alert) -> Estimates:
+        details: dict[str, str] = json.loads(alert.details or "{}")
+        due_date = details.get(CALENDAR_ESTIMATE) == "yes"
+        return cls(
+            amounts=bool(details.get(ESTIMATE)),
+            due_date=due_date,
+            suspension=alert.suspension_on is not None
+            and (due_date or details.get(SUSPENSION_ESTIMATE) == "yes"),
+        )
+
+
+def alert_estimate_figures(locale: str, alert: Alert) -> list[str]:
+    """What the `dues.estimate` footnote names for this alert (empty: nothing estimated)."""
+    details: dict[str, str] = json.loads(alert.details or "{}")
+    marks, account = Estimates.of(alert), alert.account_id or "-"
+    figures = []
+    for scheme in details.get(ESTIMATE, "").split(",") if marks.amounts else ():
+        key = f"scheme.{scheme}"
+        figures.append(f"{account} {translate(locale, key) if has_key(key) else scheme}")
+    if marks.due_date:
+        figures.append(translate(locale, "dues.calendar_estimate", account=account))
+    if marks.suspension:
+        figures.append(translate(locale, "dues.suspension_estimate", account=account))
+    return figures
+
+
 def _facts(session: Session, alert: Alert) -> dict[str, object]:
     details: dict[str, str] = json.loads(alert.details or "{}")
-    calendar, rules = details.get(CALENDAR_ESTIMATE) == "yes", bool(details.get(ESTIMATE))
+    marks = Estimates.of(alert)
     return {
         **details,
         "id": alert.id,
         "account": alert.account_id or "-",
         "period": alert.period or "-",
-        "due_date": approx(alert.due_date.isoformat() if alert.due_date else "-", calendar),
-        "principal": approx(_money(session, alert, alert.principal), rules),
-        "late_fee": approx(_money(session, alert, alert.late_fee), rules),
+        "due_date": approx(alert.due_date.isoformat() if alert.due_date else "-", marks.due_date),
+        "principal": approx(_money(session, alert, alert.principal), marks.amounts),
+        "late_fee": approx(_money(session, alert, alert.late_fee), marks.amounts),
         "days": alert.days_overdue or 0,
-        # Counted from the due date: an estimate when that date is (see _estimate_note).
         "suspension_on": approx(
-            alert.suspension_on.isoformat() if alert.suspension_on else "-",
-            _suspension_estimated(details),
+            alert.suspension_on.isoformat() if alert.suspension_on else "-", marks.suspension
         ),
         "employee": _name(session, alert.employee_id),
         "department": alert.department or "-",
     }
-
-
-def _suspension_estimated(details: Mapping[str, object]) -> bool:
-    return details.get(CALENDAR_ESTIMATE) == "yes" or details.get(SUSPENSION_ESTIMATE) == "yes"
-
-
-def _estimate_note(locale: str, alert: Alert, facts: dict[str, object]) -> str | None:
-    """The `dues` footnote (≈ estimate: ...) for the figures of this alert that are estimates."""
-    account = alert.account_id or "-"
-    figures = []
-    for scheme in str(facts.get(ESTIMATE) or "").split(",") if facts.get(ESTIMATE) else ():
-        key = f"scheme.{scheme}"
-        figures.append(f"{account} {translate(locale, key) if has_key(key) else scheme}")
-    if facts.get(CALENDAR_ESTIMATE) == "yes":
-        figures.append(translate(locale, "dues.calendar_estimate", account=account))
-    if alert.suspension_on is not None and _suspension_estimated(facts):
-        figures.append(translate(locale, "dues.suspension_estimate", account=account))
-    return translate(locale, "dues.estimate", figures=", ".join(figures)) if figures else None
 
 
 def kpi_shortfalls(locale: str, alert: Alert) -> list[str]:
@@ -138,8 +156,8 @@ def render_alert(
         consequence += "_no_suspension"
         action += "_no_suspension" if kind is AlertKind.OVERDUE else ""
     body = [title, *kpi_shortfalls(locale, alert), t(consequence), t(action)]
-    if (note := _estimate_note(locale, alert, facts)) is not None:
-        body.append(note)
+    if figures := alert_estimate_figures(locale, alert):
+        body.append(translate(locale, "dues.estimate", figures=", ".join(figures)))
     fields = [Field(label=t("notice.field.id"), value=str(alert.id))]
     if alert.account_id:
         fields.append(

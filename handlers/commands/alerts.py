@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from core.alerts import AlertKind
 from core.escalation import parse_duration
 from core.installments import PlanError
 from core.periods import Period
 from handlers.alert_actions import DEFAULT_SNOOZE, alert_buttons, parse_alert_id
-from handlers.alert_render import card_updates, kpi_shortfalls
+from handlers.alert_render import (
+    Estimates,
+    alert_estimate_figures,
+    card_updates,
+    kpi_shortfalls,
+)
 from handlers.formatting import (
     account_name,
     approx,
@@ -95,20 +99,28 @@ def _deadline(request: Request, alert: Alert) -> str | None:
     deadline = alert.suspension_on if suspension else alert.due_date
     if deadline is None:
         return None
+    marks = Estimates.of(alert)
+    estimated = marks.suspension if suspension else marks.due_date
     what = label(request, "deadline_word", alert.kind)
     if what == alert.kind:
         what = request.t("deadline_word.default")
     days = (deadline - request.today).days
     passed = suspension and days < 0  # a suspension day behind us is not "overdue"
     left = request.t("format.days_ago", days=-days) if passed else days_words(request, days)
-    return request.t("alerts.deadline", what=what, date=deadline.isoformat(), left=left)
+    return request.t(
+        "alerts.deadline", what=what, date=approx(deadline.isoformat(), estimated), left=left
+    )
 
 
 def _figures(request: Request, alert: Alert) -> str | None:
     account = request.accounts.get(alert.account_id or "")
     if alert.principal is None or account is None:
         return None
-    amount = partial(money, currency=account.currency, decimals=account.policy.decimals)
+    rules = Estimates.of(alert).amounts
+
+    def amount(value: Decimal) -> str:
+        return approx(money(value, account.currency, account.policy.decimals), rules)
+
     if alert.kind == AlertKind.FUNDING_GAP:  # money still to find, not money owed
         return request.t("alerts.shortfall", amount=amount(alert.principal))
     if alert.late_fee:
@@ -163,7 +175,8 @@ def alerts(request: Request) -> Reply:
     title = request.t("alerts.title", count=open_count)
     if open_count < len(found):
         title = request.t("alerts.title_acked", count=open_count, acked=len(found) - open_count)
-    notes = []
+    figures = [f for alert in shown for f in alert_estimate_figures(request.locale, alert)]
+    notes = estimate_notes(request, figures)
     if pages > 1:
         title = request.t("alerts.title_paged", count=open_count, page=page, pages=pages)
         if page < pages:

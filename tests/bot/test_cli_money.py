@@ -116,6 +116,11 @@ def test_a_due_date_in_a_year_without_a_published_calendar_is_flagged(url: str) 
     assert flags["beijing"] is True
     text = cli(url, "ask", "--as", "H001", "dues 2031-09").stdout
     assert "≈2031-09-15" in text and "截止日（当年放假安排未发布" in text
+    # The text summary marks the date (not the total: Beijing's rates are confirmed).
+    summary = cli(url, "dues", "--period", "2031-09", "--force").stdout
+    [beijing] = [line for line in summary.splitlines() if line.strip().startswith("beijing")]
+    assert "due ≈2031-09-15" in beijing and "total ≈" not in beijing
+    assert "holiday calendar" in summary and "a rule behind it" not in summary
 
 
 def test_coverage_flags_a_next_due_date_from_an_unpublished_calendar(url: str) -> None:

@@ -417,3 +417,30 @@ def test_only_the_acknowledging_click_rewrites_cards(
     assert click(owned, "E003", ACK, str(alert_id)).updates == ()  # someone else, too late
     assert click(owned, "E002", SNOOZE, f"{alert_id}:4h").updates == ()
     assert [u.message_ref for u in click(owned, "E002", ACK, str(alert_id)).updates] == ["C0HR:1.5"]
+
+
+def test_the_list_marks_estimated_figures_and_names_them(app: AppContext, ask: Ask) -> None:
+    """Issue 13 items 5, 7: an alert whose amounts rest on a provisional rule and whose dates
+    on an unpublished holiday calendar reads ≈ in `alerts` too, with the footnote."""
+    details = '{"estimate": "medical", "calendar_estimate": "yes"}'
+    add_alert(
+        app.engine,
+        "suspension_imminent",
+        "suspension:beijing:2025-06",
+        account_id="beijing",
+        period="2025-06",
+        due_date=date(2025, 6, 16),
+        principal=Decimal("20099.00"),
+        suspension_on=date(2025, 7, 1),
+        details=details,
+    )
+    text = ask("E004", "alerts", locale="en").text
+    assert "≈¥20,099.00" in text and "≈2025-07-01" in text
+    figures = ", ".join(
+        [
+            f"beijing {translate('en', 'scheme.medical')}",
+            translate("en", "dues.calendar_estimate", account="beijing"),
+            translate("en", "dues.suspension_estimate", account="beijing"),
+        ]
+    )
+    assert translate("en", "dues.estimate", figures=figures) in text
