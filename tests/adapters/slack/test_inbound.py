@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,7 +13,10 @@ import pytest
 from adapters.base import Admission, HttpRequest
 from adapters.slack import SlackAdapter
 from adapters.slack.inbound import strip_bot_mention
+from bot.handling import new_event
 from handlers.types import Action, Message, Reply
+from storage.db import make_engine, upgrade
+from storage.inbound import admit
 from tests.fakes.slack import FakeSlack
 from tests.support.inbound import RecordingSink
 from tests.support.slack import (
@@ -245,6 +250,43 @@ async def test_snooze_button_carries_its_value(fake_slack: FakeSlack) -> None:
     assert isinstance(action, Action)
     assert (action.action_id, action.value) == ("snooze", "12:4h")
     await adapter.stop()
+
+
+async def test_two_clicks_in_one_second_are_both_handled(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Issue 15 item 8: ack and snooze clicked within the same second are two events to the
+    runtime's dedupe (each click has its own trigger_id), and Slack's redelivery of the first
+    is still one."""
+    engine = make_engine(f"sqlite:///{tmp_path}/events.db")
+    upgrade(engine)
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    clicks = []
+    for trigger, action_id, value, at in [
+        ("1001.1.aaa", "ack", "12", "1548426417.840180"),
+        ("1001.2.bbb", "snooze", "12:4h", "1548426417.912044"),
+    ]:
+        payload = fixture("block_actions") | {
+            "response_url": fake_slack.response_url(trigger),
+            "trigger_id": trigger,
+        }
+        payload["actions"][0] |= {"action_id": action_id, "value": value, "action_ts": at}
+        clicks.append(interaction_form(payload))
+    async with serve(adapter) as url:
+        for body in (*clicks, clicks[0]):
+            assert (await post(url, body, signed(body, FORM))).status_code == 200
+    await sink.wait_for(3)
+    now = datetime.now(UTC)
+    firsts = [admit(engine, new_event(event, target), now=now) for event, target in sink.events]
+    assert firsts == [True, True, False]
+    assert [event.action_id for event, _ in sink.events if isinstance(event, Action)] == [
+        "ack",
+        "snooze",
+        "ack",
+    ]
+    await adapter.stop()
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
