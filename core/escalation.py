@@ -24,7 +24,7 @@ _UNITS = {
     "天": _DAY,
 }
 _DURATION_RE = re.compile(r"^(\d{1,6})\s*(min|m|h|d|分钟|小时|天)$")
-_USAGE = "expected a duration such as 30m, 4h or 1d (minutes, hours or days, at most 7d)"
+_USAGE = "expected a duration such as 30m, 4h or 1d (minutes, hours or days)"
 
 
 def escalation_due(
@@ -53,18 +53,19 @@ def escalation_due(
     return now - since >= timedelta(minutes=after_minutes)
 
 
-def parse_duration(text: str) -> timedelta:
-    """`snooze ID 4h`: a whole number of minutes (m), hours (h) or days (d), up to 7 days.
+def parse_duration(text: str, *, longest: timedelta = MAX_SNOOZE) -> timedelta:
+    """`snooze ID 4h`: a whole number of minutes (m), hours (h) or days (d), up to `longest`
+    (7 days for a snooze; a silence passes `core.silences.MAX_SILENCE`).
 
     Longer is refused rather than cut short, so nobody believes an alert is quiet for longer
     than it is. Raises ValueError with the usage on bad text.
     """
     match = _DURATION_RE.match(text.strip().lower())
     if match is None:
-        raise ValueError(f"{_USAGE}, got {text!r}")
+        raise ValueError(f"{_USAGE}, at most {longest.days}d, got {text!r}")
     duration = int(match.group(1)) * _UNITS[match.group(2)]
     if duration <= timedelta(0):
-        raise ValueError(f"a snooze must last longer than zero, got {text!r}")
-    if duration > MAX_SNOOZE:
-        raise ValueError(f"a snooze lasts at most 7 days, got {text!r}")
+        raise ValueError(f"a pause must last longer than zero, got {text!r}")
+    if duration > longest:
+        raise ValueError(f"a pause lasts at most {longest.days} days, got {text!r}")
     return duration

@@ -232,7 +232,8 @@ def render_delivery(
     if not isinstance(payload, AlertPayload):
         return None
     alert = session.get(Alert, payload.alert_id)
-    if alert is None or alert.state != AlertState.OPEN:
+    # Inhibited: its group's more serious alert says it all (core.alert_groups).
+    if alert is None or alert.state != AlertState.OPEN or alert.inhibited_by is not None:
         return None
     reply = render_alert(session, alert, locale=payload.locale, timezone=timezone)
     if payload.level > 0:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from core.alert_groups import Member, covered_by, inhibitors
 from core.alerts import COMPANY_KINDS, AlertEventType, AlertKind, AlertState, transition
 from core.installments import PlanQuote, quote_plan
 from core.periods import Period
@@ -120,8 +121,46 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, at: dateti
     moment on different platforms exactly one wins and writes the one `acknowledged` event; the
     other gets False and `alert` refreshed to name the winner. The row lock the UPDATE takes
     makes the loser wait for the winner's commit and then see the alert no longer open.
+
+    The group's most serious open alert covers the lesser open ones of its group
+    (`core.alert_groups.covered_by`): they are acknowledged with it, by the same person.
     """
     assert alert.id is not None
+    members = _group_members(session, alert)
+    if not _take(session, alert, by=by, via=via, at=at):
+        return False
+    mine = next((m for m in members if m.id == alert.id), None)
+    for covered_id in covered_by(mine, members) if mine is not None else []:
+        covered = session.get(Alert, covered_id)
+        if covered is not None:
+            _take(session, covered, by=by, via=via, at=at, detail=f"covered by #{alert.id}")
+    return True
+
+
+def _group_members(session: Session, alert: Alert) -> list[Member]:
+    """The active alerts of `alert`'s group as the group rules see them (none without a group)."""
+    if alert.group_key is None:
+        return []
+    query = select(Alert).where(
+        col(Alert.group_key) == alert.group_key, col(Alert.state).in_(VISIBLE_STATES)
+    )
+    return [_member(found) for found in session.exec(query)]
+
+
+def _member(alert: Alert) -> Member:
+    assert alert.id is not None and alert.group_key is not None
+    return Member(
+        id=alert.id,
+        kind=AlertKind(alert.kind),
+        group=alert.group_key,
+        state=AlertState(alert.state),
+    )
+
+
+def _take(
+    session: Session, alert: Alert, *, by: str, via: str, at: datetime, detail: str = ""
+) -> bool:
+    """The compare-and-set of `acknowledge` for one alert, with its event."""
     target = transition(AlertState.OPEN, AlertState.ACKNOWLEDGED).value
     won = session.execute(
         update(Alert)
@@ -139,13 +178,41 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, at: dateti
     session.refresh(alert)
     if won is None:
         return False
-    record(session, alert, AlertEventType.ACKNOWLEDGED, at=at, actor=by, platform=via)
+    record(
+        session, alert, AlertEventType.ACKNOWLEDGED, at=at, actor=by, platform=via, detail=detail
+    )
+    cancel_pending(session, alert, reason="alert acknowledged")
+    return True
+
+
+def cancel_pending(session: Session, alert: Alert, *, reason: str) -> None:
+    """Deliveries of `alert` not sent yet will not be: it was acknowledged or inhibited."""
     session.execute(
         update(Delivery)
         .where(col(Delivery.alert_id) == alert.id, col(Delivery.state) == "pending")
-        .values(state="cancelled", last_error="alert acknowledged")
+        .values(state="cancelled", last_error=reason)
     )
-    return True
+
+
+def apply_inhibitions(session: Session, *, at: datetime) -> None:
+    """Mark which debt alerts are inhibited now (`core.alert_groups.inhibitors`); a newly
+    inhibited one sends nothing more. Its event names the alert that inhibits it."""
+    query = select(Alert).where(
+        col(Alert.group_key).is_not(None), col(Alert.state).in_(VISIBLE_STATES)
+    )
+    alerts = list(session.exec(query))
+    found = inhibitors(_member(alert) for alert in alerts)
+    for alert in alerts:
+        source = found.get(alert.id or 0)
+        if source == alert.inhibited_by:
+            continue
+        alert.inhibited_by = source
+        session.add(alert)
+        if source is None:
+            record(session, alert, AlertEventType.UPDATED, at=at, detail="no longer inhibited")
+            continue
+        record(session, alert, AlertEventType.UPDATED, at=at, detail=f"inhibited by #{source}")
+        cancel_pending(session, alert, reason=f"alert inhibited by #{source}")
 
 
 def snooze(
@@ -174,6 +241,7 @@ def snooze(
 
 def resolve(session: Session, alert: Alert, *, at: datetime, reason: str) -> None:
     alert.state = transition(AlertState(alert.state), AlertState.RESOLVED).value
+    alert.inhibited_by = None  # nothing left to mute
     alert.resolved_at = at
     alert.updated_at = at
     session.add(alert)

@@ -1,4 +1,8 @@
-"""Escalation: an open alert nobody acknowledged moves one level up, at most N levels."""
+"""Escalation: an open alert nobody acknowledged moves one level up, at most N levels.
+
+Not while it is inhibited (its group's more serious alert escalates instead), snoozed or
+silenced; after a snooze or a silence the clock restarts at its end (`core.escalation`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from storage.db import session_scope
 from storage.models import Alert
 from storage.outbox import enqueue
 from storage.routing import Routing, deliveries_for, recipients_at
+from storage.silences import quiet_until, silence_rules
 
 
 def run_escalations(
@@ -23,7 +28,10 @@ def run_escalations(
     """Escalate every due alert; returns the ids escalated."""
     escalated: list[int] = []
     with session_scope(engine) as session:
+        rules = silence_rules(session)
         for alert in session.exec(select(Alert).where(Alert.state == AlertState.OPEN.value)):
+            if alert.inhibited_by is not None:  # its group's more serious alert escalates
+                continue
             if not escalation_due(
                 opened_at=alert.opened_at,
                 last_escalated_at=alert.last_escalated_at,
@@ -31,7 +39,7 @@ def run_escalations(
                 now=now,
                 after_minutes=after_minutes,
                 max_levels=max_levels,
-                snoozed_until=alert.snoozed_until,
+                snoozed_until=quiet_until(rules, alert, now),
             ):
                 continue
             alert.escalation_level += 1

@@ -177,6 +177,26 @@ class Alert(SQLModel, table=True):
     snoozed_until: datetime | None = None
     notified_stage: str | None = Field(default=None, max_length=64)
     """The last notification stage sent (e.g. lead day `3`), so each stage notifies once."""
+    group_key: str | None = Field(default=None, max_length=80, index=True)
+    """`account:period` of an account's debt (`core.alert_groups.group_of`); JSON `group`."""
+    inhibited_by: int | None = None
+    """The active alert of the group that mutes this one (`core.alert_groups.inhibitors`)."""
+
+
+class Silence(SQLModel, table=True):
+    """A silence's matchers and time (`core.silences`); removed ones stay, for the record."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str | None = Field(default=None, max_length=64)
+    kind: str | None = Field(default=None, max_length=32)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
+    starts_at: datetime
+    ends_at: datetime = Field(index=True)
+    reason: str = Field(default="")
+    created_by: str = Field(max_length=64)
+    created_via: str = Field(max_length=16)
+    removed_at: datetime | None = None
+    removed_by: str | None = Field(default=None, max_length=64)
 
 
 class AlertEvent(SQLModel, table=True):

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.alert_groups import group_of
 from core.alert_rules import (
     EVALUATED_KINDS,
     AccountPeriodView,
@@ -26,13 +27,14 @@ from core.alert_rules import (
 from core.alerts import AlertEventType, AlertKind, AlertState, Finding, transition
 from core.policy import Policy
 from storage.accounts import account_policies
-from storage.alerts import record, resolve
+from storage.alerts import apply_inhibitions, record, resolve
 from storage.db import session_scope
 from storage.installments import plan_findings
 from storage.models import Alert, Employee
 from storage.outbox import enqueue
 from storage.payments import account_periods, latest_balances
 from storage.routing import Routing, deliveries_for
+from storage.silences import silenced
 
 
 @dataclass
@@ -109,6 +111,7 @@ def _apply(session: Session, alert: Alert | None, finding: Finding, now: datetim
     alert.employee_id = finding.employee_id
     alert.department = finding.department
     alert.period = str(finding.period) if finding.period else None
+    alert.group_key = group_of(finding.kind, finding.account_id, finding.period)
     alert.due_date = finding.due_date
     alert.principal = finding.principal
     alert.late_fee = finding.late_fee
@@ -130,22 +133,36 @@ def apply_findings(
     routing: Routing,
     evaluated: frozenset[str],
 ) -> ScanReport:
+    """Open, update and resolve alerts, work out inhibition, then queue the notifications of
+    new stages: an alert inhibited (`storage.alerts.apply_inhibitions`), silenced
+    (`storage.silences`) or snoozed sends nothing, and its stage stays unsent, so it notifies
+    once that ends."""
     report = ScanReport(at=now.date())
     existing = {
         alert.dedupe_key: alert
         for alert in session.exec(select(Alert).where(col(Alert.kind).in_(evaluated)))
     }
-    seen: set[str] = set()
+    applied: list[tuple[Alert, Finding]] = []
     for finding in findings:
-        seen.add(finding.key)
         previous = existing.get(finding.key)
         was_active = previous is not None and previous.state != AlertState.RESOLVED
         alert = _apply(session, previous, finding, now)
         assert alert.id is not None
         (report.updated if was_active else report.opened).append(alert.id)
         report.alert_ids.append(alert.id)
+        applied.append((alert, finding))
+    seen = {finding.key for finding in findings}
+    for key, alert in existing.items():
+        if key not in seen and alert.state != AlertState.RESOLVED:
+            resolve(session, alert, at=now, reason="condition cleared")
+            assert alert.id is not None
+            report.resolved.append(alert.id)
+    apply_inhibitions(session, at=now)
+    muted = silenced(session, [alert for alert, _ in applied], now)
+    for alert, finding in applied:
         snoozed = alert.snoozed_until is not None and alert.snoozed_until > now
-        if alert.state == AlertState.OPEN and alert.notified_stage != finding.stage and not snoozed:
+        quiet = snoozed or alert.inhibited_by is not None or alert.id in muted
+        if alert.state == AlertState.OPEN and alert.notified_stage != finding.stage and not quiet:
             report.deliveries += enqueue(
                 session,
                 deliveries_for(
@@ -156,11 +173,6 @@ def apply_findings(
             alert.notified_stage = finding.stage
             session.add(alert)
             record(session, alert, AlertEventType.NOTIFIED, at=now, detail=finding.stage)
-    for key, alert in existing.items():
-        if key not in seen and alert.state != AlertState.RESOLVED:
-            resolve(session, alert, at=now, reason="condition cleared")
-            assert alert.id is not None
-            report.resolved.append(alert.id)
     return report
 
 

@@ -108,3 +108,9 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_refuses_bad_text_with_the_usage(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_duration(text)
+
+
+def test_parse_duration_takes_a_longer_limit_for_silences() -> None:
+    assert parse_duration("14d", longest=timedelta(days=31)) == timedelta(days=14)
+    with pytest.raises(ValueError, match="at most 31 days"):
+        parse_duration("32d", longest=timedelta(days=31))

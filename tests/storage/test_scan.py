@@ -8,53 +8,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from core.alert_rules import RuleSettings
-from core.periods import Period
-from core.policy_loader import load_policies
 from core.quiet_hours import QuietHours
-from storage.accounts import account_policies, sync_accounts
 from storage.alerts import acknowledge
 from storage.db import session_scope
 from storage.escalations import run_escalations
-from storage.ledger import run_dues
-from storage.models import Alert, AlertEvent, Delivery, Employee, Payment
+from storage.models import Alert, AlertEvent, Delivery, Payment
 from storage.outbox import AlertPayload, decode_payload
 from storage.routing import Routing
 from storage.scan import run_scan
-
-POLICIES = load_policies()
-RULES = RuleSettings()
-ROUTING = Routing(hr_leads=("HR0",))
-
-
-def _seed(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        sync_accounts(session, {}, POLICIES, ids=["beijing"])
-        for emp_id, role, manager in [
-            ("HR0", "hr", None),
-            ("HR1", "hr", "HR0"),
-            ("E1", "employee", "HR1"),
-        ]:
-            session.add(
-                Employee(
-                    employee_id=emp_id,
-                    name=emp_id,
-                    department="People",
-                    manager_id=manager,
-                    account_id="beijing",
-                    hire_date=date(2025, 1, 1),
-                    enrolled_on=date(2025, 1, 1),
-                    salary=Decimal("10000"),
-                    role=role,
-                )
-            )
-        session.flush()
-        run_dues(
-            session,
-            Period(2026, 10),
-            account_policies(session, POLICIES),
-            now=datetime(2026, 10, 1, tzinfo=UTC),
-        )
+from tests.support.scan_company import POLICIES, ROUTING, RULES, scan, seed
 
 
 def _level(delivery: Delivery) -> int | None:
@@ -62,34 +24,21 @@ def _level(delivery: Delivery) -> int | None:
     return payload.level if isinstance(payload, AlertPayload) else None
 
 
-def _scan(engine: Engine, day: date, routing: Routing = ROUTING) -> list[Alert]:
-    run_scan(
-        engine,
-        as_of=day,
-        now=datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=2),
-        policies=POLICIES,
-        rules=RULES,
-        routing=routing,
-    )
-    with session_scope(engine) as session:
-        return list(session.exec(select(Alert).order_by(Alert.id)))
-
-
 def test_due_soon_then_overdue_then_resolved(engine: Engine) -> None:
-    _seed(engine)
-    alerts = _scan(engine, date(2026, 10, 8))  # due 2026-10-15: 7 days ahead
+    seed(engine)
+    alerts = scan(engine, date(2026, 10, 8))  # due 2026-10-15: 7 days ahead
     assert [(a.kind, a.state) for a in alerts] == [("due_soon", "open")]
-    again = _scan(engine, date(2026, 10, 8))
+    again = scan(engine, date(2026, 10, 8))
     assert len(again) == 1, "a re-scan updates, never duplicates"
     with session_scope(engine) as session:
         first_round = session.exec(select(Delivery)).all()
     # HR0 and HR1 on the console (no platform enabled), one stage: two deliveries, not four.
     assert sorted(d.address for d in first_round) == ["HR0", "HR1"]
-    _scan(engine, date(2026, 10, 12))  # 3 days ahead: a new stage re-notifies
+    scan(engine, date(2026, 10, 12))  # 3 days ahead: a new stage re-notifies
     with session_scope(engine) as session:
         assert len(session.exec(select(Delivery)).all()) == 4
 
-    alerts = _scan(engine, date(2026, 10, 25))
+    alerts = scan(engine, date(2026, 10, 25))
     overdue = next(a for a in alerts if a.kind == "overdue")
     assert overdue.days_overdue == 10
     assert overdue.late_fee == (overdue.principal * Decimal("0.0005") * 10).quantize(
@@ -104,7 +53,7 @@ def test_due_soon_then_overdue_then_resolved(engine: Engine) -> None:
                 account_id="beijing", period="2026-10", amount=total, paid_on=date(2026, 10, 26)
             )
         )
-    alerts = _scan(engine, date(2026, 10, 27))
+    alerts = scan(engine, date(2026, 10, 27))
     assert {a.kind: a.state for a in alerts}["overdue"] == "resolved"
     with session_scope(engine) as session:
         events = [
@@ -115,8 +64,8 @@ def test_due_soon_then_overdue_then_resolved(engine: Engine) -> None:
 
 
 def test_acknowledged_alert_stops_renotifying_and_escalation_goes_up(engine: Engine) -> None:
-    _seed(engine)
-    _scan(engine, date(2026, 10, 20))
+    seed(engine)
+    scan(engine, date(2026, 10, 20))
     now = datetime(2026, 10, 20, 2, tzinfo=UTC)
     escalated = run_escalations(
         engine, now=now + timedelta(minutes=61), routing=ROUTING, after_minutes=60, max_levels=2
@@ -138,12 +87,12 @@ def test_acknowledged_alert_stops_renotifying_and_escalation_goes_up(engine: Eng
         == []
     )
     before = _count_deliveries(engine)
-    _scan(engine, date(2026, 10, 21))  # a new daily stage, but acknowledged: no re-notification
+    scan(engine, date(2026, 10, 21))  # a new daily stage, but acknowledged: no re-notification
     assert _count_deliveries(engine) == before
 
 
 def test_quiet_hours_hold_non_urgent_messages(engine: Engine) -> None:
-    _seed(engine)
+    seed(engine)
     quiet = Routing(quiet_hours=QuietHours.parse("22:00-08:00"), timezone="Asia/Shanghai")
     # 2026-10-08 02:00 UTC is 10:00 in Shanghai: not quiet. Scan at 23:30 Shanghai instead.
     run_scan(
