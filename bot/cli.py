@@ -19,7 +19,7 @@ import typer
 from sqlmodel import Session
 
 from adapters.console import render
-from bot import cli_db, cli_import, cli_policy, cli_security, cli_token
+from bot import cli_db, cli_import, cli_policy, cli_security, cli_silence, cli_token
 from bot.app import FIXED_TIME_OF_DAY
 from bot.cli_audit import audit as audit_command
 from bot.cli_backup import backup as backup_command
@@ -64,6 +64,7 @@ app.add_typer(cli_token.app, name="token")
 app.add_typer(cli_db.app, name="db")
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_security.app, name="security")
+app.add_typer(cli_silence.app, name="silence")
 
 Json = Annotated[bool, typer.Option("--json", help="Print the contract's JSON document.")]
 
@@ -237,7 +238,9 @@ def alerts(ctx: typer.Context, as_json: Json = False) -> None:
     context = options(ctx).app()
     with session_scope(context.engine) as session:
         accounts = account_policies(session, context.policies)
-        document = alerts_json(session, context.today(), visible_alerts(session), accounts)
+        document = alerts_json(
+            session, context.today(), visible_alerts(session), accounts, now=context.now()
+        )
         employees = [alert["employee_id"] for alert in document["alerts"]]
         record_cli_views(session, context, employees, "alerts")
     if as_json:
@@ -285,7 +288,8 @@ def scan(
             routing=routing_from(settings),
         )
         found = [alert for i in report.alert_ids if (alert := session.get(Alert, i)) is not None]
-        document = alerts_json(session, as_of, found, account_policies(session, context.policies))
+        accounts = account_policies(session, context.policies)
+        document = alerts_json(session, as_of, found, accounts, now=now)
         if dry_run:
             session.rollback()
         else:

@@ -24,9 +24,18 @@ from handlers.types import Reply
 from storage.accounts import AccountPolicy
 from storage.coverage import estimated_dates
 from storage.ledger import employee_lines, period_dues
-from storage.models import Alert, ApiToken, AuditEntry, Delivery, Employee, LedgerLine
+from storage.models import (
+    Alert,
+    ApiToken,
+    AuditEntry,
+    Delivery,
+    Employee,
+    LedgerLine,
+    Silence,
+)
 from storage.payments import adjustments_by_account_period
 from storage.queries_ledger import headline_base
+from storage.silences import describe, silenced
 
 
 def _decimals(accounts: Mapping[str, AccountPolicy], account_id: str | None) -> int:
@@ -131,11 +140,18 @@ def recipients(session: Session, alert_ids: Sequence[int]) -> dict[int, list[str
 
 
 def alerts_json(
-    session: Session, at: date, alerts: Sequence[Alert], accounts: Mapping[str, AccountPolicy]
+    session: Session,
+    at: date,
+    alerts: Sequence[Alert],
+    accounts: Mapping[str, AccountPolicy],
+    *,
+    now: datetime,
 ) -> dict[str, Any]:
-    """`alerts --json` and `scan --json`: `at` is the day the alerts were evaluated for."""
+    """`alerts --json` and `scan --json`: `at` is the day the alerts were evaluated for, `now`
+    the moment `silenced_until` is judged at."""
     ids = [alert.id for alert in alerts if alert.id is not None]
     sent_to = recipients(session, ids)
+    muted = silenced(session, alerts, now)
     return {
         "at": at.isoformat(),
         "alerts": [
@@ -155,6 +171,9 @@ def alerts_json(
                 "acknowledged_by": alert.acknowledged_by,
                 "acknowledged_at": _instant(alert.acknowledged_at),
                 "provisional": provisional(json.loads(alert.details or "{}")),
+                "group": alert.group_key,
+                "inhibited_by": alert.inhibited_by,
+                "silenced_until": _instant(muted.get(alert.id or 0)),
             }
             for alert in alerts
         ],
@@ -206,6 +225,26 @@ def tokens_json(tokens: Sequence[ApiToken]) -> dict[str, Any]:
                 "revoked_at": _instant(token.revoked_at),
             }
             for token in tokens
+        ]
+    }
+
+
+def silences_json(silences: Sequence[Silence]) -> dict[str, Any]:
+    """`silence list --json`: the silences in force, soonest end first, instants in UTC."""
+    return {
+        "silences": [
+            {
+                "id": silence.id,
+                "account": silence.account_id,
+                "kind": silence.kind,
+                "alert_id": silence.alert_id,
+                "starts_at": _instant(silence.starts_at),
+                "ends_at": _instant(silence.ends_at),
+                "reason": silence.reason,
+                "created_by": silence.created_by,
+                "summary": describe(silence),
+            }
+            for silence in silences
         ]
     }
 

@@ -58,17 +58,29 @@ def _employees(session: Session, ids: Sequence[str]) -> list[Employee]:
     return list(session.exec(query.order_by(Employee.employee_id)))
 
 
+def answering(
+    session: Session,
+    account_id: str | None,
+    owners: Mapping[str, Sequence[str]],
+    rotation: Rotation,
+    today: date,
+) -> list[Employee]:
+    """Who answers for an account: its owners, else the on-call member; empty when neither is
+    set up. Ids naming nobody on the roster are passed over."""
+    found = _employees(session, owners.get(account_id or "", ()))
+    if found:
+        return found
+    member = rotation.on_call(today)
+    return _employees(session, (member,)) if member else []
+
+
 def company_owners(
     session: Session, account_id: str | None, routing: Routing, today: date
 ) -> list[Employee]:
-    """Who answers for an account's company-wide alert: its owners, else the on-call member,
-    else every HR and finance user. Ids naming nobody on the roster are passed over."""
-    owners = _employees(session, routing.owners.get(account_id or "", ()))
-    if owners:
-        return owners
-    member = routing.rotation.on_call(today)
-    on_call = _employees(session, (member,)) if member else []
-    return on_call or list(company_contacts(session))
+    """Who hears first of an account's company-wide alert: `answering`, else every HR and
+    finance user."""
+    found = answering(session, account_id, routing.owners, routing.rotation, today)
+    return found or list(company_contacts(session))
 
 
 def level_zero(

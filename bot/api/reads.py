@@ -70,7 +70,13 @@ async def alerts(api: ApiService, request: Request, credential: Credential) -> J
     def load() -> dict[str, Any]:
         with session_scope(api.context.engine) as session:
             accounts = account_policies(session, api.context.policies)
-            document = alerts_json(session, api.context.today(), visible_alerts(session), accounts)
+            document = alerts_json(
+                session,
+                api.context.today(),
+                visible_alerts(session),
+                accounts,
+                now=api.context.now(),
+            )
             employees = [alert["employee_id"] for alert in document["alerts"]]
             _views(api, session, credential, employees, "GET alerts")
             return document

@@ -7,10 +7,10 @@ reveals that it is there. The `ack`/`snooze` buttons arrive as these same comman
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from core.alerts import AlertKind
+from core.alerts import COMPANY_KINDS, AlertKind, AlertState
 from core.escalation import parse_duration
 from core.installments import PlanError
 from core.periods import Period
@@ -46,6 +46,8 @@ from storage.alerts import (
 from storage.audit import record_views
 from storage.employees import COMPANY_ROLES, get_employee
 from storage.models import Alert
+from storage.routing import answering
+from storage.silences import silenced
 
 router = Router()
 ALERT_ROLES = frozenset({"manager"}) | COMPANY_ROLES
@@ -130,11 +132,38 @@ def _figures(request: Request, alert: Alert) -> str | None:
     return request.t("alerts.owed", amount=amount(alert.principal))
 
 
-def _summary(request: Request, alert: Alert) -> str:
+def _person(request: Request, employee_id: str) -> str:
+    person = get_employee(request.session, employee_id)
+    return request.t("alerts.person", name=person.name if person else employee_id, id=employee_id)
+
+
+def _standing(request: Request, alert: Alert, silenced_until: datetime | None) -> list[str]:
+    """Its group, who answers for it, and what keeps it quiet (issue 14 item 7)."""
+    parts = [request.t("alerts.group", group=alert.group_key)] if alert.group_key else []
+    if alert.state == AlertState.OPEN and alert.account_id and alert.kind in COMPANY_KINDS:
+        app = request.app
+        found = answering(
+            request.session, alert.account_id, app.account_owners, app.rotation, request.today
+        )
+        who = request.t("oncall.sep").join(_person(request, e.employee_id) for e in found)
+        parts += [request.t("alerts.owner", who=who)] if who else []
+    if alert.inhibited_by is not None:
+        parts.append(request.t("alerts.inhibited", id=alert.inhibited_by))
+    if silenced_until is not None:
+        until = moment(silenced_until, request.app.timezone)
+        parts.append(request.t("alerts.silenced", until=until))
+    return parts
+
+
+def _summary(request: Request, alert: Alert, silenced_until: datetime | None) -> str:
     parts = [label(request, "kind", alert.kind), _subject(request, alert)]
     parts += kpi_shortfalls(request.locale, alert)
     parts += [part for part in (_figures(request, alert), _deadline(request, alert)) if part]
-    parts.append(label(request, "alert_state", alert.state))
+    parts += _standing(request, alert, silenced_until)
+    if alert.state == AlertState.ACKNOWLEDGED and alert.acknowledged_by:
+        parts.append(request.t("alerts.acked_by", name=_person(request, alert.acknowledged_by)))
+    else:
+        parts.append(label(request, "alert_state", alert.state))
     return " · ".join(parts)
 
 
@@ -165,7 +194,16 @@ def alerts(request: Request) -> Reply:
         detail="alerts",
         via=request.event.platform,
     )
-    fields = [Field(label=f"#{alert.id}", value=_summary(request, alert)) for alert in shown]
+    muted = silenced(request.session, shown, request.app.now())
+    # Acknowledged ones have someone on them: a heading sets them apart from the open ones.
+    first_acked = next((alert for alert in shown if alert.state != AlertState.OPEN), None)
+    fields = []
+    for alert in shown:
+        if alert is first_acked:
+            acked = request.t("alerts.acked_count", count=len(found) - open_count)
+            fields.append(Field(label=request.t("alerts.acked_section"), value=acked))
+        summary = _summary(request, alert, muted.get(alert.id or 0))
+        fields.append(Field(label=f"#{alert.id}", value=summary))
     buttons: list[Button] = []
     owners = request.app.account_owners
     for alert in [a for a in shown if a.state == "open"]:

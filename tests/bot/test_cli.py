@@ -32,6 +32,9 @@ ALERT_KEYS = {
     "acknowledged_by",
     "acknowledged_at",
     "provisional",
+    "group",
+    "inhibited_by",
+    "silenced_until",
 }
 
 
@@ -209,6 +212,8 @@ def test_scan_and_alerts_json_have_the_contract_shape(url: str) -> None:
     assert shanghai["recipients"] == ["H001"]  # HR; no finance staff in this company
     assert shanghai["acknowledged_by"] is None and shanghai["employee_id"] is None
     assert shanghai["provisional"] is False  # confirmed rules, a published 2026 calendar
+    assert shanghai["group"] == "shanghai:2026-11"
+    assert shanghai["inhibited_by"] is None and shanghai["silenced_until"] is None
     listed = json.loads(cli(url, "alerts", "--json").stdout)
     assert listed["at"] == TODAY
     assert {a["id"] for a in listed["alerts"]} == {a["id"] for a in scanned["alerts"]}

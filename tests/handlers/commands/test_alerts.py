@@ -137,8 +137,9 @@ def test_acknowledged_alerts_are_listed_after_the_open_ones_and_not_counted(
     ask("E003", f"ack {hk}")
     lines = ask("E003", "alerts", locale="en").text.splitlines()
     assert lines[0] == "Open alerts (2); acknowledged, listed after them: 1"
-    assert lines[-1].startswith(f"#{hk}: ") and lines[-1].endswith(" · acknowledged")
-    assert all(line.endswith(" · open") for line in lines[1:-1])
+    assert lines[-2] == "Acknowledged: 1"
+    assert lines[-1].startswith(f"#{hk}: ") and lines[-1].endswith(" · acknowledged by 王五 (E003)")
+    assert all(line.endswith(" · open") for line in lines[1:-2])
 
 
 def test_resolved_alerts_are_not_listed(app: AppContext, ask: Ask, alerts: dict[str, int]) -> None:
