@@ -168,7 +168,8 @@ def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
     arrears_answer = answers[f"{cast.hr}> 欠费"]
     assert "上海 2026-11" in arrears_answer and "逾期 3 天" in arrears_answer
     # Issue 14: each company-wide alert reaches its account's one owner, not all 15 HR and
-    # finance users; an enrolment deadline the owner and the hire's manager.
+    # finance users; an enrolment deadline the owner and the hire's manager; an overdue month
+    # past its suspension date (Hangzhou) nobody: its suspension alert speaks for the debt.
     with Session(make_engine(f"sqlite:///{tmp_path}/demo.db")) as session:
         alerts = session.exec(select(Alert)).all()
         per_alert = {
@@ -177,9 +178,10 @@ def test_demo_seeds_and_answers_real_questions(tmp_path: Path) -> None:
             ).one()
             for alert in alerts
         }
-    assert alerts and all(
-        per_alert[a.id] == (2 if a.kind == "enrollment_deadline" else 1) for a in alerts
-    ), per_alert
+    expected = {a.id: 2 if a.kind == "enrollment_deadline" else 1 for a in alerts}
+    expected |= {a.id: 0 for a in alerts if a.inhibited_by is not None}
+    assert [a.kind for a in alerts if a.inhibited_by is not None] == ["overdue"]
+    assert alerts and per_alert == expected
 
 
 def test_demo_refuses_a_database_that_holds_a_company(tmp_path: Path) -> None:
