@@ -1,7 +1,7 @@
 """alert groups, inhibition and silences (issue 14 items 2 and 3)
 
 Revision ID: 0014b
-Revises: 0013
+Revises: 0018
 
 Existing debt alerts get their group (`account:period`, core.alert_groups.group_of) here; the
 next scan works out which of them are inhibited.
@@ -14,7 +14,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0014b"
-down_revision: str | None = "0013"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
