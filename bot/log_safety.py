@@ -8,7 +8,8 @@ process that turns the SDKs' DEBUG on). Three rules:
   bases), Bolt prints the body of a rejected request. Their messages keep the method, path and
   status only: query strings and everything from the first "body" on are dropped;
 - values are redacted everywhere: full mainland ID numbers (GB 11643) are masked as chat masks
-  them, Slack tokens, `Bearer` credentials and `secret=`/`token=`-style pairs are replaced;
+  them, Slack tokens, `Bearer` credentials and `secret=`/`token=`/`data_key=`-style pairs are
+  replaced;
 - control characters are escaped, so a value such as `"\\n2026-12-04 … ERROR …"` cannot forge
   a log line (OWASP Logging Cheat Sheet, "log injection").
 `redact` is also applied by the handlers `configure_logging` installs, to the formatted line
@@ -30,7 +31,8 @@ _FULL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 _SECRETS = re.compile(
     r"(?P<slack>xox[abpre]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)"
     r"|(?P<bearer>(?i:bearer)\s+)[^\s'\",]+"
-    r"|(?P<pair>(?i:corpsecret|secret|access_token|token|client_secret|appsecret|password)"
+    r"|(?P<pair>(?i:corpsecret|secret|access_token|token|client_secret|appsecret|password"
+    r"|data_key|encoding_aes_key)"
     r"[\"']?\s*[=:]\s*[\"']?)[^\s&'\",}]+"
 )
 _QUERY = re.compile(r"\?[^\s\"']*")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from storage.db import create_private
+
 PAGES_PER_STEP = 1024
 """Pages copied per step: between steps the bot's writers get the database back."""
 
@@ -41,6 +43,7 @@ def backup_sqlite(
         raise BackupError(f"{out}: already exists; choose a new file name")
     if not out.parent.is_dir():
         raise BackupError(f"{out.parent}: no such directory")
+    create_private(out)  # a copy of everything: as private as the database (docs/SECURITY.md)
     with (
         closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as source,
         closing(sqlite3.connect(out)) as target,

@@ -65,7 +65,7 @@ def _create(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
-        _create_private(engine.url.database)
+        create_private(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -73,20 +73,22 @@ def _create(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _create_private(database: str | None) -> None:
-    """Create a new SQLite file readable by its owner only (0600; it holds salaries and ID
-    numbers, issue 15 item 9). SQLite gives the `-wal` and `-shm` files the database file's
-    permissions (https://www.sqlite.org/tempfiles.html, "same permissions as the database
-    file"; os_unix.c findCreateFileMode), so they are 0600 too. An existing file is left as
-    its owner set it; `:memory:` and URI filenames are not files we create."""
-    if not database or database == ":memory:" or database.startswith("file:"):
+def create_private(path: str | Path | None) -> None:
+    """Create a new file readable by its owner only (0600): a SQLite database (it holds
+    salaries and ID numbers, issue 15 item 9), a backup of one, a report of people's
+    contributions. SQLite gives the `-wal` and `-shm` files the database file's permissions
+    (https://www.sqlite.org/tempfiles.html, "same permissions as the database file";
+    os_unix.c findCreateFileMode), so they are 0600 too. An existing file is left as its
+    owner set it; `:memory:` and URI filenames are not files we create."""
+    name = str(path or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
         return
     try:
-        os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         return
     except OSError:
-        return  # a missing directory: SQLite's own error on connect says it better
+        return  # a missing directory: the writer's own error says it better
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -25,7 +25,7 @@ from handlers.i18n import translate
 from handlers.kpi_chart import chart_png
 from handlers.kpi_view import CHART_MONTHS
 from storage.accounts import account_policies
-from storage.db import session_scope
+from storage.db import create_private, session_scope
 from storage.kpi_report import gather
 from storage.queries_ledger import ledger_employees
 
@@ -172,6 +172,7 @@ def dues(
                     )
                 except NoDuesError as exc:
                     raise CliError(str(exc)) from None
+                create_private(target)  # every employee's base and contributions
                 if fmt == "xlsx":
                     write_xlsx(sheets, target)
                 else:

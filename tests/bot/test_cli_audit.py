@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def test_cli_outputs_that_show_people_are_views_by_the_operator(
     assert (
         cli(sqlite_url, "report", "dues", "--period", "2026-11", "--out", str(out)).exit_code == 0
     )
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # every employee's base: owner only
     assert cli(sqlite_url, "alerts").exit_code == 0
     entries = json.loads(cli(sqlite_url, "audit", "--json").stdout)["entries"]
     views = [(e["subject"], e["detail"]) for e in entries if e["action"] == "view"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
@@ -85,3 +87,19 @@ def test_without_the_right_key_every_command_refuses_in_one_line(
     assert missing.stderr == (
         "error: no [security] data_key: set COVERWATCH_SECURITY__DATA_KEY to the new key\n"
     )
+
+
+def test_no_log_record_at_any_level_holds_the_key_or_an_id_number(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    company(sqlite_url, tmp_path)
+    key, wrong = new_key(), new_key()
+    assert _with_keys(sqlite_url, "security", "rotate-key", "--chunk", "1", key=key).exit_code == 0
+    _with_keys(sqlite_url, "ask", "--as", "H001", "who E001", key=key)
+    _with_keys(sqlite_url, "import", "employees", str(tmp_path / "employees.csv"), key=key)
+    _with_keys(sqlite_url, "alerts", key=wrong)
+    logged = caplog.text + "".join(str(record.args) for record in caplog.records)
+    assert caplog.records  # DEBUG from the libraries, at least
+    for secret in (key, wrong, *ID_NUMBERS):
+        assert secret not in logged

@@ -27,6 +27,8 @@ def test_full_id_numbers_are_masked_as_chat_masks_them() -> None:
         ("Authorization: Bearer cw_live_SECRET123", "cw_live_SECRET123"),
         ("GET /cgi-bin/gettoken?corpid=ww1&corpsecret=S3CRET", "S3CRET"),
         ('{"client_secret": "dt-secret-value"}', "dt-secret-value"),
+        ("COVERWATCH_SECURITY__DATA_KEY=o-ZsOkSw9aVyN8W29vVilUAAcWEsLxadX26G9MrnPiY=", "o-ZsOk"),
+        ("encoding_aes_key: kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aQ", "kWxPEV2U"),
     ],
 )
 def test_credentials_are_replaced(text: str, gone: str) -> None:

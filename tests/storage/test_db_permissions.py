@@ -8,6 +8,7 @@ from pathlib import Path
 from pytest import MonkeyPatch
 from sqlalchemy import text
 
+from storage.backup import backup_sqlite
 from storage.db import make_engine, upgrade
 
 
@@ -46,3 +47,12 @@ def test_in_memory_databases_create_no_file(tmp_path: Path, monkeypatch: MonkeyP
         assert connection.execute(text("SELECT 1")).scalar() == 1
     engine.dispose()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backup_is_as_private_as_its_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
+    upgrade(engine)
+    out = tmp_path / "copy.db"
+    assert backup_sqlite(engine, out) > 0
+    engine.dispose()
+    assert _mode(out) == 0o600
