@@ -166,6 +166,21 @@ def test_a_missed_part_stays_open_and_is_notified_once_more(engine: Engine) -> N
     assert stages == {"2026-10-21:lead-0", "2026-10-21:missed"}
 
 
+def test_reminders_share_their_debts_group_and_outlive_its_inhibition(engine: Engine) -> None:
+    """Issue 14 item 2: the plan's parts are in the overdue month's group; when suspension
+    nears, the overdue alert is inhibited but the parts still remind, as paying them is what
+    averts the suspension."""
+    _planned(engine)
+    _scan(engine, date(2026, 10, 24))  # the suspension (10-30) is 6 days away
+    with session_scope(engine) as session:
+        alerts = {a.kind: a for a in session.exec(select(Alert)) if a.kind != "installment_due"}
+    parts = _parts(engine)
+    groups = {a.group_key for a in [*alerts.values(), *parts.values()]}
+    assert groups == {"beijing:2026-10"}
+    assert alerts["overdue"].inhibited_by == alerts["suspension_imminent"].id
+    assert parts[2].inhibited_by is None and parts[2].notified_stage == "2026-10-25:lead-1"
+
+
 def test_an_installment_cannot_itself_be_planned(engine: Engine) -> None:
     _planned(engine)
     _scan(engine, date(2026, 10, 19))
