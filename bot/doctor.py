@@ -25,6 +25,8 @@ from core.policy_loader import PolicyError, load_policies
 from storage.db import DatabaseUrlError, head_revision, make_engine, ping, schema_revision
 from storage.employees import PLATFORM_ID_COLUMNS
 from storage.models import Account, Employee
+from storage.rekey import check_keys, plain_id_numbers, stored_key_ids
+from storage.sealing import DATA_KEY_VARIABLE, DataKeyError
 
 UNREACHABLE_SHOWN = 5
 
@@ -56,6 +58,8 @@ def run_checks(settings: Settings, *, today: date) -> list[Check]:
     checks.append(_hr_leads(settings))
     if engine is not None and all(c.level is not Level.FAIL for c in database):
         checks.append(_owners(settings, engine))
+    if engine is not None and all(c.level is not Level.FAIL for c in database):
+        checks.append(_data_keys(settings, engine))
     checks += _policies(settings, today)
     return checks
 
@@ -210,6 +214,46 @@ def _owners(settings: Settings, engine: Engine) -> Check:
         detail=f"no owners for {', '.join(ownerless)}: their alerts go to {fallback}",
         fix='set [accounts.<id>] owners = ["EMPLOYEE_ID", …]',
     )
+
+
+def _data_keys(settings: Settings, engine: Engine) -> Check:
+    """Whether the keys given open every sealed id number, and what `rotate-key` has left."""
+    keys = settings.security.data_keys()
+    with Session(engine) as session:
+        sealed = stored_key_ids(session)
+        plain = plain_id_numbers(session)
+        try:
+            check_keys(session, keys)
+        except DataKeyError as exc:
+            return Check(name="data key", level=Level.FAIL, detail=str(exc))
+    rotate = "coverwatch security rotate-key (docs/SECURITY.md)"
+    if keys is None:
+        if not plain:
+            return Check(name="data key", level=Level.OK, detail="no id numbers stored")
+        return Check(
+            name="data key",
+            level=Level.WARN,
+            detail=f"{plain} id numbers stored unsealed: no [security] data_key",
+            fix=f"set {DATA_KEY_VARIABLE} (coverwatch security generate-key), then {rotate}",
+        )
+    older = sum(n for key, n in sealed.items() if key != keys.current_id)
+    if plain or older:
+        return Check(
+            name="data key",
+            level=Level.WARN,
+            detail=f"{plain} id numbers unsealed, {older} under previous keys",
+            fix=rotate,
+        )
+    current = sealed.get(keys.current_id, 0)
+    detail = f"{current} id numbers sealed under data key {keys.current_id}"
+    if keys.ids != {keys.current_id}:
+        return Check(
+            name="data key",
+            level=Level.WARN,
+            detail=f"{detail}; previous_data_keys open nothing any more",
+            fix="remove COVERWATCH_SECURITY__PREVIOUS_DATA_KEYS",
+        )
+    return Check(name="data key", level=Level.OK, detail=detail)
 
 
 def _policies(settings: Settings, today: date) -> list[Check]:

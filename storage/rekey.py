@@ -63,6 +63,14 @@ def stored_key_ids(session: Session) -> dict[str, int]:
     return {str(found): int(n) for found, n in session.execute(query)}
 
 
+def plain_id_numbers(session: Session) -> int:
+    """How many id numbers are stored unsealed."""
+    plain = and_(
+        _as_stored.is_not(None), _as_stored != "", _as_stored.not_like(f"{SEALED_PREFIX}%")
+    )
+    return int(session.execute(select(func.count()).where(plain)).scalar_one())
+
+
 def check_keys(session: Session, keys: DataKeys | None) -> None:
     """Raise `DataKeyError` when some stored value is sealed under a key not given: at start,
     rather than on the first reply that reads the row."""

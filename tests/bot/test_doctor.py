@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from storage.sealing import key_id, new_key
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import FakeWeCom
@@ -91,6 +92,39 @@ def test_a_healthy_setup_prints_every_check(
     )
     reach = next(line for line in lines if " reach:" in line)
     assert reach.startswith("warn reach: 5 of 5 employees have no slack or dingtalk or wecom id")
+    assert (
+        "warn data key: 2 id numbers stored unsealed: no [security] data_key — fix: set "
+        "COVERWATCH_SECURITY__DATA_KEY (coverwatch security generate-key), then coverwatch "
+        "security rotate-key (docs/SECURITY.md)"
+    ) in lines
+
+
+def test_the_data_key_check_follows_a_rotation(url: str) -> None:
+    key, wrong = new_key(), new_key()
+
+    def check(environ: dict[str, str]) -> tuple[str, str]:
+        result = doctor(url, {"COVERWATCH_SECURITY__DATA_KEY": "", **environ}, "--json")
+        [found] = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "data key"]
+        return found["level"], found["detail"]
+
+    assert check({"COVERWATCH_SECURITY__DATA_KEY": key}) == (
+        "warn",
+        "2 id numbers unsealed, 0 under previous keys",
+    )
+    environ = {"COVERWATCH_SECURITY__DATA_KEY": key}
+    sealed = CliRunner().invoke(
+        app, ["--db", url, "--today", TODAY, "security", "rotate-key"], env=environ
+    )
+    assert sealed.exit_code == 0, sealed.output
+    assert check(environ) == ("ok", f"2 id numbers sealed under data key {key_id(key)}")
+    assert check(environ | {"COVERWATCH_SECURITY__PREVIOUS_DATA_KEYS": f'["{wrong}"]'}) == (
+        "warn",
+        f"2 id numbers sealed under data key {key_id(key)}; previous_data_keys open nothing "
+        "any more",
+    )
+    level, detail = check({"COVERWATCH_SECURITY__DATA_KEY": wrong})
+    assert level == "fail" and f"sealed under data key {key_id(key)}" in detail
+    assert key not in detail and wrong not in detail
 
 
 @pytest.mark.parametrize(
