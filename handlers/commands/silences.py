@@ -43,12 +43,20 @@ def _word(text: str) -> str:
 
 
 def _kind(word: str) -> AlertKind | None:
-    """A kind by its id (`overdue`) or its name in any language (`已逾期`)."""
-    for kind in AlertKind:
-        names = {kind.value, *(translate(loc, f"kind.{kind.value}") for loc in SUPPORTED_LOCALES)}
-        if _word(word) in {_word(name) for name in names}:
-            return kind
-    return None
+    """A kind by its id (`overdue`) or its name in any language (`已逾期`), or by the one name
+    that contains the word (`逾期`, `停保`): people shorten the names they read."""
+    names = {
+        kind: {
+            _word(kind.value),
+            *(_word(translate(loc, f"kind.{kind}")) for loc in SUPPORTED_LOCALES),
+        }
+        for kind in AlertKind
+    }
+    typed = _word(word)
+    exact = [kind for kind, known in names.items() if typed in known]
+    within = [kind for kind, known in names.items() if any(typed in name for name in known)]
+    found = exact or (within if len(typed) >= 2 else [])
+    return found[0] if len(found) == 1 else None
 
 
 def _account(request: Request, word: str) -> str | None:

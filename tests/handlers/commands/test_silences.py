@@ -52,8 +52,11 @@ def test_names_in_any_language_and_several_targets(ask: Ask, alerts: dict[str, i
         "Silence #2 (Beijing · overdue): matching alerts send nothing and do not escalate until "
         "2025-06-26 10:00."
     )
+    # A shortened name, when only one kind's name holds it.
+    assert ask("E003", "静默 逾期 北京 1d").text.startswith("静默 #3（北京 · 已逾期）：")
+    assert ask("E003", "静默 到期 1d").text.startswith("“到期”不是账户")  # 即将到期 or 分期到期
     # Finance on the Hong Kong account reads Traditional Chinese.
-    assert ask("E004", "靜默 hk 1d").text.startswith("靜默 #3（香港強積金）：")
+    assert ask("E004", "靜默 hk 1d").text.startswith("靜默 #4（香港強積金）：")
 
 
 def test_an_urgent_alert_needs_its_kind_named(ask: Ask, alerts: dict[str, int]) -> None:
