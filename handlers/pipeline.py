@@ -25,8 +25,7 @@ from handlers.i18n import normalize_locale, translate
 from handlers.router import Command, Request, Router
 from handlers.types import Action, Message, Reply
 from storage.db import session_scope
-from storage.employees import by_platform_user, locale_for
-from storage.models import Account, Employee
+from storage.employees import Asker, asker
 
 logger = logging.getLogger(__name__)
 HK_TAG = "hk"
@@ -75,12 +74,13 @@ def _handle(
     app: AppContext, event: Message | Action, session: Session, progress: _Progress
 ) -> Reply:
     is_direct = isinstance(event, Message) and event.is_direct
-    employee = by_platform_user(session, event.platform, event.user_id)
-    if employee is None:
+    found = asker(session, event.platform, event.user_id)
+    if found is None:
         return Reply(
             text=translate(progress.locale, "error.not_registered"), ephemeral=not is_direct
         )
-    progress.locale = _locale(app, session, employee, event)
+    employee = found.employee
+    progress.locale = _locale(app, found, event)
     matched = _route(event, app.today())
     if matched is None:
         return Reply(text=translate(progress.locale, "error.unknown"))
@@ -102,22 +102,22 @@ def _handle(
     return router().invoke(command, request)
 
 
-def _locale(app: AppContext, session: Session, employee: Employee, event: Message | Action) -> str:
+def _locale(app: AppContext, found: Asker, event: Message | Action) -> str:
     """`lang` preference > the employee's imported locale > the message's locale > Traditional
     Chinese for a Hong Kong account's staff > default."""
     message_locale = normalize_locale(event.locale) if isinstance(event, Message) else None
     fallback = (
         message_locale
-        or _regional_locale(app, session, employee)
+        or _regional_locale(app, found.policy_id)
         or normalize_locale(app.default_locale)
         or DEFAULT_LOCALE
     )
-    return normalize_locale(locale_for(session, employee, fallback)) or fallback
+    chosen = found.chosen_locale or found.employee.locale or fallback
+    return normalize_locale(chosen) or fallback
 
 
-def _regional_locale(app: AppContext, session: Session, employee: Employee) -> str | None:
-    account = session.get(Account, employee.account_id)
-    policy = app.policies.get(account.policy_id) if account is not None else None
+def _regional_locale(app: AppContext, policy_id: str | None) -> str | None:
+    policy = app.policies.get(policy_id) if policy_id is not None else None
     return ZH_HK if policy is not None and HK_TAG in policy.tags else None
 
 

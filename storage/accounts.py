@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from core.deadlines import due_date_is_estimate
 from core.estimates import Estimate, estimates
@@ -78,13 +79,29 @@ def sync_accounts(
 def account_policies(session: Session, policies: Mapping[str, Policy]) -> dict[str, AccountPolicy]:
     """Every stored account with its policy, keyed by account id."""
     result: dict[str, AccountPolicy] = {}
-    for row in session.exec(select(Account).order_by(Account.id)):
+    # Columns, not `Account` objects: every chat command asks (docs/PERFORMANCE.md, chat_http).
+    for (
+        account_id,
+        policy_id,
+        injury_rate,
+        housing_fund_rate,
+        due_day,
+    ) in session.connection().execute(_ACCOUNT_SETTINGS):
         settings = AccountSettings(
-            account_id=row.id,
-            policy_id=row.policy_id,
-            injury_rate=row.injury_rate,
-            housing_fund_rate=row.housing_fund_rate,
-            due_day=row.due_day,
+            account_id=account_id,
+            policy_id=policy_id,
+            injury_rate=injury_rate,
+            housing_fund_rate=housing_fund_rate,
+            due_day=due_day,
         )
-        result[row.id] = AccountPolicy(settings=settings, policy=policies[row.policy_id])
+        result[account_id] = AccountPolicy(settings=settings, policy=policies[policy_id])
     return result
+
+
+_ACCOUNT_SETTINGS = select(
+    col(Account.id),
+    col(Account.policy_id),
+    col(Account.injury_rate),
+    col(Account.housing_fund_rate),
+    col(Account.due_day),
+).order_by(col(Account.id))

@@ -200,17 +200,20 @@ def period_standings(
     fee and suspension day, which a `coverage` question never shows.
     """
     through = str(Period.of(as_of))
+    # On the session's connection: columns need none of the ORM's result handling, which cost
+    # more than the queries (every `coverage` runs these; docs/PERFORMANCE.md, chat_http).
+    connection = session.connection()
     received: dict[str, list[CorePayment]] = defaultdict(list)
-    paid = session.exec(_ACCOUNT_PAYMENTS, params={"account_id": account_id, "as_of": as_of})
+    paid = connection.execute(_ACCOUNT_PAYMENTS, {"account_id": account_id, "as_of": as_of})
     for period, paid_on, amount in paid:
         received[period].append(CorePayment(paid_on, amount))
     changes: dict[str, list[Adjustment]] = defaultdict(list)
     params = {"account_id": account_id, "through": through}
-    for period, amount, due_date, computed_on in session.exec(_ACCOUNT_ADJUSTMENTS, params=params):
+    for period, amount, due_date, computed_on in connection.execute(_ACCOUNT_ADJUSTMENTS, params):
         changes[period].append(
             Adjustment(amount=amount, due_date=due_date, computed_on=computed_on)
         )
-    dues = session.exec(_ACCOUNT_DUES, params=params)
+    dues = connection.execute(_ACCOUNT_DUES, params)
     standings = {}
     for period, due_date, total in dues:
         governing = due_date

@@ -16,8 +16,9 @@ from typing import Literal
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_sdk.proxy_env_variable_loader import load_http_proxy_from_env
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
+from slack_sdk.webhook import WebhookResponse
 
 from adapters.base import (
     Admission,
@@ -37,6 +38,13 @@ from adapters.slack.verification import is_signed, verifier
 from handlers.types import Action, Attachment, Message, Recipient, Reply
 
 PUBLIC_API_BASE_URL = "https://slack.com/api/"
+_JSON = {"Content-Type": "application/json;charset=utf-8"}
+_STALE_CONNECTION = (
+    aiohttp.ServerConnectionError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+)
+"""What slack_sdk's `AsyncConnectionErrorRetryHandler` retries once."""
 EVENTS_PATH = "/slack/events"
 
 
@@ -90,6 +98,7 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._dm_channels: dict[str, str] = {}
         self._http: aiohttp.ClientSession | None = None
+        self._proxy = load_http_proxy_from_env()
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -182,14 +191,14 @@ class SlackAdapter:
         with delivery_errors():
             if response_url:
                 # https://docs.slack.dev/interactivity/handling-user-interaction#message_responses
-                check_webhook(
-                    await AsyncWebhookClient(response_url, session=self._http).send(
-                        text=text,
-                        blocks=blocks or None,
-                        response_type="ephemeral" if private else "in_channel",
-                        replace_original=False,
-                    )
-                )
+                body: dict[str, object] = {
+                    "text": text,
+                    "response_type": "ephemeral" if private else "in_channel",
+                    "replace_original": False,
+                }
+                if blocks:
+                    body["blocks"] = blocks
+                check_webhook(await self._post_response_url(response_url, body))
             elif private:
                 await self._client.chat_postEphemeral(
                     channel=target.conversation_id,
@@ -210,6 +219,19 @@ class SlackAdapter:
                 channel = await self._dm(target.user_id) if private else target.conversation_id
                 thread = None if private else target.thread
                 await self._upload(channel, reply.attachments, thread)
+
+    async def _post_response_url(self, url: str, body: dict[str, object]) -> WebhookResponse:
+        """The POST slack_sdk's `AsyncWebhookClient` makes (its proxy from the environment,
+        one retry when a kept-alive connection turns out closed), on the adapter's session:
+        a client object per answer (user agent, proxy look-up, debug logging) cost a tenth of
+        a chat command's CPU (docs/PERFORMANCE.md, chat_http)."""
+        if self._http is None:  # not started: one session for this call
+            async with aiohttp.ClientSession() as session:
+                return await _post_json(session, url, body, self._proxy)
+        try:
+            return await _post_json(self._http, url, body, self._proxy)
+        except _STALE_CONNECTION:
+            return await _post_json(self._http, url, body, self._proxy)
 
     async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
         """Post to an HR channel or DM a user; returns `"<channel>:<ts>"` for `update`."""
@@ -271,3 +293,15 @@ class SlackAdapter:
                 title=attachment.filename,
                 thread_ts=thread_ts,
             )
+
+
+async def _post_json(
+    session: aiohttp.ClientSession, url: str, body: dict[str, object], proxy: str | None
+) -> WebhookResponse:
+    async with session.post(url, json=body, headers=_JSON, proxy=proxy) as response:
+        return WebhookResponse(
+            url=url,
+            status_code=response.status,
+            body=await response.text(),
+            headers=dict(response.headers),
+        )
