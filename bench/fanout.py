@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import time
 from collections import Counter
 from typing import Any
@@ -112,13 +113,16 @@ def coverwatch_side(url: str, api_url: str, count: int) -> dict[str, Any]:
         await adapter.stop()
         return elapsed
 
+    started = resource.getrusage(resource.RUSAGE_SELF)
     seconds = asyncio.run(scenario())
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = used.ru_utime + used.ru_stime - started.ru_utime - started.ru_stime
     with Session(engine) as session:
         query = select(Delivery.state, func.count()).group_by(Delivery.state)
         states = {state: int(n) for state, n in session.exec(query).all()}
         attempts = int(session.exec(select(func.sum(Delivery.attempts))).one() or 0)
     engine.dispose()
-    return {"seconds": seconds, "states": states, "retries": attempts}
+    return {"seconds": seconds, "states": states, "retries": attempts, "cpu_seconds": cpu}
 
 
 def baseline_side(api_url: str, count: int) -> dict[str, Any]:
@@ -214,6 +218,7 @@ def run(ctx: Context) -> Outcome:
             "baseline_share": round(minimum / baseline.seconds, 3),
             "baseline_refused_429": audits["baseline"]["refused_429"],
             "rate_per_s": round(count / coverwatch.seconds, 1),
+            "cpu_ms_per_delivery": round(1000 * coverwatch.extra["cpu_seconds"] / count, 2),
             **audit,
         },
     )

@@ -26,12 +26,11 @@ from bot import batching
 from bot.lanes import Unit, lanes
 from bot.metrics import Metrics
 from bot.ratelimit import Limiter
-from core.alerts import AlertEventType
 from handlers.types import Recipient, Reply
 from storage import outbox
-from storage.alerts import record
+from storage.alerts import Delivered, record_delivered
 from storage.db import session_scope
-from storage.models import Alert, Delivery
+from storage.models import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +149,9 @@ class Dispatcher:
                 self._finish, delivery, error=f"platform {delivery.platform} is not enabled"
             )
             return
+        loop = asyncio.get_running_loop()
+        prepared: Reply | None = None
+        ref: str | None = None
         for held in (False, True):
             async with slots:
                 now = self.clock()
@@ -157,15 +159,25 @@ class Dispatcher:
                     delivery.platform, delivery.address, adapter.rate_limits, now.timestamp()
                 )
                 if wait <= 0:
-                    await self._send(delivery, adapter, now)
-                    return
+                    ref = await self._send(delivery, adapter, now, prepared)
+                    break
                 if held or not self._may_hold(delivery.platform, wait, now):
                     await asyncio.to_thread(self._later, delivery, wait, None, count_attempt=False)
                     return
+            # Rendered while the window is shut, so that when it opens only the send is left:
+            # a render's thread hop in that gap, once per message to a recipient, stretched
+            # every recipient's second (docs/PERFORMANCE.md, fanout_10k).
+            opens = loop.time() + wait
+            prepared = await asyncio.to_thread(self._prepare, delivery)
+            if prepared is None:
+                await asyncio.to_thread(self._finish, delivery, error="nothing to send any more")
+                return
             # The slot is free for other recipients meanwhile. asyncio may wake a timer up to
             # its clock resolution early, and `clock` is not the loop's clock: a little slack
             # keeps the second look from finding the window a hair short of open.
-            await asyncio.sleep(wait + HOLD_SLACK_SECONDS)
+            await asyncio.sleep(max(0.0, opens - loop.time()) + HOLD_SLACK_SECONDS)
+        if ref is not None:  # recorded once its slot is free: the send is no longer in flight
+            await asyncio.to_thread(self._sent, delivery, ref)
 
     def _may_hold(self, platform: str, wait: float, now: datetime) -> bool:
         """A short wait for a recipient's window, not a platform's Retry-After pause."""
@@ -176,16 +188,20 @@ class Dispatcher:
         `wait_for` answers only the pause)."""
         return self.limiter.wait_for(platform, "*", (), now.timestamp())
 
-    async def _send(self, delivery: Delivery, adapter: Sender, now: datetime) -> None:
-        """Render, send and record one delivery the limiter has just let through at `now`."""
-        reply = await asyncio.to_thread(self._prepare, delivery)
+    async def _send(
+        self, delivery: Delivery, adapter: Sender, now: datetime, prepared: Reply | None = None
+    ) -> str | None:
+        """Render (unless `prepared`) and send one delivery the limiter has just let through at
+        `now`; its message ref when sent (the caller records it), else None (a failure is
+        recorded here)."""
+        reply = prepared or await asyncio.to_thread(self._prepare, delivery)
         if reply is None:
             await asyncio.to_thread(self._finish, delivery, error="nothing to send any more")
-            return
+            return None
         paused = self._paused(delivery.platform, self.clock())
         if paused > 0:  # another send's Retry-After came in while this one was rendered
             await asyncio.to_thread(self._later, delivery, paused, None, count_attempt=False)
-            return
+            return None
         recipient = Recipient(
             platform=delivery.platform,
             address=delivery.address,
@@ -195,7 +211,20 @@ class Dispatcher:
         )
         started = self.clock()
         try:
-            ref = await adapter.send(recipient, reply, key=delivery.idempotency_key)
+            try:
+                ref = await adapter.send(recipient, reply, key=delivery.idempotency_key)
+            finally:
+                # The platform counts the send when it arrives, at the latest when it answered
+                # (bot/ratelimit.py): settled before anything is written, so that the time a
+                # busy machine takes to record a send does not stretch the recipient's window
+                # (docs/PERFORMANCE.md, fanout_10k).
+                self.limiter.settle(
+                    delivery.platform,
+                    delivery.address,
+                    adapter.rate_limits,
+                    decided=now.timestamp(),
+                    answered=self.clock().timestamp(),
+                )
         except DeliveryError as exc:
             if exc.retry_after is not None:
                 # Retry-After counts from the answer, not from when this send was prepared.
@@ -209,16 +238,8 @@ class Dispatcher:
             await asyncio.to_thread(self._later, delivery, None, f"{type(exc).__name__}: {exc}")
         else:
             self.metrics.observe_send(delivery.platform, (self.clock() - started).total_seconds())
-            await asyncio.to_thread(self._sent, delivery, ref)
-        finally:
-            # The platform counts the send when it arrives, at the latest now (bot/ratelimit.py).
-            self.limiter.settle(
-                delivery.platform,
-                delivery.address,
-                adapter.rate_limits,
-                decided=now.timestamp(),
-                answered=self.clock().timestamp(),
-            )
+            return ref
+        return None
 
     async def _deliver_many(self, members: list[Delivery], slots: asyncio.Semaphore) -> None:
         """One message to several people through `send_many` (see `bot.batching`); each
@@ -313,21 +334,23 @@ class Dispatcher:
     def _sent_all(self, sent: list[tuple[Delivery, str]]) -> None:
         """Mark sent and audit, in one transaction however many were in the batch."""
         now = self.clock()
+        marks = []
+        for delivery, ref in sent:
+            assert delivery.id is not None
+            marks.append((delivery.id, ref))
+        delivered = [
+            Delivered(
+                alert_id=delivery.alert_id,
+                platform=delivery.platform,
+                actor=delivery.employee_id,
+                detail=delivery.address if delivery.is_group else "",
+            )
+            for delivery, _ in sent
+            if delivery.alert_id
+        ]
         with session_scope(self.engine) as session:
-            for delivery, ref in sent:
-                assert delivery.id is not None
-                outbox.mark_sent(session, delivery.id, message_ref=ref, now=now)
-                alert = session.get(Alert, delivery.alert_id) if delivery.alert_id else None
-                if alert is not None:
-                    record(
-                        session,
-                        alert,
-                        AlertEventType.DELIVERED,
-                        at=now,
-                        platform=delivery.platform,
-                        actor=delivery.employee_id,
-                        detail=delivery.address if delivery.is_group else "",
-                    )
+            outbox.mark_all_sent(session, marks, now=now)
+            record_delivered(session, delivered, at=now)
         for delivery, _ref in sent:
             self.metrics.count("deliveries_sent_total", delivery.platform)
 
