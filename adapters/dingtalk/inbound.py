@@ -69,12 +69,17 @@ def parse_bot_message(data: Mapping[str, Any], message_id: str) -> Event | None:
 
 
 def parse_card_callback(data: Mapping[str, Any], message_id: str) -> Event | None:
-    """A card button click: `content.cardPrivateData.actionIds[0]` and `params.value`."""
+    """A card button click: `content.cardPrivateData.actionIds[0]` and `params.value`.
+
+    A button of a variable-bound group (`btns`, the imported template) may carry its actionId
+    at the top of the frame's data instead: LangBot reads it there for the same button shape
+    (langbot-app/LangBot, src/langbot/libs/dingtalk_api/card_callback.py), so both are read.
+    """
     callback = CardCallbackMessage.from_dict(dict(data))
     private = callback.content.get("cardPrivateData", {}) if callback.content else {}
-    action_ids = private.get("actionIds") or []
+    action_ids = private.get("actionIds") or [data.get("actionId")]
     value = (private.get("params") or {}).get("value")
-    if not action_ids or value is None or not callback.user_id:
+    if not action_ids[0] or value is None or not callback.user_id:
         return None
     is_group = "GROUP" in str(data.get("spaceType", "")).upper()
     conversation_id = str(data.get("spaceId") or callback.user_id)

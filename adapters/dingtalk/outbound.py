@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 BATCH_SEND = "/v1.0/robot/oToMessages/batchSend"
 GROUP_SEND = "/v1.0/robot/groupMessages/send"
 CARDS = "/v1.0/card/instances"
+CALLBACK_TYPE = "STREAM"
+"""How each card is created: button clicks come back on the Stream connection."""
 CARD_DELIVER = "/v1.0/card/instances/deliver"
 BATCH_SIZE = 20
 CARD_PREFIX = "cw_"
@@ -90,7 +92,7 @@ class Robot:
             "cardTemplateId": template_id,
             "outTrackId": out_track_id,
             "cardData": {"cardParamMap": render.card_params(reply)},
-            "callbackType": "STREAM",  # button clicks come back on the Stream connection
+            "callbackType": CALLBACK_TYPE,
             "imGroupOpenSpaceModel": {"supportForward": False},
             "imRobotOpenSpaceModel": {"supportForward": False},
         }

@@ -90,11 +90,11 @@ def image_message(media_id: str) -> tuple[str, str]:
 def card_params(reply: Reply) -> dict[str, str]:
     """`cardParamMap` for our alert card template (every value must be a string).
 
-    The template's variables and buttons are listed in deploy/dingtalk-card-template.json
-    (tests/deploy/test_dingtalk_card_template.py keeps the two in step): `title`, `content`
-    (markdown), `actions_visible` ("true"/"false"), and per button `<action>_label`,
-    `<action>_value`; each button's callback carries actionId `<action>` and param
-    `value` = `${<action>_value}`.
+    The template (adapters/dingtalk/card_template.py, imported from
+    deploy/dingtalk-card-template.json) binds `title`, `content` (markdown) and `btns`, the
+    button group's list as a JSON string (`button_group`). The per-button strings
+    (`actions_visible` "true"/"false", `<action>_label`, `<action>_value`) serve a template
+    built by hand with two fixed callback buttons (docs/setup/dingtalk.md step 5).
     """
     card = reply.card
     title = card.title if card else _title_of(reply.text)
@@ -107,11 +107,34 @@ def card_params(reply: Reply) -> dict[str, str]:
         "title": title,
         "content": content,
         "actions_visible": "true" if card and card.buttons else "false",
+        "btns": _json(button_group(card.buttons if card else ())),
     }
     for button in card.buttons if card else ():
         params[f"{button.action}_label"] = button.label
         params[f"{button.action}_value"] = button.value
     return params
+
+
+def button_group(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
+    """The card's buttons as the builder's dynamic button list (variable `btns`).
+
+    Each is a callback (`sendCardRequest`) with actionId `<action>` and one parameter `value`,
+    which DingTalk posts back in `cardPrivateData` for `inbound.parse_card_callback`; an
+    acknowledged card has none (`[]`), so nothing is left to click. Item shape as LangBot sends
+    it (langbot-app/LangBot, src/langbot/pkg/platform/sources/dingtalk.py `_build_btns`).
+    """
+    return [
+        {
+            "text": button.label,
+            "color": "blue" if index == 0 else "gray",
+            "status": "normal",
+            "event": {
+                "type": "sendCardRequest",
+                "params": {"actionId": button.action, "params": {"value": button.value}},
+            },
+        }
+        for index, button in enumerate(buttons)
+    ]
 
 
 def _title_of(text: str) -> str:
@@ -120,5 +143,5 @@ def _title_of(text: str) -> str:
     return first[:40]
 
 
-def _json(value: dict[str, str]) -> str:
+def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)

@@ -273,6 +273,8 @@ class FakeDingTalk:
         if refusal:
             return refusal
         track = body["outTrackId"]
+        if not all(isinstance(v, str) for v in body["cardData"]["cardParamMap"].values()):
+            return _error(400, "param.cardParamMap")  # a Map<String, String>: lists go as JSON
         if request.method == "PUT":
             if track not in self.cards:
                 return _error(404, "cardInstance.notFound")

@@ -42,7 +42,12 @@ def test_card_params_are_all_strings_and_hide_actions_without_buttons() -> None:
     assert with_buttons["actions_visible"] == "true"
     assert with_buttons["snooze_value"] == "12:4h"
     plain = render.card_params(Reply(text="已确认"))
-    assert plain == {"title": "已确认", "content": "已确认", "actions_visible": "false"}
+    assert plain == {
+        "title": "已确认",
+        "content": "已确认",
+        "actions_visible": "false",
+        "btns": "[]",
+    }
     assert all(isinstance(v, str) for v in with_buttons.values())
 
 

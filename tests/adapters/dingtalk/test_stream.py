@@ -164,7 +164,7 @@ def test_card_button_becomes_an_action_and_update_rewrites_the_card(
             await adapter.update(ref, done)
             params = fake.cards[ref]["cardData"]["cardParamMap"]
             assert params["title"] == "社保逾期（已确认）"
-            assert params["actions_visible"] == "false"
+            assert params["actions_visible"] == "false" and params["btns"] == "[]"
             assert "王经理" in params["content"]
 
     run(scenario)
