@@ -40,7 +40,7 @@ class Variable:
 
 BOUND: tuple[Variable, ...] = (
     Variable("title", "string", "告警标题 the alert's headline; also the chat-list summary"),
-    Variable("content", "markdown", "告警内容 one `**label**: value` line per field"),
+    Variable("content", "markdown", "告警内容 one `- **label**: value` item per field"),
     Variable("btns", "buttonGroup", "按钮 Acknowledge/Snooze callbacks; [] once acknowledged"),
 )
 """The variables the imported template's components show."""
@@ -95,12 +95,18 @@ def _editor_data() -> dict[str, Any]:
             "componentsTree": [_root()],
             "i18n": {},
         },
-        "mockData": {"cardData": preview, "cardPrivateData": {}, "localData": {}},
+        "mockData": {
+            "cardData": preview,
+            "cardPrivateData": {},
+            "localData": {},
+            "richTextData": {},
+        },
         "editVersion": 0,
         "customWidgetInfo": "",
         "useCustomWidgetInfo": False,
         "variableList": [_declare(v) for v in BOUND + FIXED_BUTTON_VARIABLES],
         "formList": [],
+        "customContextList": [],
         "expList": [],
         "localList": [],
         "hsfList": [],

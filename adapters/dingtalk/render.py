@@ -51,7 +51,7 @@ def markdown_of(reply: Reply, locale: str) -> tuple[str, str]:
         return _title_of(reply.text), reply.text
     # Every value may hold user text (a name from the HR file): inert in markdown.
     lines = [f"#### {inert(card.title)}", ""]
-    lines += [f"- **{inert(field.label)}**: {inert(field.value)}" for field in card.fields]
+    lines += _field_lines(card)
     if not card.fields:
         lines.append(inert_lines(reply.text))
     hints = command_hints(card, locale)
@@ -98,11 +98,9 @@ def card_params(reply: Reply) -> dict[str, str]:
     """
     card = reply.card
     title = card.title if card else _title_of(reply.text)
-    content = (  # the template renders `content` as markdown
-        "\n".join(f"**{inert(field.label)}**: {inert(field.value)}" for field in card.fields)
-        if card and card.fields
-        else inert_lines(reply.text)
-    )
+    # The template renders `content` as markdown: list items, as lines joined by a bare newline
+    # would run together into one paragraph.
+    content = "\n".join(_field_lines(card)) if card and card.fields else inert_lines(reply.text)
     params = {
         "title": title,
         "content": content,
@@ -135,6 +133,12 @@ def button_group(buttons: tuple[Button, ...]) -> list[dict[str, Any]]:
         }
         for index, button in enumerate(buttons)
     ]
+
+
+def _field_lines(card: Card) -> list[str]:
+    """One markdown list item per field; every value may hold user text (a name from the HR
+    file), so it is made inert."""
+    return [f"- **{inert(field.label)}**: {inert(field.value)}" for field in card.fields]
 
 
 def _title_of(text: str) -> str:

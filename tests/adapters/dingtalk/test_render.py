@@ -51,6 +51,13 @@ def test_card_params_are_all_strings_and_hide_actions_without_buttons() -> None:
     assert all(isinstance(v, str) for v in with_buttons.values())
 
 
+def test_card_content_is_one_markdown_list_item_per_field() -> None:
+    """A bare newline between `**label**: value` lines would render as one run-on paragraph."""
+    fields = (Field(label="应缴", value="1.00"), Field(label="城市", value="北京"))
+    content = render.card_params(Reply(text="t", card=Card(title="x", fields=fields)))["content"]
+    assert content == "- **应缴**: 1.00\n- **城市**: 北京"
+
+
 def test_group_text_without_mention_prefix_is_kept_whole() -> None:
     data = payload("bot_message_group", text={"content": "  我的医保 "})
     parsed = parse_bot_message(data, "m1")
