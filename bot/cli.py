@@ -319,7 +319,7 @@ def run(ctx: typer.Context) -> None:
     opts = options(ctx)
     settings = opts.settings()
     context = opts.app(settings, running=True)
-    for warning in routing_warnings(settings):  # once the database answered: about to run
+    for warning in routing_warnings(settings, context.engine):  # the database answered
         typer.echo(f"warning: {warning}", err=True)
     serve(settings, context, opts.today)
 

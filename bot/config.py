@@ -124,6 +124,8 @@ class AlertsConfig(_Section):
     enrollment_warning_days: int = Field(default=7, ge=0)
     funding_horizon_days: int = Field(default=30, gt=0)
     hr_leads: tuple[str, ...] = ()
+    notify_employees: bool = False
+    """Tell each employee privately when their account's cover is at risk, and when restored."""
 
     @field_validator("quiet_hours")
     @classmethod

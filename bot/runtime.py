@@ -55,6 +55,7 @@ from bot.slow_lane import SlowLane
 from bot.spool import Spool
 from handlers.alert_render import render_delivery
 from handlers.context import AppContext
+from handlers.formatting import AccountNames
 from handlers.types import Action, Message
 from storage import idempotency, inbound, outbox
 from storage.db import ping, session_scope
@@ -134,11 +135,13 @@ class Runtime:
             else None
         )
         """Answers chat in this process (`[chat] workers = 0`); else worker processes do."""
-        zone = str(app.timezone)
+        zone, names = str(app.timezone), AccountNames.of(app)
         self.dispatcher = Dispatcher(
             app.engine,
             self.senders,
-            lambda session, delivery: render_delivery(session, delivery, timezone=zone),
+            lambda session, delivery: render_delivery(
+                session, delivery, timezone=zone, names=names
+            ),
             worker=self.instance,
             clock=app.clock,
             metrics=self.metrics,

@@ -6,6 +6,9 @@ import importlib
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
 from adapters.base import Adapter, ChatAdapter
 from bot.config import PlatformSection, Settings
 from bot.platforms import secret
@@ -18,8 +21,9 @@ from handlers.context import AppContext
 from storage.accounts import account_policies
 from storage.db import session_scope
 from storage.escalations import run_escalations
+from storage.handover import queue_handover
 from storage.ledger import run_dues
-from storage.routing import Routing
+from storage.routing import Routing, unreachable
 from storage.scan import run_scan
 
 
@@ -61,17 +65,37 @@ def routing_from(settings: Settings, *, console: bool = True) -> Routing:
         locale=settings.bot.locale,
         owners=settings.account_owners(),
         rotation=settings.oncall.rotation(),
+        notify_employees=settings.alerts.notify_employees,
     )
 
 
-def routing_warnings(settings: Settings) -> list[str]:
-    """Routing that would drop an alert's last step: shown when `coverwatch run` starts."""
+def routing_warnings(settings: Settings, engine: Engine | None = None) -> list[str]:
+    """Routing that would drop an alert's step: shown when `coverwatch run` starts. With the
+    database, also the owners and on-call members nobody could reach (no id on any enabled
+    platform, or not on the roster): their alerts would go to HR leads and groups instead."""
+    warnings = []
     if settings.alerts.escalation_levels > 0 and not settings.alerts.hr_leads:
-        return [
+        warnings.append(
             "escalation is on but [alerts] hr_leads is empty: the last escalation level "
             'reaches no one (set hr_leads = ["EMPLOYEE_ID", …])'
-        ]
-    return []
+        )
+    if engine is None:
+        return warnings
+    routing = routing_from(settings)
+    named = {f"[accounts.{a}] owners": ids for a, ids in sorted(routing.owners.items())}
+    rotation = routing.rotation
+    named["[oncall] members"] = tuple(
+        dict.fromkeys((*rotation.members, *rotation.overrides.values()))
+    )
+    with Session(engine) as session:
+        for where, ids in named.items():
+            missing = unreachable(session, ids, routing)
+            if missing:
+                warnings.append(
+                    f"{where}: {'; '.join(missing)}: their alerts go to hr_leads and the HR "
+                    "groups instead (add the ids to the employees file, or coverwatch sync users)"
+                )
+    return warnings
 
 
 def adapter_factory(spec: PlatformSpec) -> Callable[[Settings], ChatAdapter]:
@@ -101,7 +125,8 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
 def scheduled_jobs(
     settings: Settings, app: AppContext, routing: Routing
 ) -> dict[str, tuple[str, Callable[[datetime], str]]]:
-    """The `[scheduler]` jobs: daily scan, monthly dues run, escalation checks, KPI digest."""
+    """The `[scheduler]` jobs: daily scan, monthly dues run, escalation checks, KPI digest,
+    and the on-call hand-over (on the scan's schedule)."""
     zone = app.timezone
 
     def scan(fire_time: datetime) -> str:
@@ -146,9 +171,22 @@ def scheduled_jobs(
     def kpi_digest(fire_time: datetime) -> str:
         return kpi_digest_job(app, settings, routing, fire_time)
 
+    def oncall_handover(fire_time: datetime) -> str:
+        with session_scope(app.engine) as session:
+            queued = queue_handover(
+                session,
+                routing.rotation,
+                today=fire_time.astimezone(zone).date(),
+                now=app.clock(),
+                routing=routing,
+            )
+        return f"queued {queued} hand-over deliveries"
+
     return {
         "scan": (settings.scheduler.scan, scan),
         "dues": (settings.scheduler.dues, dues),
         "escalation": (settings.scheduler.escalation, escalate),
         "kpi_digest": (settings.scheduler.kpi_digest, kpi_digest),
+        # With the daily scan: a shift starts on a day, and its notice goes once (storage.handover).
+        "oncall_handover": (settings.scheduler.scan, oncall_handover),
     }

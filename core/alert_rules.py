@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from core.alerts import AlertKind, Finding, dedupe_key
+from core.cover import suspension_started
 from core.enrollment import enrollment_deadline
 from core.funding import UpcomingDue, funding_gap
 from core.money import ZERO, format_amount
@@ -42,6 +43,9 @@ class AccountPeriodView:
 
 CALENDAR_ESTIMATE = "calendar_estimate"
 """Finding detail (value "yes"): the due date shown is an estimate (calendar not published)."""
+SUSPENDED_STAGE = "suspended"
+"""The `suspension_imminent` stage from the suspension date on: cover is suspended, and the
+alert (kind unchanged, so its acknowledgement and history carry over) says so."""
 ESTIMATE = "estimate"
 """Finding detail: the comma-separated schemes whose estimated rule the amounts rest on."""
 SUSPENSION_ESTIMATE = "suspension_estimate"
@@ -190,7 +194,8 @@ def _account_period_findings(
     days_to_suspension = (view.suspension_on - as_of).days
     if days_to_suspension <= settings.suspension_warning_days:
         # Cover is suspended *from* the suspension date, as core.cover counts it.
-        stage = f"suspension-{days_to_suspension}" if days_to_suspension > 0 else "suspended"
+        started = suspension_started(view.suspension_on, as_of)
+        stage = SUSPENDED_STAGE if started else f"suspension-{days_to_suspension}"
         details = {**late, "days_to_suspension": str(max(days_to_suspension, 0))}
         findings.append(
             _period_finding(AlertKind.SUSPENSION_IMMINENT, view, stage, details, late=True)

@@ -65,6 +65,12 @@ class CoverStatus:
     """False while the suspension rule is an unconfirmed estimate for this policy."""
 
 
+def suspension_started(suspension_on: date | None, day: date) -> bool:
+    """Whether cover is suspended on `day`: from the suspension date itself, inclusive (the
+    rule above); alerts, notices and the chat say "suspended" from then on."""
+    return suspension_on is not None and suspension_on <= day
+
+
 def cover_status(
     policy: Policy,
     *,
@@ -113,7 +119,7 @@ def cover_status(
         state = CoverState.NOT_ENROLLED
     elif suspension_on is None:
         state = CoverState.ACTIVE
-    elif as_of >= suspension_on:
+    elif suspension_started(suspension_on, as_of):
         state = CoverState.SUSPENDED
     else:
         state = CoverState.GRACE

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 DEFAULT_SHIFT_DAYS = 7
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,24 @@ class Rotation:
     def on_call(self, day: date) -> str | None:
         """Who is on call on `day`: an override, else the scheduled member."""
         return self.overrides.get(day) or self.scheduled(day)
+
+    def shift_start(self, day: date) -> date | None:
+        """The first day of the shift `day` is in: back over the days the same member is on
+        call, never past a rotation boundary (a one-member rotation still hands over every
+        `shift_days`). None when nobody is on call."""
+        member = self.on_call(day)
+        if member is None:
+            return None
+        start = day
+        while not self._boundary(start) and self.on_call(start - _DAY) == member:
+            start -= _DAY
+        return start
+
+    def _boundary(self, day: date) -> bool:
+        """A scheduled shift's first day (or the rotation's very first)."""
+        if self.starts_on is None or day < self.starts_on:
+            return False  # overrides only: a stretch of them ends where they end
+        return (day - self.starts_on).days % self.shift_days == 0
 
     def next_change(self, day: date) -> tuple[date, str] | None:
         """The first later day someone else is on call, and who (within two full cycles)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -15,17 +16,26 @@ from sqlmodel import Session
 
 from core.alert_rules import CALENDAR_ESTIMATE, ESTIMATE, SUSPENSION_ESTIMATE
 from core.alerts import AlertKind, AlertState
+from core.cover import suspension_started
 from core.kpis import METRICS
 from core.locales import DEFAULT_TIMEZONE
 from core.money import display_amount
 from handlers.alert_actions import alert_buttons
-from handlers.formatting import approx
+from handlers.formatting import AccountNames, approx
 from handlers.i18n import has_key, translate
 from handlers.kpi_digest import render_kpi_digest
 from handlers.kpi_view import percent_text
+from handlers.notices import render_cover_notice, render_handover
 from handlers.types import Action, Button, Card, CardUpdate, Field, Reply
 from storage.models import Account, Alert, Delivery, Employee
-from storage.outbox import AlertPayload, DigestPayload, decode_payload, sent_ref
+from storage.outbox import (
+    AlertPayload,
+    CoverNoticePayload,
+    DigestPayload,
+    HandoverPayload,
+    decode_payload,
+    sent_ref,
+)
 
 
 def _money(session: Session, alert: Alert, amount: object) -> str:
@@ -66,10 +76,11 @@ class Estimates:
         )
 
 
-def alert_estimate_figures(locale: str, alert: Alert) -> list[str]:
-    """What the `dues.estimate` footnote names for this alert (empty: nothing estimated)."""
+def alert_estimate_figures(locale: str, alert: Alert, account: str | None = None) -> list[str]:
+    """What the `dues.estimate` footnote names for this alert (empty: nothing estimated);
+    `account`: the account as the reader names it (else its id)."""
     details: dict[str, str] = json.loads(alert.details or "{}")
-    marks, account = Estimates.of(alert), alert.account_id or "-"
+    marks, account = Estimates.of(alert), account or alert.account_id or "-"
     figures = []
     for scheme in details.get(ESTIMATE, "").split(",") if marks.amounts else ():
         key = f"scheme.{scheme}"
@@ -81,13 +92,19 @@ def alert_estimate_figures(locale: str, alert: Alert) -> list[str]:
     return figures
 
 
-def _facts(session: Session, alert: Alert) -> dict[str, object]:
+def _facts(session: Session, alert: Alert, names: AccountNames, locale: str) -> dict[str, object]:
     details: dict[str, str] = json.loads(alert.details or "{}")
     marks = Estimates.of(alert)
+
+    def named(account_id: str) -> str:
+        return names.name(session, account_id, locale) if account_id else "-"
+
+    if details.get("pay_first"):
+        details["pay_first"] = ", ".join(named(a) for a in details["pay_first"].split(","))
     return {
         **details,
         "id": alert.id,
-        "account": alert.account_id or "-",
+        "account": named(alert.account_id or ""),
         "period": alert.period or "-",
         "due_date": approx(alert.due_date.isoformat() if alert.due_date else "-", marks.due_date),
         "principal": approx(_money(session, alert, alert.principal), marks.amounts),
@@ -136,16 +153,33 @@ def _suspends_nothing(kind: AlertKind, alert: Alert, facts: dict[str, object]) -
     return kind in (AlertKind.DUE_SOON, AlertKind.OVERDUE) and alert.suspension_on is None
 
 
+def _suspended(alert: Alert, facts: dict[str, object]) -> bool:
+    """Cover already suspended as of the scan behind the figures (`as_of`, the day the late
+    fee is counted to): the notice says so instead of "will be suspended on"."""
+    as_of = facts.get("as_of")
+    return isinstance(as_of, str) and suspension_started(
+        alert.suspension_on, date.fromisoformat(as_of)
+    )
+
+
 def render_alert(
-    session: Session, alert: Alert, *, locale: str, timezone: str = DEFAULT_TIMEZONE
+    session: Session,
+    alert: Alert,
+    *,
+    locale: str,
+    timezone: str = DEFAULT_TIMEZONE,
+    names: AccountNames | None = None,
 ) -> Reply:
     """The alert card: text is the complete message, the card its structured form."""
-    facts = _facts(session, alert)
+    facts = _facts(session, alert, names or AccountNames(), locale)
     kind = AlertKind(alert.kind)
     variant = kind.value
     if kind is AlertKind.ENROLLMENT_DEADLINE:  # `days_left` as of the scan that found it
         passed = int(str(facts.get("days_left", "0"))) < 0
         variant += ".passed" if passed else ".soon"
+    suspended = _suspended(alert, facts)
+    if kind is AlertKind.SUSPENSION_IMMINENT and suspended:
+        variant = "suspended"  # the kind stays (ARCHITECTURE.md §3 kinds): only the words change
 
     def t(key: str) -> str:
         return translate(locale, key, **facts)
@@ -155,15 +189,17 @@ def render_alert(
     if _suspends_nothing(kind, alert, facts):
         consequence += "_no_suspension"
         action += "_no_suspension" if kind is AlertKind.OVERDUE else ""
+    elif kind is AlertKind.OVERDUE and suspended:
+        consequence += "_suspended"
     body = [title, *kpi_shortfalls(locale, alert), t(consequence), t(action)]
-    if figures := alert_estimate_figures(locale, alert):
+    if figures := alert_estimate_figures(locale, alert, str(facts["account"])):
         body.append(translate(locale, "dues.estimate", figures=", ".join(figures)))
     fields = [Field(label=t("notice.field.id"), value=str(alert.id))]
     if alert.account_id:
         fields.append(
             Field(
                 label=t("notice.field.account"),
-                value=f"{alert.account_id} {alert.period or ''}".strip(),
+                value=f"{facts['account']} {alert.period or ''}".strip(),
             )
         )
     if alert.principal is not None:
@@ -200,7 +236,12 @@ def render_alert(
 
 
 def card_updates(
-    session: Session, alert: Alert, clicked: Action, *, timezone: str = DEFAULT_TIMEZONE
+    session: Session,
+    alert: Alert,
+    clicked: Action,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    names: AccountNames | None = None,
 ) -> tuple[CardUpdate, ...]:
     """Every sent copy of `alert`, re-rendered as it stands now, each in its reader's language.
 
@@ -217,25 +258,33 @@ def card_updates(
             clicked.conversation_id,
         )
         ref = (clicked.message_ref if is_clicked else None) or delivery.message_ref
-        reply = render_alert(session, alert, locale=locale, timezone=timezone)
+        reply = render_alert(session, alert, locale=locale, timezone=timezone, names=names)
         updates.append(CardUpdate(platform=delivery.platform, message_ref=ref, reply=reply))
     return tuple(updates)
 
 
 def render_delivery(
-    session: Session, delivery: Delivery, *, timezone: str = DEFAULT_TIMEZONE
+    session: Session,
+    delivery: Delivery,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    names: AccountNames | None = None,
 ) -> Reply | None:
     """The dispatcher's renderer: None when the message should no longer go out."""
     payload = decode_payload(delivery.payload)
     if isinstance(payload, DigestPayload):
         return render_kpi_digest(session, payload, platform=delivery.platform, timezone=timezone)
+    if isinstance(payload, CoverNoticePayload):
+        return render_cover_notice(session, payload, names or AccountNames())
+    if isinstance(payload, HandoverPayload):
+        return render_handover(payload)
     if not isinstance(payload, AlertPayload):
         return None
     alert = session.get(Alert, payload.alert_id)
     # Inhibited: its group's more serious alert says it all (core.alert_groups).
     if alert is None or alert.state != AlertState.OPEN or alert.inhibited_by is not None:
         return None
-    reply = render_alert(session, alert, locale=payload.locale, timezone=timezone)
+    reply = render_alert(session, alert, locale=payload.locale, timezone=timezone, names=names)
     if payload.level > 0:
         prefix = translate(payload.locale, "notice.escalated", level=payload.level)
         return Reply(text=f"{prefix}\n{reply.text}", card=reply.card)

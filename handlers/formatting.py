@@ -6,17 +6,23 @@ always rendered from the same fields as its text, never separately.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
 from core.money import display_amount
 from core.periods import Period
+from core.policy import Policy
+from handlers.context import AppContext
 from handlers.i18n import has_key
 from handlers.router import Request
 from handlers.types import Button, Card, Field, Reply
 from storage.accounts import AccountPolicy
+from storage.models import Account
 
 PERCENT = Decimal(100)
 
@@ -56,8 +62,35 @@ def account_name(request: Request, account: AccountPolicy | str) -> str:
     found = request.accounts.get(account) if isinstance(account, str) else account
     if found is None:
         return str(account)
-    configured = request.app.account_names.get(found.account_id)
-    return configured or found.policy.display_name(request.locale)
+    return _display_name(found.account_id, found.policy, request.app.account_names, request.locale)
+
+
+def _display_name(
+    account_id: str, policy: Policy | None, configured: Mapping[str, str], locale: str
+) -> str:
+    return configured.get(account_id) or (
+        policy.display_name(locale) if policy is not None else account_id
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountNames:
+    """`account_name` where there is no request: notices rendered at send time, each in its
+    reader's language. Empty (the default), accounts are named by their ids."""
+
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+    """By policy id (`AppContext.policies`)."""
+    configured: Mapping[str, str] = field(default_factory=dict)
+    """`[accounts.<id>] name`."""
+
+    @classmethod
+    def of(cls, app: AppContext) -> AccountNames:
+        return cls(policies=app.policies, configured=app.account_names)
+
+    def name(self, session: Session, account_id: str, locale: str) -> str:
+        row = session.get(Account, account_id)
+        policy = self.policies.get(row.policy_id if row is not None else account_id)
+        return _display_name(account_id, policy, self.configured, locale)
 
 
 def label(request: Request, prefix: str, value: str) -> str:

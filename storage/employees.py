@@ -105,9 +105,21 @@ def company_contacts(session: Session) -> Sequence[Employee]:
 def locale_for(session: Session, employee: Employee, default: str) -> str:
     """The reply language: the user's `lang` choice, else the imported locale, else the default."""
     preference = session.get(UserPreference, employee.employee_id)
-    if preference is not None and preference.locale:
-        return preference.locale
-    return employee.locale or default
+    return chosen_locale(preference.locale if preference else None, employee, default)
+
+
+def chosen_locale(preference: str | None, employee: Employee, default: str) -> str:
+    """`locale_for` once the `lang` choice is known (`preferred_locales` reads them all)."""
+    return preference or employee.locale or default
+
+
+def preferred_locales(session: Session) -> dict[str, str]:
+    """Every `lang` choice by employee id, in one query: a notice to thousands of people
+    asks once, not once per person."""
+    query = select(UserPreference.employee_id, UserPreference.locale).where(
+        col(UserPreference.locale).is_not(None)
+    )
+    return {employee_id: str(locale) for employee_id, locale in session.exec(query)}
 
 
 def set_locale(session: Session, employee_id: str, locale: str) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,8 @@ from storage.models import Delivery
 CLAIM_LEASE = timedelta(minutes=2)
 ALERT = "alert"
 DIGEST = "kpi_digest"
+COVER = "cover_notice"
+HANDOVER = "oncall_handover"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,9 +65,51 @@ class DigestPayload(DeliveryPayload):
     department: str | None = None
 
 
-def encode_payload(payload: AlertPayload | DigestPayload) -> str:
+@dataclass(frozen=True, kw_only=True)
+class CoverNoticePayload(DeliveryPayload):
+    """An employee's own notice about an account's cover (`[alerts] notify_employees`):
+    `at_risk` (suspended within days, or suspended: the alert's dates tell which) or
+    `restored`. Names the `suspension_imminent` alert it follows, never an amount."""
+
+    alert_id: int
+    notice: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoverPayload(DeliveryPayload):
+    """The on-call hand-over to the incoming member: their shift's first day, and its last
+    (None when nobody else follows)."""
+
+    start: date
+    until: date | None = None
+
+
+Payload = AlertPayload | DigestPayload | CoverNoticePayload | HandoverPayload
+"""Every payload a delivery row can carry."""
+
+
+def encode_payload(payload: Payload) -> str:
     """The column's JSON. Byte-stable for equal payloads: the dispatcher batches deliveries
     whose payload text is equal, and derives per-person platform ids from it (bot.batching)."""
+    if isinstance(payload, CoverNoticePayload):
+        return json.dumps(
+            {
+                "type": COVER,
+                "alert_id": payload.alert_id,
+                "notice": payload.notice,
+                "locale": payload.locale,
+            }
+        )
+    if isinstance(payload, HandoverPayload):
+        until = payload.until.isoformat() if payload.until is not None else None
+        return json.dumps(
+            {
+                "type": HANDOVER,
+                "start": payload.start.isoformat(),
+                "until": until,
+                "locale": payload.locale,
+            }
+        )
     if isinstance(payload, AlertPayload):
         return json.dumps(
             {
@@ -103,6 +147,17 @@ def decode_payload(text: str) -> DeliveryPayload:
                 level=int(body.get("level", 0)),
                 locale=locale,
             )
+        if kind == COVER:
+            return CoverNoticePayload(
+                alert_id=int(body["alert_id"]), notice=str(body["notice"]), locale=locale
+            )
+        if kind == HANDOVER:
+            until = body.get("until")
+            return HandoverPayload(
+                start=date.fromisoformat(body["start"]),
+                until=date.fromisoformat(until) if until else None,
+                locale=locale,
+            )
         if kind == DIGEST:
             return DigestPayload(
                 period=Period.parse(body["period"]),
@@ -122,7 +177,7 @@ class NewDelivery:
     idempotency_key: str
     platform: str
     address: str
-    payload: AlertPayload | DigestPayload
+    payload: Payload
     not_before: datetime
     alert_id: int | None = None
     is_group: bool = False

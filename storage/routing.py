@@ -47,6 +47,8 @@ class Routing:
     """`[accounts.<id>] owners`: level 0 of the account's company-wide alerts."""
     rotation: Rotation = field(default_factory=Rotation)
     """`[oncall]`: level 0 of a company-wide alert whose account has no owner."""
+    notify_employees: bool = False
+    """`[alerts] notify_employees`: employees hear privately when their cover is at risk."""
 
     @property
     def chat_platforms(self) -> tuple[str, ...]:
@@ -140,12 +142,31 @@ class Address:
 
 def person_addresses(session: Session, person: Employee, routing: Routing) -> list[Address]:
     """The person's chat on each enabled platform where they have an id, in their language."""
-    locale = locale_for(session, person, routing.locale)
+    return addresses_in(person, locale_for(session, person, routing.locale), routing)
+
+
+def addresses_in(person: Employee, locale: str, routing: Routing) -> list[Address]:
+    """`person_addresses` once the person's language is known."""
     return [
         Address(platform=platform, address=address, locale=locale, employee_id=person.employee_id)
         for platform in routing.chat_platforms
         if (address := platform_address(person, platform))
     ]
+
+
+def unreachable(session: Session, ids: Sequence[str], routing: Routing) -> list[str]:
+    """Why each of `ids` could not be reached (not on the roster, or no id on any enabled
+    platform), as `E0003 has no slack id`; empty when every one can be."""
+    people = {e.employee_id: e for e in _employees(session, ids)}
+    platforms = " or ".join(routing.chat_platforms)
+    reasons = []
+    for employee_id in ids:
+        person = people.get(employee_id)
+        if person is None:
+            reasons.append(f"{employee_id} is not on the roster")
+        elif not addresses_in(person, routing.locale, routing):
+            reasons.append(f"{employee_id} has no {platforms} id")
+    return reasons
 
 
 def group_addresses(routing: Routing) -> list[Address]:

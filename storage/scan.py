@@ -28,6 +28,7 @@ from core.alerts import AlertEventType, AlertKind, AlertState, Finding, transiti
 from core.policy import Policy
 from storage.accounts import account_policies
 from storage.alerts import apply_inhibitions, record, resolve
+from storage.cover_notices import tell_employees
 from storage.db import session_scope
 from storage.installments import plan_findings
 from storage.models import Alert, Employee
@@ -210,4 +211,14 @@ def scan_in(
     accounts = account_policies(session, policies)
     findings += plan_findings(session, accounts, as_of=as_of, lead_days=rules.lead_days)
     evaluated = frozenset(str(kind) for kind in EVALUATED_KINDS | {AlertKind.INSTALLMENT_DUE})
-    return apply_findings(session, findings, now=now, routing=routing, evaluated=evaluated)
+    report = apply_findings(session, findings, now=now, routing=routing, evaluated=evaluated)
+    if routing.notify_employees:
+        report.deliveries += tell_employees(
+            session,
+            active=[a for i in report.alert_ids if (a := session.get(Alert, i)) is not None],
+            resolved=[a for i in report.resolved if (a := session.get(Alert, i)) is not None],
+            as_of=as_of,
+            now=now,
+            routing=routing,
+        )
+    return report

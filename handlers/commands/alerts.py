@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from core.alerts import COMPANY_KINDS, AlertKind, AlertState
+from core.cover import suspension_started
 from core.escalation import parse_duration
 from core.installments import PlanError
 from core.periods import Period
@@ -22,6 +23,7 @@ from handlers.alert_render import (
     kpi_shortfalls,
 )
 from handlers.formatting import (
+    AccountNames,
     account_name,
     approx,
     card_reply,
@@ -107,11 +109,11 @@ def _deadline(request: Request, alert: Alert) -> str | None:
     if what == alert.kind:
         what = request.t("deadline_word.default")
     days = (deadline - request.today).days
-    passed = suspension and days < 0  # a suspension day behind us is not "overdue"
-    left = request.t("format.days_ago", days=-days) if passed else days_words(request, days)
-    return request.t(
-        "alerts.deadline", what=what, date=approx(deadline.isoformat(), estimated), left=left
-    )
+    dated = approx(deadline.isoformat(), estimated)
+    if suspension and suspension_started(deadline, request.today):  # suspended, not "overdue"
+        ago = request.t("format.days_ago", days=-days) if days else request.t("format.today")
+        return request.t("alerts.suspended_since", date=dated, left=ago)
+    return request.t("alerts.deadline", what=what, date=dated, left=days_words(request, days))
 
 
 def _figures(request: Request, alert: Alert) -> str | None:
@@ -130,6 +132,14 @@ def _figures(request: Request, alert: Alert) -> str | None:
             "alerts.owed_with_fee", amount=amount(alert.principal), fee=amount(alert.late_fee)
         )
     return request.t("alerts.owed", amount=amount(alert.principal))
+
+
+def _kind(request: Request, alert: Alert) -> str:
+    """The kind as people say it; a `suspension_imminent` alert past its date says suspended."""
+    started = suspension_started(alert.suspension_on, request.today)
+    if alert.kind == AlertKind.SUSPENSION_IMMINENT and started:
+        return request.t("alerts.suspended")
+    return label(request, "kind", alert.kind)
 
 
 def _person(request: Request, employee_id: str) -> str:
@@ -156,7 +166,7 @@ def _standing(request: Request, alert: Alert, silenced_until: datetime | None) -
 
 
 def _summary(request: Request, alert: Alert, silenced_until: datetime | None) -> str:
-    parts = [label(request, "kind", alert.kind), _subject(request, alert)]
+    parts = [_kind(request, alert), _subject(request, alert)]
     parts += kpi_shortfalls(request.locale, alert)
     parts += [part for part in (_figures(request, alert), _deadline(request, alert)) if part]
     parts += _standing(request, alert, silenced_until)
@@ -213,7 +223,13 @@ def alerts(request: Request) -> Reply:
     title = request.t("alerts.title", count=open_count)
     if open_count < len(found):
         title = request.t("alerts.title_acked", count=open_count, acked=len(found) - open_count)
-    figures = [f for alert in shown for f in alert_estimate_figures(request.locale, alert)]
+    figures = [
+        figure
+        for alert in shown
+        for figure in alert_estimate_figures(
+            request.locale, alert, account_name(request, alert.account_id or "-")
+        )
+    ]
     notes = estimate_notes(request, figures)
     if pages > 1:
         title = request.t("alerts.title_paged", count=open_count, page=page, pages=pages)
@@ -279,7 +295,13 @@ def _acknowledged_cards(request: Request, alert: Alert) -> tuple[CardUpdate, ...
         return ()
     if on_record != (request.employee.employee_id, event.platform):
         return ()
-    return card_updates(request.session, alert, event, timezone=str(request.app.timezone))
+    return card_updates(
+        request.session,
+        alert,
+        event,
+        timezone=str(request.app.timezone),
+        names=AccountNames.of(request.app),
+    )
 
 
 @router.command(

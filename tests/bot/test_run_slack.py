@@ -22,7 +22,9 @@ from adapters.slack.blocks import card_blocks, escape
 from bot.demo import LATE_ACCOUNT
 from core.locales import ZH_CN
 from core.money import display_amount
+from core.policy_loader import load_policies
 from handlers.alert_render import render_alert
+from handlers.formatting import AccountNames
 from handlers.i18n import translate
 from handlers.types import Message
 from storage.models import Alert, AlertEvent, Delivery
@@ -47,6 +49,8 @@ from tests.support.run_slack import (
 )
 from tests.support.slack import APP_TOKEN, BOT_TOKEN, signed
 
+NAMES = AccountNames(policies=load_policies())
+"""The running bot names accounts as people do (上海, not shanghai)."""
 pytestmark = pytest.mark.slow
 
 RETRY_AFTER = 2
@@ -170,7 +174,7 @@ def test_hr_gets_the_overdue_alert_as_block_kit_in_a_dm_and_the_hr_channel(
     opened = [c for c in fake.calls_to("conversations.open") if c.params["users"] == hr]
     assert opened and {c.answer["channel"]["id"] for c in opened} == {dm}
     with Session(company.engine) as session:
-        card = render_alert(session, alert, locale=ZH_CN).card
+        card = render_alert(session, alert, locale=ZH_CN, names=NAMES).card
     expected = card_blocks(card)
     for channel in (dm, HR_CHANNEL):
         [post] = [
@@ -346,7 +350,7 @@ def test_a_managers_ack_click_acknowledges_and_updates_the_cards_in_place(
     assert local(company.story.today) <= acknowledged_at < local(company.story.today) + PATIENCE
     assert ("acknowledged", manager, "slack") in _alert_events(company, alert.id)
     with Session(company.engine) as session:
-        card = render_alert(session, after, locale=ZH_CN).card
+        card = render_alert(session, after, locale=ZH_CN, names=NAMES).card
     assert card is not None and not card.buttons
     who = f"{company.story.people[manager].name} ({manager})"
     when = acknowledged_at.astimezone(ZONE).strftime("%Y-%m-%d %H:%M")

@@ -142,12 +142,11 @@ def test_hr_gets_the_overdue_alert_as_a_button_card_and_in_the_hr_chat(
     assert card["card_type"] == "button_interaction"
     assert button_keys({"template_card": card}) == [f"ack:{overdue.id}", f"snooze:{overdue.id}:4h"]
     rows = {row["keyname"]: row["value"] for row in card["horizontal_content_list"]}
-    assert f"shanghai {company.unpaid}" in rows.values()
+    assert f"上海 {company.unpaid}" in rows.values()  # the account as people name it
     [chat] = [
         c.body
         for c in wecom.calls_to("appchat/send")
-        if c.body["chatid"] == HR_CHAT
-        and f"shanghai {company.unpaid}" in c.body["markdown"]["content"]
+        if c.body["chatid"] == HR_CHAT and f"上海 {company.unpaid}" in c.body["markdown"]["content"]
     ]
     assert chat["msgtype"] == "markdown"
     assert card["main_title"]["title"] in chat["markdown"]["content"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,11 @@ import pytest
 from bot.config import AlertsConfig, PlatformSection, Settings, load_settings
 from bot.wiring import adapter_factory, build_adapters, routing_from, routing_warnings
 from core.platforms import PLATFORMS, PlatformSpec, platform_spec
+from core.policy_loader import load_policies
+from storage.accounts import sync_accounts
+from storage.db import session_scope
 from storage.models import Employee
+from tests.support.databases import Migrated
 
 ENABLED = {
     "COVERWATCH_SLACK__ENABLED": "1",
@@ -97,3 +103,51 @@ def test_run_warns_when_escalation_reaches_no_one() -> None:
     assert "hr_leads is empty" in routing_warnings(Settings())[0]
     assert routing_warnings(Settings(alerts=AlertsConfig(hr_leads=("H1",)))) == []
     assert routing_warnings(Settings(alerts=AlertsConfig(escalation_levels=0))) == []
+
+
+def test_run_warns_of_owners_and_on_call_members_nobody_can_reach(
+    sqlite_url: str, migrated: Migrated
+) -> None:
+    """Issue 14 item 4: an owner or on-call member with no id on any enabled platform (or not
+    on the roster) is named at start, beside the hr_leads warning."""
+    engine = migrated(sqlite_url)
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, load_policies(), ids=["beijing", "shanghai"])
+        for employee_id, slack in [("H1", "U1"), ("H2", None), ("H3", "U3")]:
+            session.add(
+                Employee(
+                    employee_id=employee_id,
+                    name=employee_id,
+                    account_id="beijing",
+                    hire_date=date(2025, 1, 1),
+                    salary=Decimal("10000"),
+                    role="hr",
+                    slack_user_id=slack,
+                )
+            )
+    settings = load_settings(
+        None,
+        environ={
+            **ENABLED,
+            "COVERWATCH_DINGTALK__ENABLED": "0",
+            "COVERWATCH_WECOM__ENABLED": "0",
+            "COVERWATCH_ALERTS__HR_LEADS": '["H1"]',
+            "COVERWATCH_ACCOUNTS__BEIJING__OWNERS": '["H1", "H2"]',
+            "COVERWATCH_ACCOUNTS__SHANGHAI__OWNERS": '["H3"]',
+            "COVERWATCH_ONCALL__MEMBERS": '["H3", "H9"]',
+        },
+    )
+    assert routing_warnings(settings) == []  # without the database: the config alone is fine
+    assert routing_warnings(settings, engine) == [
+        "[accounts.beijing] owners: H2 has no slack id: their alerts go to hr_leads and the HR "
+        "groups instead (add the ids to the employees file, or coverwatch sync users)",
+        "[oncall] members: H9 is not on the roster: their alerts go to hr_leads and the HR "
+        "groups instead (add the ids to the employees file, or coverwatch sync users)",
+    ]
+    engine.dispose()
+
+
+def test_notify_employees_is_opt_in() -> None:
+    assert routing_from(Settings()).notify_employees is False
+    on = load_settings(None, environ={"COVERWATCH_ALERTS__NOTIFY_EMPLOYEES": "true"})
+    assert routing_from(on).notify_employees is True

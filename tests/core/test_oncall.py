@@ -40,3 +40,31 @@ def test_next_change_is_the_next_shift() -> None:
     assert Rotation().on_call(START) is None and Rotation().next_change(START) is None
     with pytest.raises(ValueError, match="shift_days"):
         Rotation(members=("A",), shift_days=0, starts_on=START)
+
+
+@pytest.mark.parametrize(
+    ("day", "start"),
+    [
+        (date(2026, 12, 6), None),  # nobody on call yet
+        (START, START),
+        (date(2026, 12, 13), START),  # the shift's last day
+        (date(2026, 12, 14), date(2026, 12, 14)),  # B's shift begins at the boundary
+        (date(2026, 12, 20), date(2026, 12, 14)),
+    ],
+)
+def test_shift_start_is_the_first_day_of_the_members_shift(day: date, start: date | None) -> None:
+    assert ROTA.shift_start(day) == start
+
+
+def test_a_one_member_rotation_still_has_shifts() -> None:
+    alone = Rotation(members=("A",), shift_days=7, starts_on=START)
+    assert alone.shift_start(date(2026, 12, 13)) == START
+    assert alone.shift_start(date(2026, 12, 14)) == date(2026, 12, 14)
+
+
+def test_an_override_is_a_shift_of_its_own_and_the_member_comes_back_to_a_new_one() -> None:
+    swapped = Rotation(members=ROTA.members, starts_on=START, overrides={date(2026, 12, 10): "C"})
+    assert swapped.shift_start(date(2026, 12, 10)) == date(2026, 12, 10)
+    assert swapped.shift_start(date(2026, 12, 12)) == date(2026, 12, 11)
+    only = Rotation(overrides={date(2026, 12, 24): "E", date(2026, 12, 25): "E"})
+    assert only.shift_start(date(2026, 12, 25)) == date(2026, 12, 24)

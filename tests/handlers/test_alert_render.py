@@ -15,6 +15,7 @@ from core.locales import ZH_CN
 from core.periods import Period
 from core.policy_loader import load_policies
 from handlers.alert_render import render_alert, render_delivery
+from handlers.formatting import AccountNames
 from handlers.i18n import translate
 from storage.accounts import account_policies, sync_accounts
 from storage.alerts import acknowledge
@@ -311,3 +312,69 @@ def test_a_kpi_alert_names_the_metric_its_value_and_target(sqlite_url: str) -> N
         "参保及时率 50.0%（目标 90.0%）",
     ]
     assert english[1] == "On-time payment 80.0% (target 95.0%)"
+
+
+def _hangzhou_unpaid(engine: Engine) -> None:
+    """Hangzhou 2026-11 unpaid: due 2026-11-16, cover suspended from 2026-12-01."""
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, POLICIES, ids=["hangzhou"])
+        session.add(
+            Employee(
+                employee_id="E1",
+                name="张三",
+                account_id="hangzhou",
+                hire_date=date(2025, 1, 1),
+                enrolled_on=date(2025, 1, 1),
+                salary=Decimal("12000"),
+                role="hr",
+            )
+        )
+        session.flush()
+        run_dues(session, Period(2026, 11), account_policies(session, POLICIES), now=NOW)
+
+
+SUSPENDED_TITLES = {
+    ZH_CN: "杭州 2026-11：员工医保已于 2026-12-01 起停保",
+    "zh-HK": "杭州 2026-11：員工醫保已於 2026-12-01 起停保",
+    "en": "Hangzhou 2026-11: employees' medical cover has been SUSPENDED since 2026-12-01",
+}
+
+
+@pytest.mark.parametrize("locale", [ZH_CN, "zh-HK", "en"])
+def test_past_its_date_a_suspension_alert_says_suspended_naming_the_account(
+    sqlite_url: str, locale: str, migrated: Migrated
+) -> None:
+    """Issue 17: on 12-04 cover suspended on 12-01 is suspended, not "将于…停保"; the kind stays
+    `suspension_imminent` (ARCHITECTURE.md §3). Notices name the account as people do."""
+    engine = migrated(sqlite_url)
+    _hangzhou_unpaid(engine)
+    names = AccountNames(policies=POLICIES)
+    days = {date(2026, 11, 28): "notice.suspension_imminent", date(2026, 12, 4): "notice.suspended"}
+    for day, variant in days.items():
+        run_scan(
+            engine,
+            as_of=day,
+            now=datetime.combine(day, datetime.min.time(), tzinfo=UTC),
+            policies=POLICIES,
+            rules=RuleSettings(),
+            routing=Routing(),
+        )
+        with session_scope(engine) as session:
+            alert = session.exec(select(Alert).where(Alert.kind == "suspension_imminent")).one()
+            overdue = session.exec(select(Alert).where(Alert.kind == "overdue")).one()
+            text = render_alert(session, alert, locale=locale, names=names).text
+            facts = {"account": names.name(session, "hangzhou", locale), "period": "2026-11"}
+            title = translate(locale, f"{variant}.title", suspension_on="2026-12-01", **facts)
+            assert text.startswith(title)
+            assert "hangzhou" not in text
+            late = render_alert(session, overdue, locale=locale, names=names)
+            assert late.card is not None
+            fee_label = translate(locale, "notice.field.late_fee")
+            (fee,) = [f.value for f in late.card.fields if f.label == fee_label]
+            key = "consequence_suspended" if variant == "notice.suspended" else "consequence"
+            said = translate(
+                locale, f"notice.overdue.{key}", late_fee=fee, suspension_on="2026-12-01"
+            )
+            assert late.text.splitlines()[1] == said
+    assert text.startswith(SUSPENDED_TITLES[locale])
+    engine.dispose()

@@ -439,9 +439,41 @@ def test_the_list_marks_estimated_figures_and_names_them(app: AppContext, ask: A
     assert "≈¥20,099.00" in text and "≈2025-07-01" in text
     figures = ", ".join(
         [
-            f"beijing {translate('en', 'scheme.medical')}",
-            translate("en", "dues.calendar_estimate", account="beijing"),
-            translate("en", "dues.suspension_estimate", account="beijing"),
+            f"Beijing {translate('en', 'scheme.medical')}",  # the account as people name it
+            translate("en", "dues.calendar_estimate", account="Beijing"),
+            translate("en", "dues.suspension_estimate", account="Beijing"),
         ]
     )
     assert translate("en", "dues.estimate", figures=figures) in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        (ZH_CN, "已停保 · 北京 2025-05 · 欠缴 ¥20,099.00 · 2025-06-20 起已停保（已过 5 天）"),
+        ("zh-HK", "已停保 · 北京 2025-05 · 欠繳 ¥20,099.00 · 2025-06-20 起已停保（已過 5 天）"),
+        (
+            "en",
+            "suspended · Beijing 2025-05 · owed ¥20,099.00 · "
+            "suspended since 2025-06-20 (5 days ago)",
+        ),
+    ],
+)
+def test_a_suspension_alert_past_its_date_is_listed_as_suspended(
+    app: AppContext, ask: Ask, locale: str, words: str
+) -> None:
+    """Issue 17: past the suspension date the row says suspended (since when), not imminent."""
+    alert_id = add_alert(
+        app.engine,
+        "suspension_imminent",
+        "suspension_imminent:beijing:2025-05",
+        account_id="beijing",
+        period="2025-05",
+        due_date=date(2025, 6, 5),
+        principal=Decimal("20099.00"),
+        suspension_on=date(2025, 6, 20),
+    )
+    lines = ask("E003", "告警", locale=locale).text.splitlines()
+    state = translate(locale, "alert_state.open")
+    row = translate(locale, "format.field", label=f"#{alert_id}", value=f"{words} · {state}")
+    assert row in lines
