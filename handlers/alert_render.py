@@ -189,8 +189,9 @@ def render_alert(
     if _suspends_nothing(kind, alert, facts):
         consequence += "_no_suspension"
         action += "_no_suspension" if kind is AlertKind.OVERDUE else ""
-    elif kind is AlertKind.OVERDUE and suspended:
+    elif kind is AlertKind.OVERDUE and suspended:  # and too late for an installment plan
         consequence += "_suspended"
+        action += "_suspended"
     body = [title, *kpi_shortfalls(locale, alert), t(consequence), t(action)]
     if figures := alert_estimate_figures(locale, alert, str(facts["account"])):
         body.append(translate(locale, "dues.estimate", figures=", ".join(figures)))

@@ -376,5 +376,11 @@ def test_past_its_date_a_suspension_alert_says_suspended_naming_the_account(
                 locale, f"notice.overdue.{key}", late_fee=fee, suspension_on="2026-12-01"
             )
             assert late.text.splitlines()[1] == said
+            owed_label = translate(locale, "notice.field.principal")
+            (owed,) = [f.value for f in late.card.fields if f.label == owed_label]
+            action = "action_suspended" if variant == "notice.suspended" else "action"
+            # Past the suspension date no installment plan can be made: not offered.
+            next_step = translate(locale, f"notice.overdue.{action}", principal=owed, id=overdue.id)
+            assert late.text.splitlines()[2] == next_step
     assert text.startswith(SUSPENDED_TITLES[locale])
     engine.dispose()
