@@ -5,7 +5,7 @@ DingTalk's robot API sends one message to up to 20 people per call
 an alert to HR and finance is one call instead of one per person, which keeps the app under
 its 20 calls/s limit. Deliveries go together when they carry the same message: same platform
 and same payload (alert, stage, escalation level and locale), to people rather than groups,
-on an adapter that offers `send_many`.
+on an adapter that offers `send_many`. Employees' cover notices go together the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from adapters.base import BatchSender, Sender
 from storage.models import Delivery
+from storage.outbox import CoverNoticePayload, decode_payload
 
 
 def group(claimed: Iterable[Delivery], adapters: Mapping[str, Sender]) -> list[list[Delivery]]:
@@ -24,12 +25,23 @@ def group(claimed: Iterable[Delivery], adapters: Mapping[str, Sender]) -> list[l
     for delivery in claimed:
         together = (
             not delivery.is_group
-            and delivery.alert_id is not None
+            and _alike(delivery)
             and isinstance(adapters.get(delivery.platform), BatchSender)
         )
         key: object = (delivery.platform, delivery.payload) if together else delivery.id
         groups.setdefault(key, []).append(delivery)
     return list(groups.values())
+
+
+def _alike(delivery: Delivery) -> bool:
+    """The same words for everyone it goes to: an alert's notice, or an employee's cover notice
+    (thousands at once: [alerts] notify_employees). A KPI digest may carry a chart: one by one."""
+    if delivery.alert_id is not None:
+        return True
+    try:
+        return isinstance(decode_payload(delivery.payload), CoverNoticePayload)
+    except ValueError:  # the renderer reports a malformed payload when it is sent alone
+        return False
 
 
 def batch_key(delivery: Delivery) -> str:

@@ -21,7 +21,7 @@ from core.locales import ZH_CN
 from handlers.types import Recipient, Reply
 from storage.db import session_scope
 from storage.models import Alert, Delivery
-from storage.outbox import AlertPayload, NewDelivery, decode_payload, enqueue
+from storage.outbox import AlertPayload, CoverNoticePayload, NewDelivery, decode_payload, enqueue
 
 START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
@@ -176,3 +176,36 @@ def test_partial_failure_marks_delivered_sent_and_retries_only_the_rest(engine: 
     rows = _rows(engine)
     assert rows["staff05"].state == rows["staff06"].state == "sent"
     assert rows["staff05"].message_ref == "ref-2-staff05"
+
+
+def test_employees_cover_notices_go_together_too(engine: Engine) -> None:
+    """[alerts] notify_employees may tell thousands at once: one send_many per 20 people on
+    DingTalk (the adapter splits), not one call each; each locale is its own message."""
+    (alert_id,) = _alerts(engine, 1)
+    items = [
+        NewDelivery(
+            idempotency_key=f"cover:{alert_id}:x:at_risk:dingtalk:{user}",
+            platform="dingtalk",
+            address=user,
+            employee_id=user,
+            payload=CoverNoticePayload(alert_id=alert_id, notice="at_risk", locale=locale),
+            not_before=START,
+        )
+        for user, locale in [("e1", ZH_CN), ("e2", ZH_CN), ("e3", "en")]
+    ]
+    with session_scope(engine) as session:
+        enqueue(session, items, now=START)
+    ding = BatchAdapter()
+    dispatcher = Dispatcher(
+        engine,
+        {"dingtalk": cast(Sender, ding)},
+        lambda session, delivery: Reply(text="notice"),
+        worker="w1",
+        clock=Clock(),
+    )
+
+    asyncio.run(dispatcher.drain_once())
+
+    assert [(users, locale) for users, _key, locale in ding.many] == [(("e1", "e2"), ZH_CN)]
+    assert ding.single == [("e3", False)]  # alone in its language: an ordinary send
+    assert {d.state for d in _rows(engine).values()} == {"sent"}
