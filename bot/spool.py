@@ -6,15 +6,19 @@ they must not be lost. Each event is one JSON line, flushed and fsynced before t
 file is bounded by `[chat] spool_max_bytes` (past it the event is refused, and the adapter
 answers 503). When the database answers again, `replay` writes the lines into the inbound
 table in order (a line already there is a duplicate and dropped) and empties the file.
+Appends and replays hold an exclusive `flock` on `<path>.lock`, so two processes given the
+same path (two `run` started in one directory) never lose each other's lines.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +35,15 @@ class Spool:
         self.path = path
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This process's threads, then other processes: one writer of the file at a time."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.with_name(self.path.name + ".lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                yield
 
     def pending(self) -> bool:
         try:
@@ -53,11 +66,10 @@ class Spool:
             )
             + "\n"
         ).encode()
-        with self._lock:
+        with self._locked():
             size = self.path.stat().st_size if self.path.exists() else 0
             if size + len(line) > self.max_bytes:
                 return False
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("ab") as file:
                 file.write(line)
                 file.flush()
@@ -69,7 +81,7 @@ class Spool:
 
         A failure stops the replay: what went is cut from the file, the rest stays for the
         next try. A line that cannot be read (a torn last write) is logged and dropped."""
-        with self._lock:
+        with self._locked():
             if not self.pending():
                 return 0
             lines = self.path.read_bytes().splitlines()
