@@ -116,18 +116,24 @@ class SlackAdapter:
 
     async def start(self, sink: InboundSink) -> None:
         self._sink = sink
+        self._session()
+        if self.mode == "socket" and self._socket is None:
+            # slack_bolt/adapter/socket_mode/aiohttp: apps.connections.open, then the WebSocket.
+            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The one session of every outbound call, opened on first use on the calling loop
+        (`start`, or the first answer of a handler worker, which never starts receiving), with
+        the timeout slack_sdk gives the session it would open per call; an injected client that
+        brings a session keeps its own."""
         if self._http is None:
-            # On the loop that serves the adapter, with the timeout slack_sdk gives the session
-            # it would open per call; an injected client that brings a session keeps its own.
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._client.timeout)
             )
             if self._client.session is None:
                 self._client.session = self._http
-        if self.mode == "socket" and self._socket is None:
-            # slack_bolt/adapter/socket_mode/aiohttp: apps.connections.open, then the WebSocket.
-            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        return self._http
 
     async def stop(self) -> None:
         if self._socket is not None:
@@ -188,6 +194,7 @@ class SlackAdapter:
         private = reply.ephemeral and not target.is_direct
         text, blocks = escape(reply.text), card_blocks(reply.card)
         response_url = target.extra.get("response_url")
+        self._session()
         with delivery_errors():
             if response_url:
                 # https://docs.slack.dev/interactivity/handling-user-interaction#message_responses
@@ -225,16 +232,15 @@ class SlackAdapter:
         one retry when a kept-alive connection turns out closed), on the adapter's session:
         a client object per answer (user agent, proxy look-up, debug logging) cost a tenth of
         a chat command's CPU (docs/PERFORMANCE.md, chat_http)."""
-        if self._http is None:  # not started: one session for this call
-            async with aiohttp.ClientSession() as session:
-                return await _post_json(session, url, body, self._proxy)
+        session = self._session()
         try:
-            return await _post_json(self._http, url, body, self._proxy)
+            return await _post_json(session, url, body, self._proxy)
         except _STALE_CONNECTION:
-            return await _post_json(self._http, url, body, self._proxy)
+            return await _post_json(session, url, body, self._proxy)
 
     async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
         """Post to an HR channel or DM a user; returns `"<channel>:<ts>"` for `update`."""
+        self._session()
         with delivery_errors():
             if recipient.is_group or recipient.address in self.hr_groups:
                 channel = recipient.address
@@ -256,6 +262,7 @@ class SlackAdapter:
     async def update(self, message_ref: str, reply: Reply) -> None:
         """`chat.update` in place; an empty block list removes the old buttons."""
         channel, _, ts = message_ref.partition(":")
+        self._session()
         with delivery_errors():
             await self._client.chat_update(
                 channel=channel, ts=ts, text=escape(reply.text), blocks=card_blocks(reply.card)
