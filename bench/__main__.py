@@ -29,6 +29,7 @@ BENCHMARKS = {
     "scan_100k": ("bench.scan", "sqlite"),
     "import_100k": ("bench.imports", "sqlite"),
     "chat_http": ("bench.chat_http", "sqlite"),
+    "chat_http_pg": ("bench.chat_http", "postgres"),
     "kpi_burst": ("bench.kpi_burst", "sqlite"),
     "fanout_10k": ("bench.fanout", "sqlite"),
     "dues_100k_pg": ("bench.dues", "postgres"),

@@ -337,11 +337,14 @@ def worker(
 ) -> None:
     """Answer chat events only: handler workers beside `run`, on this or another machine."""
     from bot.workers import run_workers
+    from storage.db import is_sqlite
 
     opts = options(ctx)
     settings = opts.settings()
     opts.app(settings, running=True)  # the database answers and has the schema, or one line
-    run_workers(settings, processes or max(1, settings.chat.worker_processes()), opts.today)
+    sqlite = is_sqlite(settings.database.url)
+    default = max(1, settings.chat.worker_processes(sqlite=sqlite))
+    run_workers(settings, 1 if sqlite else processes or default, opts.today)
 
 
 @app.command()

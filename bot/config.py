@@ -202,7 +202,8 @@ class ChatConfig(_Section):
 
     workers: int | None = Field(default=None, ge=0)
     """Handler worker processes `coverwatch run` starts; default the cores minus one (at
-    least 1); 0 handles chat inside the `run` process (the smallest installs, tests)."""
+    least 1) on PostgreSQL; 0 handles chat inside the `run` process (the default on SQLite,
+    which has one writer: there at most 1)."""
     max_backlog: int = Field(default=2000, ge=1)
     """Events written and not answered past which new ones are refused: platforms that retry
     get 503 with Retry-After, the others a short "busy, try again in a minute" answer."""
@@ -216,7 +217,12 @@ class ChatConfig(_Section):
     """Processes that draw KPI charts for chat answers beside the handlers, so a burst of
     `kpi` never delays `help` (bot/slow_lane.py); 0 draws them on the handler threads."""
 
-    def worker_processes(self) -> int:
+    def worker_processes(self, *, sqlite: bool) -> int:
+        """How many worker processes to start. SQLite has one writer: its single claimer is
+        the `run` process itself unless `workers` names one process (never more: they would
+        only queue for the write lock, docs/PERFORMANCE.md chat_http)."""
+        if sqlite:
+            return min(self.workers or 0, 1)
         if self.workers is not None:
             return self.workers
         return max(1, (os.cpu_count() or 1) - 1)

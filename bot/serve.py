@@ -19,6 +19,7 @@ from bot.spool import Spool
 from bot.wiring import build_adapters, routing_from, scheduled_jobs
 from bot.workers import WorkerPool
 from handlers.context import AppContext
+from storage.db import is_sqlite
 
 
 def build_runtime(
@@ -62,7 +63,7 @@ def serve(settings: Settings, app: AppContext | None = None, today: date | None 
     hold. `today`: the hidden `--today`, for the workers' clocks."""
     configure_logging(settings.log, settings.bot.timezone)
     check_port_free(settings.http.host, settings.http.port)
-    processes = settings.chat.worker_processes()
+    processes = settings.chat.worker_processes(sqlite=is_sqlite(settings.database.url))
     pool = WorkerPool(settings, processes, today) if processes else None
     if pool is not None:
         pool.start()

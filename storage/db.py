@@ -58,11 +58,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         ) from None
 
 
+def is_sqlite(url: str) -> bool:
+    """A SQLite URL: one writer at a time, one instance (ARCHITECTURE.md §1)."""
+    return url.startswith("sqlite")
+
+
 def _create(url: str, **kwargs: Any) -> Engine:
     # A failed statement's message would otherwise carry its parameters (id numbers, salaries)
     # into every log line and traceback that shows it (docs/SECURITY.md, "Logs").
     kwargs.setdefault("hide_parameters", True)
-    if url.startswith("sqlite"):
+    if is_sqlite(url):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         create_private(engine.url.database)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tomllib
 from datetime import time
@@ -332,3 +333,16 @@ def test_a_bad_data_key_is_named_never_shown(environ: dict[str, str], message: s
     with pytest.raises(ConfigError, match=message) as error:
         load_settings(environ=environ)
     assert "hunter2" not in str(error.value)
+
+
+def test_chat_workers_default_to_the_cores_but_sqlite_keeps_one_claimer() -> None:
+    """Issue 18: `[chat] workers` unset is the cores minus one (at least 1) on PostgreSQL; on
+    SQLite, which has one writer, chat is answered in `run` unless one process is asked for."""
+    unset = Settings().chat
+    assert unset.worker_processes(sqlite=False) == max(1, (os.cpu_count() or 1) - 1)
+    assert unset.worker_processes(sqlite=True) == 0
+    three = Settings.model_validate({"chat": {"workers": 3}}).chat
+    assert (three.worker_processes(sqlite=False), three.worker_processes(sqlite=True)) == (3, 1)
+    assert (
+        Settings.model_validate({"chat": {"workers": 0}}).chat.worker_processes(sqlite=False) == 0
+    )
