@@ -3,11 +3,12 @@ per answered chat command on the `chat_http` path, and where it goes.
 
 Starts `coverwatch run` as `chat_http` does (Slack HTTP mode, loopback fake Slack, 200
 employees), sends signed slash commands at a fixed rate below saturation, waits until every
-answer has reached the fake's response_url, and divides the server's CPU time (user + system,
-`/proc/<pid>/stat`) over that window by the answers. With `--profile` py-spy (`pip install
-py-spy`) samples every thread of the server while it holds the GIL (`--gil`: CPU spent in
-Python, not waiting) during that window; the top functions by own and by inclusive share of
-the samples are printed. Sampling slows the server, so take the CPU figure from a run without.
+answer has reached the fake's response_url, and divides the CPU time (user + system,
+`/proc/<pid>/stat`) of the server and the processes under it (handler workers, slow lane) over
+that window by the answers. With `--profile` py-spy (`pip install py-spy`) samples every
+thread of those processes while it holds the GIL (`--gil`: CPU spent in Python, not waiting)
+during that window; the top functions by own and by inclusive share of the samples are
+printed. Sampling slows the server, so take the CPU figure from a run without.
 Issue 18 item 5 records these before and after.
 """
 
@@ -31,9 +32,21 @@ PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (`/proc/<pid>/stat` fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User + system CPU so far of a process and of every process under it (the handler
+    workers and the slow lane of `coverwatch run`): `/proc/<pid>/stat` fields 14 and 15."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # ended meanwhile
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / TICKS
+    return own + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(child) for child in task.read_text().split()]
+    return children
 
 
 def measure(
@@ -73,19 +86,24 @@ def measure(
 
 
 def _spy(pid: int, out: str) -> subprocess.Popen[bytes]:
-    command = [PY_SPY, "record", "--pid", str(pid), "--gil", "-r", "250", "-f", "raw", "-o", out]
+    command = [PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--gil"]
+    command += ["-r", "250", "-f", "raw", "-o", out]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def top(profile: str, count: int) -> str:
     """The functions with the most samples: own (the innermost frame) and inclusive (anywhere
-    on the stack, once per sample), as shares of all samples."""
+    on the stack, once per sample), as shares of all samples (of every process sampled)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for line in Path(profile).read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
-        frames = [_function(frame) for frame in stack.split(";")]
+        frames = [
+            _function(frame) for frame in stack.split(";") if not frame.startswith("process ")
+        ]
+        if not frames:
+            continue
         weight = int(samples)
         total += weight
         own[frames[-1]] += weight
