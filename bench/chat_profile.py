@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from bench import chat_http
 from bench.databases import Databases
 
 TICKS = os.sysconf("SC_CLK_TCK")
+QUIET_SECONDS, QUIET_CPU_SHARE = 1.0, 0.05
+"""Idle: under 5 % of a core over a second."""
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
 
@@ -63,6 +66,7 @@ def measure(
             responses = fake.response_url("")
             warm = chat_http.loadgen("rate", port, responses, 0, rate=20, seconds=2, text=text)
             chat_http.wait_replies(fake, warm["ok"], 30)
+            _wait_quiet(server.pid)
             spy = _spy(server.pid, profile) if profile else None
             before = cpu_seconds(server.pid)
             phase = chat_http.loadgen(
@@ -83,6 +87,19 @@ def measure(
         "cpu_ms_per_answer": round(1000 * used / max(answered, 1), 3),
         "p99_ms": round(phase["p99_ms"], 1),
     }
+
+
+def _wait_quiet(pid: int, timeout: float = 60.0) -> None:
+    """Until the server and its processes idle (the handler workers and the slow lane import
+    everything when they start, after /healthz already answers): at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(QUIET_SECONDS)
+        now = cpu_seconds(pid)
+        if now - before < QUIET_CPU_SHARE * QUIET_SECONDS:
+            return
+        before = now
 
 
 def _spy(pid: int, out: str) -> subprocess.Popen[bytes]:
