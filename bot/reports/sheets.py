@@ -26,16 +26,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, TextIO, TypeGuard
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import Cell as XlsxCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import TYPE_CHECKING, Protocol, TextIO, TypeGuard
 
 from core.money import format_amount
+
+if TYPE_CHECKING:  # openpyxl is imported where a workbook is written: ~0.2 s of every CLI start
+    from openpyxl.cell.cell import Cell as XlsxCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 
 class Kind(StrEnum):
@@ -244,6 +241,9 @@ def write_xlsx(sheets: Sequence[Rows], path: Path) -> None:
     Write-only mode streams each row to the file as it is appended (inline strings, no cell
     objects kept); styled cells are a few prototypes per column, re-used row after row.
     """
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     book = Workbook(write_only=True)
     for sheet in sheets:
         ws: WriteOnlyWorksheet = book.create_sheet(title=sheet.name[:31])  # Excel's limit
@@ -292,6 +292,9 @@ class _Styles:
     def text(self, value: str, *, bold: bool) -> XlsxCell:
         """A cell shown as the text it holds: a string with Excel's quote prefix, so neither
         opening the file nor editing the cell runs it as a formula."""
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         cell = WriteOnlyCell(self.ws, value=value)
         cell.data_type = "s"
         cell.quotePrefix = True
@@ -314,6 +317,9 @@ class _Styles:
         key = (index, number_format, bold)
         prototype = self.prototypes.get(key)
         if prototype is None:
+            from openpyxl.cell import WriteOnlyCell
+            from openpyxl.styles import Font
+
             prototype = self.prototypes[key] = WriteOnlyCell(self.ws)
             if bold:
                 prototype.font = Font(bold=True)

@@ -19,8 +19,6 @@ from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from openpyxl import load_workbook
-
 from storage.imports.errors import ImportFileError
 
 Cell: TypeAlias = str | int | float | date | time | timedelta | None
@@ -167,7 +165,10 @@ def _decodes(decoder: codecs.IncrementalDecoder, block: bytes, *, final: bool = 
 @contextmanager
 def _workbook(path: Path) -> Iterator[Any]:
     """The workbook, read-only (rows parsed as they are iterated). Opened from a file object:
-    given a path, openpyxl refuses a name that does not end in .xlsx."""
+    given a path, openpyxl refuses a name that does not end in .xlsx. Imported here: every
+    CLI start reaches this module, few read a workbook (openpyxl is ~0.2 s of start-up)."""
+    from openpyxl import load_workbook
+
     with path.open("rb") as handle:
         try:
             # data_only: a formula cell gives the value Excel last calculated, not its formula.

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from openpyxl.utils import get_column_letter
-
 from storage.imports.cells import CellError, is_blank
 from storage.imports.errors import ImportResult, RowError
 from storage.imports.readers import Cell, Sheet, SheetFile, open_sheet, read_sheet
@@ -92,6 +90,8 @@ class Table:
         for index, name in enumerate(header + ("",) * (width - len(header))):
             if not name:
                 if has_data(index):
+                    from openpyxl.utils import get_column_letter  # see readers._workbook
+
                     self.error(1, get_column_letter(index + 1), "column has data but no header")
                 continue
             found = by_key.get(_key(name))
