@@ -39,7 +39,7 @@ def _seed(count: int) -> Any:
     """A small company whose scan opened alerts; then `count` deliveries of those alerts."""
 
     def seed(engine: Any) -> None:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from core.alert_rules import RuleSettings
         from core.policy_loader import load_policies
@@ -61,7 +61,14 @@ def _seed(count: int) -> Any:
         )
         with session_scope(engine) as session:
             session.execute(Delivery.__table__.delete())  # type: ignore[attr-defined]
-            alerts = [alert.id for alert in session.exec(select(Alert).order_by(Alert.id))]
+            # Alerts that still send: open and not inhibited by a suspension alert of their
+            # group (render_delivery drops the others, and nothing would be delivered).
+            sending = (
+                select(Alert)
+                .where(Alert.state == "open", col(Alert.inhibited_by).is_(None))
+                .order_by(col(Alert.id))
+            )
+            alerts = [alert.id for alert in session.exec(sending)]
             items = [
                 NewDelivery(
                     idempotency_key=f"bench:{index}",
