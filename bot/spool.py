@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from storage.db import create_private
 from storage.inbound import NewEvent
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Spool:
             size = self.path.stat().st_size if self.path.exists() else 0
             if size + len(line) > self.max_bytes:
                 return False
+            create_private(self.path)  # chat texts and reply URLs: owner only (docs/SECURITY.md)
             with self.path.open("ab") as file:
                 file.write(line)
                 file.flush()
@@ -113,6 +115,7 @@ class Spool:
             self.path.unlink(missing_ok=True)
             return
         temporary = self.path.with_name(self.path.name + ".tmp")
+        create_private(temporary)
         with temporary.open("wb") as file:
             file.write(b"".join(line + b"\n" for line in lines))
             file.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,3 +51,21 @@ def test_a_replay_writes_in_order_and_an_outage_midway_keeps_the_rest(tmp_path: 
     assert spool.replay(lambda event, _: rest.append(event.event_id)) == 2
     assert rest == ["Ev3", "Ev4"]
     assert not spool.pending()
+
+
+def test_the_spool_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds chat texts and Slack response URLs (docs/SECURITY.md, "Files")."""
+    spool = Spool(tmp_path / "spool.jsonl", max_bytes=64 * 1024)
+    for number in range(1, 4):
+        assert spool.append(item(number), NOW)
+    assert stat.S_IMODE(spool.path.stat().st_mode) == 0o600
+
+    def admit_one_then_fail(event: NewEvent, _: datetime) -> bool:
+        if event.event_id != "Ev1":
+            raise OperationalError("INSERT", {}, Exception("gone again"))
+        return True
+
+    with pytest.raises(OperationalError):
+        spool.replay(admit_one_then_fail)  # the rest is rewritten through a temporary file
+    assert spool.pending()
+    assert stat.S_IMODE(spool.path.stat().st_mode) == 0o600
