@@ -42,14 +42,22 @@ def free_port() -> int:
 
 
 def seed_overdue(url: str) -> None:
-    """An HR person and two accounts whose previous month is unpaid and overdue today."""
+    """An HR person and four accounts whose previous month is unpaid and overdue today: four
+    debts, so at least four alerts still send once a debt's lower alerts are inhibited (issue 14),
+    and the crash and shutdown tests always find messages claimed behind the one in flight."""
     engine = make_engine(url)
     upgrade(engine)
     policies = load_policies()
     today = datetime.now(UTC).date()
     with session_scope(engine) as session:
-        sync_accounts(session, {}, policies, ids=["beijing", "shanghai"])
-        for emp_id, account, role in [("HR1", "beijing", "hr"), ("E1", "shanghai", "employee")]:
+        sync_accounts(session, {}, policies, ids=["beijing", "shanghai", "guangzhou", "shenzhen"])
+        people = [
+            ("HR1", "beijing", "hr"),
+            ("E1", "shanghai", "employee"),
+            ("E2", "guangzhou", "employee"),
+            ("E3", "shenzhen", "employee"),
+        ]
+        for emp_id, account, role in people:
             session.add(
                 Employee(
                     employee_id=emp_id,
