@@ -39,7 +39,9 @@ BENCHMARKS = {
     "report_dues_100k_pg": ("bench.report_dues", "postgres"),
     "report_dues_csv_100k_pg": ("bench.report_dues:run_csv", "postgres"),
 }
-SCALE = {name: (f"bench.scale:{name}", "postgres") for name in scale.NAMES}
+SCALE = {name: (f"bench.scale:{name}", "postgres") for name in scale.NAMES} | {
+    f"{name}_sqlite": (f"bench.scale:{name}", "sqlite") for name in scale.NAMES
+}
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -50,6 +52,12 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
         "--scale", action="store_true", help=f"the scale set: {', '.join(scale.NAMES)}"
     )
     parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(),
+        help="with --scale: the sizes to run, e.g. 100000,300000 (the last two are compared)",
+    )
+    parser.add_argument(
         "--pg-url", default=os.environ.get("COVERWATCH_BENCH_PG", DEFAULT_PG), help="server URL"
     )
     args = parser.parse_args(argv)
@@ -58,6 +66,13 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
     return args
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    sizes = tuple(sorted(int(size) for size in text.split(",")))
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError("give at least two sizes")
+    return sizes
 
 
 def _runner(target: str) -> Callable[[Context], Outcome]:
@@ -89,12 +104,14 @@ def main(argv: Sequence[str]) -> int:
                 db = pools.setdefault(backend, Databases(backend, workdir, args.pg_url))
                 print(f"{name}: running ({backend}{', small' if args.small else ''})…", flush=True)
                 try:
-                    outcome = _runner(target)(Context(small=args.small, db=db, workdir=workdir))
+                    outcome = _runner(target)(
+                        Context(small=args.small, db=db, workdir=workdir, sizes=args.sizes)
+                    )
                 except BenchError as exc:
                     failures += 1
                     print(f"{name}: FAILED: {exc}", flush=True)
                     continue
-                outcome.name = name.removesuffix("_pg")
+                outcome.name = name.removesuffix("_pg").removesuffix("_sqlite")
                 report.save(outcome, host, args.small)
                 print(
                     f"{name}: {outcome.ratio:.2f} ({outcome.ratio_label}), goal "

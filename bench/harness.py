@@ -8,8 +8,10 @@ neither side profits from the other's warm caches or imports.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,8 @@ class Context:
     small: bool
     db: Databases
     workdir: Path
+    sizes: tuple[int, ...] = ()
+    """The scale set's sizes (`--sizes`), smallest first; empty: its own."""
 
     def rows(self, full: int) -> int:
         """`--small` runs 10x fewer rows."""
@@ -38,13 +42,32 @@ class BenchError(RuntimeError):
     """A side failed or produced a wrong result: the run reports it instead of a ratio."""
 
 
+class Stopwatch:
+    """Wall and CPU seconds of a side's measured work, started when made.
+
+    CPU is this process's own (user + system). On the shared 2-core machine wall time also
+    counts the time spent waiting for a core (4x the CPU time at a load average of 10), so
+    on SQLite, where the database works inside the process, CPU time is the figure to
+    compare side by side; on PostgreSQL the server's share is not in it.
+    """
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
 @dataclass
 class Side:
-    """What one side measured: wall time of the measured work, its process's peak RSS."""
+    """What one side measured: wall time of the measured work, its process's peak RSS, the
+    CPU time when the side reports it, and the 1-minute load average when it started."""
 
     seconds: float
     peak_rss_mb: float
     extra: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float | None = None
+    load: float | None = None
 
 
 @dataclass
@@ -80,6 +103,7 @@ def time_outcome(
 ) -> Outcome:
     """The outcome of a "coverwatch time / baseline time <= N" benchmark (optionally with RSS)."""
     ratio = coverwatch.seconds / baseline.seconds
+    checks = {**checks, **cpu_checks(coverwatch, baseline)}
     goal = f"<= {ratio_goal:g}x"
     met = ratio <= ratio_goal
     if rss_goal_mb is not None:
@@ -99,9 +123,19 @@ def time_outcome(
     )
 
 
+def cpu_checks(coverwatch: Side, baseline: Side) -> dict[str, Any]:
+    """CPU seconds of both sides and their ratio, and the load average each started at."""
+    checks: dict[str, Any] = {"load_1m": [coverwatch.load, baseline.load]}
+    if coverwatch.cpu_seconds is not None and baseline.cpu_seconds is not None:
+        checks["cpu_s"] = [round(coverwatch.cpu_seconds, 2), round(baseline.cpu_seconds, 2)]
+        checks["cpu_ratio"] = round(coverwatch.cpu_seconds / baseline.cpu_seconds, 2)
+    return checks
+
+
 def run_side(target: str, **kwargs: Any) -> Side:
     """Run `module:function(**kwargs)` in a fresh interpreter; it returns a dict with `seconds`."""
     command = [sys.executable, "-m", "bench.child", target, json.dumps(kwargs)]
+    load = round(os.getloadavg()[0], 2)
     completed = subprocess.run(
         command,
         cwd=ROOT,
@@ -117,4 +151,5 @@ def run_side(target: str, **kwargs: Any) -> Side:
     result: dict[str, Any] = json.loads(lines[-1])
     seconds = float(result.pop("seconds"))
     peak = float(result.pop("peak_rss_mb"))
-    return Side(seconds=seconds, peak_rss_mb=peak, extra=result)
+    cpu = result.pop("cpu_seconds", None)
+    return Side(seconds=seconds, peak_rss_mb=peak, extra=result, cpu_seconds=cpu, load=load)

@@ -8,11 +8,10 @@ account-periods. Both must find the same unpaid account-periods. Goal: <= 3x the
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from bench.data import HISTORY, NOW, SCAN_DAY, seed_company, seed_history
-from bench.harness import BenchError, Context, Outcome, run_side, time_outcome
+from bench.harness import BenchError, Context, Outcome, Stopwatch, run_side, time_outcome
 from bench.rawdb import Raw
 
 FULL_ROWS = 100_000
@@ -41,7 +40,7 @@ def coverwatch_side(url: str) -> dict[str, Any]:
     engine = make_engine(url)
     policies = load_policies()
     routing = Routing(platforms=("slack",), hr_groups={"slack": (HR_CHANNEL,)})
-    started = time.perf_counter()
+    clock = Stopwatch()
     report = run_scan(
         engine,
         as_of=SCAN_DAY,
@@ -50,7 +49,7 @@ def coverwatch_side(url: str) -> dict[str, Any]:
         rules=RuleSettings(lead_days=(7, 3, 1)),
         routing=routing,
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu = clock.stop()
     engine.dispose()
     raw = Raw(url)
     unpaid = raw.fetchall(
@@ -61,6 +60,7 @@ def coverwatch_side(url: str) -> dict[str, Any]:
     raw.close()
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "alerts_opened": len(report.opened),
         "deliveries": report.deliveries,
         "alert_kinds": kinds,
@@ -70,11 +70,11 @@ def coverwatch_side(url: str) -> dict[str, Any]:
 
 def baseline_side(url: str) -> dict[str, Any]:
     raw = Raw(url)
-    started = time.perf_counter()
+    clock = Stopwatch()
     unpaid = raw.fetchall(UNPAID_SQL, (SCAN_DAY.isoformat(),))
-    seconds = time.perf_counter() - started
+    seconds, cpu = clock.stop()
     raw.close()
-    return {"seconds": seconds, "unpaid": [list(row) for row in unpaid]}
+    return {"seconds": seconds, "cpu_seconds": cpu, "unpaid": [list(row) for row in unpaid]}
 
 
 def _seed(count: int) -> Any:

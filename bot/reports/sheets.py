@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO, TypeGuard
 
-from core.money import format_amount
+from core.money import CENT, format_amount
 
 if TYPE_CHECKING:  # openpyxl is imported where a workbook is written: ~0.2 s of every CLI start
     from openpyxl.cell.cell import Cell as XlsxCell
@@ -147,7 +147,8 @@ def _shown(value: Cell, kind: Kind) -> str:
     return _plain(value, kind)
 
 
-_AS_IS = frozenset({Kind.TEXT, Kind.INT})
+_FORMATTED = frozenset({Kind.RATIO, Kind.MINUTES})
+"""Figures CSV writes as `_plain` formats them (money is written apart, see `_write_csv`)."""
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula."""
 _TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)
@@ -176,18 +177,28 @@ def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None
     for sheet in sheets:
         if [column.header for column in sheet.columns] != headers:
             raise ValueError(f"sheet {sheet.name} has other columns than {sheets[0].name}")
-        # csv writes text and integers as `_plain` would (None as ""): only figures are formatted.
-        figures = [(i, c.kind) for i, c in enumerate(sheet.columns) if c.kind not in _AS_IS]
+        # csv writes text, integers and an amount at cents (`str`, which is `format_amount`'s
+        # text for it) as `_plain` would, None as "": only other figures are formatted here,
+        # and text only when the formula guard changes it. Per cell this loop is most of a
+        # big report's cost, so the common cells cost one test each.
+        amounts = [i for i, c in enumerate(sheet.columns) if c.kind is Kind.MONEY]
+        figures = [(i, c.kind) for i, c in enumerate(sheet.columns) if c.kind in _FORMATTED]
         texts = [i for i, c in enumerate(sheet.columns) if c.kind is Kind.TEXT]
         width = len(sheet.columns)
         for row, _bold in sheet.lines():
             if len(row) != width:
                 raise ValueError(f"{sheet.name}: {len(row)} cells for {width} columns")
             cells = list(row)
+            for index in texts:
+                text = cells[index]
+                if isinstance(text, str) and text and (text[0] in _TRIGGER_CHARS or "\r" in text):
+                    cells[index] = _csv_text(text)
+            for index in amounts:
+                amount = cells[index]
+                if isinstance(amount, Decimal) and not amount.same_quantum(CENT):
+                    cells[index] = format_amount(amount)
             for index, kind in figures:
                 cells[index] = _plain(cells[index], kind)
-            for index in texts:
-                cells[index] = _csv_text(cells[index])
             writer.writerow([sheet.name, *cells] if several else cells)
 
 

@@ -128,7 +128,7 @@ class Table:
 
     def sent(self, number: int, name: str) -> bool:
         """Whether row `number` carries field `name` at all (a file row carries every column)."""
-        return self.has(name)
+        return name in self.positions
 
     def error(self, row: int, column: str, reason: str) -> None:
         self.errors.append(RowError(row=row, column=column, reason=reason))
@@ -220,11 +220,13 @@ class Row:
         An absent column also gives None without a row error: the header check reported it
         (for a partial item, absent means "leave as it is").
         """
-        if not self.sent(name):
+        table = self.table  # a million rows call this per cell: one attribute look-up each
+        if not table.sent(self.number, name):
             return None
-        cell = self._cell(name)
+        index, cells = table.positions[name], self.cells
+        cell = cells[index] if index < len(cells) else None
         if is_blank(cell):
-            if self.table.columns[name].required:
+            if table.columns[name].required:
                 self.error(name, "missing required value")
             return None
         try:
