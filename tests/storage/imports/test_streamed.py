@@ -13,6 +13,7 @@ import json
 import tracemalloc
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
@@ -115,6 +116,7 @@ def _live_bytes(engine: Engine, path: Path) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow  # 36,000 rows imported under tracemalloc: ~20 s on a busy machine
 def test_import_memory_does_not_grow_with_the_file(
     sqlite_url: str, migrated: Migrated, tmp_path: Path
 ) -> None:
