@@ -128,6 +128,8 @@ class HandlerWorker:
         """Set by a sink in the same process when it wrote a row: no wait for the next poll."""
         self.threads = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._drawing: set[asyncio.Task[None]] = set()
+        """Answers waiting for the slow lane: claimed, but holding no slot."""
 
     async def run(self, stop: asyncio.Event, grace_seconds: float = 10.0) -> None:
         """Claim, answer, repeat; on `stop`, finish what is in flight (up to `grace_seconds`)
@@ -161,9 +163,9 @@ class HandlerWorker:
                 await self._wait(stop, None, busy=True)
             elif not claimed:
                 await self._wait(stop, OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
-        if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=grace_seconds)
-        for task in list(self._in_flight):
+        if self._in_flight or self._drawing:
+            await asyncio.wait(self._in_flight | self._drawing, timeout=grace_seconds)
+        for task in [*self._in_flight, *self._drawing]:
             task.cancel()
         try:
             await asyncio.to_thread(inbound.release_own, self.app.engine, worker=self.name)
@@ -185,6 +187,8 @@ class HandlerWorker:
         ):
             await asyncio.gather(*(self._answer(row) for row in claimed))
             answered += len(claimed)
+        if self._drawing:
+            await asyncio.gather(*self._drawing)
         return answered
 
     async def _wait(
@@ -214,7 +218,24 @@ class HandlerWorker:
             return
         loop = asyncio.get_running_loop()
         reply = await loop.run_in_executor(self.threads, handle, self.app, event)
-        reply = await completed(reply)  # a chart from the slow lane, holding no thread
+        if reply.pending:
+            # Waiting for the slow lane (a chart) holds no slot either: with every slot waiting
+            # for a chart, a burst of `kpi` kept `help` unclaimed (issue 18 item 4). The row
+            # stays claimed, so the user's next message still waits for this answer.
+            task = loop.create_task(self._send_when_drawn(row, event, reply_to, reply))
+            self._drawing.add(task)
+            task.add_done_callback(self._drawing.discard)
+            return
+        await self._send(row, event, reply_to, reply)
+
+    async def _send_when_drawn(
+        self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
+    ) -> None:
+        await self._send(row, event, reply_to, await completed(reply))
+
+    async def _send(
+        self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
+    ) -> None:
         self.metrics.count("inbound_answered_total", event.platform)
         receiver = self.receivers.get(event.platform)
         if receiver is None:
