@@ -32,6 +32,7 @@ BENCHMARKS = {
     "chat_http_pg": ("bench.chat_http", "postgres"),
     "kpi_burst": ("bench.kpi_burst", "sqlite"),
     "fanout_10k": ("bench.fanout", "sqlite"),
+    "scan_to_chat": ("bench.scan_to_chat", "sqlite"),
     "dues_100k_pg": ("bench.dues", "postgres"),
     "scan_100k_pg": ("bench.scan", "postgres"),
     "import_100k_pg": ("bench.imports", "postgres"),
