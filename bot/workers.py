@@ -6,7 +6,8 @@ answers take more processes, not threads. Each process builds the adapters from 
 settings but starts none of them receiving (the server does that): it only answers, through
 `Receiver.reply` and `Sender.update`. Processes are spawned (not forked: the parent has threads
 and open connections), die with their parent (Linux `PR_SET_PDEATHSIG`), and a pool restarts a
-process that exits; its claims are taken over after their lease.
+process that exits, backing off while one keeps dying; its claims are taken over after their
+lease.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import signal
 import socket
 import sys
 import threading
-from dataclasses import replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from multiprocessing.process import BaseProcess
 from zoneinfo import ZoneInfo
@@ -40,6 +43,10 @@ PR_SET_PDEATHSIG = 1
 STOP_SECONDS = 15.0
 """How long a stopping pool waits for its processes (they finish what they hold first)."""
 SUPERVISE_SECONDS = 1.0
+RESTART_FIRST_SECONDS = 1.0
+RESTART_CAP_SECONDS = 60.0
+HEALTHY_SECONDS = 60.0
+"""A worker that lived this long was healthy: its next restart starts the backoff over."""
 
 
 async def work(settings: Settings, name: str, today: date | None = None) -> None:
@@ -83,26 +90,71 @@ def _process_main(settings: Settings, index: int, today: date | None) -> None:
     asyncio.run(work(settings, f"{socket.gethostname()}-{os.getpid()}-w{index}", today))
 
 
-class WorkerPool:
-    """`count` worker processes, restarted when one exits, stopped with SIGTERM."""
+@dataclass
+class Backoff:
+    """How long to wait before restarting a worker: doubling from `first` up to `cap` while
+    workers keep dying young (a worker that crashes at start-up, e.g. on a bad setting, would
+    otherwise be respawned every second for ever), back to `first` after one lived `healthy`."""
 
-    def __init__(self, settings: Settings, count: int, today: date | None = None) -> None:
+    first: float = RESTART_FIRST_SECONDS
+    cap: float = RESTART_CAP_SECONDS
+    healthy: float = HEALTHY_SECONDS
+    failures: int = 0
+
+    def delay(self, lived: float) -> float:
+        """The wait before restarting a worker that exited after `lived` seconds."""
+        if lived >= self.healthy:
+            self.failures = 0
+        wait = min(self.cap, self.first * 2.0**self.failures)
+        self.failures += 1
+        return wait
+
+
+@dataclass
+class _Slot:
+    """One of the pool's places: its process (None until started or while backing off)."""
+
+    backoff: Backoff
+    process: BaseProcess | None = None
+    started: float = 0.0
+    due: float = field(default=float("-inf"))
+    """When the next process may start."""
+
+
+Target = Callable[[Settings, int, date | None], None]
+
+
+class WorkerPool:
+    """`count` worker processes, restarted with backoff when one exits, stopped with SIGTERM."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        count: int,
+        today: date | None = None,
+        *,
+        target: Target = _process_main,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Callable[[], Backoff] = Backoff,
+    ) -> None:
         self.settings = settings
         self.count = count
         self.today = today
+        self._target = target
+        self._clock = clock
         self._context = multiprocessing.get_context("spawn")
-        self._processes: list[BaseProcess] = []
+        self._slots = [_Slot(backoff=backoff()) for _ in range(count)]
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
 
     def start(self) -> None:
-        self._processes = [self._spawn(index) for index in range(self.count)]
+        self.check()
         self._supervisor = threading.Thread(target=self._supervise, name="worker-pool", daemon=True)
         self._supervisor.start()
 
     def _spawn(self, index: int) -> BaseProcess:
         process = self._context.Process(
-            target=_process_main,
+            target=self._target,
             args=(self.settings, index, self.today),
             name=f"coverwatch-worker-{index}",
         )
@@ -111,23 +163,37 @@ class WorkerPool:
 
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_SECONDS):
-            for index, process in enumerate(self._processes):
-                if not process.is_alive() and not self._stopping.is_set():
-                    log.warning(
-                        "handler worker %d exited (code %s); starting another",
-                        index,
-                        process.exitcode,
-                    )
-                    self._processes[index] = self._spawn(index)
+            self.check()
+
+    def check(self) -> None:
+        """One supervision pass: start each place whose wait is over, and put each process
+        that exited on its backoff."""
+        for index, slot in enumerate(self._slots):
+            now = self._clock()
+            process = slot.process
+            if process is not None and not process.is_alive():
+                lived = now - slot.started
+                wait = slot.backoff.delay(lived)
+                log.warning(
+                    "handler worker %d exited (code %s) after %.0f s; restarting in %.0f s",
+                    index,
+                    process.exitcode,
+                    lived,
+                    wait,
+                )
+                slot.process, slot.due = None, now + wait
+            if slot.process is None and now >= slot.due and not self._stopping.is_set():
+                slot.process, slot.started = self._spawn(index), now
 
     def stop(self) -> None:
         self._stopping.set()
         if self._supervisor is not None:
             self._supervisor.join()
-        for process in self._processes:
+        processes = [slot.process for slot in self._slots if slot.process is not None]
+        for process in processes:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
-        for process in self._processes:
+        for process in processes:
             process.join(STOP_SECONDS)
             if process.is_alive():
                 process.kill()
