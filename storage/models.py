@@ -41,7 +41,7 @@ class Employee(SQLModel, table=True):
     hire_date: date
     enrolled_on: date | None = None
     salary: Decimal = _money()
-    role: str = Field(default="employee", max_length=16)
+    role: str = Field(default="employee", max_length=16, index=True)
     slack_user_id: str | None = Field(default=None, max_length=64, index=True)
     dingtalk_user_id: str | None = Field(default=None, max_length=64, index=True)
     wecom_user_id: str | None = Field(default=None, max_length=64, index=True)
