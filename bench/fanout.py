@@ -39,12 +39,11 @@ def _seed(count: int) -> Any:
     """A small company whose scan opened alerts; then `count` deliveries of those alerts."""
 
     def seed(engine: Any) -> None:
-        from sqlmodel import col, select
-
         from core.alert_rules import RuleSettings
         from core.policy_loader import load_policies
+        from storage.alerts import sending_alerts
         from storage.db import session_scope
-        from storage.models import Alert, Delivery
+        from storage.models import Delivery
         from storage.outbox import AlertPayload, NewDelivery, enqueue
         from storage.routing import Routing
         from storage.scan import run_scan
@@ -61,14 +60,7 @@ def _seed(count: int) -> Any:
         )
         with session_scope(engine) as session:
             session.execute(Delivery.__table__.delete())  # type: ignore[attr-defined]
-            # Alerts that still send: open and not inhibited by a suspension alert of their
-            # group (render_delivery drops the others, and nothing would be delivered).
-            sending = (
-                select(Alert)
-                .where(Alert.state == "open", col(Alert.inhibited_by).is_(None))
-                .order_by(col(Alert.id))
-            )
-            alerts = [alert.id for alert in session.exec(sending)]
+            alerts = [alert.id for alert in sending_alerts(session)]
             items = [
                 NewDelivery(
                     idempotency_key=f"bench:{index}",

@@ -94,6 +94,15 @@ def visible_alerts(session: Session) -> Sequence[Alert]:
     return session.exec(query.order_by(col(Alert.id).desc())).all()
 
 
+def sending_alerts(session: Session) -> Sequence[Alert]:
+    """Open alerts no group alert inhibits, oldest first: the ones whose notices still render
+    (`handlers.alert_render` drops an inhibited alert's deliveries)."""
+    query = select(Alert).where(
+        Alert.state == AlertState.OPEN.value, col(Alert.inhibited_by).is_(None)
+    )
+    return session.exec(query.order_by(col(Alert.id))).all()
+
+
 def _department_accounts(session: Session, department: str) -> set[str]:
     query = select(Employee.account_id).where(Employee.department == department).distinct()
     return set(session.exec(query).all())

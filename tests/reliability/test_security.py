@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 
 from adapters.base import Adapter
 from adapters.slack import SlackAdapter
@@ -35,6 +35,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle, router
 from handlers.types import Action, Message, Reply
+from storage.alerts import sending_alerts
 from storage.db import make_engine, session_scope, upgrade
 from storage.imports import import_employees
 from storage.imports.employees import COLUMNS
@@ -151,11 +152,8 @@ def _slack_command(client: httpx.Client, fake: FakeSlack, user: str, text: str) 
 def _enqueue_alert_deliveries(engine: Engine) -> int:
     """One alert to Slack (the bot token is used) and one to the signed webhook."""
     with session_scope(engine) as session:
-        # An alert that still sends: one inhibited by its group's suspension alert renders
-        # nothing since issue 14, and its deliveries fail.
-        sending = select(Alert).where(Alert.state == "open", col(Alert.inhibited_by).is_(None))
-        alert = session.exec(sending).first()
-        assert alert is not None and alert.id is not None
+        alert = sending_alerts(session)[0]
+        assert alert.id is not None
         payload = AlertPayload(alert_id=alert.id, stage="sec")
         targets = [("slack", "U001", False), ("webhook", "webhook", True)]
         items = [

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
@@ -46,8 +46,9 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle
 from handlers.types import Message
+from storage.alerts import sending_alerts
 from storage.db import make_engine, session_scope
-from storage.models import Alert, Delivery
+from storage.models import Delivery
 from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
@@ -152,11 +153,8 @@ class Soak:
             routing=ROUTING,
         )
         with session_scope(self.app.engine) as session:
-            # An alert that still sends: one inhibited by its group's suspension alert renders
-            # nothing since issue 14, and its deliveries fail.
-            sending = select(Alert).where(Alert.state == "open", col(Alert.inhibited_by).is_(None))
-            alert = session.exec(sending).first()
-            assert alert is not None and alert.id is not None
+            alert = sending_alerts(session)[0]
+            assert alert.id is not None
             payload = AlertPayload(alert_id=alert.id, stage="soak")
             enqueue(
                 session,

@@ -10,12 +10,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.alert_rules import RuleSettings
 from handlers.context import AppContext
+from storage.alerts import sending_alerts
 from storage.db import session_scope, upgrade
-from storage.models import Alert, Delivery
+from storage.models import Delivery
 from storage.outbox import AlertPayload, NewDelivery, enqueue
 from storage.routing import Routing
 from storage.scan import run_scan
@@ -60,11 +61,8 @@ def company(engine: Engine, clock: ManualClock) -> AppContext:
     )
     with session_scope(engine) as session:
         session.execute(Delivery.__table__.delete())  # type: ignore[attr-defined]
-        # An alert that still sends: one inhibited by its group's suspension alert renders
-        # nothing since issue 14, and its deliveries fail.
-        sending = select(Alert).where(Alert.state == "open", col(Alert.inhibited_by).is_(None))
-        alert = session.exec(sending).first()
-        assert alert is not None and alert.id is not None
+        alert = sending_alerts(session)[0]
+        assert alert.id is not None
         payload = AlertPayload(alert_id=alert.id, stage="fault", locale="en")
         items = [
             NewDelivery(
