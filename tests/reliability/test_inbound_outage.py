@@ -47,9 +47,8 @@ MESSAGE = Message(
 TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
 
 
-def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _runtime(tmp_path: Path, **options: object) -> tuple[Runtime, RecordingConsole, Spool]:
+    """A runtime over a seeded SQLite company, answering on a recording console, with a spool."""
     engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
     upgrade(engine)
     seed(engine)
@@ -63,8 +62,13 @@ def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_
         poll_seconds=1,
         jobs={},
         spool=spool,
+        **options,  # type: ignore[arg-type]
     )
-    assert runtime.worker is not None
+    return runtime, console, spool
+
+
+def _database_down(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Writing an inbound event fails while the returned switch's "yes" is true."""
     real = inbound.admit
     down = {"yes": True}
 
@@ -74,6 +78,15 @@ def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(inbound, "admit", flaky)
+    return down
+
+
+def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, console, spool = _runtime(tmp_path)
+    assert runtime.worker is not None
+    down = _database_down(monkeypatch)
 
     async def scenario() -> None:
         assert runtime.worker is not None
@@ -97,20 +110,7 @@ def test_events_during_an_outage_are_refused_or_spooled_and_answered_once_it_is_
 def test_past_max_backlog_a_retrying_platform_gets_503_and_the_others_a_busy_answer(
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
-    upgrade(engine)
-    seed(engine)
-    console = RecordingConsole()
-    runtime = Runtime(
-        make_app(engine),
-        {"console": console},  # type: ignore[dict-item]
-        host="127.0.0.1",
-        port=0,
-        poll_seconds=1,
-        jobs={},
-        max_backlog=1,
-        spool=Spool(tmp_path / "spool.jsonl", 64 * 1024),
-    )
+    runtime, console, _ = _runtime(tmp_path, max_backlog=1)
 
     def numbered(number: int) -> Message:
         return Message(
@@ -148,28 +148,8 @@ def test_after_an_outage_the_spooled_events_are_written_before_the_next_one(
 ) -> None:
     """One user's order holds across an outage: an event arriving once the database is back
     is written after what waited in the spool, not before the replay gets to it."""
-    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
-    upgrade(engine)
-    seed(engine)
-    console = RecordingConsole()
-    runtime = Runtime(
-        make_app(engine),
-        {"console": console},  # type: ignore[dict-item]
-        host="127.0.0.1",
-        port=0,
-        poll_seconds=1,
-        jobs={},
-        spool=Spool(tmp_path / "spool.jsonl", 64 * 1024),
-    )
-    real = inbound.admit
-    down = {"yes": True}
-
-    def flaky(*args: object, **kwargs: object) -> bool:
-        if down["yes"]:
-            raise OperationalError("INSERT", {}, Exception("database is gone"))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(inbound, "admit", flaky)
+    runtime, console, _ = _runtime(tmp_path)
+    down = _database_down(monkeypatch)
     texts = ["help", "我的医保", "help"]
 
     async def scenario() -> None:
