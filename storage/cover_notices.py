@@ -26,7 +26,7 @@ from storage.alerts import record
 from storage.employees import chosen_locale, preferred_locales
 from storage.models import Alert, AlertEvent, Delivery, Employee
 from storage.outbox import CoverNoticePayload, NewDelivery, enqueue
-from storage.routing import UNREACHABLE, Routing, addresses_in
+from storage.routing import Routing, addresses_in, person_deliveries
 
 AT_RISK = "at_risk"
 """Cover suspended within days, or suspended: the alert's dates decide the words at send time."""
@@ -126,30 +126,14 @@ def _notify(
     for person in people:
         locale = chosen_locale(preferences.get(person.employee_id), person, routing.locale)
         payload = CoverNoticePayload(alert_id=alert.id, notice=notice, locale=locale)
-        found = addresses_in(person, locale, routing)
-        items += [
-            NewDelivery(
-                idempotency_key=f"{prefix}{to.platform}:{to.address}",
-                platform=to.platform,
-                address=to.address,
-                employee_id=person.employee_id,
-                payload=payload,
-                not_before=not_before,
-            )
-            for to in found
-        ]
-        if not found:  # no id on any enabled platform: counted, never a silent skip
-            items.append(
-                NewDelivery(
-                    idempotency_key=f"{prefix}{UNREACHABLE}:{person.employee_id}",
-                    platform=UNREACHABLE,
-                    address=person.employee_id,
-                    employee_id=person.employee_id,
-                    payload=payload,
-                    not_before=now,
-                    state=UNREACHABLE,
-                )
-            )
+        items += person_deliveries(
+            person,
+            addresses_in(person, locale, routing),
+            key_prefix=prefix,
+            payload=payload,
+            not_before=not_before,
+            now=now,
+        )
     queued = enqueue(session, items, now=now)
     record(session, alert, AlertEventType.NOTIFIED, at=now, detail=f"{_TOLD}{notice}")
     return queued

@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from core.oncall import Rotation
 from storage.employees import get_employee, locale_for
-from storage.outbox import HandoverPayload, NewDelivery, enqueue
-from storage.routing import UNREACHABLE, Routing, person_addresses
+from storage.outbox import HandoverPayload, enqueue
+from storage.routing import Routing, addresses_in, person_deliveries
 
 
 def queue_handover(
@@ -32,29 +32,15 @@ def queue_handover(
     until = change[0] - timedelta(days=1) if change is not None else None
     prefix = f"oncall:{start.isoformat()}:{person.employee_id}:"
     not_before = routing.quiet_hours.next_allowed(now, ZoneInfo(routing.timezone))
-    found = person_addresses(session, person, routing)
-    items = [
-        NewDelivery(
-            idempotency_key=f"{prefix}{to.platform}:{to.address}",
-            platform=to.platform,
-            address=to.address,
-            employee_id=person.employee_id,
-            payload=HandoverPayload(start=start, until=until, locale=to.locale),
-            not_before=not_before,
-        )
-        for to in found
-    ]
-    if not found:  # the start-up warning names them too (bot.wiring.routing_warnings)
-        locale = locale_for(session, person, routing.locale)
-        items.append(
-            NewDelivery(
-                idempotency_key=f"{prefix}{UNREACHABLE}:{person.employee_id}",
-                platform=UNREACHABLE,
-                address=person.employee_id,
-                employee_id=person.employee_id,
-                payload=HandoverPayload(start=start, until=until, locale=locale),
-                not_before=now,
-                state=UNREACHABLE,
-            )
-        )
+    locale = locale_for(session, person, routing.locale)
+    # No address: an `unreachable` row; the start-up warning names them too
+    # (bot.wiring.routing_warnings).
+    items = person_deliveries(
+        person,
+        addresses_in(person, locale, routing),
+        key_prefix=prefix,
+        payload=HandoverPayload(start=start, until=until, locale=locale),
+        not_before=not_before,
+        now=now,
+    )
     return enqueue(session, items, now=now)

@@ -23,7 +23,7 @@ from core.platforms import CONSOLE
 from core.quiet_hours import QuietHours
 from storage.employees import company_contacts, locale_for, platform_address
 from storage.models import Alert, Employee
-from storage.outbox import AlertPayload, NewDelivery
+from storage.outbox import AlertPayload, NewDelivery, Payload
 
 UNREACHABLE = "unreachable"
 """Delivery state (and platform) of a recipient with no id on any enabled platform: a row, so
@@ -151,6 +151,42 @@ def addresses_in(person: Employee, locale: str, routing: Routing) -> list[Addres
         Address(platform=platform, address=address, locale=locale, employee_id=person.employee_id)
         for platform in routing.chat_platforms
         if (address := platform_address(person, platform))
+    ]
+
+
+def person_deliveries(
+    person: Employee,
+    found: Sequence[Address],
+    *,
+    key_prefix: str,
+    payload: Payload,
+    not_before: datetime,
+    now: datetime,
+) -> list[NewDelivery]:
+    """A personal notice's deliveries: one per address `found` for the person, or, with none,
+    one `unreachable` row (counted, never a silent skip)."""
+    if not found:
+        return [
+            NewDelivery(
+                idempotency_key=f"{key_prefix}{UNREACHABLE}:{person.employee_id}",
+                platform=UNREACHABLE,
+                address=person.employee_id,
+                employee_id=person.employee_id,
+                payload=payload,
+                not_before=now,
+                state=UNREACHABLE,
+            )
+        ]
+    return [
+        NewDelivery(
+            idempotency_key=f"{key_prefix}{to.platform}:{to.address}",
+            platform=to.platform,
+            address=to.address,
+            employee_id=person.employee_id,
+            payload=payload,
+            not_before=not_before,
+        )
+        for to in found
     ]
 
 
