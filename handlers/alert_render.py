@@ -239,7 +239,7 @@ def render_alert(
 def card_updates(
     session: Session,
     alert: Alert,
-    clicked: Action,
+    clicked: Action | None,
     *,
     timezone: str = DEFAULT_TIMEZONE,
     names: AccountNames | None = None,
@@ -247,18 +247,22 @@ def card_updates(
     """Every sent copy of `alert`, re-rendered as it stands now, each in its reader's language.
 
     The clicked card is rewritten through the click's own ref: on WeCom a fresh one-use
-    ResponseCode (doc 94888), elsewhere the ref the send returned.
+    ResponseCode (doc 94888), elsewhere the ref the send returned. Cards of an alert nobody
+    clicked (`clicked` None: one an acknowledgement covered) use the refs their sends returned.
     """
     updates = []
     for delivery in sent_ref(session, alert.id or 0):
         if not delivery.message_ref:
             continue
         locale = decode_payload(delivery.payload).locale
-        is_clicked = not delivery.is_group and (delivery.platform, delivery.address) == (
-            clicked.platform,
-            clicked.conversation_id,
+        is_clicked = (
+            clicked is not None
+            and not delivery.is_group
+            and (delivery.platform, delivery.address) == (clicked.platform, clicked.conversation_id)
         )
-        ref = (clicked.message_ref if is_clicked else None) or delivery.message_ref
+        ref = (clicked.message_ref if clicked is not None and is_clicked else None) or (
+            delivery.message_ref
+        )
         reply = render_alert(session, alert, locale=locale, timezone=timezone, names=names)
         updates.append(CardUpdate(platform=delivery.platform, message_ref=ref, reply=reply))
     return tuple(updates)

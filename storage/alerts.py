@@ -181,6 +181,21 @@ def acknowledge(session: Session, alert: Alert, *, by: str, via: str, at: dateti
     return True
 
 
+def covered_with(session: Session, alert: Alert) -> list[Alert]:
+    """The lesser alerts of `alert`'s group its acknowledgement covered (see `acknowledge`):
+    acknowledged by the same person at the same moment, so their sent cards can show it too."""
+    if alert.group_key is None or alert.acknowledged_at is None:
+        return []
+    query = select(Alert).where(
+        col(Alert.group_key) == alert.group_key,
+        col(Alert.id) != alert.id,
+        col(Alert.state) == AlertState.ACKNOWLEDGED.value,
+        col(Alert.acknowledged_by) == alert.acknowledged_by,
+        col(Alert.acknowledged_at) == alert.acknowledged_at,
+    )
+    return list(session.exec(query.order_by(col(Alert.id))))
+
+
 def _group_members(session: Session, alert: Alert) -> list[Member]:
     """The active alerts of `alert`'s group as the group rules see them (none without a group)."""
     if alert.group_key is None:

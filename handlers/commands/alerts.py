@@ -39,6 +39,7 @@ from handlers.types import Action, Button, CardUpdate, Field, Reply
 from storage.alerts import (
     acknowledge,
     alerts_in_scope,
+    covered_with,
     create_plan,
     get_alert,
     in_scope,
@@ -284,7 +285,8 @@ def ack(request: Request) -> Reply:
 
 
 def _acknowledged_cards(request: Request, alert: Alert) -> tuple[CardUpdate, ...]:
-    """After a click on an ack button, the alert's sent cards show who acknowledged and when.
+    """After a click on an ack button, the alert's sent cards show who acknowledged and when,
+    and so do the cards of the lesser alerts of its group the acknowledgement covered.
 
     Only a click by the person the acknowledgement on record names, on the platform it was made
     from, rewrites them: a refused or late click by someone else changes nothing.
@@ -295,12 +297,12 @@ def _acknowledged_cards(request: Request, alert: Alert) -> tuple[CardUpdate, ...
         return ()
     if on_record != (request.employee.employee_id, event.platform):
         return ()
-    return card_updates(
-        request.session,
-        alert,
-        event,
-        timezone=str(request.app.timezone),
-        names=AccountNames.of(request.app),
+    timezone, names = str(request.app.timezone), AccountNames.of(request.app)
+    covered = covered_with(request.session, alert)
+    return card_updates(request.session, alert, event, timezone=timezone, names=names) + tuple(
+        update
+        for lesser in covered
+        for update in card_updates(request.session, lesser, None, timezone=timezone, names=names)
     )
 
 

@@ -408,6 +408,35 @@ def test_ack_click_rewrites_every_sent_card(app: AppContext, alerts: dict[str, i
     assert "李四 (E002)" in chinese.text and "Acknowledged" not in chinese.text
 
 
+def test_an_ack_click_rewrites_the_cards_of_the_alerts_it_covers(app: AppContext) -> None:
+    """Issue 14: acknowledging the suspension covers its group's overdue alert, so the overdue
+    card sent earlier loses its buttons too, through the ref its own send returned."""
+    group = {"account_id": "beijing", "period": "2025-06", "group_key": "beijing:2025-06"}
+    overdue = add_alert(app.engine, "overdue", "overdue:beijing:2025-06", **group)
+    suspension = add_alert(app.engine, "suspension_imminent", "suspension:beijing:2025-06", **group)
+    other = add_alert(app.engine, "overdue", "overdue:shanghai:2025-06", account_id="shanghai")
+    sent_copy(app.engine, overdue, "slack", "C0HR", is_group=True, message_ref="C0HR:1.1")
+    sent_copy(app.engine, overdue, "console", "E002", locale="en", message_ref="console:0")
+    sent_copy(app.engine, suspension, "console", "E002", locale="en", message_ref="console:1")
+    sent_copy(app.engine, other, "slack", "C0HR", is_group=True, message_ref="C0HR:1.2")
+    clicked = Action(
+        platform="console",
+        user_id="E002",
+        conversation_id="E002",
+        action_id=ACK,
+        value=str(suspension),
+        event_id="click-2",
+        message_ref="console:clicked",
+    )
+    reply = handle(replace(app, account_owners={"beijing": ("E002",)}), clicked)
+    assert sorted((u.platform, u.message_ref) for u in reply.updates) == [
+        ("console", "console:0"),  # the covered alert's card, not through the click's ref
+        ("console", "console:clicked"),
+        ("slack", "C0HR:1.1"),
+    ]
+    assert all(u.reply.card is not None and not u.reply.card.buttons for u in reply.updates)
+
+
 def test_only_the_acknowledging_click_rewrites_cards(
     app: AppContext, ask: Ask, alerts: dict[str, int]
 ) -> None:
