@@ -22,6 +22,7 @@ from handlers.i18n import has_key
 from handlers.router import Request
 from handlers.types import Button, Card, Field, Reply
 from storage.accounts import AccountPolicy
+from storage.employees import get_employee
 from storage.models import Account
 
 PERCENT = Decimal(100)
@@ -151,3 +152,10 @@ def card_reply(
 
 def list_reply(title: str, lines: Sequence[str]) -> Reply:
     return Reply(text="\n".join([title, *lines]))
+
+
+def person(request: Request, employee_id: str) -> str:
+    """`王五 (E003)`: who acted, by name and id (the id alone when they left the roster)."""
+    found = get_employee(request.session, employee_id)
+    name = found.name if found is not None else employee_id
+    return request.t("alerts.person", name=name, id=employee_id)

@@ -33,6 +33,7 @@ from handlers.formatting import (
     label,
     moment,
     money,
+    person,
 )
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Action, Button, CardUpdate, Field, Reply
@@ -89,9 +90,7 @@ def duration_arg(text: str) -> timedelta:
 def _subject(request: Request, alert: Alert) -> str:
     """Who or what the alert is about, as people name it."""
     if alert.employee_id:
-        person = get_employee(request.session, alert.employee_id)
-        name = person.name if person is not None else alert.employee_id
-        return request.t("alerts.person", name=name, id=alert.employee_id)
+        return person(request, alert.employee_id)
     if alert.account_id:
         account = account_name(request, alert.account_id)
         return f"{account} {alert.period}" if alert.period else account
@@ -143,11 +142,6 @@ def _kind(request: Request, alert: Alert) -> str:
     return label(request, "kind", alert.kind)
 
 
-def _person(request: Request, employee_id: str) -> str:
-    person = get_employee(request.session, employee_id)
-    return request.t("alerts.person", name=person.name if person else employee_id, id=employee_id)
-
-
 def _standing(request: Request, alert: Alert, silenced_until: datetime | None) -> list[str]:
     """Its group, who answers for it, and what keeps it quiet (issue 14 item 7)."""
     parts = [request.t("alerts.group", group=alert.group_key)] if alert.group_key else []
@@ -156,7 +150,7 @@ def _standing(request: Request, alert: Alert, silenced_until: datetime | None) -
         found = answering(
             request.session, alert.account_id, app.account_owners, app.rotation, request.today
         )
-        who = request.t("oncall.sep").join(_person(request, e.employee_id) for e in found)
+        who = request.t("oncall.sep").join(person(request, e.employee_id) for e in found)
         parts += [request.t("alerts.owner", who=who)] if who else []
     if alert.inhibited_by is not None:
         parts.append(request.t("alerts.inhibited", id=alert.inhibited_by))
@@ -172,7 +166,7 @@ def _summary(request: Request, alert: Alert, silenced_until: datetime | None) ->
     parts += [part for part in (_figures(request, alert), _deadline(request, alert)) if part]
     parts += _standing(request, alert, silenced_until)
     if alert.state == AlertState.ACKNOWLEDGED and alert.acknowledged_by:
-        parts.append(request.t("alerts.acked_by", name=_person(request, alert.acknowledged_by)))
+        parts.append(request.t("alerts.acked_by", name=person(request, alert.acknowledged_by)))
     else:
         parts.append(label(request, "alert_state", alert.state))
     return " · ".join(parts)

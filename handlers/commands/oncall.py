@@ -7,18 +7,11 @@ comes from the same `core.oncall.Rotation` and `[accounts.<id>] owners` that rou
 
 from __future__ import annotations
 
-from handlers.formatting import account_name
+from handlers.formatting import account_name, person
 from handlers.router import Request, Router
 from handlers.types import Reply
-from storage.employees import get_employee
 
 router = Router()
-
-
-def _person(request: Request, employee_id: str) -> str:
-    person = get_employee(request.session, employee_id)
-    name = person.name if person is not None else employee_id
-    return request.t("alerts.person", name=name, id=employee_id)
 
 
 @router.command(
@@ -31,17 +24,17 @@ def oncall(request: Request) -> Reply:
     if member is None:
         lines.append(request.t("oncall.nobody"))
     else:
-        lines.append(request.t("oncall.now", who=_person(request, member)))
+        lines.append(request.t("oncall.now", who=person(request, member)))
         change = rotation.next_change(today)
         if change is not None:
             day, following = change
             lines.append(
-                request.t("oncall.next", who=_person(request, following), date=day.isoformat())
+                request.t("oncall.next", who=person(request, following), date=day.isoformat())
             )
     owners = request.app.account_owners
     for account_id in sorted(request.accounts):
         ids = owners.get(account_id, ())
-        named = request.t("oncall.sep").join(_person(request, e) for e in ids)
+        named = request.t("oncall.sep").join(person(request, e) for e in ids)
         who = named or request.t("oncall.no_owner")
         lines.append(request.t("oncall.owners", account=account_name(request, account_id), who=who))
     return Reply(text="\n".join(lines))

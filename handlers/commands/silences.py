@@ -3,8 +3,9 @@
 `silence shanghai 3d bureau system down`, `静默 due_soon 2d`, `silence 12 overdue 1d`: the words
 before the duration name what to mute (an account, a kind, an alert; together they must all
 match), the rest is the reason, which goes into the audit log. The rules, urgent kinds muted
-only by naming their kind among them, are `core.silences`; `coverwatch silence list|remove`
-shows and ends them.
+only by naming their kind among them, are `core.silences`. `silence list` / `静默 列表` shows
+the silences in force and `silence remove 3` / `静默 解除 3` ends one early, as
+`coverwatch silence list|remove` do: HR should not need a terminal to undo a silence.
 """
 
 from __future__ import annotations
@@ -14,21 +15,23 @@ from dataclasses import dataclass
 from core.alerts import URGENT_KINDS, AlertKind
 from core.escalation import parse_duration
 from core.locales import SUPPORTED_LOCALES
-from core.silences import MAX_SILENCE, new_silence
+from core.silences import MAX_SILENCE, SilenceError, new_silence
 from handlers.alert_actions import parse_alert_id
-from handlers.formatting import account_name, label, moment
+from handlers.formatting import account_name, label, moment, person
 from handlers.i18n import translate
 from handlers.router import Request, Router, UsageError, UserError
 from handlers.types import Reply
 from handlers.understanding import fold
 from storage.alerts import get_alert
 from storage.employees import COMPANY_ROLES
-from storage.models import Alert
-from storage.silences import add_silence
+from storage.models import Alert, Silence
+from storage.silences import add_silence, remove_silence, silences_in_force
 
 router = Router()
 MAX_WORDS = 40
 """Targets, the duration and a reason of a sentence or two."""
+LIST_WORDS = frozenset({"list", "ls", "列表", "清单", "清單"})
+REMOVE_WORDS = frozenset({"remove", "rm", "解除", "取消"})
 
 
 @dataclass
@@ -106,9 +109,16 @@ def _duration_at(args: tuple[str, ...]) -> int:
     help_key="cmd.silence.help",
     usage_key="cmd.silence.usage",
     roles=COMPANY_ROLES,
-    args=(2, MAX_WORDS),
+    args=(1, MAX_WORDS),
 )
 def silence(request: Request) -> Reply:
+    first = _word(request.args[0])
+    if first in LIST_WORDS and len(request.args) == 1:
+        return _in_force(request)
+    if first in REMOVE_WORDS:
+        return _remove(request)
+    if len(request.args) < 2:
+        raise UsageError()
     at = _duration_at(request.args)
     if at == 0:
         raise UsageError()
@@ -137,11 +147,54 @@ def silence(request: Request) -> Reply:
         via=request.event.platform,
         at=now,
     )
-    what = [account_name(request, target.account_id)] if target.account_id else []
-    what += [label(request, "kind", target.kind)] if target.kind else []
-    what += [f"#{alert.id}"] if alert is not None else []
     until = moment(row.ends_at, request.app.timezone)
-    lines = [request.t("silence.done", id=row.id, what=" · ".join(what), until=until)]
+    lines = [request.t("silence.done", id=row.id, what=_what(request, row), until=until)]
     if target.kind is None and alert is None:
         lines.append(request.t("silence.urgent_kept", target=request.args[0]))
     return Reply(text="\n".join(lines))
+
+
+def _what(request: Request, row: Silence) -> str:
+    """What a silence mutes, as people name it: `北京 · 已逾期 · #12`."""
+    what = [account_name(request, row.account_id)] if row.account_id else []
+    what += [label(request, "kind", row.kind)] if row.kind else []
+    what += [f"#{row.alert_id}"] if row.alert_id is not None else []
+    return " · ".join(what)
+
+
+def _in_force(request: Request) -> Reply:
+    rows = silences_in_force(request.session, request.app.now())
+    if not rows:
+        return Reply(text=request.t("silence.none"))
+    lines = [request.t("silence.title", count=len(rows))]
+    for row in rows:
+        line = request.t(
+            "silence.row",
+            id=row.id,
+            what=_what(request, row),
+            until=moment(row.ends_at, request.app.timezone),
+            by=person(request, row.created_by),
+        )
+        reason = request.t("silence.reason", reason=row.reason) if row.reason else ""
+        lines.append(line + reason)
+    lines.append(request.t("silence.remove_hint"))
+    return Reply(text="\n".join(lines))
+
+
+def _remove(request: Request) -> Reply:
+    if len(request.args) != 2:
+        raise UsageError()
+    silence_id = parse_alert_id(request.args[1])
+    if silence_id is None:
+        raise UsageError("silence.bad_id", value=request.args[1])
+    try:
+        remove_silence(
+            request.session,
+            silence_id,
+            by=request.employee.employee_id,
+            via=request.event.platform,
+            at=request.app.now(),
+        )
+    except SilenceError:
+        raise UserError("silence.not_in_force", id=silence_id) from None
+    return Reply(text=request.t("silence.removed", id=silence_id))

@@ -17,7 +17,7 @@ from tests.handlers.commands.test_alerts import seed_alerts
 from tests.support.company import Ask, asker
 
 FORBIDDEN = translate(ZH_CN, "error.forbidden")
-USAGE = "Usage: silence ACCOUNT|KIND|ID 3d [reason]"
+USAGE = "Usage: silence ACCOUNT|KIND|ID 3d [reason] · silence list · silence remove N"
 
 
 @pytest.fixture
@@ -118,3 +118,41 @@ def test_the_list_shows_group_owner_inhibition_and_who_acknowledged(
         f"#{alerts['hk']}: due soon · Hong Kong MPF 2025-06 · owed HK$7,500.00 · "
         "due 2025-07-10 (15 days left) · acknowledged by 王五 (E003)",
     ]
+
+
+def test_hr_lists_and_ends_silences_in_chat(
+    app: AppContext, ask: Ask, alerts: dict[str, int]
+) -> None:
+    """`silence list` / `静默 列表` and `silence remove N` / `静默 解除 N`: what the CLI's
+    `silence list|remove` do, without a terminal; ending one early is audited."""
+    assert ask("E003", "silence list", locale="en").text == "No silence is in force."
+    ask("E003", "silence hk 3d bureau system down", locale="en")
+    ask("E004", "静默 北京 已逾期 1d")
+    assert ask("E003", "silence list", locale="en").text == (
+        "Silences in force (2)\n"
+        "#2 Beijing · overdue · until 2025-06-26 10:00 · by 陈六 (E004)\n"
+        "#1 Hong Kong MPF · until 2025-06-28 10:00 · by 王五 (E003): bureau system down\n"
+        "End one early: “silence remove N”."
+    )
+    assert ask("E003", "静默 解除 2").text == "静默 #2 已解除：相符的告警即刻起恢复提醒和升级。"
+    assert ask("E003", "静默 列表").text.splitlines()[1:] == [
+        "#1 香港强积金 · 至 2025-06-28 10:00 · 王五（E003）设置：bureau system down",
+        "提前结束：“静默 解除 编号”。",
+    ]
+    assert ask("E003", "silence remove 2", locale="en").text == "No silence #2 is in force."
+    with session_scope(app.engine) as session:
+        actions = [e.action for e in audit_entries(session) if e.action.startswith("silence")]
+    assert sorted(actions) == ["silence.add", "silence.add", "silence.remove"]
+    assert ask("E002", "静默 列表").text == FORBIDDEN  # a manager
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("silence remove", USAGE),
+        ("silence remove x", f"“x” is not a silence number.\n{USAGE}"),
+        ("silence list 3d", f"“list” is not an account, an alert kind or an alert id.\n{USAGE}"),
+    ],
+)
+def test_bad_list_and_remove_get_the_usage(ask: Ask, text: str, answer: str) -> None:
+    assert ask("E003", text, locale="en").text == answer
