@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 from bench.data import NOW, SCAN_DAY, seed_company, seed_history
-from bench.harness import BenchError, Context, Outcome, run_side
+from bench.harness import BenchError, Context, Outcome, cpu_checks, run_side
 
 FULL_DELIVERIES = 10_000
 CHANNELS = 200
@@ -60,7 +60,7 @@ def _seed(count: int) -> Any:
         )
         with session_scope(engine) as session:
             session.execute(Delivery.__table__.delete())  # type: ignore[attr-defined]
-            alerts = [alert.id for alert in sending_alerts(session)]
+            alerts = [alert.id for alert in sending_alerts(session) if alert.id is not None]
             items = [
                 NewDelivery(
                     idempotency_key=f"bench:{index}",
@@ -87,6 +87,7 @@ def coverwatch_side(url: str, api_url: str, count: int) -> dict[str, Any]:
     from handlers.alert_render import render_delivery
     from storage.db import make_engine
     from storage.models import Delivery
+    from tests.support.inbound import RecordingSink
 
     engine = make_engine(url)
     adapter = SlackAdapter(bot_token=BOT_TOKEN, signing_secret="unused", api_base_url=api_url)
@@ -100,7 +101,7 @@ def coverwatch_side(url: str, api_url: str, count: int) -> dict[str, Any]:
             return int(session.exec(query).one())
 
     async def scenario() -> float:
-        await adapter.start(lambda event, reply_to: None)  # as `coverwatch run` starts it
+        await adapter.start(RecordingSink())  # as `coverwatch run` starts it; nothing comes in
         stop = asyncio.Event()
         started = time.perf_counter()
         running = asyncio.create_task(dispatcher.run(stop, poll_seconds=0.05))
@@ -160,7 +161,11 @@ def baseline_side(api_url: str, count: int) -> dict[str, Any]:
         await asyncio.gather(*(sender() for _ in range(8)))
         return time.perf_counter() - started
 
-    return {"seconds": asyncio.run(scenario())}
+    started = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = asyncio.run(scenario())
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = used.ru_utime + used.ru_stime - started.ru_utime - started.ru_stime
+    return {"seconds": seconds, "cpu_seconds": cpu}
 
 
 def _audit(fake: Any, count: int) -> dict[str, int]:
@@ -217,7 +222,8 @@ def run(ctx: Context) -> Outcome:
             "baseline_share": round(minimum / baseline.seconds, 3),
             "baseline_refused_429": audits["baseline"]["refused_429"],
             "rate_per_s": round(count / coverwatch.seconds, 1),
-            "cpu_ms_per_delivery": round(1000 * coverwatch.extra["cpu_seconds"] / count, 2),
+            "cpu_ms_per_delivery": round(1000 * (coverwatch.cpu_seconds or 0.0) / count, 2),
             **audit,
+            **cpu_checks(coverwatch, baseline),
         },
     )

@@ -120,6 +120,7 @@ def coverwatch_side(url: str, api_url: str, count: int, phase: float) -> dict[st
     from storage.db import make_engine
     from storage.models import Delivery
     from storage.scan import run_scan
+    from tests.support.inbound import RecordingSink
 
     engine = make_engine(url)
     adapter = SlackAdapter(bot_token=BOT_TOKEN, signing_secret="unused", api_base_url=api_url)
@@ -141,7 +142,7 @@ def coverwatch_side(url: str, api_url: str, count: int, phase: float) -> dict[st
             return int(session.exec(query).one())
 
     async def scenario() -> tuple[float, int]:
-        await adapter.start(lambda event, reply_to: None)  # as `coverwatch run` starts it
+        await adapter.start(RecordingSink())  # as `coverwatch run` starts it; nothing comes in
         stop = asyncio.Event()
         running = asyncio.create_task(dispatcher.run(stop, poll_seconds=poll_seconds))
         await asyncio.sleep(WARM_SECONDS + phase * poll_seconds)
