@@ -46,10 +46,12 @@ def import_balances(
     parse_account = account_parser(known_accounts)
     balances: dict[tuple[str, date], Decimal] = {}
     first_row: dict[tuple[str, date], int] = {}
+    convert = table.converter(
+        {"account": parse_account, "as_of": parse_date, "balance": parse_amount}
+    )
     for row in table.records(progress):
-        account = row.get("account", parse_account)
-        as_of = row.get("as_of", parse_date)
-        balance = row.get("balance", parse_amount)
+        values = convert(row)
+        account, as_of, balance = values.get("account"), values.get("as_of"), values.get("balance")
         if account is None or as_of is None or balance is None:
             continue
         if (account, as_of) in first_row:

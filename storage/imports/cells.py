@@ -63,7 +63,7 @@ def text(max_length: int) -> Callable[[Cell], str]:
     """A text parser that refuses values longer than the column (PostgreSQL would reject them)."""
 
     def parse(cell: Cell) -> str:
-        value = to_text(cell)
+        value = cell.strip() if isinstance(cell, str) else to_text(cell)  # CSV: text, no call
         if len(value) > max_length:
             raise CellError(f"longer than {max_length} characters")
         return value
@@ -91,6 +91,12 @@ def parse_date(cell: Cell) -> date:
     if isinstance(cell, date):
         return cell
     raw = half_width(to_text(cell))
+    if len(raw) == 10 and raw[4] == raw[7] == "-" and raw.isascii():
+        # The common YYYY-MM-DD, read in C; anything else it refuses goes the long way.
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
     match = _DATE_RE.match(raw)
     if match:
         try:
@@ -121,7 +127,9 @@ def parse_amount(cell: Cell) -> Decimal:
     if isinstance(cell, bool) or not isinstance(cell, int | float | str):
         raise CellError(f"not a number: {cell}")
     raw = _float_text(cell) if isinstance(cell, float) else str(cell).strip()
-    plain = _CURRENCY_MARK.sub(r"\1", half_width(raw))
+    plain = half_width(raw)
+    if not plain[:1].isdigit():  # only a sign, a space or a mark can start one
+        plain = _CURRENCY_MARK.sub(r"\1", plain)
     try:
         amount = Decimal(plain.replace(",", ""))  # thousands separators, as Excel displays them
     except InvalidOperation:
@@ -130,9 +138,10 @@ def parse_amount(cell: Cell) -> Decimal:
         raise CellError(f"not a number: {raw!r}")
     if abs(amount) >= _MAX_AMOUNT:
         raise CellError(f"amount too large: {raw}")
-    if amount != amount.quantize(CENT):
+    cents = amount.quantize(CENT)
+    if amount != cents:
         raise CellError(f"more than two decimals: {raw}")
-    return amount.quantize(CENT)
+    return cents
 
 
 def non_negative(cell: Cell) -> Decimal:
@@ -183,7 +192,7 @@ def choice(allowed: Collection[str], aliases: dict[str, str], what: str) -> Call
     by_key = {value.lower(): value for value in allowed} | aliases
 
     def parse(cell: Cell) -> str:
-        raw = to_text(cell)
+        raw = cell.strip() if isinstance(cell, str) else to_text(cell)
         value = by_key.get(raw.lower())
         if value is None:
             expected = ", ".join(allowed) or "none configured"

@@ -43,6 +43,7 @@ from storage.imports.errors import ImportResult
 from storage.imports.first_pass import USER_ID_COLUMNS, FirstRows
 from storage.imports.table import Column, Items, Progress, Row, Table, open_table
 from storage.imports.user_ids import UserIdClaims
+from storage.key_lists import among
 from storage.models import Employee
 from storage.salaries import SalaryChange, history_months, record_salaries
 
@@ -77,12 +78,14 @@ COLUMNS = (
 )
 _NOT_FIELDS = ("salary_from",)
 """Columns that are not `Employee` fields: `salary_from` says where the salary's history starts."""
-_FIELD = {c.name: c.name for c in COLUMNS if c.name not in _NOT_FIELDS} | {"account": "account_id"}
-_DEFAULTS: dict[str, Any] = {name: None for name in _FIELD} | {
-    "department": "",
-    "role": "employee",
-}
-_NEW_DEFAULTS = {_FIELD[name]: value for name, value in _DEFAULTS.items()}
+_FIELDS = tuple(
+    "account_id" if c.name == "account" else c.name for c in COLUMNS if c.name not in _NOT_FIELDS
+)
+"""`Employee` fields in column order: the `account` column is the `account_id` field."""
+_BLANK_MEANS = {"department": "", "role": "employee"}
+"""What a blank cell stores where it is not NULL (a blank cell elsewhere empties the field)."""
+_NEW_DEFAULTS = dict.fromkeys(_FIELDS) | _BLANK_MEANS
+"""A new employee's fields that the file does not hold."""
 _REQUIRED = tuple(column.name for column in COLUMNS if column.required)
 _EMPLOYEES: SqlTable = Employee.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(_NEW_DEFAULTS)
@@ -121,24 +124,17 @@ def import_employees(
     if not dry_run:
         _serialize(session)
     parsers = _parsers(known_accounts)
-    with FirstRows(session, parsers["slack_user_id"]) as first_rows:
-
-        def note(row: Row) -> None:
-            employee_id = row.peek("employee_id", parsers["employee_id"])
-            if employee_id is not None:
-                first_rows.note(row, employee_id)
-
-        table.scan(note)
+    with FirstRows(session) as first_rows:
+        keys = ("employee_id", *USER_ID_COLUMNS)
+        table.scan(first_rows.noter(table.converter({k: parsers[k] for k in keys}, quiet=True)))
         first_rows.done([name for name in USER_ID_COLUMNS if table.has(name)])
-        present = [(name, parse) for name, parse in parsers.items() if table.has(name)]
+        convert = table.converter(parsers)
         this_month = str(Period.of(today or date.today()))
         write = _Writer(session, currencies, policies, dry_run=dry_run, this_month=this_month)
         claims = UserIdClaims(_EMPLOYEES, first_rows)
         chunk: list[tuple[Row, dict[str, Any]]] = []
         for row in table.records(progress):
-            chunk.append(
-                (row, {name: row.get(name, parse) for name, parse in present if row.sent(name)})
-            )
+            chunk.append((row, convert(row)))
             if len(chunk) == _CHUNK:
                 _check_and_write(session, table, chunk, first_rows, claims, write)
                 chunk = []
@@ -195,11 +191,8 @@ def _check_and_write(
         month = values.pop("salary_from", None)
         if month is not None:
             salary_from[employee_id] = month
-        records[employee_id] = {
-            _FIELD[name]: _DEFAULTS[name] if value is None else value
-            for name, value in values.items()
-        }
-        checked.append((row, employee_id, records[employee_id]))
+        records[employee_id] = _record(values)
+        checked.append((row, employee_id, values))
     claims.check(session, checked)
     if table.errors:
         return
@@ -213,6 +206,16 @@ def _check_and_write(
     ]
     write(new, changed)
     write.history(records, existing, salary_from)
+
+
+def _record(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values (the converter's dict, reused) as `Employee` fields."""
+    if "account" in values:
+        values["account_id"] = values.pop("account")
+    for name, blank in _BLANK_MEANS.items():
+        if name in values and values[name] is None:
+            values[name] = blank
+    return values
 
 
 IMPORT_LOCK = 0x636F_7665  # "cove": the advisory lock key of employee imports
@@ -239,7 +242,9 @@ def _stored(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The stored records of these employees (a chunk's worth), by employee id."""
     if not ids:
         return {}
-    query = select(_EMPLOYEES).where(_EMPLOYEES.c.employee_id.in_(ids))
+    query = select(_EMPLOYEES).where(
+        among(_EMPLOYEES.c.employee_id, ids, session.get_bind().dialect)
+    )
     return {row.employee_id: dict(row._mapping) for row in session.execute(query)}
 
 
@@ -247,7 +252,9 @@ def _known_ids(session: Session, ids: list[str]) -> set[str]:
     """Those of `ids` that are stored employees."""
     if not ids:
         return set()
-    query = select(_EMPLOYEES.c.employee_id).where(_EMPLOYEES.c.employee_id.in_(ids))
+    query = select(_EMPLOYEES.c.employee_id).where(
+        among(_EMPLOYEES.c.employee_id, ids, session.get_bind().dialect)
+    )
     return set(session.execute(query).scalars())
 
 
@@ -353,7 +360,8 @@ class _Writer:
                 or record["salary"] != existing[key]["salary"]
             )
         ]
-        stored = history_months(self.session, touched)
+        # A new employee has no history yet (its rows' foreign key): only the others are read.
+        stored = history_months(self.session, [key for key in touched if key in existing])
         has_history = {employee_id for employee_id, _ in stored}
         changes: list[SalaryChange] = []
         for key in touched:

@@ -22,15 +22,15 @@ import contextlib
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, ColumnElement, Integer, MetaData, String, Table, select
 from sqlalchemy import text as sql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from core.platforms import PLATFORMS
 from storage.bulk import BulkInsert
-from storage.imports.readers import Cell
-from storage.imports.table import Row
+from storage.imports.table import Converter, Row
+from storage.key_lists import among
 
 USER_ID_COLUMNS = tuple(spec.user_id_column for spec in PLATFORMS)
 _NAME = "import_first_rows"
@@ -58,9 +58,8 @@ class FirstRows:
     also drops it at commit; SQLite keeps a temporary table for the connection's life).
     """
 
-    def __init__(self, session: Session, parse_user_id: Callable[[Cell], str]) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.parse_user_id = parse_user_id
         self.pending: list[tuple[Any, ...]] = []
         self.dialect = session.get_bind().dialect.name
 
@@ -86,15 +85,23 @@ class FirstRows:
         schema = _TEMP_SCHEMA[self.dialect]
         self.session.execute(sql(f"DROP TABLE IF EXISTS {schema}.{_NAME}"))
 
-    def note(self, row: Row, employee_id: str) -> None:
-        """First pass: a row with a readable employee id."""
-        claims = [
-            (row.peek(column, self.parse_user_id) or "") if row.sent(column) else None
-            for column in USER_ID_COLUMNS
-        ]
-        self.pending.append((employee_id, row.number, *claims))
-        if len(self.pending) == _BATCH:
-            self._flush()
+    def noter(self, convert: Converter) -> Callable[[Row], None]:
+        """The first pass's visit of a row: `convert` (quiet) reads its employee id and user id
+        columns; a row with a readable employee id is noted, with the user ids it claims."""
+
+        def note(row: Row) -> None:
+            values = convert(row)
+            employee_id = values.get("employee_id")
+            if employee_id is None:
+                return
+            claims = [
+                (values[column] or "") if column in values else None for column in USER_ID_COLUMNS
+            ]
+            self.pending.append((employee_id, row.number, *claims))
+            if len(self.pending) == _BATCH:
+                self._flush()
+
+        return note
 
     def _flush(self) -> None:
         self.insert(self.pending)
@@ -110,12 +117,15 @@ class FirstRows:
             # guesses its size, and may scan it whole for each chunk's look-ups.
             self.session.execute(sql(f"ANALYZE {_NAME}"))
 
+    def _among(self, column: ColumnElement[str], keys: Collection[str]) -> ColumnElement[bool]:
+        return among(column, keys, self.session.get_bind().dialect)
+
     def first_rows(self, employee_ids: Collection[str]) -> dict[str, int]:
         """The first row number of each of these ids that the file holds."""
         if not employee_ids:
             return {}
         query = select(_FIRST_ROWS.c.employee_id, _FIRST_ROWS.c.first_row).where(
-            _FIRST_ROWS.c.employee_id.in_(employee_ids)
+            self._among(_FIRST_ROWS.c.employee_id, employee_ids)
         )
         return {employee_id: number for employee_id, number in self.session.execute(query)}
 
@@ -124,7 +134,7 @@ class FirstRows:
         if not user_ids:
             return iter(())
         claimed = _FIRST_ROWS.c[column]
-        query = select(claimed, _FIRST_ROWS.c.employee_id).where(claimed.in_(user_ids))
+        query = select(claimed, _FIRST_ROWS.c.employee_id).where(self._among(claimed, user_ids))
         return iter(self.session.execute(query).all())
 
     def overriding(self, column: str, employee_ids: Collection[str]) -> set[str]:
@@ -132,6 +142,7 @@ class FirstRows:
         if not employee_ids:
             return set()
         query = select(_FIRST_ROWS.c.employee_id).where(
-            _FIRST_ROWS.c.employee_id.in_(employee_ids), _FIRST_ROWS.c[column].is_not(None)
+            self._among(_FIRST_ROWS.c.employee_id, employee_ids),
+            _FIRST_ROWS.c[column].is_not(None),
         )
         return set(self.session.execute(query).scalars())

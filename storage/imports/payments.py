@@ -57,12 +57,20 @@ def import_payments(
     parse_kind = choice(PAYMENT_KINDS, _KIND_ALIASES, "payment kind")
     first_row: dict[PaymentKey, int] = {}
     kinds: dict[PaymentKey, str] = {}
+    convert = table.converter(
+        {
+            "account": parse_account,
+            "period": parse_period,
+            "amount": positive,
+            "paid_on": parse_date,
+            "kind": parse_kind,
+        }
+    )
     for row in table.records(progress):
-        account = row.get("account", parse_account)
-        period = row.get("period", parse_period)
-        amount = row.get("amount", positive)
-        paid_on = row.get("paid_on", parse_date)
-        kind = row.get("kind", parse_kind) or DUES
+        values = convert(row)
+        account, period = values.get("account"), values.get("period")
+        amount, paid_on = values.get("amount"), values.get("paid_on")
+        kind = values.get("kind") or DUES
         if account is None or period is None or amount is None or paid_on is None:
             continue
         key = (account, period, paid_on, amount)

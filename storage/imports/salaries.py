@@ -43,12 +43,14 @@ def import_salaries(
     """Import a salaries file (ARCHITECTURE §3); the account arguments are unused (the
     employee's account is already known) and accepted for the CLI's one importer shape."""
     table = open_table(source, COLUMNS, sheet=sheet, strict=strict)
-    parse_id = text(64)
+    convert = table.converter(
+        {"employee_id": text(64), "effective_from": parse_period, "salary": non_negative}
+    )
     rows: dict[tuple[str, str], tuple[int, Decimal]] = {}
     for row in table.records(progress):
-        employee_id = row.get("employee_id", parse_id)
-        month = row.get("effective_from", parse_period)
-        salary = row.get("salary", non_negative)
+        values = convert(row)
+        employee_id = values.get("employee_id")
+        month, salary = values.get("effective_from"), values.get("salary")
         if employee_id is None or month is None or salary is None:
             continue
         first = rows.get((employee_id, month))

@@ -15,14 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeAlias
 
 from storage.imports.cells import CellError, is_blank
 from storage.imports.errors import ImportResult, RowError
 from storage.imports.readers import Cell, Sheet, SheetFile, open_sheet, read_sheet
 
-T = TypeVar("T")
 Progress = Callable[[int, int], None]
+Parse = Callable[[Cell], Any]
+"""A cell parser (`storage.imports.cells`): the typed value, or `CellError` with the reason."""
+Converter: TypeAlias = Callable[["Row"], dict[str, Any]]
+"""A row to its parsed values by column name (`Table.converter`)."""
 PROGRESS_EVERY = 1000
 
 
@@ -154,6 +157,47 @@ class Table:
                 progress(done, self.count)
             yield Row(self, number, cells)
 
+    def converter(self, parsers: Mapping[str, Parse], *, quiet: bool = False) -> Converter:
+        """A function from a row to the parsed value of each column of `parsers` it sends: None
+        when blank or bad, and then a `RowError` (a blank required cell is "missing required
+        value"; a bad one, the parser's reason) unless `quiet` (a first pass that the second
+        repeats). A column absent from the sheet is left out without an error: the header
+        check reported it (for a partial item, absent means "leave as it is").
+
+        Each column's cell position, parser and whether it is required are resolved here, once
+        per file: looked up by name for every cell, they were most of a million-row import's
+        time (docs/PERFORMANCE.md, import_100k). Values come in the order of `parsers`, and so
+        do a row's errors.
+        """
+        fields = [
+            (name, self.positions[name], parse, self.columns[name].required and not quiet)
+            for name, parse in parsers.items()
+            if self.has(name)
+        ]
+        partial, record = self.partial, self.error
+
+        def convert(row: Row) -> dict[str, Any]:
+            cells, values = row.cells, dict[str, Any]()
+            width = len(cells)
+            for name, index, parse, required in fields:
+                if partial and not row.sent(name):
+                    continue
+                cell = cells[index] if index < width else None
+                if cell is None or (isinstance(cell, str) and not cell.strip()):  # is_blank
+                    if required:
+                        record(row.number, self.label(name), "missing required value")
+                    values[name] = None
+                    continue
+                try:
+                    values[name] = parse(cell)
+                except CellError as exc:
+                    values[name] = None
+                    if not quiet:
+                        record(row.number, self.label(name), str(exc))
+            return values
+
+        return convert
+
     def sorted_errors(self) -> tuple[RowError, ...]:
         """Errors in row order (cross-row checks run after the row pass)."""
         return tuple(sorted(self.errors, key=lambda error: error.row))
@@ -197,7 +241,7 @@ class StreamedTable(Table):
 
 
 class Row:
-    """One data row: typed values by column name, bad cells recorded on the table."""
+    """One data row: its spreadsheet number and raw cells; bad cells are recorded on the table."""
 
     def __init__(self, table: Table, number: int, cells: tuple[Cell, ...]) -> None:
         self.table = table
@@ -209,43 +253,6 @@ class Row:
 
     def sent(self, name: str) -> bool:
         return self.table.sent(self.number, name)
-
-    def _cell(self, name: str) -> Cell:
-        index = self.table.positions[name]
-        return self.cells[index] if index < len(self.cells) else None
-
-    def get(self, name: str, parse: Callable[[Cell], T]) -> T | None:
-        """The parsed value; None when blank or bad (a blank required cell is an error).
-
-        An absent column also gives None without a row error: the header check reported it
-        (for a partial item, absent means "leave as it is").
-        """
-        table = self.table  # a million rows call this per cell: one attribute look-up each
-        if not table.sent(self.number, name):
-            return None
-        index, cells = table.positions[name], self.cells
-        cell = cells[index] if index < len(cells) else None
-        if is_blank(cell):
-            if table.columns[name].required:
-                self.error(name, "missing required value")
-            return None
-        try:
-            return parse(cell)
-        except CellError as exc:
-            self.error(name, str(exc))
-            return None
-
-    def peek(self, name: str, parse: Callable[[Cell], T]) -> T | None:
-        """`get` without recording anything: for a first pass that the second repeats."""
-        if not self.sent(name):
-            return None
-        cell = self._cell(name)
-        if is_blank(cell):
-            return None
-        try:
-            return parse(cell)
-        except CellError:
-            return None
 
 
 class ItemTable(Table):

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from storage.imports.first_pass import USER_ID_COLUMNS, FirstRows
 from storage.imports.table import Row
+from storage.key_lists import among
 
 
 class UserIdClaims:
@@ -57,7 +58,7 @@ class UserIdClaims:
         the import leaves as it is."""
         table = self.employees
         query = select(table.c[column], table.c.employee_id).where(
-            table.c[column].in_(sorted(user_ids))
+            among(table.c[column], user_ids, session.get_bind().dialect)
         )
         found = session.execute(query).all()
         replaced = self.first_rows.overriding(column, {employee_id for _, employee_id in found})
