@@ -5,6 +5,11 @@ every manager reference, then insert all rows or none) in one transaction.
 Baseline, the limit: `csv.reader` and the driver's `executemany`, converting only what the
 column types need (dates, cents), validating nothing. Goal: <= 3x the baseline, peak RSS
 <= 150 MB (issue 19: the file is streamed, not held).
+
+The ratio is without a data key, as the baseline stores id numbers plain. A third side imports
+with `[security] data_key` set, every id number sealed (storage.sealing, Fernet), and also
+times sealing the file's id numbers alone after its clock: what the security requirement
+costs per row, reported in the checks (`sealed_*`, `seal_only_cpu_s`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import ACCOUNTS, CSV_COLUMNS, write_employees_csv
-from bench.harness import BenchError, Context, Outcome, Stopwatch, run_side, time_outcome
+from bench.harness import (
+    BenchError,
+    Context,
+    Outcome,
+    Stopwatch,
+    cpu_checks,
+    run_side,
+    time_outcome,
+)
 from bench.rawdb import Raw
 
 FULL_ROWS = 100_000
@@ -34,12 +47,15 @@ def employees_in(url: str) -> int:
         raw.close()
 
 
-def coverwatch_side(url: str, path: str) -> dict[str, Any]:
+def coverwatch_side(url: str, path: str, sealed: bool = False) -> dict[str, Any]:
     from core.policy_loader import load_policies
     from storage.db import make_engine, session_scope
     from storage.imports import import_employees
+    from storage.sealing import DataKeys, new_key, use_data_keys
 
     engine = make_engine(url)
+    keys = DataKeys(new_key()) if sealed else None
+    use_data_keys(engine, keys)
     policies = load_policies()
     clock = Stopwatch()
     with session_scope(engine) as session:
@@ -47,7 +63,30 @@ def coverwatch_side(url: str, path: str) -> dict[str, Any]:
     seconds, cpu = clock.stop()
     engine.dispose()
     errors = [str(error) for error in result.errors[:5]]
-    return {"seconds": seconds, "cpu_seconds": cpu, "created": result.created, "errors": errors}
+    side = {"seconds": seconds, "cpu_seconds": cpu, "created": result.created, "errors": errors}
+    if keys is not None:
+        side["seal_only_cpu_s"] = _seal_only(keys, Path(path))
+    return side
+
+
+def _seal_only(keys: Any, path: Path) -> float:
+    """CPU seconds of sealing the file's id numbers and nothing else."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        id_numbers = [row["id_number"] for row in csv.DictReader(handle) if row["id_number"]]
+    clock = Stopwatch()
+    for id_number in id_numbers:
+        keys.seal(id_number)
+    return clock.stop()[1]
+
+
+def sealed_in(url: str) -> int:
+    raw = Raw(url)
+    try:
+        return int(
+            raw.fetchall("SELECT count(*) FROM employee WHERE id_number LIKE 'fernet:%'")[0][0]
+        )
+    finally:
+        raw.close()
 
 
 def _cell(name: str, text: str) -> object:
@@ -89,11 +128,15 @@ def run(ctx: Context) -> Outcome:
         write_employees_csv(path, count)
     template = ctx.db.template("accounts", _accounts_only)
     cw_url, base_url = ctx.db.copy(template, "import_cw"), ctx.db.copy(template, "import_base")
+    sealed_url = ctx.db.copy(template, "import_sealed")
     coverwatch = run_side("bench.imports:coverwatch_side", url=cw_url, path=str(path))
     baseline = run_side("bench.imports:baseline_side", url=base_url, path=str(path))
-    imported = (employees_in(cw_url), employees_in(base_url))
-    if coverwatch.extra["errors"] or imported != (count, count):
+    sealed = run_side("bench.imports:coverwatch_side", url=sealed_url, path=str(path), sealed=True)
+    imported = (employees_in(cw_url), employees_in(base_url), employees_in(sealed_url))
+    if coverwatch.extra["errors"] or sealed.extra["errors"] or imported != (count,) * 3:
         raise BenchError(f"import incomplete: {imported}, {coverwatch.extra['errors']}")
+    if (sealed_in(sealed_url), sealed_in(cw_url)) != (count, 0):  # every bench row has one
+        raise BenchError(f"id numbers sealed: {sealed_in(sealed_url)} of {count}")
     return time_outcome(
         ctx,
         "import_100k",
@@ -102,5 +145,13 @@ def run(ctx: Context) -> Outcome:
         rss_goal_mb=RSS_GOAL_MB,
         coverwatch=coverwatch,
         baseline=baseline,
-        checks={"employees_imported": imported[0], "accounts": len(ACCOUNTS)},
+        checks={
+            "employees_imported": imported[0],
+            "accounts": len(ACCOUNTS),
+            "sealed": f"{sealed.seconds:.2f} s / {sealed.peak_rss_mb:.0f} MB",
+            "sealed_ratio": round(sealed.seconds / baseline.seconds, 2),
+            **{f"sealed_{k}": v for k, v in cpu_checks(sealed, baseline).items()},
+            "seal_only_cpu_s": round(sealed.extra["seal_only_cpu_s"], 2),
+            "ids_sealed": count,
+        },
     )

@@ -161,7 +161,8 @@ def _check_and_write(
     whole-file importer before it: cells, dates, id, required, manager, then user ids."""
     ids = [values["employee_id"] for _, values in chunk if values.get("employee_id")]
     existing = _stored(session, ids)
-    first_row = first_rows.first_rows(ids)
+    earlier = first_rows.first_rows(ids, before=chunk[0][0].number) if chunk else {}
+    first_row: dict[str, int] = {}  # where this chunk's ids not in `earlier` first appear
     referenced: set[str] = {m for _, values in chunk if (m := values.get("manager_id"))}
     in_file = first_rows.first_rows(referenced)
     managers = in_file.keys() | _known_ids(session, [m for m in referenced if m not in in_file])
@@ -175,9 +176,12 @@ def _check_and_write(
             if not row.sent("employee_id"):  # an item that left its key out
                 row.error("employee_id", "missing required value")
             continue
-        if first_row[employee_id] != row.number:
-            first = table.where(first_row[employee_id])
-            row.error("employee_id", f"duplicate employee id {employee_id!r} (first on {first})")
+        first = earlier.get(employee_id)
+        if first is None:
+            first = first_row.setdefault(employee_id, row.number)
+        if first != row.number:
+            where = table.where(first)
+            row.error("employee_id", f"duplicate employee id {employee_id!r} (first on {where})")
             continue
         if table.partial and employee_id not in existing:
             for name in _REQUIRED:

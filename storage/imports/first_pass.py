@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, ColumnElement, Integer, MetaData, String, Table, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -120,13 +120,19 @@ class FirstRows:
     def _among(self, column: ColumnElement[str], keys: Collection[str]) -> ColumnElement[bool]:
         return among(column, keys, self.session.get_bind().dialect)
 
-    def first_rows(self, employee_ids: Collection[str]) -> dict[str, int]:
-        """The first row number of each of these ids that the file holds."""
+    def first_rows(
+        self, employee_ids: Collection[str], before: int | None = None
+    ) -> dict[str, int]:
+        """The first row number of each of these ids that the file holds, or with `before` of
+        those first seen on an earlier row only: a chunk asks for the ids of earlier chunks,
+        so a file without duplicates answers nothing rather than the chunk's every row."""
         if not employee_ids:
             return {}
         query = select(_FIRST_ROWS.c.employee_id, _FIRST_ROWS.c.first_row).where(
             self._among(_FIRST_ROWS.c.employee_id, employee_ids)
         )
+        if before is not None:
+            query = query.where(_FIRST_ROWS.c.first_row < before)
         return {employee_id: number for employee_id, number in self.session.execute(query)}
 
     def claimers(self, column: str, user_ids: Collection[str]) -> Iterator[tuple[str, str]]:
@@ -135,6 +141,20 @@ class FirstRows:
             return iter(())
         claimed = _FIRST_ROWS.c[column]
         query = select(claimed, _FIRST_ROWS.c.employee_id).where(self._among(claimed, user_ids))
+        return iter(self.session.execute(query).all())
+
+    def contested(self, column: str, user_ids: Collection[str]) -> Iterator[tuple[str, str]]:
+        """`claimers` of those of these ids that two or more employees of the file claim."""
+        if not user_ids:
+            return iter(())
+        claimed = _FIRST_ROWS.c[column]
+        shared = (
+            select(claimed)
+            .where(self._among(claimed, user_ids))
+            .group_by(claimed)
+            .having(func.count() > 1)
+        )
+        query = select(claimed, _FIRST_ROWS.c.employee_id).where(claimed.in_(shared))
         return iter(self.session.execute(query).all())
 
     def overriding(self, column: str, employee_ids: Collection[str]) -> set[str]:

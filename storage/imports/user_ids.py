@@ -38,10 +38,15 @@ class UserIdClaims:
             wanted = {record[column] for _, _, record in checked if record.get(column)}
             if not wanted:
                 continue
+            # Only ids held twice can clash: those two employees of the file claim, and those a
+            # stored employee keeps (with whoever in the file claims them). The rest, most of
+            # them, are never fetched.
+            stored = self._stored_holders(session, column, wanted)
             holders: dict[str, set[str]] = defaultdict(set)
             for claimed, holder in (
-                *self.first_rows.claimers(column, wanted),
-                *self._stored_holders(session, column, wanted),
+                *self.first_rows.contested(column, wanted),
+                *self.first_rows.claimers(column, {user_id for user_id, _ in stored}),
+                *stored,
             ):
                 holders[claimed].add(holder)
             for row, employee_id, record in checked:
