@@ -17,8 +17,9 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -116,6 +117,7 @@ class HandlerWorker:
         metrics: Metrics,
         lease: timedelta = inbound.LEASE,
         slots: int = SLOTS,
+        writes: Executor | None = None,
     ) -> None:
         self.app = app
         self.receivers = dict(receivers)
@@ -125,29 +127,33 @@ class HandlerWorker:
         self.lease = lease
         self.slots = slots
         self.wake = asyncio.Event()
-        """Set by a sink in the same process when it wrote a row: no wait for the next poll."""
+        """Set when there is something to do: a sink in the same process wrote a row, or an
+        answer went out (a slot is free and a row waits to be marked done)."""
         self.threads = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
+        self._own_writes = writes is None
+        self.writes = writes or ThreadPoolExecutor(1, thread_name_prefix="inbound")
+        """The one thread the claims run on; `Runtime` shares its own, which writes the rows its
+        sink takes (`inbound_writes`)."""
         self._in_flight: set[asyncio.Task[None]] = set()
         self._drawing: set[asyncio.Task[None]] = set()
         """Answers waiting for the slow lane: claimed, but holding no slot."""
+        self._answered: list[int] = []
+        """Rows answered and not yet marked done: marked with the next claim, in one write."""
 
     async def run(self, stop: asyncio.Event, grace_seconds: float = 10.0) -> None:
         """Claim, answer, repeat; on `stop`, finish what is in flight (up to `grace_seconds`)
         and hand back the rest."""
+        loop = asyncio.get_running_loop()
+        stopping = loop.create_task(stop.wait())
+        stopping.add_done_callback(lambda _: self.wake.set())
         outage = False
         while not stop.is_set():
+            self.wake.clear()  # before the claim: a row written meanwhile wakes the next pass
             free = self.slots - len(self._in_flight)
             claimed: list[inbound.Claimed] = []
-            if free > 0:
+            if free > 0 or self._answered:
                 try:
-                    claimed = await asyncio.to_thread(
-                        inbound.claim,
-                        self.app.engine,
-                        worker=self.name,
-                        now=self.app.clock(),
-                        limit=free,
-                        lease=self.lease,
-                    )
+                    claimed = await self._claim(free)
                     if outage:
                         log.info("database reachable again; answering inbound events")
                     outage = False
@@ -156,65 +162,90 @@ class HandlerWorker:
                         log.warning("database unreachable (%s); inbound waits", type(exc).__name__)
                     outage = True
             for row in claimed:
-                task = asyncio.get_running_loop().create_task(self._answer(row))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-            if claimed and len(claimed) == free:
-                await self._wait(stop, None, busy=True)
-            elif not claimed:
-                await self._wait(stop, OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
+                self._start(row)
+            if free > 0 and len(claimed) < free:  # nothing more to take now: poll
+                await self._wait(OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
+            else:  # every slot taken: an answer going out wakes the loop
+                await self._wait(None)
+        stopping.cancel()
         if self._in_flight or self._drawing:
             await asyncio.wait(self._in_flight | self._drawing, timeout=grace_seconds)
         for task in [*self._in_flight, *self._drawing]:
             task.cancel()
         try:
-            await asyncio.to_thread(inbound.release_own, self.app.engine, worker=self.name)
+            await self._claim(0)  # what was answered is marked done, not handed back
+        except SQLAlchemyError:
+            log.warning("%d answered inbound rows not marked done", len(self._answered))
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self.writes, partial(inbound.release_own, self.app.engine, worker=self.name)
+            )
         except SQLAlchemyError:
             log.warning("claims of %s left to their lease (database unreachable)", self.name)
         self.threads.shutdown(wait=False)
+        if self._own_writes:
+            self.writes.shutdown(wait=False)
 
     async def drain(self) -> int:
         """Answer every row that can be claimed now, batch after batch; returns how many
         (for tests: the runtime's path without a running loop)."""
         answered = 0
-        while claimed := await asyncio.to_thread(
-            inbound.claim,
-            self.app.engine,
-            worker=self.name,
-            now=self.app.clock(),
-            limit=self.slots,
-            lease=self.lease,
-        ):
+        while claimed := await self._claim(self.slots):
             await asyncio.gather(*(self._answer(row) for row in claimed))
             answered += len(claimed)
         if self._drawing:
             await asyncio.gather(*self._drawing)
+        await self._claim(0)
         return answered
 
-    async def _wait(
-        self, stop: asyncio.Event, timeout: float | None, *, busy: bool = False
-    ) -> None:
-        """Until a slot frees (busy), or a sink's wake, a finished answer, `stop` or `timeout`."""
-        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
-        if not busy:
-            waits.add(asyncio.ensure_future(self.wake.wait()))
-        if self._in_flight:
-            waits.add(
-                asyncio.ensure_future(
-                    asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
-                )
+    async def _claim(self, limit: int) -> list[inbound.Claimed]:
+        """Mark the answered rows done and claim up to `limit` more, in one transaction; on
+        a database error the answered rows wait for the next pass (raises SQLAlchemyError)."""
+        answered, self._answered = self._answered, []
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.writes,
+                partial(
+                    inbound.claim,
+                    self.app.engine,
+                    worker=self.name,
+                    now=self.app.clock(),
+                    limit=limit,
+                    lease=self.lease,
+                    answered=answered,
+                ),
             )
-        _, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for future in pending:
-            future.cancel()
-        self.wake.clear()
+        except SQLAlchemyError:
+            self._answered[:0] = answered
+            raise
+
+    def _start(self, row: inbound.Claimed) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(row))
+        self._in_flight.add(task)
+        task.add_done_callback(self._slot_freed)
+
+    def _slot_freed(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.wake.set()
+
+    async def _wait(self, timeout: float | None) -> None:
+        """Until `wake` (a row written, an answer sent, `stop`) or `timeout`: one timer, no
+        task per wait (this runs once per pass, several times per message)."""
+        if self.wake.is_set():
+            return
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, self.wake.set)
+        await self.wake.wait()
+        if timer is not None:
+            timer.cancel()
 
     async def _answer(self, row: inbound.Claimed) -> None:
         try:
             event, reply_to = decode(row.payload)
         except ValueError as exc:
             log.error("inbound row %s unreadable (%s); dropped", row.id, exc)
-            await self._complete(row)
+            self._answered.append(row.id)
             return
         loop = asyncio.get_running_loop()
         reply = await loop.run_in_executor(self.threads, handle, self.app, event)
@@ -224,9 +255,13 @@ class HandlerWorker:
             # stays claimed, so the user's next message still waits for this answer.
             task = loop.create_task(self._send_when_drawn(row, event, reply_to, reply))
             self._drawing.add(task)
-            task.add_done_callback(self._drawing.discard)
+            task.add_done_callback(self._drawn)
             return
         await self._send(row, event, reply_to, reply)
+
+    def _drawn(self, task: asyncio.Task[None]) -> None:
+        self._drawing.discard(task)
+        self.wake.set()
 
     async def _send_when_drawn(
         self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
@@ -236,6 +271,9 @@ class HandlerWorker:
     async def _send(
         self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
     ) -> None:
+        """Answer, then queue the row to be marked done with the worker's next claim (a worker
+        killed before that leaves a claim another takes over after its lease: answered twice
+        rather than never)."""
         self.metrics.count("inbound_answered_total", event.platform)
         receiver = self.receivers.get(event.platform)
         if receiver is None:
@@ -250,27 +288,7 @@ class HandlerWorker:
             else:
                 for update in reply.updates:
                     await self._update(update)
-        await self._complete(row)
-
-    async def _complete(self, row: inbound.Claimed) -> None:
-        """Mark done, retrying while the database is away (else the lease would answer twice)."""
-        delay = 0.5
-        while True:
-            try:
-                await asyncio.to_thread(
-                    inbound.complete,
-                    self.app.engine,
-                    row.id,
-                    worker=self.name,
-                    now=self.app.clock(),
-                )
-                return
-            except SQLAlchemyError:
-                if delay > self.lease.total_seconds() / 2:
-                    log.warning("inbound row %s answered but not marked done", row.id)
-                    return
-                await asyncio.sleep(delay)
-                delay *= 2
+        self._answered.append(row.id)
 
     async def _update(self, update: CardUpdate) -> None:
         """Rewrite one sent card; a failure is logged and the other cards still change."""

@@ -20,10 +20,12 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,6 +64,7 @@ from storage.db import ping, session_scope
 from storage.models import Alert
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 SHUTDOWN_GRACE_SECONDS = 3.0
 """How long SIGTERM/SIGINT waits for an in-flight send before handing it back to the outbox."""
 RETRY_AFTER_OUTAGE_SECONDS = 5
@@ -119,6 +122,11 @@ class Runtime:
         self.max_backlog = max_backlog
         self._backlog = 0
         self._backlog_read_at = float("-inf")
+        self.inbound_writes = ThreadPoolExecutor(1, thread_name_prefix="inbound")
+        """The thread every inbound write of this process runs on: the sink's rows and the
+        in-process worker's claims. On SQLite (one writer) they queue here, in order, rather
+        than in SQLite's busy handler, which sleeps up to 100 ms a try: that made the ack
+        p99 (docs/PERFORMANCE.md, chat_http)."""
         self.spool = spool or Spool(
             Path(f"coverwatch-spool-{self.port}.jsonl"), DEFAULT_SPOOL_BYTES
         )
@@ -130,6 +138,7 @@ class Runtime:
                 name=self.instance,
                 metrics=self.metrics,
                 lease=inbound_lease,
+                writes=self.inbound_writes,
             )
             if handle_inline
             else None
@@ -223,8 +232,8 @@ class Runtime:
         now = self.app.clock()
         try:
             if self.spool.pending():  # what waited in the spool goes first: a user's order holds
-                await asyncio.to_thread(self.spool.replay, self._admit_spooled)
-            new = await asyncio.to_thread(inbound.admit, self.app.engine, item, now=now)
+                await self._write(self.spool.replay, self._admit_spooled)
+            new = await self._write(partial(inbound.admit, self.app.engine, item, now=now))
         except SQLAlchemyError as exc:
             return await self._keep_locally(item, now, platform_retries, exc)
         if not new:
@@ -263,7 +272,7 @@ class Runtime:
             self._backlog_read_at = loop.time()
             # On an outage the write that follows meets it too and says what to do.
             with contextlib.suppress(SQLAlchemyError):
-                self._backlog = await asyncio.to_thread(inbound.backlog, self.app.engine)
+                self._backlog = await self._write(inbound.backlog, self.app.engine)
         return self._backlog >= self.max_backlog
 
     async def _say_busy(self, event: Message | Action, reply_to: ReplyTarget) -> None:
@@ -282,7 +291,7 @@ class Runtime:
         while not self.stop_event.is_set():
             if self.spool.pending():
                 try:
-                    moved = await asyncio.to_thread(self.spool.replay, self._admit_spooled)
+                    moved = await self._write(self.spool.replay, self._admit_spooled)
                 except SQLAlchemyError:
                     moved = 0
                 if moved:
@@ -291,6 +300,10 @@ class Runtime:
                         self.worker.wake.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), SPOOL_REPLAY_SECONDS)
+
+    async def _write(self, work: Callable[..., T], *args: Any) -> T:
+        """Run on the inbound writer thread (`inbound_writes`)."""
+        return await asyncio.get_running_loop().run_in_executor(self.inbound_writes, work, *args)
 
     def _admit_spooled(self, item: inbound.NewEvent, received_at: datetime) -> bool:
         return inbound.admit(self.app.engine, item, now=received_at)
@@ -356,6 +369,7 @@ class Runtime:
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
         await self.stop_adapters()
+        self.inbound_writes.shutdown(wait=False)
         if self.slow_lane is not None:
             self.slow_lane.close()
 

@@ -9,21 +9,34 @@ row of the same user is still open. The unique (platform, event id) makes a plat
 even after a restart, a duplicate that is acked and dropped; done rows stay for `RETENTION` as
 that record (their payload emptied: it may hold what the user typed).
 
-Every statement is Core on a pooled connection: this runs for every message, on the platform's
-ack path (docs/PERFORMANCE.md, chat_http).
+Every statement is Core on a pooled connection, and the per-message ones are built once: this
+runs for every message, on the platform's ack path (docs/PERFORMANCE.md, chat_http).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql.expression import BindParameter, Executable
 
 from storage.models import InboundEvent
 
@@ -59,58 +72,45 @@ class NewEvent:
 
 def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
     """Write the event; True when it is new, False for a duplicate (platform, event id)."""
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(_TABLE)
-        .values(
-            platform=item.platform,
-            event_id=item.event_id,
-            user_key=item.user_key,
-            payload=item.payload,
-            received_at=now,
-            state=PENDING,
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-        # A row comes back only when inserted (not `rowcount`: -1 on psycopg for Core inserts).
-        .returning(_C.id)
-    )
+    values = {
+        "platform": item.platform,
+        "event_id": item.event_id,
+        "user_key": item.user_key,
+        "payload": item.payload,
+        "received_at": now,
+        "state": PENDING,
+        "attempts": 0,
+    }
     with engine.begin() as connection:
-        return connection.execute(statement).first() is not None
-
-
-def _open(table: FromClause) -> ColumnElement[bool]:
-    state: ColumnElement[str] = table.c.state
-    return state.in_((PENDING, HANDLING))
+        return connection.execute(_statements(engine).admit, values).first() is not None
 
 
 def claim(
-    engine: Engine, *, worker: str, now: datetime, limit: int = 8, lease: timedelta = LEASE
+    engine: Engine,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int = 8,
+    lease: timedelta = LEASE,
+    answered: Sequence[int] = (),
 ) -> list[Claimed]:
     """Claim up to `limit` rows, oldest first: pending ones and those whose lease ran out, each
-    the oldest open row of its user (so one user's events are never handled side by side)."""
-    earlier = _TABLE.alias("earlier")
-    takeable = or_(_C.state == PENDING, and_(_C.state == HANDLING, _C.lease_until < now))
-    first_of_user = ~exists().where(
-        earlier.c.user_key == _C.user_key, _open(earlier), earlier.c.id < _C.id
-    )
-    due = select(_C.id).where(takeable, first_of_user).order_by(_C.id).limit(limit)
-    if engine.dialect.name == "postgresql":
-        due = due.with_for_update(of=_TABLE, skip_locked=True)
+    the oldest open row of its user (so one user's events are never handled side by side).
+    `answered`: rows this worker has answered, marked done first in the same transaction (one
+    write per pass of the worker, not one per answer: SQLite has one writer, and the platforms'
+    acks wait for it)."""
+    statements = _statements(engine)
     with engine.begin() as connection:
-        ids = list(connection.execute(due).scalars())
+        if answered:
+            connection.execute(statements.done, _done_params(answered, worker, now))
+        if limit <= 0:
+            return []
+        ids = list(connection.execute(statements.due, {"now": now, "limit": limit}).scalars())
         if not ids:
             return []
         taken = connection.execute(
-            update(_TABLE)
-            .where(_C.id.in_(ids), takeable)
-            .values(
-                state=HANDLING,
-                claimed_by=worker,
-                lease_until=now + lease,
-                attempts=_C.attempts + 1,
-            )
-            .returning(_C.id, _C.payload, _C.attempts)
+            statements.take,
+            {"ids": ids, "now": now, "claimer": worker, "until": now + lease},
         ).all()
     rows = {row.id: row for row in taken}
     return [  # RETURNING comes in no particular order
@@ -120,16 +120,84 @@ def claim(
     ]
 
 
-def complete(engine: Engine, row_id: int, *, worker: str, now: datetime) -> bool:
-    """Mark a claimed row answered; False when the claim was lost meanwhile (taken over)."""
+def complete(engine: Engine, row_ids: Sequence[int], *, worker: str, now: datetime) -> set[int]:
+    """Mark claimed rows answered; returns those marked (a claim lost meanwhile, taken over
+    after its lease, is not)."""
+    if not row_ids:
+        return set()
     with engine.begin() as connection:
-        result = connection.execute(
-            update(_TABLE)
-            .where(_C.id == row_id, _C.state == HANDLING, _C.claimed_by == worker)
-            .values(state=DONE, handled_at=now, payload="", lease_until=None)
-            .returning(_C.id)
+        done = connection.execute(
+            _statements(engine).done, _done_params(row_ids, worker, now)
+        ).scalars()
+        return set(done)
+
+
+def _done_params(row_ids: Sequence[int], worker: str, now: datetime) -> dict[str, object]:
+    return {"ids": list(row_ids), "claimer": worker, "at": now}
+
+
+def _open(table: FromClause) -> ColumnElement[bool]:
+    state: ColumnElement[str] = table.c.state
+    return state.in_((PENDING, HANDLING))
+
+
+@dataclass(frozen=True)
+class _Statements:
+    admit: Executable
+    due: Executable
+    take: Executable
+    done: Executable
+
+
+@cache
+def _statements_for(dialect: str) -> _Statements:
+    """The hot path's statements, built once per dialect with bound parameters: building a
+    statement per call (columns, aliases, cache keys) cost more CPU than running it
+    (docs/PERFORMANCE.md, chat_http)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    admit = (
+        insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        # A row comes back only when inserted (not `rowcount`: -1 on psycopg for Core inserts).
+        .returning(_C.id)
+    )
+    now = bindparam("now", type_=_C.received_at.type)
+    earlier = _TABLE.alias("earlier")
+    takeable = or_(_C.state == PENDING, and_(_C.state == HANDLING, _C.lease_until < now))
+    first_of_user = ~exists().where(
+        earlier.c.user_key == _C.user_key, _open(earlier), earlier.c.id < _C.id
+    )
+    due = (
+        select(_C.id)
+        .where(takeable, first_of_user)
+        .order_by(_C.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if dialect == "postgresql":
+        due = due.with_for_update(of=_TABLE, skip_locked=True)
+    ids: BindParameter[int] = bindparam("ids", expanding=True)
+    take = (
+        update(_TABLE)
+        .where(_C.id.in_(ids), takeable)
+        .values(
+            state=HANDLING,
+            claimed_by=bindparam("claimer"),
+            lease_until=bindparam("until"),
+            attempts=_C.attempts + 1,
         )
-        return result.first() is not None
+        .returning(_C.id, _C.payload, _C.attempts)
+    )
+    done = (
+        update(_TABLE)
+        .where(_C.id.in_(ids), _C.state == HANDLING, _C.claimed_by == bindparam("claimer"))
+        .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
+        .returning(_C.id)
+    )
+    return _Statements(admit=admit, due=due, take=take, done=done)
+
+
+def _statements(engine: Engine) -> _Statements:
+    return _statements_for(engine.dialect.name)
 
 
 def release_own(engine: Engine, *, worker: str) -> int:

@@ -38,7 +38,7 @@ def test_a_claim_takes_the_oldest_row_of_each_user_and_keeps_the_rest_waiting(
     first = claim(engine, worker="w1", now=NOW, limit=10)
     assert [row.payload for row in first] == ['{"id": "a1"}', '{"id": "b1"}']
     assert claim(engine, worker="w2", now=NOW, limit=10) == []  # A and B are being answered
-    assert complete(engine, first[0].id, worker="w1", now=NOW)
+    assert complete(engine, [first[0].id], worker="w1", now=NOW) == {first[0].id}
     [second] = claim(engine, worker="w2", now=NOW, limit=10)
     assert second.payload == '{"id": "a2"}'  # A's next, never before A's first was answered
 
@@ -51,8 +51,8 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_the_dead_worker_cannot_fi
     assert claim(engine, worker="alive", now=NOW + LEASE - timedelta(seconds=1)) == []
     [taken] = claim(engine, worker="alive", now=NOW + LEASE + timedelta(seconds=1))
     assert (taken.id, taken.attempts) == (mine.id, 2)
-    assert not complete(engine, mine.id, worker="dead", now=NOW + LEASE)
-    assert complete(engine, taken.id, worker="alive", now=NOW + LEASE)
+    assert complete(engine, [mine.id], worker="dead", now=NOW + LEASE) == set()
+    assert complete(engine, [taken.id], worker="alive", now=NOW + LEASE) == {taken.id}
     assert backlog(engine) == 0
 
 
@@ -72,7 +72,7 @@ def test_concurrent_claimers_share_the_rows_without_taking_one_twice(engine: Eng
         taken: list[int] = []
         while rows := claim(engine, worker=worker, now=NOW, limit=5):
             for row in rows:
-                assert complete(engine, row.id, worker=worker, now=NOW)
+                assert complete(engine, [row.id], worker=worker, now=NOW) == {row.id}
                 taken.append(row.id)
         return taken
 
@@ -89,7 +89,33 @@ def test_answered_rows_are_forgotten_after_the_retention_and_open_ones_never(
     admit(engine, event("old-done"), now=NOW - timedelta(days=8))
     admit(engine, event("old-open", user="U2"), now=NOW - timedelta(days=8))
     [done] = claim(engine, worker="w", now=NOW, limit=1)
-    assert complete(engine, done.id, worker="w", now=NOW)
+    assert complete(engine, [done.id], worker="w", now=NOW) == {done.id}
     assert inbound.forget_before(engine, NOW - inbound.RETENTION) == 1
     assert backlog(engine) == 1
     assert admit(engine, event("old-done"), now=NOW)  # forgotten: a new event again
+
+
+def test_answered_rows_are_marked_done_in_the_claim_that_takes_the_next(engine: Engine) -> None:
+    for event_id in ("a1", "a2", "a3"):
+        admit(engine, event(event_id, "A"), now=NOW)
+    admit(engine, event("b1", "B"), now=NOW)
+    first = claim(engine, worker="w1", now=NOW, limit=10)
+    assert [row.payload for row in first] == ['{"id": "a1"}', '{"id": "b1"}']
+    # A's second is claimable only once A's first is done: both in one call.
+    [second] = claim(engine, worker="w1", now=NOW, limit=10, answered=[first[0].id])
+    assert second.payload == '{"id": "a2"}'
+    assert claim(engine, worker="w1", now=NOW, limit=0, answered=[first[1].id, second.id]) == []
+    assert backlog(engine) == 1  # a3, claimable now
+    assert [row.payload for row in claim(engine, worker="w1", now=NOW)] == ['{"id": "a3"}']
+
+
+def test_a_batch_marks_only_the_rows_still_claimed_by_its_worker(engine: Engine) -> None:
+    admit(engine, event("Ev1", "A"), now=NOW)
+    admit(engine, event("Ev2", "B"), now=NOW)
+    mine, lost = claim(engine, worker="dead", now=NOW, lease=LEASE)
+    later = NOW + LEASE + timedelta(seconds=1)
+    [taken, _] = claim(engine, worker="alive", now=later)
+    assert taken.id == mine.id
+    assert complete(engine, [mine.id, lost.id], worker="dead", now=later) == set()
+    assert complete(engine, [mine.id, lost.id], worker="alive", now=later) == {mine.id, lost.id}
+    assert backlog(engine) == 0
