@@ -1,7 +1,9 @@
-"""The Slack adapter: slack-bolt's `AsyncApp` for inbound (HTTP or Socket Mode), Web API out.
+"""The Slack adapter: inbound over HTTP (our Request URL) or Socket Mode (slack-bolt's
+`AsyncApp`), Web API out.
 
-Bolt verifies every HTTP request before any listener runs (401 on a bad or stale signature);
-the runtime mounts the route `routes()` declares, turning its request into an `HttpRequest`.
+Every HTTP request is verified before anything parses it (401 on a bad or stale signature), then
+routed without Bolt (`adapters/slack/request_url.py`); the runtime mounts the route `routes()`
+declares, turning its request into an `HttpRequest`.
 Between `start` and `stop` every outbound call (Web API and response_url) goes through one
 aiohttp session and its keep-alive connections: slack_sdk's clients without a session open a
 new session and TCP connection per call (docs/PERFORMANCE.md, chat_http and fanout_10k).
@@ -9,15 +11,17 @@ new session and TCP connection per call (docs/PERFORMANCE.md, chat_http and fano
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from time import time
 from typing import Literal
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.proxy_env_variable_loader import load_http_proxy_from_env
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook import WebhookResponse
 
 from adapters.base import (
@@ -34,6 +38,7 @@ from adapters.health import LinkState
 from adapters.slack.blocks import card_blocks, escape
 from adapters.slack.errors import check_webhook, delivery_errors
 from adapters.slack.inbound import PLATFORM, register
+from adapters.slack.request_url import UnreadableBody, parse, route
 from adapters.slack.verification import is_signed, verifier
 from handlers.types import Action, Attachment, Message, Recipient, Reply
 
@@ -81,22 +86,12 @@ class SlackAdapter:
         self._client = client or AsyncWebClient(
             token=bot_token, base_url=api_base_url.rstrip("/") + "/"
         )
-        # `handle_http` verifies before Bolt parses the body (adapters/slack/verification.py), so
-        # Bolt's own check, which runs after its parse, is off.
+        # Over HTTP, `handle_http` verifies the raw body, then routes it (no Bolt).
         self._verifier = verifier(signing_secret, clock) if mode == "http" else None
-        # Listeners run before the ack is sent (`process_before_response`): the sink stores each
-        # event first, and one it could not take is answered 503 instead of acked.
-        self._app = AsyncApp(
-            client=self._client,
-            signing_secret=signing_secret or None,
-            request_verification_enabled=False,
-            process_before_response=True,
-            name="coverwatch",
-        )
-        register(self._app, self._deliver, self._is_bot_im, events_retried=mode == "http")
         self._sink: InboundSink | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._dm_channels: dict[str, str] = {}
+        self._auth: asyncio.Future[AsyncSlackResponse] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._proxy = load_http_proxy_from_env()
 
@@ -119,8 +114,21 @@ class SlackAdapter:
         self._session()
         if self.mode == "socket" and self._socket is None:
             # slack_bolt/adapter/socket_mode/aiohttp: apps.connections.open, then the WebSocket.
-            self._socket = AsyncSocketModeHandler(self._app, self._app_token)
+            self._socket = AsyncSocketModeHandler(self._bolt_app(), self._app_token)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
+
+    def _bolt_app(self) -> AsyncApp:
+        """Socket Mode's Bolt app. Listeners run before the ack is sent
+        (`process_before_response`): the sink stores each event first, and one it could not take
+        is answered 503 instead of acked."""
+        app = AsyncApp(
+            client=self._client,
+            request_verification_enabled=False,  # a WebSocket from Slack: nothing to sign
+            process_before_response=True,
+            name="coverwatch",
+        )
+        register(app, self._deliver, self._is_bot_im, events_retried=False)
+        return app
 
     def _session(self) -> aiohttp.ClientSession:
         """The one session of every outbound call, opened on first use on the calling loop
@@ -165,20 +173,32 @@ class SlackAdapter:
             # Not started: let Slack retry later rather than drop the event.
             return HttpResponse(status=503)
         try:
-            bolt_request = AsyncBoltRequest(
-                body=request.body.decode("utf-8", errors="replace"),
-                query=dict(request.query),
-                headers=dict(request.headers),
+            # Verified UTF-8 above; `route` answers as Bolt's AsyncApp did, without its dispatch.
+            payload = parse(request.body.decode("utf-8"), request.headers.get("content-type"))
+            return await route(
+                payload,
+                self._deliver,
+                self._is_bot_im,
+                self._bot_user_id,
+                events_retried=True,
             )
-        except (ValueError, AttributeError, TypeError):
-            # A signed body Bolt cannot read (Slack never sends one): refuse it, dispatch nothing.
+        except UnreadableBody:
+            # A signed body that is no Slack payload (Slack never sends one): refused, dispatch
+            # nothing.
             return HttpResponse(status=400)
-        bolt_response = await self._app.async_dispatch(bolt_request)
-        return HttpResponse(
-            status=bolt_response.status,
-            body=bolt_response.body.encode("utf-8"),
-            headers=bolt_response.first_headers_without_set_cookie(),
-        )
+
+    async def _bot_user_id(self) -> str | None:
+        """`auth.test` once (the token checked before the first event, as Bolt's single-team
+        authorization did; its user id strips mentions); a failure is asked again next time."""
+        if self._auth is None:
+            self._auth = asyncio.ensure_future(self._client.auth_test())
+        try:
+            result = await asyncio.shield(self._auth)
+        except Exception:
+            self._auth = None
+            raise
+        user_id = result.get("user_id")
+        return str(user_id) if user_id else None
 
     async def _deliver(
         self, event: Message | Action, reply_to: ReplyTarget, platform_retries: bool

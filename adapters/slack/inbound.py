@@ -1,8 +1,9 @@
-"""Bolt listeners that turn Slack payloads into neutral events for the runtime's sink.
+"""Slack payloads as neutral events for the runtime's sink, and the Bolt listeners of Socket Mode.
 
-The same listeners serve HTTP (Events API, slash commands, interactivity on one Request URL) and
-Socket Mode. Each hands its event to the sink, which stores it, and only then acks (the app runs
-with `process_before_response`), so Slack gets its answer well inside 3 s
+The same functions serve HTTP (Events API, slash commands, interactivity on one Request URL,
+routed by `adapters.slack.request_url`) and Socket Mode (Bolt's listeners, below). Each event
+goes to the sink, which stores it, and only then is it acked (the Bolt app runs with
+`process_before_response`), so Slack gets its answer well inside 3 s
 (https://docs.slack.dev/interactivity/handling-user-interaction) and nothing acked is lost.
 An event the sink could not take is answered 503 with Retry-After: over HTTP the Events API
 sends it again ("we'll retry … up to 3 times", https://docs.slack.dev/apis/events-api/#retries).
@@ -25,6 +26,7 @@ from handlers.alert_actions import BUTTON_ACTIONS
 from handlers.types import Action, Message
 
 PLATFORM = "slack"
+COMMAND = "/coverwatch"
 
 
 Deliver = Callable[[Message | Action, ReplyTarget, bool], Awaitable[Admission]]
@@ -50,43 +52,99 @@ def _refused(admission: Admission) -> BoltResponse:
     return BoltResponse(status=503, body="", headers={"retry-after": str(admission.retry_after)})
 
 
+Incoming = tuple[Message | Action, ReplyTarget]
+
+
+async def command_event(command: dict[str, Any], is_bot_im: IsBotIm) -> Incoming:
+    """A slash command's form fields as an event; Slack never sends it again.
+
+    Slash commands and clicks carry only a channel id, and a `D…` id is any DM, also one
+    between two colleagues (issue 15 finding 4): only `is_bot_im` (the bot's own IM with the
+    asker) makes them direct; everywhere else personal answers are ephemeral.
+    """
+    # Form fields: https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling
+    channel = command["channel_id"]
+    direct = await is_bot_im(command["user_id"], channel)
+    return (
+        Message(
+            platform=PLATFORM,
+            user_id=command["user_id"],
+            conversation_id=channel,
+            is_direct=direct,
+            text=" ".join(str(command.get("text", "")).split()),
+            event_id=command["trigger_id"],
+        ),
+        ReplyTarget(
+            platform=PLATFORM,
+            conversation_id=channel,
+            user_id=command["user_id"],
+            is_direct=direct,
+            extra={"response_url": command["response_url"]},
+        ),
+    )
+
+
+def mention_event(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> Incoming:
+    # https://docs.slack.dev/reference/events/app_mention
+    text = strip_bot_mention(str(event.get("text", "")), bot_user_id)
+    return _conversation_event(body, event, text, direct=False)
+
+
+def dm_event(body: dict[str, Any], event: dict[str, Any]) -> Incoming | None:
+    """Only a person's plain DM to the bot: bot posts and edits/joins carry `bot_id`/`subtype`.
+    message.im is delivered for the IMs the app is in, with `channel_type: "im"`:
+    https://docs.slack.dev/reference/events/message.im"""
+    if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        return None
+    text = " ".join(str(event.get("text", "")).split())
+    return _conversation_event(body, event, text, direct=True)
+
+
+async def button_event(
+    body: dict[str, Any], action: dict[str, Any], is_bot_im: IsBotIm
+) -> Incoming:
+    # https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+    message_ts = container.get("message_ts") or message.get("ts")
+    user_id = body["user"]["id"]
+    direct = await is_bot_im(user_id, channel)
+    extra = {"response_url": body["response_url"]} if body.get("response_url") else {}
+    return (
+        Action(
+            platform=PLATFORM,
+            user_id=user_id,
+            conversation_id=channel,
+            action_id=action["action_id"],
+            value=str(action.get("value", "")),
+            event_id=body.get("trigger_id") or action["action_ts"],
+            message_ref=f"{channel}:{message_ts}" if channel and message_ts else None,
+        ),
+        ReplyTarget(
+            platform=PLATFORM,
+            conversation_id=channel,
+            user_id=user_id,
+            is_direct=direct,
+            thread=message.get("thread_ts"),
+            extra=extra,
+        ),
+    )
+
+
 def register(
     app: AsyncApp,
     deliver: Deliver,
     is_bot_im: IsBotIm,
     *,
     events_retried: bool,
-    command: str = "/coverwatch",
+    command: str = COMMAND,
 ) -> None:
-    """Attach the slash command, mention, DM and button listeners to `app`.
-
-    Slash commands and clicks carry only a channel id, and a `D…` id is any DM, also one
-    between two colleagues (issue 15 finding 4): only `is_bot_im` (the bot's own IM with the
-    asker) makes them direct; everywhere else personal answers are ephemeral.
-    """
+    """Attach the slash command, mention, DM and button listeners to `app` (Socket Mode; over
+    HTTP `adapters.slack.request_url` routes the same payloads without Bolt)."""
 
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
-        # Form fields: https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling
-        channel = command["channel_id"]
-        direct = await is_bot_im(command["user_id"], channel)
-        admission = await deliver(
-            Message(
-                platform=PLATFORM,
-                user_id=command["user_id"],
-                conversation_id=channel,
-                is_direct=direct,
-                text=" ".join(str(command.get("text", "")).split()),
-                event_id=command["trigger_id"],
-            ),
-            ReplyTarget(
-                platform=PLATFORM,
-                conversation_id=channel,
-                user_id=command["user_id"],
-                is_direct=direct,
-                extra={"response_url": command["response_url"]},
-            ),
-            False,
-        )
+        admission = await deliver(*await command_event(command, is_bot_im), False)
         if not admission.taken:
             return _refused(admission)
         await ack()
@@ -95,56 +153,21 @@ def register(
     async def on_mention(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> BoltResponse | None:
-        # https://docs.slack.dev/reference/events/app_mention
-        text = strip_bot_mention(str(event.get("text", "")), context.bot_user_id)
-        admission = await deliver(
-            *_conversation_event(body, event, text, direct=False), events_retried
-        )
+        incoming = mention_event(body, event, context.bot_user_id)
+        admission = await deliver(*incoming, events_retried)
         return None if admission.taken else _refused(admission)
 
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> BoltResponse | None:
-        # Only a person's plain DM to the bot: bot posts and edits/joins carry `bot_id`/`subtype`.
-        # message.im is delivered for the IMs the app is in, with `channel_type: "im"`:
-        # https://docs.slack.dev/reference/events/message.im
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        incoming = dm_event(body, event)
+        if incoming is None:
             return None
-        text = " ".join(str(event.get("text", "")).split())
-        admission = await deliver(
-            *_conversation_event(body, event, text, direct=True), events_retried
-        )
+        admission = await deliver(*incoming, events_retried)
         return None if admission.taken else _refused(admission)
 
     async def on_button(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
     ) -> BoltResponse | None:
-        # https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
-        container = body.get("container") or {}
-        message = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
-        message_ts = container.get("message_ts") or message.get("ts")
-        user_id = body["user"]["id"]
-        direct = await is_bot_im(user_id, channel)
-        extra = {"response_url": body["response_url"]} if body.get("response_url") else {}
-        admission = await deliver(
-            Action(
-                platform=PLATFORM,
-                user_id=user_id,
-                conversation_id=channel,
-                action_id=action["action_id"],
-                value=str(action.get("value", "")),
-                event_id=body.get("trigger_id") or action["action_ts"],
-                message_ref=f"{channel}:{message_ts}" if channel and message_ts else None,
-            ),
-            ReplyTarget(
-                platform=PLATFORM,
-                conversation_id=channel,
-                user_id=user_id,
-                is_direct=direct,
-                thread=message.get("thread_ts"),
-                extra=extra,
-            ),
-            False,
-        )
+        admission = await deliver(*await button_event(body, action, is_bot_im), False)
         if not admission.taken:
             return _refused(admission)
         await ack()

@@ -17,7 +17,7 @@ from bot.handling import new_event
 from handlers.types import Action, Message, Reply
 from storage.db import make_engine, upgrade
 from storage.inbound import admit
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import BOT_USER_ID, FakeSlack
 from tests.support.inbound import RecordingSink
 from tests.support.slack import (
     APP_TOKEN,
@@ -407,4 +407,72 @@ async def test_an_event_the_sink_refuses_is_answered_503_so_slack_retries(
     for answer in (refused_event, refused_command):
         assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
     assert sink.retries == [True, False]  # Events over HTTP are retried, commands never
+    await adapter.stop()
+
+
+async def test_the_request_url_answers_what_bolt_answered_without_an_event(
+    fake_slack: FakeSlack,
+) -> None:
+    """The Request URL is routed without Bolt (issue 18 item 5); these answers are Bolt's."""
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    challenge = json.dumps({"type": "url_verification", "challenge": "3eZbrw1aBm"})
+    reaction = fixture("app_mention")
+    reaction["event"]["type"] = "reaction_added"
+    own_mention = fixture("app_mention")
+    own_mention["event"]["user"] = BOT_USER_ID
+    command = command_body(fake_slack, text="help", channel_id="C2147483705")
+    other_command = form(command | {"command": "/other"})
+    unknown_click = fixture("block_actions")
+    unknown_click["actions"][0]["action_id"] = "not_ours"
+    async with serve(adapter) as url:
+        verified = await post(url, challenge, signed(challenge, JSON))
+        ssl_check = await post(url, "ssl_check=1&token=x", signed("ssl_check=1&token=x", FORM))
+        unhandled = [
+            await post(url, body, signed(body, kind))
+            for body, kind in (
+                (json.dumps(reaction), JSON),
+                (other_command, FORM),
+                (interaction_form(unknown_click), FORM),
+            )
+        ]
+        own = json.dumps(own_mention)
+        ignored = await post(url, own, signed(own, JSON))
+    assert (verified.status_code, verified.json()) == (200, {"challenge": "3eZbrw1aBm"})
+    assert (ssl_check.status_code, ssl_check.content) == (200, b"")
+    assert [answer.status_code for answer in unhandled] == [404, 404, 404]
+    assert (ignored.status_code, ignored.content) == (200, b"")  # the bot's own event: dropped
+    assert sink.events == []
+    await adapter.stop()
+
+
+@pytest.mark.parametrize(
+    "body", ["0", "[1]", "{not json", "payload=%7Bx", '{"type": "event_callback"}']
+)
+async def test_a_signed_body_that_is_no_slack_payload_is_400(
+    fake_slack: FakeSlack, body: str
+) -> None:
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, JSON))).status_code == 400
+    assert sink.events == []
+    await adapter.stop()
+
+
+async def test_a_refused_token_takes_no_event_and_is_checked_again(fake_slack: FakeSlack) -> None:
+    """auth.test runs before the first event, as Bolt's single-team authorization did."""
+    adapter = SlackAdapter(
+        bot_token="xoxb-revoked", signing_secret=SIGNING_SECRET, api_base_url=fake_slack.api_url
+    )
+    sink = RecordingSink()
+    await adapter.start(sink)
+    body = form(command_body(fake_slack, text="coverage", channel_id="C2147483705"))
+    async with serve(adapter) as url:
+        first = await post(url, body, signed(body, FORM))
+        second = await post(url, body, signed(body, FORM))
+    assert [first.status_code, second.status_code] == [200, 200]
+    assert b"reinstall" in first.content
+    assert sink.events == []
+    assert len(fake_slack.calls_to("auth.test")) == 2
     await adapter.stop()
