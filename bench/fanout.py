@@ -84,16 +84,14 @@ def coverwatch_side(url: str, api_url: str, count: int) -> dict[str, Any]:
 
     from adapters.slack import SlackAdapter
     from bot.dispatcher import Dispatcher
-    from handlers.alert_render import render_delivery
+    from handlers.alert_render import DeliveryRenderer
     from storage.db import make_engine
     from storage.models import Delivery
     from tests.support.inbound import RecordingSink
 
     engine = make_engine(url)
     adapter = SlackAdapter(bot_token=BOT_TOKEN, signing_secret="unused", api_base_url=api_url)
-    dispatcher = Dispatcher(
-        engine, {"slack": adapter}, lambda s, d: render_delivery(s, d), worker="bench"
-    )
+    dispatcher = Dispatcher(engine, {"slack": adapter}, DeliveryRenderer(), worker="bench")
 
     def unsent() -> int:
         with Session(engine) as session:

@@ -116,7 +116,7 @@ def coverwatch_side(url: str, api_url: str, count: int, phase: float) -> dict[st
     from bot.dispatcher import Dispatcher
     from core.alert_rules import RuleSettings
     from core.policy_loader import load_policies
-    from handlers.alert_render import render_delivery
+    from handlers.alert_render import DeliveryRenderer
     from storage.db import make_engine
     from storage.models import Delivery
     from storage.scan import run_scan
@@ -124,9 +124,7 @@ def coverwatch_side(url: str, api_url: str, count: int, phase: float) -> dict[st
 
     engine = make_engine(url)
     adapter = SlackAdapter(bot_token=BOT_TOKEN, signing_secret="unused", api_base_url=api_url)
-    dispatcher = Dispatcher(
-        engine, {"slack": adapter}, lambda s, d: render_delivery(s, d), worker="bench"
-    )
+    dispatcher = Dispatcher(engine, {"slack": adapter}, DeliveryRenderer(), worker="bench")
     poll_seconds = SchedulerConfig().outbox_poll_seconds
     policies, rules, route = load_policies(), RuleSettings(), routing(count)
 

@@ -6,15 +6,19 @@ work runs in a thread so the event loop keeps answering platforms within their d
 A claim's sends to different recipients go concurrently, a bounded number at a time, and
 never two to one recipient (bot/lanes.py): one at a time, a send's round trip and its three
 transactions cap a dispatcher below what Slack allows (docs/PERFORMANCE.md, fanout_10k).
+So the thread hops and transactions stay off each send's path: a claim is rendered when it
+is claimed, the next claim is taken while the one before waits for its recipients' windows,
+and sends are recorded together, however many came back while the last record was written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -45,7 +49,18 @@ SEND_CONCURRENCY = 8
 HOLD_SECONDS = 1.0
 """A recipient whose window frees within this is waited for in the lane; a longer wait (or a
 Retry-After pause) hands the delivery back to the outbox for later."""
-HOLD_SLACK_SECONDS = 0.005
+PIPELINE = 2
+"""Claims in flight at once: the next is read and rendered while one waits on windows."""
+RECORD_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Claim:
+    deliveries: list[Delivery]
+    replies: dict[int, Reply | None]
+    """Each delivery's message by id, rendered at claim time (None: nothing to send any more)."""
+    count: int
+    """Claimed, including those that could not be rendered (recorded as failed)."""
 
 
 def backoff(attempts: int, rng: random.Random) -> float:
@@ -78,106 +93,250 @@ class Dispatcher:
         self.batch = batch
         self.claim_lease = claim_lease
         self._stopping: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._tails: dict[tuple[str, str], asyncio.Task[None]] = {}
+        """Per recipient, the last lane sending to it: the next claim's lane waits for it."""
+        self._unrecorded: list[tuple[Delivery, str, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         self.limiter = Limiter()
         self.concurrency = SEND_CONCURRENCY
 
+    def wake(self) -> None:
+        """Claim now rather than at the next poll: deliveries were just committed in this
+        process (`run` asks `storage.outbox.on_enqueued`; callable from any thread, a scan
+        commits in a worker thread)."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Drain continuously until `stop` is set; claimed but unsent rows are handed back
-        (also when the task is cancelled mid-send at shutdown: the resend keeps its key)."""
+        (also when the task is cancelled mid-send at shutdown: the resend keeps its key).
+
+        Up to `PIPELINE` claims are sent at once: the next claim is read (and rendered) while
+        the sends of the one before still wait for their recipients' windows, so the senders
+        never idle between claims (docs/PERFORMANCE.md, fanout_10k)."""
         self._stopping = stop
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        slots = asyncio.Semaphore(self.concurrency)
+        claims: set[asyncio.Task[None]] = set()
+        cancelled = False
+        stop_waking = outbox.on_enqueued(self.engine, self.wake)
         try:
             while not stop.is_set():
-                try:
-                    sent = await self.drain_once()
-                except SQLAlchemyError as exc:  # the database is away: retry, /healthz says 503
-                    log.warning("outbox pass failed: %s", type(exc).__name__)
-                    sent = 0
-                if sent == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+                idle = False
+                if len(claims) < PIPELINE:
+                    claimed = await self._claim_or_none()
+                    if claimed is not None and claimed.count:
+                        if claimed.deliveries:
+                            claims.add(asyncio.create_task(self._dispatch(claimed, slots)))
+                        continue
+                    idle = True
+                # Nothing due (then until the next poll, or a wake), or enough in flight.
+                await self._until_next(stop, claims, poll_seconds if idle else None)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            try:
-                await asyncio.to_thread(self._release_own)
-            except SQLAlchemyError as exc:  # stopped during an outage: the lease gives them back
-                log.warning("outbox claims left to their lease: %s", type(exc).__name__)
+            stop_waking()
+            await self._wind_down(claims, cancel=cancelled)
+
+    async def _claim_or_none(self) -> _Claim | None:
+        """The next claim; None when the database is away (retry, /healthz says 503)."""
+        try:
+            return await asyncio.to_thread(self._claim)
+        except SQLAlchemyError as exc:
+            log.warning("outbox pass failed: %s", type(exc).__name__)
+            return None
+
+    async def _until_next(
+        self, stop: asyncio.Event, claims: set[asyncio.Task[None]], timeout: float | None
+    ) -> None:
+        """Wait for a claim in flight to finish, a wake, `stop`, or `timeout` seconds."""
+        assert self._wake is not None
+        waits = {asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())}
+        try:
+            done, _ = await asyncio.wait(
+                waits | claims, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in waits:
+                task.cancel()
+        for claim in claims & done:
+            if not claim.cancelled() and (error := claim.exception()) is not None:
+                log.error("outbox claim failed", exc_info=error)
+        claims -= done
+        self._wake.clear()
+
+    async def _wind_down(self, claims: set[asyncio.Task[None]], *, cancel: bool) -> None:
+        """Let the claims in flight end (each lane stops after its current send; cancelled
+        when `run` was), record what was sent, then hand the rest back."""
+        if cancel:
+            for task in claims:
+                task.cancel()
+        try:
+            await asyncio.gather(*claims, return_exceptions=True)
+        except asyncio.CancelledError:  # the shutdown's grace ran out while they finished
+            for task in claims:
+                task.cancel()
+            await asyncio.gather(*claims, return_exceptions=True)
+        try:
+            await self._recorded()
+            await asyncio.to_thread(self._release_own)
+        except SQLAlchemyError as exc:  # stopped during an outage: the lease gives them back
+            log.warning("outbox claims left to their lease: %s", type(exc).__name__)
 
     def _release_own(self) -> None:
         with session_scope(self.engine) as session:
             outbox.release_own_claims(session, worker=self.worker)
 
-    def _claim(self) -> list[Delivery]:
+    def _claim(self) -> _Claim:
+        """Claim due deliveries, then render them all in one session: a send then waits for
+        nothing but its recipient's window (a render's thread hop and transaction per message
+        stretched every recipient's second; docs/PERFORMANCE.md, fanout_10k)."""
         now = self.clock()
         with session_scope(self.engine) as session:
             outbox.release_stale_claims(session, now=now, lease=self.claim_lease)
-            return outbox.claim_due(session, now=now, worker=self.worker, limit=self.batch)
+            claimed = outbox.claim_due(session, now=now, worker=self.worker, limit=self.batch)
+        replies: dict[int, Reply | None] = {}
+        broken: list[tuple[Delivery, str]] = []
+        if claimed:
+            with session_scope(self.engine) as session:
+                for delivery in claimed:
+                    assert delivery.id is not None
+                    try:
+                        replies[delivery.id] = self.render(session, delivery)
+                    except SQLAlchemyError:
+                        raise
+                    except Exception as exc:  # a malformed payload, a renderer's bug
+                        broken.append((delivery, f"not rendered: {type(exc).__name__}: {exc}"))
+        for delivery, error in broken:
+            log.warning("delivery %s %s", delivery.id, error)
+            self._finish(delivery, error=error)
+        return _Claim([d for d in claimed if d.id in replies], replies, len(claimed))
 
     async def drain_once(self) -> int:
-        """One pass over the due deliveries; returns how many were handled."""
+        """One claim, sent (or handed back) before this returns; returns how many were handled.
+        `run` overlaps claims; tests drive one at a time, each on a new event loop maybe."""
         claimed = await asyncio.to_thread(self._claim)
-        # Per pass, not per dispatcher: a test may drive each pass on a new event loop.
-        slots = asyncio.Semaphore(self.concurrency)
-        pending = lanes(batching.group(claimed, self.adapters))
-        # Each platform's first send of the pass goes alone: a platform that is throttling says
-        # so (Retry-After) before the rest of the claim is on the wire, and the rest then waits.
-        probes: dict[str, list[Unit]] = {}
-        for lane in pending:
-            probes.setdefault(lane[0][0].platform, lane)
-        await asyncio.gather(*(self._run_lane(lane[:1], slots) for lane in probes.values()))
-        probed = {id(lane) for lane in probes.values()}
-        rest = [lane[1:] if id(lane) in probed else lane for lane in pending]
-        await asyncio.gather(*(self._run_lane(lane, slots) for lane in rest))
-        return len(claimed)
+        await self._dispatch(claimed, asyncio.Semaphore(self.concurrency))
+        await self._recorded()
+        return claimed.count
 
-    async def _run_lane(self, lane: list[Unit], slots: asyncio.Semaphore) -> None:
-        for members in lane:
-            if self._stopping is not None and self._stopping.is_set():
-                return  # shutting down: `run` hands the rest of the claim back
-            if len(members) > 1:
-                await self._deliver_many(list(members), slots)
-            else:
-                await self._deliver(members[0], slots)
+    async def _dispatch(self, claim: _Claim, slots: asyncio.Semaphore) -> None:
+        """Send one claim, its lanes concurrently; a lane starts after the lanes of earlier
+        claims that share a recipient with it (one recipient's messages go one at a time, in
+        claim order). A platform with nothing in flight is probed: its first send of the
+        claim goes alone, so a platform that is throttling says so (Retry-After) before the
+        rest is on the wire, and the rest then waits."""
+        loop = asyncio.get_running_loop()
+        busy = {platform for (platform, _), task in self._tails.items() if not task.done()}
+        probes: dict[str, asyncio.Future[None]] = {}
+        tasks = []
+        for lane in lanes(batching.group(claim.deliveries, self.adapters)):
+            platform = lane[0][0].platform
+            keys = {(delivery.platform, delivery.address) for unit in lane for delivery in unit}
+            after = {self._tails[key] for key in keys if key in self._tails}
+            probe = gate = None
+            if platform not in busy:
+                gate = probes.get(platform)
+                if gate is None:
+                    probe = probes[platform] = loop.create_future()
+            task = asyncio.create_task(
+                self._run_lane(lane, claim.replies, slots, after=after, probe=probe, gate=gate)
+            )
+            for key in keys:
+                self._tails[key] = task
+            task.add_done_callback(functools.partial(self._forget, keys=keys))
+            tasks.append(task)
+        await asyncio.gather(*tasks)
 
-    def _prepare(self, delivery: Delivery) -> Reply | None:
-        with session_scope(self.engine) as session:
-            return self.render(session, delivery)
+    def _forget(self, lane: asyncio.Task[None], keys: set[tuple[str, str]]) -> None:
+        for key in keys:
+            if self._tails.get(key) is lane:
+                del self._tails[key]
 
-    async def _deliver(self, delivery: Delivery, slots: asyncio.Semaphore) -> None:
+    async def _run_lane(
+        self,
+        lane: list[Unit],
+        replies: Mapping[int, Reply | None],
+        slots: asyncio.Semaphore,
+        *,
+        after: set[asyncio.Task[None]],
+        probe: asyncio.Future[None] | None,
+        gate: asyncio.Future[None] | None,
+    ) -> None:
+        """`probe`: set once this lane's first send is done; `gate`: the probe to wait for."""
+        try:
+            if after:
+                await asyncio.wait(after)
+            if gate is not None:
+                await asyncio.shield(gate)
+            recorded: asyncio.Future[None] | None = None
+            for members in lane:
+                if self._stopping is not None and self._stopping.is_set():
+                    return  # shutting down: `run` hands the rest of the claim back
+                if recorded is not None:
+                    # At most one unrecorded send per recipient, as when each send was recorded
+                    # before the next: a crash now doubles no more than the one in flight.
+                    await asyncio.shield(recorded)
+                first = members[0]
+                assert first.id is not None
+                if len(members) > 1:  # recorded before `_deliver_many` returns
+                    await self._deliver_many(list(members), replies[first.id], slots)
+                    recorded = None
+                else:
+                    recorded = await self._deliver(first, replies[first.id], slots)
+                if probe is not None and not probe.done():
+                    if recorded is not None:
+                        await asyncio.shield(recorded)
+                    probe.set_result(None)
+        except (SQLAlchemyError, OSError) as exc:  # the rows stay claimed: the lease frees them
+            log.warning("outbox lane failed: %s", type(exc).__name__)
+        finally:
+            if probe is not None and not probe.done():
+                probe.set_result(None)
+
+    async def _deliver(
+        self, delivery: Delivery, reply: Reply | None, slots: asyncio.Semaphore
+    ) -> asyncio.Future[None] | None:
+        """Send one delivery when its recipient's window opens, or hand it back; the future
+        of its record when it was sent."""
         assert delivery.id is not None
         adapter = self.adapters.get(delivery.platform)
         if adapter is None:
             await asyncio.to_thread(
                 self._finish, delivery, error=f"platform {delivery.platform} is not enabled"
             )
-            return
+            return None
+        if reply is None:
+            await asyncio.to_thread(self._finish, delivery, error="nothing to send any more")
+            return None
         loop = asyncio.get_running_loop()
-        prepared: Reply | None = None
-        ref: str | None = None
-        for held in (False, True):
+        first_look = loop.time()
+        while True:
             async with slots:
                 now = self.clock()
                 wait = self.limiter.wait_for(
                     delivery.platform, delivery.address, adapter.rate_limits, now.timestamp()
                 )
                 if wait <= 0:
-                    ref = await self._send(delivery, adapter, now, prepared)
+                    ref = await self._send(delivery, adapter, now, reply)
                     break
-                if held or not self._may_hold(delivery.platform, wait, now):
+                held = loop.time() - first_look
+                if held + wait > 2 * HOLD_SECONDS or not self._may_hold(
+                    delivery.platform, wait, now
+                ):
                     await asyncio.to_thread(self._later, delivery, wait, None, count_attempt=False)
-                    return
-            # Rendered while the window is shut, so that when it opens only the send is left:
-            # a render's thread hop in that gap, once per message to a recipient, stretched
-            # every recipient's second (docs/PERFORMANCE.md, fanout_10k).
-            opens = loop.time() + wait
-            prepared = await asyncio.to_thread(self._prepare, delivery)
-            if prepared is None:
-                await asyncio.to_thread(self._finish, delivery, error="nothing to send any more")
-                return
-            # The slot is free for other recipients meanwhile. asyncio may wake a timer up to
-            # its clock resolution early, and `clock` is not the loop's clock: a little slack
-            # keeps the second look from finding the window a hair short of open.
-            await asyncio.sleep(max(0.0, opens - loop.time()) + HOLD_SLACK_SECONDS)
-        if ref is not None:  # recorded once its slot is free: the send is no longer in flight
-            await asyncio.to_thread(self._sent, delivery, ref)
+                    return None
+            # Waits in its lane, the slot free for other recipients meanwhile, and looks again
+            # when the window opens: asyncio may wake a timer up to its clock resolution
+            # early, and `clock` is not the loop's clock, so a look a hair short waits again.
+            await asyncio.sleep(wait)
+        if ref is None:
+            return None
+        return self._record(delivery, ref)  # once its slot is free: no longer in flight
 
     def _may_hold(self, platform: str, wait: float, now: datetime) -> bool:
         """A short wait for a recipient's window, not a platform's Retry-After pause."""
@@ -189,19 +348,10 @@ class Dispatcher:
         return self.limiter.wait_for(platform, "*", (), now.timestamp())
 
     async def _send(
-        self, delivery: Delivery, adapter: Sender, now: datetime, prepared: Reply | None = None
+        self, delivery: Delivery, adapter: Sender, now: datetime, reply: Reply
     ) -> str | None:
-        """Render (unless `prepared`) and send one delivery the limiter has just let through at
-        `now`; its message ref when sent (the caller records it), else None (a failure is
-        recorded here)."""
-        reply = prepared or await asyncio.to_thread(self._prepare, delivery)
-        if reply is None:
-            await asyncio.to_thread(self._finish, delivery, error="nothing to send any more")
-            return None
-        paused = self._paused(delivery.platform, self.clock())
-        if paused > 0:  # another send's Retry-After came in while this one was rendered
-            await asyncio.to_thread(self._later, delivery, paused, None, count_attempt=False)
-            return None
+        """Send one delivery the limiter has just let through at `now`; its message ref when
+        sent (the caller records it), else None (a failure is recorded here)."""
         recipient = Recipient(
             platform=delivery.platform,
             address=delivery.address,
@@ -241,16 +391,18 @@ class Dispatcher:
             return ref
         return None
 
-    async def _deliver_many(self, members: list[Delivery], slots: asyncio.Semaphore) -> None:
+    async def _deliver_many(
+        self, members: list[Delivery], reply: Reply | None, slots: asyncio.Semaphore
+    ) -> None:
         """One message to several people through `send_many` (see `bot.batching`); each
         delivery keeps its own ref, and after a partial failure only the rest is retried."""
         first = members[0]
         adapter = self.adapters[first.platform]
         assert isinstance(adapter, BatchSender)
-        reply = await asyncio.to_thread(self._prepare, first)
         if reply is None or reply.attachments:  # a batch carries no attachments
             for delivery in members:
-                await self._deliver(delivery, slots)
+                if (recorded := await self._deliver(delivery, reply, slots)) is not None:
+                    await asyncio.shield(recorded)
             return
         async with slots:
             await self._send_many(members, reply)
@@ -328,8 +480,45 @@ class Dispatcher:
         for delivery in outcome.retry:
             self._later(delivery, delay, str(failure), now=now)
 
-    def _sent(self, delivery: Delivery, ref: str) -> None:
-        self._sent_all([(delivery, ref)])
+    def _record(self, delivery: Delivery, ref: str) -> asyncio.Future[None]:
+        """Mark a send as sent, with the others that came back while a transaction was
+        under way (one thread hop and one transaction for all of them, not one per send);
+        the future is done once it is recorded (failed while the database is away)."""
+        recorded = asyncio.get_running_loop().create_future()
+        self._unrecorded.append((delivery, ref, recorded))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_pending())
+        return recorded
+
+    async def _record_pending(self) -> None:
+        while self._unrecorded:
+            batch, self._unrecorded = self._unrecorded, []
+            try:
+                await asyncio.to_thread(self._sent_all, [(d, ref) for d, ref, _ in batch])
+            except SQLAlchemyError as exc:  # kept, and tried again: a resend would double it
+                log.warning("sent deliveries not recorded yet: %s", type(exc).__name__)
+                for _, _, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_exception(exc)
+                        recorded.exception()  # retrieved: a lane that ended awaits it no more
+                loop = asyncio.get_running_loop()
+                again = [(d, ref, loop.create_future()) for d, ref, _ in batch]
+                self._unrecorded[:0] = again
+                if self._stopping is not None and self._stopping.is_set():
+                    return  # `run` tries once more before it hands claims back
+                await asyncio.sleep(RECORD_RETRY_SECONDS)
+            else:
+                for _, _, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_result(None)
+
+    async def _recorded(self) -> None:
+        """Every send so far recorded (raises SQLAlchemyError while the database is away)."""
+        if self._recorder is not None and not self._recorder.done():
+            await self._recorder
+        if self._unrecorded:
+            batch, self._unrecorded = self._unrecorded, []
+            await asyncio.to_thread(self._sent_all, [(d, ref) for d, ref, _ in batch])
 
     def _sent_all(self, sent: list[tuple[Delivery, str]]) -> None:
         """Mark sent and audit, in one transaction however many were in the batch."""

@@ -55,7 +55,7 @@ from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
 from bot.slow_lane import SlowLane
 from bot.spool import Spool
-from handlers.alert_render import render_delivery
+from handlers.alert_render import DeliveryRenderer
 from handlers.context import AppContext
 from handlers.formatting import AccountNames
 from handlers.types import Action, Message
@@ -148,9 +148,7 @@ class Runtime:
         self.dispatcher = Dispatcher(
             app.engine,
             self.senders,
-            lambda session, delivery: render_delivery(
-                session, delivery, timezone=zone, names=names
-            ),
+            DeliveryRenderer(timezone=zone, names=names),
             worker=self.instance,
             clock=app.clock,
             metrics=self.metrics,

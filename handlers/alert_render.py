@@ -294,3 +294,29 @@ def render_delivery(
         prefix = translate(payload.locale, "notice.escalated", level=payload.level)
         return Reply(text=f"{prefix}\n{reply.text}", card=reply.card)
     return reply
+
+
+class DeliveryRenderer:
+    """`render_delivery` as the dispatcher calls it: deliveries that carry one message (the
+    same platform and payload) are rendered once per session. The dispatcher renders each
+    claim in a session of its own, so an alert to 200 channels is one render per claim, as
+    fresh as the claim (docs/PERFORMANCE.md, fanout_10k)."""
+
+    def __init__(
+        self, *, timezone: str = DEFAULT_TIMEZONE, names: AccountNames | None = None
+    ) -> None:
+        self.timezone = timezone
+        self.names = names or AccountNames()
+
+    def __call__(self, session: Session, delivery: Delivery) -> Reply | None:
+        rendered: dict[tuple[str, str], Reply | None] = session.info.setdefault(_RENDERED, {})
+        key = (delivery.platform, delivery.payload)
+        if key not in rendered:
+            rendered[key] = render_delivery(
+                session, delivery, timezone=self.timezone, names=self.names
+            )
+        return rendered[key]
+
+
+_RENDERED = "handlers.alert_render.rendered"
+"""The `Session.info` key of a session's rendered messages."""

@@ -14,15 +14,17 @@ language, so an alert acknowledged meanwhile is not sent at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, event, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.locales import DEFAULT_LOCALE
@@ -212,7 +214,37 @@ def enqueue(session: Session, items: Sequence[NewDelivery], *, now: datetime) ->
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(Delivery).on_conflict_do_nothing(index_elements=["idempotency_key"])
     result = session.execute(statement.returning(col(Delivery.id)), rows)
-    return len(result.all())
+    added = len(result.all())
+    if added:
+        _wake_after_commit(session)
+    return added
+
+
+_ENQUEUED: WeakKeyDictionary[Engine, list[Callable[[], None]]] = WeakKeyDictionary()
+_WAKE_PENDING = "storage.outbox.wake_pending"
+
+
+def on_enqueued(engine: Engine, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` after each commit that enqueued deliveries through `engine` in this
+    process, from the committing thread: the dispatcher claims them at once instead of at its
+    next poll (`[scheduler] outbox_poll_seconds`). Returns the function that stops it."""
+    callbacks = _ENQUEUED.setdefault(engine, [])
+    callbacks.append(callback)
+    return lambda: callbacks.remove(callback)
+
+
+def _wake_after_commit(session: Session) -> None:
+    callbacks = _ENQUEUED.get(session.get_bind().engine)
+    if not callbacks or session.info.get(_WAKE_PENDING):
+        return
+    session.info[_WAKE_PENDING] = True
+
+    def wake(committed: Session) -> None:
+        committed.info.pop(_WAKE_PENDING, None)
+        for callback in list(callbacks):
+            callback()
+
+    event.listen(session, "after_commit", wake, once=True)
 
 
 def claim_due(session: Session, *, now: datetime, worker: str, limit: int = 50) -> list[Delivery]:

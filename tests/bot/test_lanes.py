@@ -150,3 +150,83 @@ def test_a_pass_probes_the_platform_before_sending_concurrently(engine: Engine) 
     # Not held for the pause either: all back in the outbox, only A charged an attempt.
     assert {d.state for d in rows.values()} == {"pending"}
     assert {address: d.attempts for address, d in rows.items()} == {"A": 1, "B": 0, "C": 0, "D": 0}
+
+
+async def _run_until_sent(dispatcher: Dispatcher, adapter: RecordingAdapter, count: int) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop, poll_seconds=3600))
+    try:
+        async with asyncio.timeout(30):
+            while len(adapter.sent) < count:
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+
+
+def test_the_next_claim_is_sent_while_the_one_before_waits_for_a_window(engine: Engine) -> None:
+    _enqueue(engine, ["A", "A", "B", "C"])
+    adapter = RecordingAdapter((RateLimit(scope="recipient", count=1, seconds=0.3),))
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, _render, worker="w", batch=2)
+
+    asyncio.run(_run_until_sent(dispatcher, adapter, 4))
+
+    # The first claim (A, A) waits 0.3 s for A's window; the second (B, C) does not wait
+    # for it, and the second message to A still goes after the first.
+    assert [key for _, key, _ in adapter.sent] == ["k000", "k002", "k003", "k001"]
+    assert set(_states(engine).values()) == {"sent"}
+
+
+def test_claims_in_flight_at_once_never_send_two_to_one_recipient(engine: Engine) -> None:
+    addresses = ["A", "B", "A", "C", "A", "D"]  # each claim of two has a message to A
+    keys = _enqueue(engine, addresses)
+    adapter = RecordingAdapter()
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, _render, worker="w", batch=2)
+
+    asyncio.run(_run_until_sent(dispatcher, adapter, 6))
+
+    assert adapter.most_to_one == 1
+    to_a = [key for key, address in zip(keys, addresses, strict=True) if address == "A"]
+    assert [key for address, key, _ in adapter.sent if address == "A"] == to_a
+
+
+def test_a_delivery_enqueued_while_running_is_claimed_without_waiting_for_the_poll(
+    engine: Engine,
+) -> None:
+    adapter = RecordingAdapter()
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, _render, worker="w")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(dispatcher.run(stop, poll_seconds=3600))
+        await asyncio.sleep(0.1)  # the first pass found nothing: the next poll is an hour away
+        await asyncio.to_thread(_enqueue, engine, ["A"])  # a scan commits in a worker thread
+        try:
+            async with asyncio.timeout(30):
+                while not adapter.sent:
+                    await asyncio.sleep(0.01)
+        finally:
+            stop.set()
+            await running
+
+    asyncio.run(scenario())
+    assert [key for _, key, _ in adapter.sent] == ["k000"]
+
+
+def test_a_delivery_that_cannot_be_rendered_fails_alone(engine: Engine) -> None:
+    keys = _enqueue(engine, ["A", "B"])
+
+    def render(session: object, delivery: Delivery) -> Reply:
+        if delivery.address == "A":
+            raise ValueError("no such template")
+        return Reply(text=delivery.idempotency_key)
+
+    adapter = RecordingAdapter()
+    dispatcher = Dispatcher(engine, {"slack": cast(Sender, adapter)}, render, worker="w")
+
+    assert asyncio.run(dispatcher.drain_once()) == 2
+
+    assert _states(engine) == {keys[0]: "failed", keys[1]: "sent"}
+    with session_scope(engine) as session:
+        failed = session.exec(select(Delivery).where(Delivery.address == "A")).one()
+    assert failed.last_error is not None and "no such template" in failed.last_error

@@ -24,6 +24,7 @@ from storage.outbox import (
     decode_payload,
     encode_payload,
     enqueue,
+    on_enqueued,
 )
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -64,6 +65,32 @@ def test_a_claim_takes_due_rows_urgent_first_then_oldest_and_marks_them(engine: 
     assert all(d.claimed_at is not None for d in claimed)
     with session_scope(engine) as session:
         assert claim_due(session, now=NOW, worker="w2") == [], "claimed rows are not pending"
+
+
+def test_a_commit_that_enqueued_calls_back_once_and_a_rollback_does_not(engine: Engine) -> None:
+    calls: list[str] = []
+    stop = on_enqueued(engine, lambda: calls.append("woken"))
+    _enqueue(engine, ("k1", timedelta(0), False), ("k2", timedelta(0), False))
+    assert calls == ["woken"], "one call per commit, however many rows"
+    _enqueue(engine, ("k1", timedelta(0), False))
+    assert calls == ["woken"], "nothing new (the key exists): nothing to claim"
+    with pytest.raises(RuntimeError), session_scope(engine) as session:
+        enqueue(session, [_new("k3")], now=NOW)
+        raise RuntimeError("rolled back")
+    assert calls == ["woken"]
+    stop()
+    _enqueue(engine, ("k4", timedelta(0), False))
+    assert calls == ["woken"]
+
+
+def _new(key: str) -> NewDelivery:
+    return NewDelivery(
+        idempotency_key=key,
+        platform="webhook",
+        address="webhook",
+        payload=AlertPayload(alert_id=1, stage="test"),
+        not_before=NOW,
+    )
 
 
 def test_a_claim_takes_at_most_limit_rows(engine: Engine) -> None:
