@@ -84,6 +84,9 @@ def _measure(ctx: Context, name: str) -> Outcome:
         checks[f"s_per_1k_at_{count}"] = round(_per_1k(side.seconds, count), 4)
         if side.cpu_seconds is not None:
             checks[f"cpu_s_per_1k_at_{count}"] = round(_per_1k(side.cpu_seconds, count), 4)
+        if "server_cpu_seconds" in side.extra:
+            server = _per_1k(side.extra["server_cpu_seconds"], count)
+            checks[f"server_cpu_s_per_1k_at_{count}"] = round(server, 4)
         checks[f"rss_mb_at_{count}"] = round(side.peak_rss_mb)
         checks[f"load_1m_at_{count}"] = side.load
     checks["rss_ratio"] = round(rss_ratio, 2)

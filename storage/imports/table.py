@@ -146,7 +146,7 @@ class Table:
         return iter(self.rows)
 
     def scan(self, visit: Callable[[Row], None]) -> None:
-        """A first, quiet pass: `visit` each data row (it should `peek`, not record errors)."""
+        """A first, quiet pass: `visit` each data row (with a `quiet` converter: no errors)."""
         for number, cells in self._data_rows():
             visit(Row(self, number, cells))
 
