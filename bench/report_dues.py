@@ -198,17 +198,12 @@ def baseline_side(url: str, out: str, fmt: str) -> dict[str, Any]:
     return {"seconds": seconds, "cpu_seconds": cpu, **_summary(Path(out), fmt)}
 
 
-def _cents(cents: int) -> str:
-    """Integer cents as the report's text, by integer arithmetic: the cheapest exact way."""
-    whole, part = divmod(abs(cents), 100)
-    return f"{'-' if cents < 0 else ''}{whole}.{part:02d}"
-
-
 def query_baseline_side(url: str, out: str) -> dict[str, Any]:
     """The CSV report's limit with the read in the clock, as any report must do it: the same
     query streamed from the driver, amounts written from integer cents, account subtotals
     summed on the way, `csv.writer` — no formula guard, no Decimal, no SQLAlchemy."""
     from bot.reports.dues import LEDGER_COLUMNS, columns, scheme_name
+    from core.money import format_cents
     from handlers.i18n import translate
 
     raw = Raw(url)
@@ -227,9 +222,16 @@ def query_baseline_side(url: str, out: str) -> dict[str, Any]:
         ):
             if account != current:
                 if current is not None:
-                    total = _cents(sums[0] + sums[1])
+                    total = format_cents(sums[0] + sums[1])
                     writer.writerow(
-                        (subtotal, current, currency[current], *blanks, *map(_cents, sums), total)
+                        (
+                            subtotal,
+                            current,
+                            currency[current],
+                            *blanks,
+                            *map(format_cents, sums),
+                            total,
+                        )
                     )
                 current, sums = account, [0, 0]
             sums[0] += employer
@@ -244,16 +246,16 @@ def query_baseline_side(url: str, out: str) -> dict[str, Any]:
                     name,
                     department,
                     shown,
-                    _cents(base),
-                    _cents(employer),
-                    _cents(employee),
-                    _cents(employer + employee),
+                    format_cents(base),
+                    format_cents(employer),
+                    format_cents(employee),
+                    format_cents(employer + employee),
                 )
             )
         if current is not None:
-            total = _cents(sums[0] + sums[1])
+            total = format_cents(sums[0] + sums[1])
             writer.writerow(
-                (subtotal, current, currency[current], *blanks, *map(_cents, sums), total)
+                (subtotal, current, currency[current], *blanks, *map(format_cents, sums), total)
             )
     seconds, cpu = clock.stop()
     raw.close()

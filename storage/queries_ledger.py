@@ -3,7 +3,8 @@ latest period and base, the report.
 
 The dues report reads a period's ledger as a stream (`yield_per`: `fetchmany` chunks on
 SQLite, a server-side cursor on PostgreSQL), so a million lines never sit in memory, and takes
-each account's subtotal from SQL rather than adding the lines up in Python.
+each account's subtotal from SQL rather than adding the lines up in Python. Its amounts stay
+the integer cents stored: no Decimal is made for a line only to be written as text.
 
 Chat defaults (`缴费明细`, `待缴`, `kpi`) use the latest period that is due or due next, never a
 future one: a period computed ahead (or mistyped, `dues --period 2030-01 --force`) must not
@@ -17,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import func, type_coerce
+from sqlalchemy import BigInteger, cast, func, type_coerce
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, col, select
 
@@ -25,12 +26,12 @@ from core.deadlines import next_due_period
 from core.periods import Period
 from storage.accounts import AccountPolicy
 from storage.models import AccountDue, Employee, LedgerLine
-from storage.types import Money
 
 REPORT_CHUNK = 2000
 """Ledger lines fetched per round trip by `report_lines`."""
-ReportLine = tuple[str, str, str, str, str, Decimal, Decimal, Decimal]
-"""`(account_id, employee_id, name, department, scheme, base, employer, employee)`."""
+ReportLine = tuple[str, str, str, str, str, int, int, int]
+"""`(account_id, employee_id, name, department, scheme, base, employer, employee)`, amounts in
+integer cents."""
 
 BASE_SCHEME = "pension"
 """The base people mean by "my base": the pension line's clamped base, the band most payroll
@@ -98,8 +99,9 @@ def month_base(session: Session, employee_id: str, period: Period) -> tuple[Peri
     return Period.parse(latest), headline_base(lines)
 
 
-def report_lines(session: Session, period: Period) -> Iterator[ReportLine]:
-    """The period's ledger lines with each employee's name, by account, employee, line id."""
+def report_lines(session: Session, period: Period) -> Iterator[Sequence[ReportLine]]:
+    """The period's ledger lines with each employee's name, by account, employee, line id, in
+    chunks of `REPORT_CHUNK` (a row at a time costs SQLAlchemy's per-row iteration)."""
     query = (
         select_rows(
             col(LedgerLine.account_id),
@@ -107,16 +109,17 @@ def report_lines(session: Session, period: Period) -> Iterator[ReportLine]:
             col(Employee.name),
             col(Employee.department),
             col(LedgerLine.scheme),
-            col(LedgerLine.base),
-            col(LedgerLine.employer),
-            col(LedgerLine.employee),
+            # the stored cents, without `Money`'s Decimal
+            type_coerce(col(LedgerLine.base), BigInteger),
+            type_coerce(col(LedgerLine.employer), BigInteger),
+            type_coerce(col(LedgerLine.employee), BigInteger),
         )
         .join(Employee, col(Employee.employee_id) == col(LedgerLine.employee_id))
         .where(col(LedgerLine.period) == str(period))
         .order_by(col(LedgerLine.account_id), col(LedgerLine.employee_id), col(LedgerLine.id))
         .execution_options(yield_per=REPORT_CHUNK)
     )
-    yield from session.connection().execute(query)
+    yield from session.connection().execute(query).partitions()
 
 
 def ledger_employees(session: Session, period: Period) -> list[str]:
@@ -131,8 +134,9 @@ def ledger_employees(session: Session, period: Period) -> list[str]:
 
 
 class Subtotal(NamedTuple):
-    employer: Decimal
-    employee: Decimal
+    employer: int
+    employee: int
+    """Sums in integer cents, as `report_lines` gives the lines."""
     lines: int
 
 
@@ -141,8 +145,9 @@ def account_subtotals(session: Session, period: Period) -> dict[str, Subtotal]:
     query = (
         select_rows(
             col(LedgerLine.account_id),
-            type_coerce(func.sum(LedgerLine.employer), Money),
-            type_coerce(func.sum(LedgerLine.employee), Money),
+            # integer cents on both databases (PostgreSQL sums a bigint as numeric)
+            cast(func.sum(LedgerLine.employer), BigInteger),
+            cast(func.sum(LedgerLine.employee), BigInteger),
             func.count(),
         )
         .where(col(LedgerLine.period) == str(period))

@@ -18,7 +18,7 @@ from handlers.formatting import approx
 from handlers.i18n import has_key, translate
 from storage.accounts import AccountPolicy
 from storage.ledger import period_dues
-from storage.queries_ledger import REPORT_CHUNK, Subtotal, account_subtotals, report_lines
+from storage.queries_ledger import Subtotal, account_subtotals, report_lines
 
 LEDGER_COLUMNS = (
     ("row", Kind.TEXT),
@@ -28,10 +28,10 @@ LEDGER_COLUMNS = (
     ("name", Kind.TEXT),
     ("department", Kind.TEXT),
     ("scheme", Kind.TEXT),
-    ("base", Kind.MONEY),
-    ("employer", Kind.MONEY),
-    ("employee", Kind.MONEY),
-    ("total", Kind.MONEY),
+    ("base", Kind.CENTS),
+    ("employer", Kind.CENTS),
+    ("employee", Kind.CENTS),
+    ("total", Kind.CENTS),
 )
 LEDGER_WIDTHS = (8, 10, 8, 12, 16, 16, 13, 12, 12, 12, 12)
 """The longest cell expected per ledger column (the stream is written before it is known)."""
@@ -131,33 +131,35 @@ def _ledger_lines(
     total = sum(subtotal.lines for subtotal in subtotals.values())
     current: str | None = None
     currency = ""
-    for done, line in enumerate(report_lines(session, period)):
-        account_id, employee_id, name, department, scheme, base, employer, employee = line
-        if progress is not None and done % REPORT_CHUNK == 0:
+    done = 0
+    for chunk in report_lines(session, period):
+        if progress is not None:
             progress(done, total)
-        if account_id != current:
-            if current is not None:
-                yield _subtotal(subtotal_label, current, currency, subtotals[current])
-            current, currency = account_id, accounts[account_id].currency
-        shown = schemes.get(scheme)
-        if shown is None:
-            shown = schemes[scheme] = scheme_name(locale, scheme)
-        yield (
-            (
-                line_label,
-                account_id,
-                currency,
-                employee_id,
-                name,
-                department,
-                shown,
-                base,
-                employer,
-                employee,
-                employer + employee,
-            ),
-            False,
-        )
+        done += len(chunk)
+        for account_id, employee_id, name, department, scheme, base, employer, employee in chunk:
+            if account_id != current:
+                if current is not None:
+                    yield _subtotal(subtotal_label, current, currency, subtotals[current])
+                current, currency = account_id, accounts[account_id].currency
+            shown = schemes.get(scheme)
+            if shown is None:
+                shown = schemes[scheme] = scheme_name(locale, scheme)
+            yield (
+                (
+                    line_label,
+                    account_id,
+                    currency,
+                    employee_id,
+                    name,
+                    department,
+                    shown,
+                    base,
+                    employer,
+                    employee,
+                    employer + employee,
+                ),
+                False,
+            )
     if current is not None:
         yield _subtotal(subtotal_label, current, currency, subtotals[current])
     if progress is not None:

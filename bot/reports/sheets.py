@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO, TypeGuard
 
-from core.money import CENT, format_amount
+from core.money import CENT, format_amount, format_cents
 
 if TYPE_CHECKING:  # openpyxl is imported where a workbook is written: ~0.2 s of every CLI start
     from openpyxl.cell.cell import Cell as XlsxCell
@@ -41,6 +41,9 @@ class Kind(StrEnum):
     RATIO = "ratio"
     """A Decimal fraction 0..1, shown as a percentage."""
     MONEY = "money"
+    CENTS = "cents"
+    """Money as the integer cents the ledger stores: shown and written as MONEY is, but CSV
+    formats it by integer arithmetic (`format_cents`) and no Decimal is made for text."""
     MINUTES = "minutes"
 
 
@@ -134,6 +137,8 @@ def _plain(value: Cell, kind: Kind) -> str:
         return f"{value:.4f}"
     if kind is Kind.MONEY and isinstance(value, Decimal):
         return format_amount(value)
+    if kind is Kind.CENTS and isinstance(value, int):
+        return format_cents(value)
     if kind is Kind.MINUTES and isinstance(value, Decimal):
         return f"{value:.1f}"
     return str(value)
@@ -182,6 +187,7 @@ def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None
         # and text only when the formula guard changes it. Per cell this loop is most of a
         # big report's cost, so the common cells cost one test each.
         amounts = [i for i, c in enumerate(sheet.columns) if c.kind is Kind.MONEY]
+        cents = [i for i, c in enumerate(sheet.columns) if c.kind is Kind.CENTS]
         figures = [(i, c.kind) for i, c in enumerate(sheet.columns) if c.kind in _FORMATTED]
         texts = [i for i, c in enumerate(sheet.columns) if c.kind is Kind.TEXT]
         width = len(sheet.columns)
@@ -197,6 +203,9 @@ def _write_csv(sheets: Sequence[Rows], target: TextIO, view_header: str) -> None
                 amount = cells[index]
                 if isinstance(amount, Decimal) and not amount.same_quantum(CENT):
                     cells[index] = format_amount(amount)
+            for index in cents:
+                if isinstance(amount := cells[index], int):
+                    cells[index] = format_cents(amount)
             for index, kind in figures:
                 cells[index] = _plain(cells[index], kind)
             writer.writerow([sheet.name, *cells] if several else cells)
@@ -215,8 +224,12 @@ def save_csv(text: str, path: Path) -> None:
 
 
 def stream_csv(sheets: Sequence[Rows], path: Path, view_header: str = "view") -> None:
-    """`write_csv` straight into a file (with the BOM), each row written as it comes."""
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+    """`write_csv` straight into a file (with the BOM), each row written as it comes.
+
+    The BOM is written as a character into a plain UTF-8 file, the bytes `utf-8-sig` writes:
+    that codec encodes each write in Python, a plain UTF-8 file in C (a write per row)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("\ufeff")
         _write_csv(sheets, handle, view_header)
 
 
@@ -244,6 +257,13 @@ def write_table(sheets: Sequence[Sheet]) -> str:
 def _money_format(currency: str | None) -> str:
     suffix = f' "{currency}"' if currency else ""
     return f"#,##0.00{suffix}"
+
+
+def _number(value: Cell, kind: Kind) -> Cell:
+    """A cell as the workbook holds it: integer cents as the amount they stand for."""
+    if kind is Kind.CENTS and isinstance(value, int):
+        return Decimal(value).scaleb(-2)
+    return value
 
 
 def write_xlsx(sheets: Sequence[Rows], path: Path) -> None:
@@ -275,12 +295,17 @@ def write_xlsx(sheets: Sequence[Rows], path: Path) -> None:
     book.save(path)
 
 
+_Plan = tuple[Kind, "XlsxCell | None", "XlsxCell | None"]
+"""A column's kind, the prototype of its values and of its blanks (`_Styles._plan`)."""
+
+
 class _Styles:
     """Styled cells of one worksheet: a prototype per (column, number format, bold).
 
     openpyxl writes an appended cell at once and starts afresh after a styled one
     (`WriteOnlyWorksheet._values_to_row`), so one prototype per column can carry every row's
-    value; unstyled cells go as plain values.
+    value; unstyled cells go as plain values. Which prototype each column takes depends only
+    on the row's currency and boldness: that plan is made once per pair, not per cell.
     """
 
     def __init__(self, ws: WriteOnlyWorksheet, columns: Sequence[Column]) -> None:
@@ -289,16 +314,48 @@ class _Styles:
         self.kinds = [column.kind for column in columns]
         self.currency_at = next((i for i, c in enumerate(columns) if c.holds_currency), None)
         self.prototypes: dict[tuple[int, str | None, bool], XlsxCell] = {}
+        self.plans: dict[tuple[Cell, bool], list[_Plan]] = {}
 
     def row(self, row: Sequence[Cell], *, bold: bool) -> list[object]:
         if len(row) != len(self.kinds):
             raise ValueError(f"{self.ws.title}: {len(row)} cells for {len(self.kinds)} columns")
-        return [
-            self.text(value, bold=bold)
-            if is_formula_like(value) and self.kinds[i] is Kind.TEXT
-            else self.cell(i, value, self._format(i, value, row), bold=bold)
-            for i, value in enumerate(row)
-        ]
+        currency = row[self.currency_at] if self.currency_at is not None else None
+        plan = self.plans.get((currency, bold))
+        if plan is None:
+            plan = self.plans[currency, bold] = self._plan(currency, bold=bold)
+        cells: list[object] = []
+        for value, (kind, filled, empty) in zip(row, plan, strict=True):
+            if value is None:
+                if empty is not None:
+                    empty.value = None
+                cells.append(empty)
+            elif kind is Kind.TEXT and is_formula_like(value):
+                cells.append(self.text(value, bold=bold))
+            elif filled is None:
+                cells.append(value)
+            else:
+                filled.value = _number(value, kind)
+                cells.append(filled)
+        return cells
+
+    def _plan(self, currency: Cell, *, bold: bool) -> list[_Plan]:
+        """Per column: its kind, the prototype a value goes in (None: the bare value) and the
+        one an empty cell takes (a bold blank in a subtotal row)."""
+        plan = []
+        for index, (column, kind) in enumerate(zip(self.columns, self.kinds, strict=True)):
+            number_format = None
+            if kind is Kind.MONEY or kind is Kind.CENTS:
+                number_format = _money_format(column.currency or str(currency or ""))
+            elif kind is not Kind.TEXT:
+                number_format = XLSX_FORMATS[kind]
+            filled = (
+                self._prototype(index, number_format, bold=bold)
+                if number_format is not None or bold
+                else None
+            )
+            empty = self._prototype(index, None, bold=True) if bold else None
+            plan.append((kind, filled, empty))
+        return plan
 
     def text(self, value: str, *, bold: bool) -> XlsxCell:
         """A cell shown as the text it holds: a string with Excel's quote prefix, so neither
@@ -313,18 +370,14 @@ class _Styles:
             cell.font = Font(bold=True)
         return cell
 
-    def _format(self, index: int, value: Cell, row: Sequence[Cell]) -> str | None:
-        kind = self.kinds[index]
-        if value is None or kind is Kind.TEXT:
-            return None
-        if kind is Kind.MONEY:
-            row_currency = row[self.currency_at] if self.currency_at is not None else None
-            return _money_format(self.columns[index].currency or str(row_currency or ""))
-        return XLSX_FORMATS[kind]
-
     def cell(self, index: int, value: Cell, number_format: str | None, *, bold: bool) -> object:
         if number_format is None and not bold:
             return value
+        prototype = self._prototype(index, number_format, bold=bold)
+        prototype.value = value
+        return prototype
+
+    def _prototype(self, index: int, number_format: str | None, *, bold: bool) -> XlsxCell:
         key = (index, number_format, bold)
         prototype = self.prototypes.get(key)
         if prototype is None:
@@ -336,5 +389,4 @@ class _Styles:
                 prototype.font = Font(bold=True)
             if number_format is not None:
                 prototype.number_format = number_format
-        prototype.value = value
         return prototype

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.money import Rounding, display_amount, format_amount, round_amount, to_decimal
+from core.money import (
+    Rounding,
+    display_amount,
+    format_amount,
+    format_cents,
+    round_amount,
+    to_decimal,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +68,21 @@ def test_format_amount_at_its_precision_is_the_quantized_text(
     exact = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     assert format_amount(amount, decimals) == f"{exact:.{decimals}f}"
     assert format_amount(exact, decimals) == f"{exact:.{decimals}f}"  # the `str` path
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_format_cents_is_the_text_of_the_amount_they_stand_for(cents: int) -> None:
+    assert format_cents(cents) == format_amount(Decimal(cents) / 100)
+
+
+def test_format_cents_keeps_two_decimals_and_the_sign() -> None:
+    assert [format_cents(c) for c in (0, 7, -5, 100, -123456)] == [
+        "0.00",
+        "0.07",
+        "-0.05",
+        "1.00",
+        "-1234.56",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.reports.dues import dues_sheets
-from bot.reports.sheets import Column, Kind, Sheet, is_formula_like, write_csv, write_xlsx
+from bot.reports.sheets import (
+    Column,
+    Kind,
+    Sheet,
+    is_formula_like,
+    write_csv,
+    write_table,
+    write_xlsx,
+)
 from core.locales import DEFAULT_LOCALE
 from core.policy_loader import load_policies
 from storage.accounts import account_policies
@@ -92,3 +100,18 @@ def test_dues_report_keeps_a_hostile_employee_name_as_text(engine: Engine, tmp_p
     assert found and all(c.data_type == "s" and c.quotePrefix for c in found)
     assert "'" + hostile.replace('"', '""') in text
     assert "," + hostile.replace('"', '""') not in text
+
+
+def test_cents_are_written_as_the_amounts_they_stand_for(tmp_path: Path) -> None:
+    columns = [Column("cur", holds_currency=True), Column("a", Kind.MONEY), Column("c", Kind.CENTS)]
+    sheet = Sheet("amounts", columns)
+    for cents in (-1250, 5, 123456, None):
+        sheet.add(["CNY", None if cents is None else Decimal(cents).scaleb(-2), cents])
+    rows = list(csv.reader(io.StringIO(write_csv([sheet]), newline="")))
+    assert [row[1:] for row in rows[1:]] == [[a, a] for a in ("-12.50", "0.05", "1234.56", "")]
+    path = tmp_path / "amounts.xlsx"
+    write_xlsx([sheet], path)
+    for money, cents in load_workbook(path).worksheets[0].iter_rows(min_row=2, min_col=2):
+        assert (cents.value, cents.number_format) == (money.value, money.number_format)
+    table = [line.split() for line in write_table([sheet]).splitlines()[3:]]
+    assert [line[1:] for line in table] == [[a, a] for a in ("-12.50", "0.05", "1234.56", "-")]
