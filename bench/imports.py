@@ -97,9 +97,8 @@ def _seal_only(keys: Any, path: Path) -> float:
 def sealed_in(url: str) -> int:
     raw = Raw(url)
     try:
-        return int(
-            raw.fetchall("SELECT count(*) FROM employee WHERE id_number LIKE 'fernet:%'")[0][0]
-        )
+        found = raw.fetchall("SELECT count(*) FROM employee WHERE id_number LIKE ?", ("fernet:%",))
+        return int(found[0][0])
     finally:
         raw.close()
 
