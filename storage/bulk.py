@@ -26,9 +26,13 @@ class BulkInsert:
 
     sqlite3's `executemany` steps one statement per row, so on SQLite rows go as multi-row
     INSERTs, a page each, as SQLAlchemy's "insertmanyvalues" batches them and within the
-    driver's parameter limit (999 before SQLite 3.32). psycopg's `executemany` pipelines the
-    rows already, and it re-parses any statement over 50 parameters in Python every time
-    (psycopg/_queries.py, MAX_CACHED_STATEMENT_PARAMS), so there one row is one statement.
+    driver's parameter limit (999 before SQLite 3.32). On PostgreSQL rows are one
+    `COPY … FROM STDIN` stream (https://www.psycopg.org/psycopg3/docs/basic/copy.html):
+    psycopg's `executemany` sends a statement per row, ~15 µs of client CPU each, three
+    quarters of an employee import's own CPU there (docs/PERFORMANCE.md, import_100k_pg).
+    COPY takes no `ON CONFLICT`, so with a `suffix` one row is one statement (psycopg
+    pipelines them, and re-parses any statement over 50 parameters in Python every time:
+    psycopg/_queries.py, MAX_CACHED_STATEMENT_PARAMS).
     """
 
     def __init__(
@@ -43,12 +47,21 @@ class BulkInsert:
         self.row_marks = f"({', '.join([mark] * len(columns))})"
         self.suffix = suffix
         self.page = 1
+        self.copy: str | None = None
+        if dialect.name == "postgresql" and not suffix:
+            self.copy = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         if dialect.name == "sqlite":
             limit = dialect.insertmanyvalues_max_parameters // len(columns)
             self.page = min(dialect.insertmanyvalues_page_size, limit)
 
     def __call__(self, rows: Sequence[DriverRow]) -> None:
         if not rows:
+            return
+        if self.copy is not None:
+            psycopg: Any = self.connection.connection.driver_connection
+            with psycopg.cursor() as cursor, cursor.copy(self.copy) as copy:
+                for row in rows:
+                    copy.write_row(row)
             return
         if self.page == 1:
             self.connection.exec_driver_sql(self._sql(1), list(rows))

@@ -31,7 +31,7 @@ COLUMNS = (
 def _record(index: int) -> dict[str, object]:
     return {
         "employee_id": f"E{index:05d}",
-        "name": f"员工{index}",
+        "name": f"员工{index}" if index % 5 else f"tab\there, new\nline, back\\slash {index}",
         "department": "",
         "role": "employee",
         "account_id": "beijing",
