@@ -43,7 +43,8 @@ HANDLER_THREADS = 2
 SLOTS = 8
 """Rows one worker holds at once: handlers on the threads, answers on their way out."""
 IDLE_POLL_SECONDS = 0.1
-"""How often an idle worker asks for new rows (a same-process sink wakes it at once)."""
+"""How often an idle worker asks for new rows (a same-process sink wakes it at once), and so
+the longest an answered row waits to be marked done."""
 OUTAGE_POLL_SECONDS = 2.0
 
 
@@ -127,8 +128,8 @@ class HandlerWorker:
         self.lease = lease
         self.slots = slots
         self.wake = asyncio.Event()
-        """Set when there is something to do: a sink in the same process wrote a row, or an
-        answer went out (a slot is free and a row waits to be marked done)."""
+        """Set when there is something to do: a sink in the same process wrote a row, or a slot
+        freed while every slot was taken."""
         self.threads = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
         self._own_writes = writes is None
         self.writes = writes or ThreadPoolExecutor(1, thread_name_prefix="inbound")
@@ -163,10 +164,12 @@ class HandlerWorker:
                     outage = True
             for row in claimed:
                 self._start(row)
-            if free > 0 and len(claimed) < free:  # nothing more to take now: poll
-                await self._wait(OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
-            else:  # every slot taken: an answer going out wakes the loop
+            if len(self._in_flight) >= self.slots:  # a slot freeing wakes the loop
                 await self._wait(None)
+            elif len(claimed) < free:  # nothing more to take now: poll
+                await self._wait(OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
+            # else a full batch came (more may wait), or slots freed while answered rows were
+            # marked: the next pass at once
         stopping.cancel()
         if self._in_flight or self._drawing:
             await asyncio.wait(self._in_flight | self._drawing, timeout=grace_seconds)
@@ -225,8 +228,12 @@ class HandlerWorker:
         task.add_done_callback(self._slot_freed)
 
     def _slot_freed(self, task: asyncio.Task[None]) -> None:
+        """Wake the loop only when it waits for a slot: otherwise the answered row is marked
+        done by the next pass, which a new row or the idle poll brings — one pass per message
+        instead of two (a user's next message is claimed in the pass that marks their last)."""
         self._in_flight.discard(task)
-        self.wake.set()
+        if len(self._in_flight) == self.slots - 1:
+            self.wake.set()
 
     async def _wait(self, timeout: float | None) -> None:
         """Until `wake` (a row written, an answer sent, `stop`) or `timeout`: one timer, no
@@ -255,13 +262,9 @@ class HandlerWorker:
             # stays claimed, so the user's next message still waits for this answer.
             task = loop.create_task(self._send_when_drawn(row, event, reply_to, reply))
             self._drawing.add(task)
-            task.add_done_callback(self._drawn)
+            task.add_done_callback(self._drawing.discard)
             return
         await self._send(row, event, reply_to, reply)
-
-    def _drawn(self, task: asyncio.Task[None]) -> None:
-        self._drawing.discard(task)
-        self.wake.set()
 
     async def _send_when_drawn(
         self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
