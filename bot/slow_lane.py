@@ -17,6 +17,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LANE_NICENESS = 19
 """`nice` of the lane's processes: they run when the handlers leave a core idle."""
+ORPHAN_CHECK_SECONDS = 1.0
+"""How often a lane process looks whether the process that started it is still there."""
 
 
 def _start_process() -> None:
@@ -39,7 +43,23 @@ def _start_process() -> None:
     so the processes ignore it (no traceback from each)."""
     os.nice(LANE_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_when_orphaned(os.getppid())
     find_cjk_font()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this process when its parent is gone, however it went: a worker process killed
+    (kill -9, or `WorkerPool.stop` after its grace) cannot close its pool, and a lane process
+    left behind would hold the server's stderr open and a core for charts nobody waits for.
+    A watch thread, not prctl's PR_SET_PDEATHSIG: that one fires when the *thread* that
+    started the process ends, and the pool may start processes from a short-lived thread."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def _started() -> None:

@@ -5,6 +5,9 @@ arrives with its chart."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -162,3 +165,38 @@ def test_a_made_chart_joins_the_attachments() -> None:
         ("k.png", PNG_MAGIC + b"...", "image/png")
     ]
     assert done.pending == ()
+
+
+LANE_OWNER = """
+import os, sys, time
+from bot.slow_lane import SlowLane
+lane = SlowLane(1)
+lane.start()
+print(lane.submit(os.getpid).result(timeout=60), flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, reaped by init soon, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_lane_process_ends_when_its_owner_is_killed() -> None:
+    """A worker process killed with -9 cannot close its pool; its chart process must not stay
+    behind holding a core and the server's stderr (the chat_http bench hung on one)."""
+    owner = subprocess.Popen([sys.executable, "-c", LANE_OWNER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        lane_pid = int(owner.stdout.readline())
+        assert lane_pid != owner.pid and _alive(lane_pid)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        asyncio.run(eventually(lambda: not _alive(lane_pid), timeout=30))
+    finally:
+        owner.kill()
