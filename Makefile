@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
-TYPED := core storage handlers adapters bot
+TYPED := core storage handlers adapters bot bench
 
 .PHONY: test test-fast demo lint bench clean
 

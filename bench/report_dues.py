@@ -67,16 +67,16 @@ def _summary(path: Path, fmt: str) -> dict[str, Any]:
     if fmt == "csv":
         # A block at a time: a million-employee report is ~350 MB, which read whole would be
         # the side's peak RSS.
-        digest, rows = hashlib.sha256(), 0
+        digest, lines = hashlib.sha256(), 0
         with path.open("rb") as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
-                rows += block.count(b"\n")
-        return {"rows": rows, "sha256": digest.hexdigest()}
+                lines += block.count(b"\n")
+        return {"rows": lines, "sha256": digest.hexdigest()}
     # Write-only workbooks carry no <dimension>: count the <row> elements of each sheet.
     with zipfile.ZipFile(path) as package:
         names = sorted(n for n in package.namelist() if n.startswith("xl/worksheets/sheet"))
-        rows = []
+        rows: list[int] = []
         for name in names:
             count, tail = 0, b""
             with package.open(name) as sheet:
