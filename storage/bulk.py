@@ -30,25 +30,20 @@ class BulkInsert:
     `COPY … FROM STDIN` stream (https://www.psycopg.org/psycopg3/docs/basic/copy.html):
     psycopg's `executemany` sends a statement per row, ~15 µs of client CPU each, three
     quarters of an employee import's own CPU there (docs/PERFORMANCE.md, import_100k_pg).
-    COPY takes no `ON CONFLICT`, so with a `suffix` one row is one statement (psycopg
-    pipelines them, and re-parses any statement over 50 parameters in Python every time:
-    psycopg/_queries.py, MAX_CACHED_STATEMENT_PARAMS).
+    COPY takes no `ON CONFLICT`: a caller that must skip rows already there inserts them all
+    and deletes the extra ones after (`storage.imports.first_pass`).
     """
 
-    def __init__(
-        self, connection: Connection, table: Table, columns: Sequence[str], *, suffix: str = ""
-    ) -> None:
-        """`suffix` ends each statement: `ON CONFLICT … DO NOTHING`, say."""
+    def __init__(self, connection: Connection, table: Table, columns: Sequence[str]) -> None:
         dialect = connection.dialect
         # sqlite3 is "qmark" (`?`); psycopg is "pyformat", which takes plain `%s` too (PEP 249).
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.connection = connection
         self.prefix = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         self.row_marks = f"({', '.join([mark] * len(columns))})"
-        self.suffix = suffix
         self.page = 1
         self.copy: str | None = None
-        if dialect.name == "postgresql" and not suffix:
+        if dialect.name == "postgresql":
             self.copy = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         if dialect.name == "sqlite":
             limit = dialect.insertmanyvalues_max_parameters // len(columns)
@@ -71,7 +66,7 @@ class BulkInsert:
             self.connection.exec_driver_sql(self._sql(len(page)), tuple(chain(*page)))
 
     def _sql(self, rows: int) -> str:
-        return self.prefix + ", ".join([self.row_marks] * rows) + self.suffix
+        return self.prefix + ", ".join([self.row_marks] * rows)
 
 
 def driver_row(

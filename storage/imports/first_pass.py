@@ -7,13 +7,17 @@ million rows, docs/PERFORMANCE.md); here it is a temporary table of the import's
 connection, in its transaction, asked a chunk of rows at a time, so the import's memory is
 the same at any length (issue 19).
 
-One row per employee id, the first row's: rows are inserted in file order and a later row
-with the same id is dropped by `ON CONFLICT DO NOTHING`, together with its user ids, since
-only the first row of an id is imported. A user id column holds the id the row claims, ''
-when the row sent the column blank, NULL when it did not send it (an API item leaving the
-field out: the stored value stays). SQLite keeps temporary tables in a temporary file
-(https://www.sqlite.org/tempfiles.html, section 2.6) with their own small page cache;
-PostgreSQL in the server's temp buffers.
+One row per employee id, the first row's: every noted row goes in as it comes (on PostgreSQL
+one `COPY` stream, `storage.bulk.BulkInsert`), and after the pass one statement deletes the
+later rows of each id that two rows carry (`GROUP BY … HAVING count(*) > 1` with the id's
+first row number), together with their user ids, since only the first row of an id is
+imported. Then the index on employee ids is made, unique: a duplicate left would fail here.
+(An `ON CONFLICT DO NOTHING` insert dropped them as they came, but rules out `COPY`: a
+statement per row, a fifth of the PostgreSQL import's own CPU, docs/PERFORMANCE.md.)
+A user id column holds the id the row claims, '' when the row sent the column blank, NULL
+when it did not send it (an API item leaving the field out: the stored value stays). SQLite
+keeps temporary tables in a temporary file (https://www.sqlite.org/tempfiles.html, section
+2.6) with their own small page cache; PostgreSQL in the server's temp buffers.
 """
 
 from __future__ import annotations
@@ -37,14 +41,22 @@ _NAME = "import_first_rows"
 _FIRST_ROWS = Table(
     _NAME,
     MetaData(),
-    Column("employee_id", String, primary_key=True),
+    Column("employee_id", String, nullable=False),
     Column("first_row", Integer, nullable=False),
     *(Column(name, String) for name in USER_ID_COLUMNS),
     prefixes=["TEMPORARY"],
-    sqlite_with_rowid=False,
     postgresql_on_commit="DROP",
 )
-_INSERT_SUFFIX = " ON CONFLICT (employee_id) DO NOTHING"
+_LATER_ROWS = f"""
+    DELETE FROM {_NAME} WHERE first_row IN (
+        SELECT later.first_row FROM {_NAME} AS later
+        JOIN (
+            SELECT employee_id, min(first_row) AS first_row FROM {_NAME}
+            GROUP BY employee_id HAVING count(*) > 1
+        ) AS duplicated
+        ON later.employee_id = duplicated.employee_id AND later.first_row > duplicated.first_row
+    )"""
+"""The rows after the first of each employee id the file holds twice (row numbers are unique)."""
 _BATCH = 5000
 """First-pass rows inserted at a time."""
 _TEMP_SCHEMA = {"postgresql": "pg_temp", "sqlite": "temp"}
@@ -67,9 +79,7 @@ class FirstRows:
         self._drop()
         connection = self.session.connection()
         _FIRST_ROWS.create(connection)
-        self.insert = BulkInsert(
-            connection, _FIRST_ROWS, [c.name for c in _FIRST_ROWS.c], suffix=_INSERT_SUFFIX
-        )
+        self.insert = BulkInsert(connection, _FIRST_ROWS, [c.name for c in _FIRST_ROWS.c])
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
@@ -108,8 +118,13 @@ class FirstRows:
         self.pending = []
 
     def done(self, columns: Collection[str]) -> None:
-        """After the first pass: the last rows, then indexes on the user id `columns` sent."""
+        """After the first pass: the last rows, each id's first row alone, then indexes on the
+        employee ids and on the user id `columns` sent."""
         self._flush()
+        self.session.execute(sql(_LATER_ROWS))
+        self.session.execute(
+            sql(f"CREATE UNIQUE INDEX {_NAME}_employee_id ON {_NAME} (employee_id)")
+        )
         for column in columns:
             self.session.execute(sql(f"CREATE INDEX {_NAME}_{column} ON {_NAME} ({column})"))
         if self.dialect == "postgresql":

@@ -84,6 +84,24 @@ def test_a_good_file_creates_and_updates_across_chunks(engine: Engine, tmp_path:
         assert updated.name == "员工3"  # an update of a stored employee
 
 
+def test_an_id_three_times_across_chunks_keeps_its_first_row_and_claims(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The first pass notes every row and drops the later rows of an id after the pass: each
+    later row is a duplicate of the first, and the Slack ids they carry claim nothing."""
+    lines = _company(11_000)
+    lines[5502][0], lines[5502][10] = "E000001", "U999999"  # row 5,503, the second chunk
+    lines[10502][0], lines[10502][10] = "E000001", "U000002"  # row 10,503: E000002's id
+    lines[10602][10] = "U999999"  # claimed again only by the dropped row 5,503
+
+    result = run(engine, write_csv(tmp_path / "three.csv", lines))
+
+    assert [str(error) for error in result.errors] == [
+        "row 5503, column employee_id: duplicate employee id 'E000001' (first on row 3)",
+        "row 10503, column employee_id: duplicate employee id 'E000001' (first on row 3)",
+    ]
+
+
 def _company(count: int) -> list[list[str]]:
     """`count` good rows, each with a manager in the file and a Slack id of its own."""
     return [HEADER, *(_person(i) for i in range(count))]
