@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Receive
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,18 @@ class BodyTooLarge(Exception):
 
 
 async def read_capped(request: Request, limit: int, timeout: float | None = None) -> bytes:
-    """The body; `BodyTooLarge` as soon as it is known to exceed `limit` bytes: from
-    Content-Length before anything is read, else while it streams in (chunked bodies), so a
-    stranger's 100 MB upload is never held in memory; `BodyNotRead` when it never arrives
-    whole (`timeout`: `BODY_READ_SECONDS`)."""
+    """The body of a Starlette request (`read_body`)."""
     declared = request.headers.get("content-length", "")
+    return await read_body(request.receive, declared, limit, request.url.path, timeout)
+
+
+async def read_body(
+    receive: Receive, declared: str, limit: int, path: str, timeout: float | None = None
+) -> bytes:
+    """The body from ASGI `receive`; `BodyTooLarge` as soon as it is known to exceed `limit`
+    bytes: from Content-Length (`declared`) before anything is read, else while it streams in
+    (chunked bodies), so a stranger's 100 MB upload is never held in memory; `BodyNotRead` when
+    it never arrives whole (`timeout`: `BODY_READ_SECONDS`)."""
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
     timeout = BODY_READ_SECONDS if timeout is None else timeout
@@ -43,15 +51,20 @@ async def read_capped(request: Request, limit: int, timeout: float | None = None
     size = 0
     try:
         async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # http.disconnect
+                    # Ordinary on the internet (a dropped phone, a scanner): one DEBUG line,
+                    # no traceback.
+                    log.debug("client went away mid-body on %s after %d bytes", path, size)
+                    raise BodyNotRead("client disconnected mid-body", 400)
+                chunk: bytes = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise BodyTooLarge(limit)
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise BodyNotRead(f"body not complete within {timeout:g} s", 408) from None
-    except ClientDisconnect:
-        # Ordinary on the internet (a dropped phone, a scanner): one DEBUG line, no traceback.
-        log.debug("client went away mid-body on %s after %d bytes", request.url.path, size)
-        raise BodyNotRead("client disconnected mid-body", 400) from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -30,18 +30,16 @@ from typing import Any, TypeVar
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from adapters.base import (
     TAKEN,
     Adapter,
     Admission,
     HttpReceiver,
-    HttpRequest,
-    HttpRoute,
     Receiver,
     ReplyTarget,
     Sender,
@@ -49,8 +47,8 @@ from adapters.base import (
 from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
 from bot.handling import HandlerWorker, busy_reply, new_event
-from bot.http_body import BodyNotRead, BodyTooLarge, read_capped
 from bot.metrics import Metrics
+from bot.platform_routes import platform_app
 from bot.readiness import Readiness, exposition, readiness
 from bot.scheduling import JobBody, JobRunner
 from bot.slow_lane import SlowLane
@@ -160,16 +158,22 @@ class Runtime:
         self.runner.add("housekeeping", "17 3 * * *", _in_thread(self._housekeeping))
 
     # -- HTTP ---------------------------------------------------------------------------
-    def asgi(self) -> Starlette:
+    def asgi(self) -> ASGIApp:
+        """The adapters' routes beside ours and the mounts (`bot.platform_routes`: a chat
+        command's ack path skips Starlette)."""
+        platform = [
+            route
+            for adapter in self.receivers.values()
+            if isinstance(adapter, HttpReceiver)
+            for route in adapter.routes()
+        ]
         routes = [
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
+            *self.mounts,
         ]
-        for adapter in self.receivers.values():
-            if isinstance(adapter, HttpReceiver):
-                routes += [asgi_route(route, self.max_body_bytes) for route in adapter.routes()]
-        return Starlette(routes=[*routes, *self.mounts])
+        return platform_app(platform, routes, self.max_body_bytes)
 
     async def _healthz(self, request: Request) -> Response:
         healthy = await asyncio.to_thread(ping, self.app.engine)
@@ -381,30 +385,6 @@ def metrics_authorized(token: str, authorization: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode(), token.encode()
     )
-
-
-def asgi_route(route: HttpRoute, max_body_bytes: int = MAX_BODY_BYTES) -> Route:
-    """An adapter's route as Starlette serves it: framework request in, plain request out,
-    the body bounded before the adapter verifies or parses anything (413 over the cap)."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            body = await read_capped(request, max_body_bytes)
-        except BodyTooLarge as exc:
-            return PlainTextResponse(str(exc), 413)
-        except BodyNotRead as exc:
-            return PlainTextResponse(str(exc), exc.status)
-        plain = HttpRequest(
-            method=request.method,
-            path=request.url.path,
-            query=dict(request.query_params),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-        )
-        answer = await route.handler(plain)
-        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
-
-    return Route(route.path, endpoint, methods=list(route.methods))
 
 
 def _in_thread(body: Callable[[datetime], str]) -> JobBody:

@@ -9,10 +9,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from adapters.base import TAKEN, Admission, HttpRoute, ReplyTarget
-from bot.runtime import asgi_route
+from bot.platform_routes import platform_app
 from handlers.types import Action, Message
 from tests.fakes.loopback import LoopbackServer
 
@@ -56,7 +56,13 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> No
 @asynccontextmanager
 async def served(routes: Sequence[HttpRoute]) -> AsyncIterator[str]:
     """The routes under uvicorn on this event loop (the adapter's loop); yields the base URL."""
-    app = Starlette(routes=[asgi_route(route) for route in routes])
+    async with served_app(platform_app(routes)) as base:
+        yield base
+
+
+@asynccontextmanager
+async def served_app(app: ASGIApp) -> AsyncIterator[str]:
+    """An ASGI app under uvicorn on this event loop; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = LoopbackServer(app)

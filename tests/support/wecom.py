@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 import xmltodict  # type: ignore[import-untyped]
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from wechatpy.enterprise.crypto import WeChatCrypto  # type: ignore[import-untyped]
 
 from adapters.wecom import WeComAdapter
-from bot.runtime import asgi_route
+from bot.platform_routes import platform_app
 from tests.fakes.wecom import FakeWeCom, serve
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wecom"
@@ -80,9 +80,9 @@ def encrypted_post(
     return query, body.encode()
 
 
-def shim(adapter: WeComAdapter) -> Starlette:
+def shim(adapter: WeComAdapter) -> ASGIApp:
     """What `coverwatch run` mounts for the adapter: its declared routes."""
-    return Starlette(routes=[asgi_route(route) for route in adapter.routes()])
+    return platform_app(adapter.routes())
 
 
 @asynccontextmanager
