@@ -74,6 +74,10 @@ class FirstRows:
         self.session = session
         self.pending: list[tuple[Any, ...]] = []
         self.dialect = session.get_bind().dialect.name
+        self.repeats = True
+        """Whether an employee id is on two rows of the file (known after `done`)."""
+        self.shared: set[str] = set(USER_ID_COLUMNS)
+        """The user id columns in which two employees of the file claim one id (after `done`)."""
 
     def __enter__(self) -> FirstRows:
         self._drop()
@@ -119,14 +123,22 @@ class FirstRows:
 
     def done(self, columns: Collection[str]) -> None:
         """After the first pass: the last rows, each id's first row alone, then indexes on the
-        employee ids and on the user id `columns` sent."""
+        employee ids and on the user id `columns` sent. Also notes whether any id repeats and
+        which columns have a user id two employees claim: most files have neither, and then
+        no chunk needs to ask (one statement each here, where every chunk asked before)."""
         self._flush()
-        self.session.execute(sql(_LATER_ROWS))
+        self.repeats = self.session.connection().execute(sql(_LATER_ROWS)).rowcount > 0
         self.session.execute(
             sql(f"CREATE UNIQUE INDEX {_NAME}_employee_id ON {_NAME} (employee_id)")
         )
+        self.shared = set()
         for column in columns:
             self.session.execute(sql(f"CREATE INDEX {_NAME}_{column} ON {_NAME} ({column})"))
+            shared = (
+                f"SELECT 1 FROM {_NAME} WHERE {column} <> '' GROUP BY {column} HAVING count(*) > 1"
+            )
+            if self.session.execute(sql(f"SELECT EXISTS ({shared})")).scalar_one():
+                self.shared.add(column)
         if self.dialect == "postgresql":
             # Autovacuum never analyzes a temporary table: without statistics the planner
             # guesses its size, and may scan it whole for each chunk's look-ups.
@@ -140,8 +152,9 @@ class FirstRows:
     ) -> dict[str, int]:
         """The first row number of each of these ids that the file holds, or with `before` of
         those first seen on an earlier row only: a chunk asks for the ids of earlier chunks,
-        so a file without duplicates answers nothing rather than the chunk's every row."""
-        if not employee_ids:
+        so a file without duplicates answers nothing rather than the chunk's every row (and
+        is not asked: without a repeated id, an id's first row is its only one)."""
+        if not employee_ids or (before is not None and not self.repeats):
             return {}
         query = select(_FIRST_ROWS.c.employee_id, _FIRST_ROWS.c.first_row).where(
             self._among(_FIRST_ROWS.c.employee_id, employee_ids)
@@ -160,7 +173,7 @@ class FirstRows:
 
     def contested(self, column: str, user_ids: Collection[str]) -> Iterator[tuple[str, str]]:
         """`claimers` of those of these ids that two or more employees of the file claim."""
-        if not user_ids:
+        if not user_ids or column not in self.shared:
             return iter(())
         claimed = _FIRST_ROWS.c[column]
         shared = (
