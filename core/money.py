@@ -39,6 +39,55 @@ def round_amount(amount: Decimal, rounding: Rounding) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_DOWN)
 
 
+def round_cents(numerator: int, denominator: int, rounding: Rounding) -> int:
+    """`round_amount` in integer arithmetic: the cents it gives for `numerator / denominator`
+    cents (a base in cents times a rate as an integer fraction). `denominator` > 0.
+
+    A dues run rounds two amounts on each of 350,000 ledger lines; this is the same number at
+    a third of `quantize`'s cost, and no Decimal is made for an amount stored as cents
+    (tests/core/test_money.py compares the two over every mode).
+    """
+    if rounding is Rounding.HALF_UP_CENT:
+        return _half_up(numerator, denominator)
+    if rounding is Rounding.JIAN_FEN_JIN_JIAO:
+        return -(-_half_up(numerator, denominator) // 10) * 10  # ROUND_CEILING to the jiao
+    if rounding is Rounding.HALF_UP_YUAN:
+        return _half_up(numerator, denominator * 100) * 100
+    if numerator >= 0:  # ROUND_DOWN: toward zero
+        return numerator // denominator
+    return -(-numerator // denominator)
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` to the nearest integer, halves away from zero (ROUND_HALF_UP)."""
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((denominator - 2 * numerator) // (2 * denominator))
+
+
+_CENTS = Decimal(100)
+
+
+def to_cents(amount: Decimal) -> int:
+    """An amount as the integer cents the ledger stores (`storage.types.Money`).
+
+    Raises ValueError for an amount with more than two decimals, TypeError for a float.
+    """
+    if isinstance(amount, float):
+        raise TypeError("money must not be a float")
+    cents = Decimal(amount) * _CENTS
+    if cents != cents.to_integral_value():
+        raise ValueError(f"amount has more than two decimals: {amount}")
+    return int(cents)
+
+
+def from_cents(cents: int) -> Decimal:
+    """Integer cents as the amount, at two decimals: 123456 -> Decimal('1234.56')."""
+    # Exactly `cents / 100` quantized to the cent, at a third of its cost (a report reads
+    # three amounts a line, millions of lines).
+    return Decimal(cents).scaleb(-2)
+
+
 def to_decimal(value: object) -> Decimal:
     """Convert text or int to Decimal; floats are refused, they cannot hold money exactly."""
     if isinstance(value, float):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import pytest
 from hypothesis import given
@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from core.contributions import (
     AccountRules,
     Amounts,
+    CentsDues,
     Contribution,
     _amounts,
     account_rules,
     contribution,
 )
-from core.money import Rounding
+from core.money import CENT, ZERO, Rounding, to_cents
 from core.periods import Period
 from core.policy import (
     AccountSettings,
@@ -329,3 +330,105 @@ def test_the_cap_covers_an_exemption_above_the_ceiling() -> None:
         assert rules.amounts(Decimal(salary)) == _scheme_by_scheme(rules, Decimal(salary))
     assert rules.amounts(Decimal("1500"))[0][3] == Decimal("0.00")
     assert rules.amounts(Decimal("2000"))[0][3] == Decimal("12.30")
+
+
+def _as_stored(amounts: tuple[Amounts, ...]) -> CentsDues:
+    """Decimal lines as the ledger stores them: the reference for `AccountRules.cents`."""
+    lines = tuple(
+        (str(scheme), to_cents(base), to_cents(employer), to_cents(employee))
+        for scheme, base, employer, employee in amounts
+    )
+    return CentsDues(lines, sum(line[2] for line in lines), sum(line[3] for line in lines))
+
+
+@given(case=CASES, salary=SALARIES)
+def test_cents_are_the_amounts_in_cents_for_every_shipped_policy(
+    case: tuple[str, Period, Decimal | None], salary: Decimal
+) -> None:
+    policy_id, period, housing = case
+    account = _account(policy_id, housing_fund_rate=_housing(policy_id, housing))
+    rules = account_rules(POLICIES[policy_id], account, period)
+    assert rules.cents(to_cents(salary)) == _as_stored(rules.amounts(salary))
+
+
+@pytest.mark.parametrize("policy_id", sorted(POLICIES))
+def test_cents_are_the_amounts_in_cents_at_every_band_edge(policy_id: str) -> None:
+    """Every version's floors, ceilings and exemption thresholds, a cent either side, with the
+    highest injury and housing-fund rates the policy allows (their rounding differs)."""
+    policy = POLICIES[policy_id]
+    for version in policy.versions:
+        rules_in_force = version.schemes.values()
+        injury = next((r for r in rules_in_force if r.scheme is Scheme.INJURY), None)
+        fund = next((r for r in rules_in_force if r.scheme is Scheme.HOUSING_FUND), None)
+        account = _account(
+            policy_id,
+            injury_rate=None if injury is None else injury.employer_rate_max,
+            housing_fund_rate=None if fund is None else fund.employer_rate_max,
+        )
+        period = Period(version.effective.year, version.effective.month)
+        try:
+            rules = account_rules(policy, account, period)
+        except ValueError:  # a version before every mandatory scheme had a band
+            continue
+        edges = {rule.floor for rule, _, _ in rules.schemes}
+        edges |= {rule.ceiling for rule, _, _ in rules.schemes}
+        edges |= {rule.employee_exempt_below or ZERO for rule, _, _ in rules.schemes}
+        for edge in edges:
+            for cents in (to_cents(edge) - 1, to_cents(edge), to_cents(edge) + 1):
+                salary = Decimal(max(cents, 0)).scaleb(-2)
+                assert rules.cents(to_cents(salary)) == _as_stored(rules.amounts(salary)), salary
+
+
+RATES = st.decimals(min_value=0, max_value=1, places=6, allow_nan=False)
+WHOLE_CENTS = st.decimals(min_value=0, max_value=100000, places=2, allow_nan=False)
+
+
+@st.composite
+def _made_up_rules(draw: st.DrawFn) -> AccountRules:
+    """One scheme with a random band, rates, fixed amounts, exemption and rounding mode."""
+    low, high = sorted([draw(WHOLE_CENTS), draw(WHOLE_CENTS)])
+    rule = SchemeRule(
+        scheme=Scheme.PENSION,
+        floor=low,
+        ceiling=high,
+        employer_rate=draw(RATES),
+        employee_rate=draw(RATES),
+        employer_fixed=draw(st.sampled_from([ZERO, Decimal(3), Decimal("12.34")])),
+        employee_fixed=draw(st.sampled_from([ZERO, Decimal(3), Decimal("0.05")])),
+        rounding=draw(st.sampled_from(Rounding)),
+        # any decimals: a threshold is compared with the salary, never stored
+        employee_exempt_below=draw(
+            st.none() | st.decimals(min_value=0, max_value=100000, places=3, allow_nan=False)
+        ),
+    )
+    policy = _single_scheme_policy(rule.rounding)
+    version = replace(policy.versions[0], schemes={Scheme.PENSION: rule})
+    return account_rules(replace(policy, versions=(version,)), _account("test"), Period(2025, 6))
+
+
+@given(
+    rules=_made_up_rules(),
+    salary=SALARIES,
+    edge=st.sampled_from([None, "floor", "ceiling", "employee_exempt_below"]),
+    nudge=st.sampled_from([-1, 0, 1]),
+)
+def test_cents_are_the_amounts_in_cents_for_made_up_rules(
+    rules: AccountRules, salary: Decimal, edge: str | None, nudge: int
+) -> None:
+    threshold = None if edge is None else getattr(rules.schemes[0][0], edge)
+    if threshold is not None:  # a cent either side of a band edge or the exemption threshold
+        salary = max(threshold.quantize(CENT, rounding=ROUND_CEILING) + nudge * CENT, ZERO)
+    assert rules.cents(to_cents(salary)) == _as_stored(rules.amounts(salary))
+
+
+def test_cents_refuse_a_negative_salary_and_a_band_the_ledger_cannot_store() -> None:
+    rules = account_rules(POLICIES["beijing"], _account("beijing"), Period(2026, 7))
+    with pytest.raises(ValueError, match="salary must not be negative"):
+        rules.cents(-1)
+    policy = _single_scheme_policy(Rounding.HALF_UP_CENT)
+    rule = replace(policy.versions[0].schemes[Scheme.PENSION], floor=Decimal("1000.005"))
+    version = replace(policy.versions[0], schemes={Scheme.PENSION: rule})
+    rules = account_rules(replace(policy, versions=(version,)), _account("test"), Period(2025, 6))
+    assert rules.amounts(Decimal(2000))[0][1] == Decimal(2000)  # Decimal amounts still work
+    with pytest.raises(ValueError, match="more than two decimals"):
+        rules.cents(200000)

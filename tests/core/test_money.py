@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, Inexact, localcontext
 
 import pytest
 from hypothesis import given
@@ -13,7 +13,10 @@ from core.money import (
     display_amount,
     format_amount,
     format_cents,
+    from_cents,
     round_amount,
+    round_cents,
+    to_cents,
     to_decimal,
 )
 
@@ -41,6 +44,75 @@ def test_each_rounding_mode(amount: str, rounding: Rounding, expected: str) -> N
 def test_every_mode_yields_two_decimals() -> None:
     for rounding in Rounding:
         assert round_amount(Decimal("7"), rounding).as_tuple().exponent == -2
+
+
+# A rate with d decimals is an integer fraction over 2^a·5^b (`Decimal.as_integer_ratio`
+# reduces 10^d), so these are the denominators `round_cents` gets from a dues run.
+DENOMINATORS = st.builds(
+    lambda twos, fives: 2**twos * 5**fives, st.integers(0, 8), st.integers(0, 8)
+)
+
+
+@st.composite
+def _fractions(draw: st.DrawFn) -> tuple[int, int]:
+    """`(numerator, denominator)`, often just on, below or above a rounding boundary."""
+    denominator = draw(DENOMINATORS)
+    cents = draw(st.integers(min_value=-(10**10), max_value=10**10))
+    if draw(st.booleans()):  # an exact number of cents, half a cent, a jiao, a yuan
+        cents = cents // 100 * 100 + draw(st.sampled_from([0, 1, 5, 9, 10, 49, 50, 51, 99]))
+        step = denominator // 2 if draw(st.booleans()) else 0
+        nudge = draw(st.sampled_from([-1, 0, 1]))
+        return cents * denominator + step + nudge, denominator
+    return cents * denominator + draw(st.integers(0, denominator - 1)), denominator
+
+
+@given(fraction=_fractions(), rounding=st.sampled_from(Rounding))
+def test_round_cents_is_round_amount_in_integers(
+    fraction: tuple[int, int], rounding: Rounding
+) -> None:
+    numerator, denominator = fraction
+    with localcontext() as context:
+        context.traps[Inexact] = True  # the reference amount must be exact, or the test is void
+        amount = Decimal(numerator) / denominator / 100
+    assert round_cents(numerator, denominator, rounding) == to_cents(round_amount(amount, rounding))
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "rounding", "expected"),
+    [
+        (12345, 10, Rounding.HALF_UP_CENT, 1235),  # 1234.5 cents: the half goes up
+        (-12345, 10, Rounding.HALF_UP_CENT, -1235),  # ... away from zero
+        (12344_999, 10_000, Rounding.HALF_UP_CENT, 1234),
+        (12301, 10, Rounding.JIAN_FEN_JIN_JIAO, 1230),  # 1230.1 cents is 1230: no cent seen
+        (12305, 10, Rounding.JIAN_FEN_JIN_JIAO, 1240),  # 1230.5 is 1231: a cent carries a jiao
+        (-12315, 10, Rounding.JIAN_FEN_JIN_JIAO, -1230),  # ceiling: towards +infinity
+        (1250, 1, Rounding.HALF_UP_YUAN, 1300),
+        (1249_999, 1000, Rounding.HALF_UP_YUAN, 1200),
+        (-1250, 1, Rounding.HALF_UP_YUAN, -1300),
+        (12349, 10, Rounding.TRUNCATE_CENT, 1234),
+        (-12349, 10, Rounding.TRUNCATE_CENT, -1234),  # towards zero
+    ],
+)
+def test_round_cents_per_mode(
+    numerator: int, denominator: int, rounding: Rounding, expected: int
+) -> None:
+    assert round_cents(numerator, denominator, rounding) == expected
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_cents_and_amounts_convert_exactly(cents: int) -> None:
+    amount = from_cents(cents)
+    assert amount == Decimal(cents) / 100
+    assert amount.as_tuple().exponent == -2
+    assert to_cents(amount) == cents
+
+
+def test_to_cents_refuses_floats_and_fractions_of_a_cent() -> None:
+    assert to_cents(Decimal("12.3")) == 1230
+    with pytest.raises(ValueError, match="more than two decimals"):
+        to_cents(Decimal("0.001"))
+    with pytest.raises(TypeError, match="float"):
+        to_cents(0.5)  # type: ignore[arg-type]
 
 
 def test_to_decimal_refuses_floats_and_garbage() -> None:
