@@ -1,11 +1,13 @@
-"""`python -m bench.chat_profile [--profile OUT] [--text T] [--rate R] [--seconds S]`: server CPU
-per answered chat command on the `chat_http` path, and where it goes.
+"""`python -m bench.chat_profile [--profile OUT] [--text T] [--rate R] [--seconds S] [--workers N]`:
+server CPU per answered chat command on the `chat_http` path, and where it goes.
 
 Starts `coverwatch run` as `chat_http` does (Slack HTTP mode, loopback fake Slack, 200
 employees), sends signed slash commands at a fixed rate below saturation, waits until every
 answer has reached the fake's response_url, and divides the CPU time (user + system,
 `/proc/<pid>/stat`) of the server and the processes under it (handler workers, slow lane) over
-that window by the answers. With `--profile` py-spy (`pip install py-spy`) samples every
+that window by the answers. `--workers`: `[chat] workers` (default 0 on SQLite: handled in the
+server process; 1: in one worker process beside it, as `chat_http`'s `workers_1`).
+With `--profile` py-spy (`pip install py-spy`) samples every
 thread of those processes while it holds the GIL (`--gil`: CPU spent in Python, not waiting)
 during that window; the top functions by own and by inclusive share of the samples are
 printed. Sampling slows the server, so take the CPU figure from a run without.
@@ -53,14 +55,22 @@ def _children(pid: int) -> list[int]:
 
 
 def measure(
-    url: str, workdir: Path, *, text: str, rate: float, seconds: float, profile: str | None
+    url: str,
+    workdir: Path,
+    *,
+    text: str,
+    rate: float,
+    seconds: float,
+    profile: str | None,
+    workers: int = 0,
 ) -> dict[str, Any]:
     """Warm the server up, then measure one fixed-rate phase; CPU per answered command."""
     from tests.fakes.slack import FakeSlack
 
     port = chat_http.free_port()
     with FakeSlack(bot_token=chat_http.BOT_TOKEN) as fake:
-        server = chat_http.start("coverwatch", port, fake.api_url, url, workdir)
+        config = f"[chat]\nworkers = {workers}\n"
+        server = chat_http.start("coverwatch", port, fake.api_url, url, workdir, config=config)
         try:
             chat_http.wait_healthy(port, server)
             responses = fake.response_url("")
@@ -82,6 +92,7 @@ def measure(
             chat_http.stop(server)
     return {
         "text": text,
+        "workers": workers,
         "answered": answered,
         "sent": phase["ok"],
         "cpu_ms_per_answer": round(1000 * used / max(answered, 1), 3),
@@ -147,6 +158,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--profile", help="sample the server with py-spy, raw stacks to this file")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=0, help="[chat] workers (0 or 1 on SQLite)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cwprofile-") as scratch:
         workdir = Path(scratch)
@@ -160,6 +172,7 @@ def main(argv: list[str]) -> None:
                 rate=args.rate,
                 seconds=args.seconds,
                 profile=args.profile,
+                workers=args.workers,
             )
         finally:
             db.close()

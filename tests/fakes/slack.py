@@ -313,9 +313,11 @@ class FakeSlack:
                 self.hung.append(name)
         if hang:
             await asyncio.Event().wait()  # until the server stops and cancels this request
+        # The body is read before the lock: a client may send it after the headers (http.client
+        # does), and awaiting it while holding the lock would block this loop's other requests.
+        body = json.loads(await request.body())
         with self._lock:
-            name = request.path_params["name"]
-            self.responses.append((name, json.loads(await request.body())))
+            self.responses.append((name, body))
             self.response_at[name] = self._clock()
             failure = self._take_failure("response_url")
         if failure is not None:
