@@ -4,7 +4,8 @@ An adapter is one platform and nothing else. It has some of these capabilities (
 drivers mix in what they can do): a `Sender` delivers proactive messages and rewrites them; a
 `Receiver` takes events from the platform (a stream, a socket, stdin) and answers them; an
 `HttpReceiver` is a receiver whose events arrive on HTTP routes it declares itself, which the
-runtime mounts without knowing the platform (nonebot2's `HTTPServerSetup`). An outbound-only
+runtime mounts without knowing the platform (nonebot2's `HTTPServerSetup`); a
+`BlockingReplier` can send some answers from a handler thread, off the event loop. An outbound-only
 webhook is a `Sender`; the console is a `Receiver` and a `Sender`. One more capability lives in
 `adapters.health`: a `LinkProbe` reports a persistent connection's state (for `/readyz`).
 
@@ -199,6 +200,19 @@ class Receiver(Adapter, Protocol):
         """Answer an inbound event in its conversation (thread, session webhook…).
 
         :raises DeliveryError: as `Sender.send` does; the runtime logs it (replies are not queued).
+        """
+
+
+@runtime_checkable
+class BlockingReplier(Protocol):
+    """Capability: a receiver that can send some answers from a handler thread, without the
+    event loop (Slack's response_url answers); the others go through `Receiver.reply`."""
+
+    def reply_blocking(self, target: ReplyTarget, reply: Reply) -> bool:
+        """Send `reply` as `Receiver.reply` would, blocking; False, having sent nothing, when
+        this answer must go through `reply` (the worker then sends it that way).
+
+        :raises DeliveryError: as `Receiver.reply` does.
         """
 
 

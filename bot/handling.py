@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import MessageNotEditable, Receiver, ReplyTarget, Sender
+from adapters.base import BlockingReplier, MessageNotEditable, Receiver, ReplyTarget, Sender
 from bot.metrics import Metrics
 from bot.slow_lane import completed
 from handlers.context import AppContext
@@ -122,6 +122,12 @@ class HandlerWorker:
     ) -> None:
         self.app = app
         self.receivers = dict(receivers)
+        self.blocking = {
+            key: receiver
+            for key, receiver in receivers.items()
+            if isinstance(receiver, BlockingReplier)
+        }
+        """Receivers that send answers from the handler thread (`_handle_and_reply`)."""
         self.senders = dict(senders)
         self.name = name
         self.metrics = metrics
@@ -255,7 +261,10 @@ class HandlerWorker:
             self._answered.append(row.id)
             return
         loop = asyncio.get_running_loop()
-        reply = await loop.run_in_executor(self.threads, handle, self.app, event)
+        reply = await loop.run_in_executor(self.threads, self._handle_and_reply, event, reply_to)
+        if reply is None:  # answered from the handler thread
+            self._answered.append(row.id)
+            return
         if reply.pending:
             # Waiting for the slow lane (a chart) holds no slot either: with every slot waiting
             # for a chart, a burst of `kpi` kept `help` unclaimed (issue 18 item 4). The row
@@ -265,6 +274,23 @@ class HandlerWorker:
             task.add_done_callback(self._drawing.discard)
             return
         await self._send(row, event, reply_to, reply)
+
+    def _handle_and_reply(self, event: Event, reply_to: ReplyTarget) -> Reply | None:
+        """On a handler thread: the reply, or None when it went out from here already — one
+        hop back to the loop per answer, not two, and no trip through aiohttp
+        (`adapters.blocking_http`). What its adapter cannot send so, a chart still
+        drawn or cards to rewrite go back to the loop (`_send`)."""
+        reply = handle(self.app, event)
+        receiver = self.blocking.get(event.platform)
+        if receiver is None or reply.pending or reply.updates:
+            return reply
+        try:
+            if not receiver.reply_blocking(reply_to, reply):
+                return reply
+        except Exception as exc:
+            log.warning("answer on %s failed: %s", event.platform, type(exc).__name__)
+        self.metrics.count("inbound_answered_total", event.platform)
+        return None
 
     async def _send_when_drawn(
         self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply

@@ -12,6 +12,7 @@ new session and TCP connection per call (docs/PERFORMANCE.md, chat_http and fano
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from time import time
 from typing import Literal
@@ -34,8 +35,9 @@ from adapters.base import (
     RateLimit,
     ReplyTarget,
 )
+from adapters.blocking_http import ThreadConnections
 from adapters.health import LinkState
-from adapters.slack.blocks import card_blocks, escape
+from adapters.slack.blocks import Block, card_blocks, escape
 from adapters.slack.errors import check_webhook, delivery_errors
 from adapters.slack.inbound import PLATFORM, register
 from adapters.slack.request_url import UnreadableBody, parse, route
@@ -94,6 +96,8 @@ class SlackAdapter:
         self._auth: asyncio.Future[AsyncSlackResponse] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._proxy = load_http_proxy_from_env()
+        self._thread_http = ThreadConnections(timeout=self._client.timeout)
+        """response_url answers sent from handler threads (`reply_blocking`)."""
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -153,6 +157,7 @@ class SlackAdapter:
                 self._client.session = None
             await self._http.close()
             self._http = None
+        self._thread_http.close()
 
     def routes(self) -> tuple[HttpRoute, ...]:
         """One Request URL for events, the slash command and interactivity, as Bolt serves them;
@@ -217,14 +222,7 @@ class SlackAdapter:
         self._session()
         with delivery_errors():
             if response_url:
-                # https://docs.slack.dev/interactivity/handling-user-interaction#message_responses
-                body: dict[str, object] = {
-                    "text": text,
-                    "response_type": "ephemeral" if private else "in_channel",
-                    "replace_original": False,
-                }
-                if blocks:
-                    body["blocks"] = blocks
+                body = _response_body(private, text, blocks)
                 check_webhook(await self._post_response_url(response_url, body))
             elif private:
                 await self._client.chat_postEphemeral(
@@ -246,6 +244,29 @@ class SlackAdapter:
                 channel = await self._dm(target.user_id) if private else target.conversation_id
                 thread = None if private else target.thread
                 await self._upload(channel, reply.attachments, thread)
+
+    def reply_blocking(self, target: ReplyTarget, reply: Reply) -> bool:
+        """`reply` from a handler thread, for an answer to a response_url (slash commands and
+        button clicks: nearly every answer over HTTP); False for the rest, which `reply`
+        sends: the Web API and file uploads go through slack_sdk, and a proxy from the
+        environment through aiohttp."""
+        response_url = target.extra.get("response_url")
+        if not response_url or reply.attachments or self._proxy:
+            return False
+        private = reply.ephemeral and not target.is_direct
+        body = _response_body(private, escape(reply.text), card_blocks(reply.card))
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        with delivery_errors():
+            sent = self._thread_http.post(response_url, data, _JSON)
+            check_webhook(
+                WebhookResponse(
+                    url=response_url,
+                    status_code=sent.status,
+                    body=sent.body,
+                    headers=sent.headers,
+                )
+            )
+        return True
 
     async def _post_response_url(self, url: str, body: dict[str, object]) -> WebhookResponse:
         """The POST slack_sdk's `AsyncWebhookClient` makes (its proxy from the environment,
@@ -320,6 +341,21 @@ class SlackAdapter:
                 title=attachment.filename,
                 thread_ts=thread_ts,
             )
+
+
+def _response_body(private: bool, text: str, blocks: list[Block]) -> dict[str, object]:
+    """A response_url answer: a new message, shown to the asker alone when `private`.
+
+    https://docs.slack.dev/interactivity/handling-user-interaction#message_responses
+    """
+    body: dict[str, object] = {
+        "text": text,
+        "response_type": "ephemeral" if private else "in_channel",
+        "replace_original": False,
+    }
+    if blocks:
+        body["blocks"] = blocks
+    return body
 
 
 async def _post_json(

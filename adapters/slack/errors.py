@@ -6,6 +6,7 @@ HTTP 429 with `Retry-After` seconds (https://docs.slack.dev/apis/web-api/rate-li
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +28,11 @@ _NOT_EDITABLE = frozenset({"cant_update_message", "message_not_found", "edit_win
 
 
 def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
+    """`Retry-After`, whatever case its name came in (aiohttp's headers ignore case; those of
+    `adapters.blocking_http` are a plain dict)."""
+    value = next(
+        (value for name, value in (headers or {}).items() if name.lower() == "retry-after"), None
+    )
     try:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
@@ -70,6 +75,7 @@ def delivery_errors() -> Iterator[None]:
         yield
     except SlackApiError as error:
         raise from_api_error(error) from error
-    except (TimeoutError, aiohttp.ClientError, SlackRequestError) as error:
-        # Connection trouble, timeouts and a failed file upload step are worth another attempt.
+    except (OSError, http.client.HTTPException, aiohttp.ClientError, SlackRequestError) as error:
+        # Connection trouble (aiohttp's, or `adapters.blocking_http`'s: OSError, HTTPException),
+        # timeouts and a failed file upload step are worth another attempt.
         raise DeliveryError(f"slack: {type(error).__name__}: {error}") from error

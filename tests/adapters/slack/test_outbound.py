@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -223,12 +224,57 @@ async def test_unreachable_slack_is_retryable() -> None:
     assert not caught.value.permanent
 
 
+async def test_a_response_url_answer_from_a_thread_is_the_one_reply_sends(
+    fake_slack: FakeSlack,
+) -> None:
+    """`reply_blocking` (a handler thread's answer) posts what `reply` posts."""
+    adapter = http_adapter(fake_slack)
+    for name in ("loop", "thread"):
+        target = ReplyTarget(
+            platform="slack",
+            conversation_id="C1",
+            user_id="U1",
+            is_direct=False,
+            extra={"response_url": fake_slack.response_url(name)},
+        )
+        reply = Reply(text="您好 <b> & co", card=OVERDUE.card, ephemeral=True)
+        if name == "loop":
+            await adapter.reply(target, reply)
+        else:
+            assert await asyncio.to_thread(adapter.reply_blocking, target, reply)
+    [(_, on_loop), (_, on_thread)] = fake_slack.responses
+    assert on_thread == on_loop
+    assert on_thread["response_type"] == "ephemeral"
+    assert on_thread["text"] == "您好 &lt;b&gt; &amp; co"
+
+
+async def test_what_needs_the_web_api_is_left_to_reply(fake_slack: FakeSlack) -> None:
+    """No response_url (an @mention), or a chart to upload: `reply_blocking` sends nothing."""
+    adapter = http_adapter(fake_slack)
+    chart = Attachment(filename="kpi.png", content=b"png")
+    with_url = ReplyTarget(
+        platform="slack",
+        conversation_id="C1",
+        user_id="U1",
+        is_direct=False,
+        extra={"response_url": fake_slack.response_url("chart")},
+    )
+    assert not adapter.reply_blocking(CHANNEL, Reply(text="hi"))
+    assert not adapter.reply_blocking(with_url, Reply(text="KPI", attachments=(chart,)))
+    assert fake_slack.responses == [] and fake_slack.calls == []
+
+
+@pytest.mark.parametrize("from_thread", [False, True])
 @pytest.mark.parametrize(
     ("status", "retry_after", "permanent"),
     [(404, None, True), (429, 3.0, False), (500, None, False)],
 )
 async def test_response_url_failures(
-    fake_slack: FakeSlack, status: int, retry_after: float | None, permanent: bool
+    fake_slack: FakeSlack,
+    status: int,
+    retry_after: float | None,
+    permanent: bool,
+    from_thread: bool,
 ) -> None:
     fake_slack.fail_next("response_url", status=status, error="expired_url", retry_after=3)
     target = ReplyTarget(
@@ -238,8 +284,12 @@ async def test_response_url_failures(
         is_direct=False,
         extra={"response_url": fake_slack.response_url("old")},
     )
+    adapter = http_adapter(fake_slack)
     with pytest.raises(DeliveryError) as caught:
-        await http_adapter(fake_slack).reply(target, Reply(text="late"))
+        if from_thread:
+            await asyncio.to_thread(adapter.reply_blocking, target, Reply(text="late"))
+        else:
+            await adapter.reply(target, Reply(text="late"))
     assert caught.value.permanent is permanent
     assert caught.value.retry_after == retry_after
 

@@ -1,0 +1,95 @@
+"""A handler worker sends an answer from the handler thread when its receiver can
+(`BlockingReplier`), and through `reply` on the event loop when it cannot; either way the row is
+marked done after the answer went out, or failed to (answers are not retried)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from adapters.base import BlockingReplier, DeliveryError, ReplyTarget
+from bot.handling import HandlerWorker, new_event
+from bot.metrics import Metrics
+from handlers.types import Message, Recipient, Reply
+from storage import inbound
+from tests.support.company import make_app, seed
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+class ThreadReceiver:
+    """Sends from the calling thread when `blocking` says so; records where each answer went."""
+
+    name = "slack"
+    rate_limits = ()
+
+    def __init__(self, blocking: bool | DeliveryError) -> None:
+        self.blocking = blocking
+        self.answers: list[tuple[str, str, str]] = []
+        """(how, thread name, text) per answer."""
+
+    async def start(self, sink: object) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        self.answers.append(("reply", threading.current_thread().name, reply.text))
+
+    def reply_blocking(self, target: ReplyTarget, reply: Reply) -> bool:
+        if isinstance(self.blocking, DeliveryError):
+            raise self.blocking
+        if self.blocking:
+            self.answers.append(("blocking", threading.current_thread().name, reply.text))
+        return self.blocking
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        raise AssertionError("no proactive message expected")
+
+
+def ask(engine: Engine, receiver: ThreadReceiver, *texts: str) -> int:
+    """Write `texts` as U001's messages, let a worker drain them; returns how many it answered."""
+    for number, text in enumerate(texts):
+        event = Message(
+            platform="slack",
+            user_id="U001",
+            conversation_id="D1",
+            is_direct=True,
+            text=text,
+            event_id=f"e{number}",
+        )
+        target = ReplyTarget(platform="slack", conversation_id="D1", user_id="U001", is_direct=True)
+        assert inbound.admit(engine, new_event(event, target), now=NOW)
+    worker = HandlerWorker(make_app(engine), {"slack": receiver}, {}, name="w1", metrics=Metrics())
+    return asyncio.run(worker.drain())
+
+
+def test_an_answer_goes_out_from_the_handler_thread_when_the_receiver_can(engine: Engine) -> None:
+    seed(engine)
+    receiver = ThreadReceiver(blocking=True)
+    assert isinstance(receiver, BlockingReplier)
+    assert ask(engine, receiver, "help", "coverage") == 2
+    assert [(how, thread.startswith("handler")) for how, thread, _ in receiver.answers] == [
+        ("blocking", True),
+        ("blocking", True),
+    ]
+    assert inbound.counts_by_state(engine) == {inbound.DONE: 2}
+
+
+def test_an_answer_the_receiver_cannot_send_so_goes_through_reply(engine: Engine) -> None:
+    seed(engine)
+    receiver = ThreadReceiver(blocking=False)
+    assert ask(engine, receiver, "help") == 1
+    [(how, _, text)] = receiver.answers
+    assert how == "reply" and text
+    assert inbound.counts_by_state(engine) == {inbound.DONE: 1}
+
+
+def test_a_failed_blocking_answer_is_not_sent_again(engine: Engine) -> None:
+    seed(engine)
+    receiver = ThreadReceiver(blocking=DeliveryError("slack response_url: 404 expired_url"))
+    assert ask(engine, receiver, "help") == 1
+    assert receiver.answers == []
+    assert inbound.counts_by_state(engine) == {inbound.DONE: 1}
