@@ -15,10 +15,12 @@ runs for every message, on the platform's ack path (docs/PERFORMANCE.md, chat_ht
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -34,8 +36,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
-from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement, ColumnElement, FromClause
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import BindParameter, Executable
 
 from storage.models import InboundEvent
@@ -46,6 +50,7 @@ LEASE = timedelta(seconds=60)
 """How long a claim is held before another worker may take it over (longer than the slowest
 answer: a chart and its upload)."""
 PENDING, HANDLING, DONE = "pending", "handling", "done"
+_ADMIT_KEYS = ("platform", "event_id", "user_key", "payload", "received_at", "state", "attempts")
 
 _TABLE: Table = InboundEvent.__table__  # type: ignore[attr-defined]
 _C = _TABLE.c
@@ -71,7 +76,8 @@ class NewEvent:
 
 
 def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
-    """Write the event; True when it is new, False for a duplicate (platform, event id)."""
+    """Write the event; True when it is new, False for a duplicate (platform, event id).
+    Raises `sqlalchemy.exc.SQLAlchemyError` when it cannot (the database is away)."""
     values = {
         "platform": item.platform,
         "event_id": item.event_id,
@@ -81,8 +87,56 @@ def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
         "state": PENDING,
         "attempts": 0,
     }
+    if engine.dialect.name == "sqlite":
+        return _admit_on_sqlite(engine, values)
     with engine.begin() as connection:
         return connection.execute(_statements(engine).admit, values).first() is not None
+
+
+def _admit_on_sqlite(engine: Engine, values: dict[str, Any]) -> bool:
+    """`admit` on the pooled connection's own DB-API cursor: SQLAlchemy's execution (a
+    `Connection`, parameter processing, a result object) cost more CPU than SQLite's insert and
+    commit (docs/PERFORMANCE.md, chat_http). The statement is the one SQLAlchemy compiles, its
+    time bound as SQLAlchemy binds it; a driver error is raised as SQLAlchemy's, parameters
+    hidden as `hide_parameters` says."""
+    sql, names, received_at = _sqlite_admit(engine.dialect)
+    values["received_at"] = received_at(values["received_at"])
+    params = tuple(values[name] for name in names)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            new = cursor.fetchone() is not None
+        finally:
+            cursor.close()
+        connection.commit()
+        return new
+    except engine.dialect.loaded_dbapi.Error as exc:
+        with contextlib.suppress(engine.dialect.loaded_dbapi.Error):
+            connection.rollback()
+        raise DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            engine.dialect.loaded_dbapi.Error,
+            hide_parameters=engine.hide_parameters,
+            dialect=engine.dialect,
+        ) from exc
+    finally:
+        connection.close()  # back to the pool
+
+
+@lru_cache(maxsize=16)
+def _sqlite_admit(dialect: Dialect) -> tuple[str, tuple[str, ...], Callable[[Any], Any]]:
+    """The admit statement's SQL for SQLite, its parameters' order, and how `received_at` is
+    bound (the column type's processor: aware datetimes in UTC, SQLite's text form)."""
+    statement = _statements_for("sqlite").admit
+    assert isinstance(statement, ClauseElement)
+    compiled = statement.compile(dialect=dialect, column_keys=list(_ADMIT_KEYS))
+    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None  # qmark style
+    processor = _C.received_at.type.bind_processor(dialect)
+    return compiled.string, tuple(compiled.positiontup), processor or (lambda value: value)
 
 
 def claim(

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import inbound
 from storage.inbound import NewEvent, admit, backlog, claim, complete, release_own
+from storage.models import InboundEvent
+from tests.conftest import Migrated
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -28,6 +34,41 @@ def test_an_event_id_is_admitted_once_per_platform(engine: Engine) -> None:
     assert not admit(engine, event("Ev1"), now=NOW + timedelta(seconds=5))
     assert admit(engine, event("Ev1", platform="wecom"), now=NOW)
     assert backlog(engine) == 2
+
+
+def test_an_admitted_row_reads_back_as_written(engine: Engine) -> None:
+    """On SQLite `admit` binds the row itself (`_admit_on_sqlite`): the time is stored as
+    SQLAlchemy stores it (in UTC, its text form), so reads and comparisons agree."""
+    in_shanghai = NOW.astimezone(timezone(timedelta(hours=8)))
+    assert admit(engine, event("Ev7", user="U7"), now=in_shanghai)
+    with engine.connect() as connection:
+        [row] = connection.execute(select(InboundEvent.__table__)).mappings().all()  # type: ignore[attr-defined]
+    assert row["received_at"] == NOW and row["received_at"].tzinfo is not None
+    assert (row["platform"], row["event_id"], row["user_key"]) == ("slack", "Ev7", "slack:U7")
+    assert (row["payload"], row["state"], row["attempts"]) == ('{"id": "Ev7"}', "pending", 0)
+    assert inbound.forget_before(engine, NOW + timedelta(days=1)) == 0  # open: kept
+
+
+def test_an_admit_the_database_refuses_raises_sqlalchemys_error_and_frees_the_connection(
+    tmp_path: Path, migrated: Migrated
+) -> None:
+    """The sink tells an outage by `SQLAlchemyError` (refuse or spool): the DB-API error of
+    SQLite's own cursor is raised as one, without the event's text, and the write is rolled
+    back, its connection fit for the next."""
+    engine = migrated(f"sqlite:///{tmp_path}/refusing.db")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON inbound BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+    secret = NewEvent(platform="slack", event_id="Ev8", user_key="slack:U8", payload="S3CRET")
+    with pytest.raises(SQLAlchemyError) as refused:
+        admit(engine, secret, now=NOW)
+    assert "S3CRET" not in str(refused.value)
+    with engine.begin() as connection:  # no write transaction was left open
+        connection.exec_driver_sql("DROP TRIGGER refuse")
+    assert admit(engine, secret, now=NOW)
+    assert backlog(engine) == 1
+    engine.dispose()
 
 
 def test_a_claim_takes_the_oldest_row_of_each_user_and_keeps_the_rest_waiting(
