@@ -49,6 +49,19 @@ class ScanReport:
     """Every alert the scan found active (opened or updated), in finding order."""
 
 
+_UNENROLLED = select(
+    col(Employee.employee_id),
+    col(Employee.department),
+    col(Employee.manager_id),
+    col(Employee.account_id),
+    col(Employee.hire_date),
+    col(Employee.enrolled_on),
+    col(Employee.leave_date),
+).where(col(Employee.enrolled_on).is_(None))
+"""Columns, not ORM objects: a million-employee company has tens of thousands not enrolled yet,
+and a mapped `Employee` each would hold the session's memory in proportion (issue 19)."""
+
+
 def _views(
     session: Session, policies: Mapping[str, Policy], as_of: date
 ) -> tuple[list[AccountPeriodView], list[HireView], list[BalanceView]]:
@@ -72,19 +85,7 @@ def _views(
         )
         for item in account_periods(session, accounts, as_of)
     ]
-    query = select(Employee).where(col(Employee.enrolled_on).is_(None))
-    hires = [
-        HireView(
-            employee_id=e.employee_id,
-            department=e.department,
-            manager_id=e.manager_id,
-            account_id=e.account_id,
-            hire_date=e.hire_date,
-            enrolled_on=e.enrolled_on,
-            leave_date=e.leave_date,
-        )
-        for e in session.exec(query)
-    ]
+    hires = [HireView(**row) for row in session.execute(_UNENROLLED).mappings()]
     balances = [
         BalanceView(
             account_id=row.account_id,
