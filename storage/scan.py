@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import select as select_rows
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -49,7 +50,7 @@ class ScanReport:
     """Every alert the scan found active (opened or updated), in finding order."""
 
 
-_UNENROLLED = select(
+_UNENROLLED = select_rows(
     col(Employee.employee_id),
     col(Employee.department),
     col(Employee.manager_id),
