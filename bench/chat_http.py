@@ -39,6 +39,8 @@ WORKERS = (0, 1, 2)
 """`[chat] workers` of the coverwatch sides (0: in the `run` process; this machine has 2 cores,
 4 where it has them). On SQLite, which has one writer, `run` starts at most 1."""
 TICKS = os.sysconf("SC_CLK_TCK")
+QUIET_SECONDS, QUIET_CPU_SHARE = 1.0, 0.05
+"""Idle: under 5 % of a core over a second."""
 BOT_TOKEN = "xoxb-bench-token"
 SIGNING_SECRET = "bench-signing-secret"
 COVERWATCH = str(Path(sys.executable).with_name("coverwatch"))
@@ -102,6 +104,20 @@ def cpu_seconds(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return total
+
+
+def wait_quiet(pid: int, timeout: float = 60.0) -> None:
+    """Until the server and its processes idle (the handler workers and the slow lane import
+    everything when they start, after /healthz already answers), at most `timeout` s: the CPU
+    per answer is then the answers' own, not the start-up's."""
+    deadline = time.monotonic() + timeout
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(QUIET_SECONDS)
+        now = cpu_seconds(pid)
+        if now - before < QUIET_CPU_SHARE * QUIET_SECONDS:
+            return
+        before = now
 
 
 def answer_p(fake: Any, scheduled: dict[str, float], share: float) -> float:
@@ -186,6 +202,7 @@ def side(
             warm = loadgen("rate", port, responses, 0, rate=20, seconds=2)
             sent = warm["ok"]
             wait_replies(fake, sent if expect_replies else 0, 30)
+            wait_quiet(server.pid)
             count = int(RATE * rate_seconds)
             plan = json.dumps([["coverage", n % USERS] for n in range(count)])
             cpu_before = cpu_seconds(server.pid)

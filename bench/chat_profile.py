@@ -17,12 +17,10 @@ Issue 18 item 5 records these before and after.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,28 +28,7 @@ from typing import Any
 from bench import chat_http
 from bench.databases import Databases
 
-TICKS = os.sysconf("SC_CLK_TCK")
-QUIET_SECONDS, QUIET_CPU_SHARE = 1.0, 0.05
-"""Idle: under 5 % of a core over a second."""
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU so far of a process and of every process under it (the handler
-    workers and the slow lane of `coverwatch run`): `/proc/<pid>/stat` fields 14 and 15."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:  # ended meanwhile
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / TICKS
-    return own + sum(cpu_seconds(child) for child in _children(pid))
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        children += [int(child) for child in task.read_text().split()]
-    return children
 
 
 def measure(
@@ -76,14 +53,14 @@ def measure(
             responses = fake.response_url("")
             warm = chat_http.loadgen("rate", port, responses, 0, rate=20, seconds=2, text=text)
             chat_http.wait_replies(fake, warm["ok"], 30)
-            _wait_quiet(server.pid)
+            chat_http.wait_quiet(server.pid)
             spy = _spy(server.pid, profile) if profile else None
-            before = cpu_seconds(server.pid)
+            before = chat_http.cpu_seconds(server.pid)
             phase = chat_http.loadgen(
                 "rate", port, responses, 100_000, rate=rate, seconds=seconds, text=text
             )
             chat_http.wait_replies(fake, warm["ok"] + phase["ok"], 60)
-            used = cpu_seconds(server.pid) - before
+            used = chat_http.cpu_seconds(server.pid) - before
             answered = len(fake.responses) - warm["ok"]
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
@@ -98,19 +75,6 @@ def measure(
         "cpu_ms_per_answer": round(1000 * used / max(answered, 1), 3),
         "p99_ms": round(phase["p99_ms"], 1),
     }
-
-
-def _wait_quiet(pid: int, timeout: float = 60.0) -> None:
-    """Until the server and its processes idle (the handler workers and the slow lane import
-    everything when they start, after /healthz already answers): at most `timeout` s."""
-    deadline = time.monotonic() + timeout
-    before = cpu_seconds(pid)
-    while time.monotonic() < deadline:
-        time.sleep(QUIET_SECONDS)
-        now = cpu_seconds(pid)
-        if now - before < QUIET_CPU_SHARE * QUIET_SECONDS:
-            return
-        before = now
 
 
 def _spy(pid: int, out: str) -> subprocess.Popen[bytes]:
