@@ -10,6 +10,10 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+SQLITE_PAGE, SQLITE_MAX_PARAMETERS = 1000, 32766
+"""SQLAlchemy's insertmanyvalues page for SQLite, and SQLite's SQLITE_MAX_VARIABLE_NUMBER since
+3.32 (https://www.sqlite.org/limits.html#max_variable_number), as `BulkInsert` pages its rows."""
+
 
 class Raw:
     """A DB-API connection and its placeholder (`?` for sqlite3, `%s` for psycopg)."""
@@ -51,13 +55,22 @@ class Raw:
         self.connection.cursor().executemany(self.sql(text), rows)
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """Rows into `table` the fastest way the driver has: `executemany` on SQLite, one
-        `COPY … FROM STDIN` stream on PostgreSQL, as `storage.bulk.BulkInsert` writes them, so
-        a baseline stays the limit (https://www.psycopg.org/psycopg3/docs/basic/copy.html)."""
+        """Rows into `table` the fastest way the driver has, as `storage.bulk.BulkInsert`
+        writes them, so a baseline stays the limit: on SQLite multi-row INSERTs of up to
+        `SQLITE_PAGE` rows within SQLite's parameter limit (sqlite3's `executemany` steps one
+        statement per row, 1.3x the CPU measured on `dues_100k`); on PostgreSQL one
+        `COPY … FROM STDIN` stream (https://www.psycopg.org/psycopg3/docs/basic/copy.html)."""
         names = ", ".join(columns)
         if self.sqlite:
-            marks = ", ".join("?" for _ in columns)
-            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            page = min(SQLITE_PAGE, SQLITE_MAX_PARAMETERS // len(columns))
+            batch: list[Any] = []
+            for row in rows:
+                batch.extend(row)
+                if len(batch) == page * len(columns):
+                    self._insert_page(table, columns, batch)
+                    batch = []
+            if batch:
+                self._insert_page(table, columns, batch)
             return
         with (
             self.connection.cursor() as cursor,
@@ -65,6 +78,13 @@ class Raw:
         ):
             for row in rows:
                 copy.write_row(row)
+
+    def _insert_page(self, table: str, columns: Sequence[str], values: list[Any]) -> None:
+        marks = f"({', '.join('?' for _ in columns)})"
+        pages = ", ".join([marks] * (len(values) // len(columns)))
+        self.connection.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {pages}", values
+        )
 
     def commit(self) -> None:
         self.connection.commit()
