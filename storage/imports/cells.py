@@ -124,6 +124,8 @@ def parse_amount(cell: Cell) -> Decimal:
     Text may carry a `¥`/`￥`/`HK$` mark, thousands separators and full-width digits, as
     amounts copied from bank statements and Excel's currency format do (ARCHITECTURE.md §3).
     """
+    if isinstance(cell, str) and cell.isdigit() and cell.isascii() and len(cell) < 16:
+        return Decimal(cell).quantize(CENT)  # plain digits (most CSV salaries): all checks pass
     if isinstance(cell, bool) or not isinstance(cell, int | float | str):
         raise CellError(f"not a number: {cell}")
     raw = _float_text(cell) if isinstance(cell, float) else str(cell).strip()

@@ -49,6 +49,8 @@ class UserIdClaims:
                 *stored,
             ):
                 holders[claimed].add(holder)
+            if not holders:  # no id held twice: the usual file, and no row to look at
+                continue
             for row, employee_id, record in checked:
                 user_id = record.get(column)
                 if column not in record or not user_id or len(holders[user_id]) < 2:
