@@ -303,11 +303,19 @@ def _cents_dues(schemes: tuple[_SchemeInCents, ...], salary: int) -> CentsDues:
         rounding,
     ) in schemes:
         base = floor if salary < floor else ceiling if salary > ceiling else salary
-        employer = round_cents(base * employer_rate, employer_per, rounding) + employer_fixed
+        if rounding is Rounding.HALF_UP_CENT:
+            # `round_cents` inlined for the mode of every shipped policy (base and rates are
+            # never negative, `policy_loader`): two calls less per line, a third of the time.
+            employer = (2 * base * employer_rate + employer_per) // (2 * employer_per)
+            employee = (2 * base * employee_rate + employee_per) // (2 * employee_per)
+        else:
+            employer = round_cents(base * employer_rate, employer_per, rounding)
+            employee = round_cents(base * employee_rate, employee_per, rounding)
+        employer += employer_fixed
         if exempt_below is not None and salary < exempt_below:
             employee = 0
         else:
-            employee = round_cents(base * employee_rate, employee_per, rounding) + employee_fixed
+            employee += employee_fixed
         lines.append((scheme, base, employer, employee))
         employer_sum += employer
         employee_sum += employee

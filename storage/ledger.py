@@ -10,12 +10,12 @@ Employees are streamed in chunks: 100,000 of them never sit in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import BigInteger, Table, delete, func, or_, type_coerce
 from sqlmodel import Session, col, select
@@ -37,6 +37,8 @@ _LINE_COLUMNS = ("employee_id", "account_id", "period", "scheme", "base", "emplo
 ZERO = Decimal("0.00")
 _Row = tuple[str, str, str, str, int, int, int]
 """A `ledger_line` row in `_LINE_COLUMNS` order."""
+_Owing = tuple[str, str, int]
+"""`(employee_id, account_id, salary in cents)` as `_owing` selects them."""
 
 
 class _Audit(Protocol):
@@ -106,7 +108,9 @@ def run_dues(
     }
     owing = _owing(period)
     connection = session.connection()  # the delete above flushed the session
-    count = connection.execute(select(func.count()).select_from(owing.subquery())).scalar_one()
+    count = 0
+    if progress is not None:  # a scan of its own (0.03 s at 100,000 employees on SQLite)
+        count = connection.execute(select(func.count()).select_from(owing.subquery())).scalar_one()
     write = BulkInsert(connection, _LEDGER, _LINE_COLUMNS)
     runs: dict[str, _AccountRun] = {}
     done = 0
@@ -117,11 +121,15 @@ def run_dues(
         # Iterated, not fetched whole: each result row is gone before the garbage collector
         # sees it twice, so 5,000 of them never reach its oldest generation, whose full
         # collections cost the run 0.15 s of CPU at 100,000 employees (docs/PERFORMANCE.md).
-        for employee_id, account_id, salary in connection.execute(
+        chunk = connection.execute(
             owing.where(col(Employee.employee_id) > last_id)
             .order_by(col(Employee.employee_id))
             .limit(_CHUNK)
-        ):
+        )
+        # The driver's own cursor (DB-API cursors of both drivers iterate): the columns need no
+        # result processing (the salary is its stored cents), and SQLAlchemy's row-by-row
+        # fetch cost a third of reading them.
+        for employee_id, account_id, salary in cast(Iterable[_Owing], chunk.cursor):
             run = runs.get(account_id)
             if run is None:
                 # Resolved on first use: an account nobody is enrolled in is never checked.
@@ -131,6 +139,7 @@ def run_dues(
             run.add(employee_id, salary, rows)
             employees += 1
             last_id = employee_id
+        chunk.close()
         if not employees:
             break
         write(rows)
@@ -243,7 +252,7 @@ def _store(row: AccountDue, total: AccountTotals, now: datetime) -> None:
 
 
 def _owing(period: Period) -> Select[str, str, int]:
-    """`(employee_id, account_id, salary in force in cents)` of everyone `owes_dues` in
+    """`_Owing` rows (the salary in force) of everyone `owes_dues` in
     `period`, as SQL."""
     salary = type_coerce(salary_in_force(period), BigInteger)  # the stored cents, no Decimal
     return select(col(Employee.employee_id), col(Employee.account_id), salary).where(
@@ -260,6 +269,7 @@ class _AccountRun:
         self.cents = rules.cents
         self.totals = totals
         self.key = str(rules.period)
+        self.account_id = totals.account_id
         self.employees = self.employer = self.employee = 0
 
     def add(self, employee_id: str, salary: int, rows: list[_Row]) -> None:
@@ -268,7 +278,7 @@ class _AccountRun:
         self.employees += 1
         self.employer += employer
         self.employee += employee
-        prefix = (employee_id, self.totals.account_id, self.key)
+        prefix = (employee_id, self.account_id, self.key)
         rows += [prefix + line for line in lines]
 
     def total(self) -> None:
