@@ -29,7 +29,7 @@ from bot.metrics import Metrics
 from bot.slow_lane import completed
 from handlers.context import AppContext
 from handlers.i18n import normalize_locale, translate
-from handlers.pipeline import handle
+from handlers.pipeline import handle, is_slow
 from handlers.types import Action, CardUpdate, Message, Reply
 from storage import inbound
 
@@ -40,6 +40,12 @@ Event = Message | Action
 HANDLER_THREADS = 2
 """Handlers run on threads of their own: more than two only fight over the GIL
 (docs/PERFORMANCE.md, chat_http); more answers at once take more processes (`[chat] workers`)."""
+SLOW_HANDLER_THREADS = 1
+"""Slow commands (`Command.slow`, the KPI figures at ~10 ms each) run on a thread apart: 40
+`kpi` on the two handler threads held every `help` behind them (bench `kpi_burst`)."""
+SLOW_SLOTS = 8
+"""Slow commands waiting for their thread without holding a slot (`_leave_slot`): beyond these
+they hold one, so what a worker has claimed stays bounded."""
 SLOTS = 8
 """Rows one worker holds at once: handlers on the threads, answers on their way out."""
 IDLE_POLL_SECONDS = 0.1
@@ -137,12 +143,17 @@ class HandlerWorker:
         """Set when there is something to do: a sink in the same process wrote a row, or a slot
         freed while every slot was taken."""
         self.threads = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
+        self.slow_threads = ThreadPoolExecutor(
+            SLOW_HANDLER_THREADS, thread_name_prefix="slow-handler"
+        )
         self._own_writes = writes is None
         self.writes = writes or ThreadPoolExecutor(1, thread_name_prefix="inbound")
         """The one thread the claims run on; `Runtime` shares its own, which writes the rows its
         sink takes (`inbound_writes`)."""
         self._in_flight: set[asyncio.Task[None]] = set()
         self._drawing: set[asyncio.Task[None]] = set()
+        self._slow: set[asyncio.Task[None]] = set()
+        """Slow commands waiting for or running on the slow thread, holding no slot."""
         """Answers waiting for the slow lane: claimed, but holding no slot."""
         self._answered: list[int] = []
         """Rows answered and not yet marked done: marked with the next claim, in one write."""
@@ -177,9 +188,9 @@ class HandlerWorker:
             # else a full batch came (more may wait), or slots freed while answered rows were
             # marked: the next pass at once
         stopping.cancel()
-        if self._in_flight or self._drawing:
-            await asyncio.wait(self._in_flight | self._drawing, timeout=grace_seconds)
-        for task in [*self._in_flight, *self._drawing]:
+        if busy := self._in_flight | self._drawing | self._slow:
+            await asyncio.wait(busy, timeout=grace_seconds)
+        for task in [*self._in_flight, *self._drawing, *self._slow]:
             task.cancel()
         try:
             await self._claim(0)  # what was answered is marked done, not handed back
@@ -192,6 +203,7 @@ class HandlerWorker:
         except SQLAlchemyError:
             log.warning("claims of %s left to their lease (database unreachable)", self.name)
         self.threads.shutdown(wait=False)
+        self.slow_threads.shutdown(wait=False)
         if self._own_writes:
             self.writes.shutdown(wait=False)
 
@@ -241,6 +253,20 @@ class HandlerWorker:
         if len(self._in_flight) == self.slots - 1:
             self.wake.set()
 
+    def _leave_slot(self) -> None:
+        """The running answer, a slow command, gives its slot back while it waits for the slow
+        thread, as a chart waiting for the lane does: with every slot queued behind the one slow
+        thread, a burst of `kpi` kept `help` unclaimed."""
+        task = asyncio.current_task()
+        if task not in self._in_flight or len(self._slow) >= SLOW_SLOTS:
+            return
+        assert task is not None
+        self._in_flight.discard(task)
+        self._slow.add(task)
+        task.add_done_callback(self._slow.discard)
+        if len(self._in_flight) == self.slots - 1:
+            self.wake.set()
+
     async def _wait(self, timeout: float | None) -> None:
         """Until `wake` (a row written, an answer sent, `stop`) or `timeout`: one timer, no
         task per wait (this runs once per pass, several times per message)."""
@@ -261,7 +287,11 @@ class HandlerWorker:
             self._answered.append(row.id)
             return
         loop = asyncio.get_running_loop()
-        reply = await loop.run_in_executor(self.threads, self._handle_and_reply, event, reply_to)
+        threads = self.threads
+        if is_slow(self.app, event):
+            threads = self.slow_threads
+            self._leave_slot()
+        reply = await loop.run_in_executor(threads, self._handle_and_reply, event, reply_to)
         if reply is None:  # answered from the handler thread
             self._answered.append(row.id)
             return

@@ -64,6 +64,16 @@ def handle(app: AppContext, event: Message | Action) -> Reply:
         return Reply(text=translate(progress.locale, "error.internal"))
 
 
+def is_slow(app: AppContext, event: Message | Action) -> bool:
+    """Whether the event asks for a slow command (`Command.slow`): where to answer it. Never
+    raises: what cannot be matched here is answered (and its failure logged) by `handle`."""
+    try:
+        matched = _route(event, app.today())
+    except Exception:
+        return False
+    return matched is not None and matched[0].slow
+
+
 def _frames(exc: BaseException) -> str:
     """Where it failed (file, line, function), without source lines or local values."""
     frames = traceback.extract_tb(exc.__traceback__)

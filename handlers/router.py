@@ -92,6 +92,9 @@ class Command:
     max_args: int = 0
     personal: bool = False
     """Answers with the asker's own data: ephemeral when asked in a shared conversation."""
+    slow: bool = False
+    """Computes over the whole company (the KPI figures): a handler worker answers it on a
+    thread of its own, so a burst of it never holds the threads quick commands wait for."""
 
     def allows(self, role: str) -> bool:
         return self.roles is None or role in self.roles
@@ -111,6 +114,7 @@ class Router:
         roles: Collection[str] | None = None,
         args: tuple[int, int] = (0, 0),
         personal: bool = False,
+        slow: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a handler under its name and aliases (matched case-insensitively)."""
 
@@ -126,6 +130,7 @@ class Router:
                     min_args=args[0],
                     max_args=args[1],
                     personal=personal,
+                    slow=slow,
                 )
             )
             return handler

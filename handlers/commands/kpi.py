@@ -26,6 +26,7 @@ KPI_ROLES = frozenset({"manager", "hr", "finance", "admin"})
     usage_key="cmd.kpi.usage",
     roles=KPI_ROLES,
     args=(0, 1),
+    slow=True,
 )
 def kpi(request: Request) -> Reply:
     session = request.session

@@ -93,3 +93,13 @@ def test_a_failed_blocking_answer_is_not_sent_again(engine: Engine) -> None:
     assert ask(engine, receiver, "help") == 1
     assert receiver.answers == []
     assert inbound.counts_by_state(engine) == {inbound.DONE: 1}
+
+
+def test_a_slow_command_is_answered_on_its_own_thread(engine: Engine) -> None:
+    """`kpi` (`Command.slow`) runs on the slow-handler thread, `help` on the handler threads: a
+    burst of KPI figures never holds the threads quick commands wait for (bench kpi_burst)."""
+    seed(engine)
+    receiver = ThreadReceiver(blocking=True)
+    assert ask(engine, receiver, "kpi", "help") == 2
+    threads = [thread.split("_")[0] for _, thread, _ in receiver.answers]
+    assert threads == ["slow-handler", "handler"]
