@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -136,7 +137,15 @@ def test_answers_from_a_thread_keep_one_connection_per_thread() -> None:
 
             await asyncio.to_thread(answer_three)
             assert (server.requests, server.connections) == (3, 1)
-            await asyncio.gather(asyncio.to_thread(answer_three), asyncio.to_thread(answer_three))
+            together = threading.Barrier(2, timeout=10)
+
+            def answer_three_together() -> None:
+                together.wait()  # two threads at once: one may not run both in turn
+                answer_three()
+
+            await asyncio.gather(
+                asyncio.to_thread(answer_three_together), asyncio.to_thread(answer_three_together)
+            )
             assert server.requests == 9 and server.connections in (2, 3)
             await adapter.stop()
 
