@@ -216,8 +216,7 @@ class SlackAdapter:
 
     async def reply(self, target: ReplyTarget, reply: Reply) -> None:
         """Same conversation (and thread); personal answers asked in a channel stay ephemeral."""
-        private = reply.ephemeral and not target.is_direct
-        text, blocks = escape(reply.text), card_blocks(reply.card)
+        private, text, blocks = _content(target, reply)
         response_url = target.extra.get("response_url")
         self._session()
         with delivery_errors():
@@ -253,8 +252,7 @@ class SlackAdapter:
         response_url = target.extra.get("response_url")
         if not response_url or reply.attachments or self._proxy:
             return False
-        private = reply.ephemeral and not target.is_direct
-        body = _response_body(private, escape(reply.text), card_blocks(reply.card))
+        body = _response_body(*_content(target, reply))
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         with delivery_errors():
             sent = self._thread_http.post(response_url, data, _JSON)
@@ -341,6 +339,12 @@ class SlackAdapter:
                 title=attachment.filename,
                 thread_ts=thread_ts,
             )
+
+
+def _content(target: ReplyTarget, reply: Reply) -> tuple[bool, str, list[Block]]:
+    """Whether the answer is private (personal answers asked in a channel stay ephemeral), and
+    its escaped text and blocks: what `reply` and `reply_blocking` both send."""
+    return reply.ephemeral and not target.is_direct, escape(reply.text), card_blocks(reply.card)
 
 
 def _response_body(private: bool, text: str, blocks: list[Block]) -> dict[str, object]:
