@@ -66,7 +66,9 @@ def test_every_message_arrives_and_retry_after_is_honoured(engine: Engine) -> No
         adapter = WebhookAdapter(
             server.url,
             SECRET,
-            client=httpx.AsyncClient(timeout=0.5),
+            # The hung request times out; 2 s leaves an ordinary send room on a loaded CI
+            # machine (at 0.5 s one timed out there and cost a fourth attempt).
+            client=httpx.AsyncClient(timeout=2.0),
             clock=lambda: clock().timestamp(),
         )
         dispatcher = Dispatcher(engine, {"webhook": adapter}, _render, worker="w1", clock=clock)
