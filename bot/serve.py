@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from bot import loops
 from bot.api import api_mount
 from bot.api.auth import TokenRates
 from bot.api.service import ApiService
@@ -58,18 +57,6 @@ def build_runtime(
     )
 
 
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop (libuv, in C) where installed (not on Windows), else asyncio's:
-    the loop's own work (wake-ups, timers, socket reads) was a fifth of the server's CPU per
-    chat command (docs/PERFORMANCE.md, chat_http). uvicorn picks its loop only in `uvicorn.run`,
-    not for a server started on a running loop, as here."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 def serve(settings: Settings, app: AppContext | None = None, today: date | None = None) -> None:
     """Serve until SIGTERM/SIGINT, with `[chat] workers` handler processes beside (0: none,
     chat is answered in this process); they stop after the server, having answered what they
@@ -81,8 +68,7 @@ def serve(settings: Settings, app: AppContext | None = None, today: date | None 
     if pool is not None:
         pool.start()
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(build_runtime(settings, app, handle_inline=pool is None).serve())
+        loops.run(build_runtime(settings, app, handle_inline=pool is None).serve())
     finally:
         if pool is not None:
             pool.stop()

@@ -29,6 +29,7 @@ from multiprocessing.process import BaseProcess
 from zoneinfo import ZoneInfo
 
 from adapters.base import Receiver, Sender
+from bot import loops
 from bot.app import open_app, shifted_clock
 from bot.config import Settings
 from bot.handling import HandlerWorker
@@ -87,7 +88,7 @@ def _process_main(settings: Settings, index: int, today: date | None) -> None:
         if os.getppid() == 1:  # the parent died before prctl took effect
             return
     configure_logging(settings.log, settings.bot.timezone)
-    asyncio.run(work(settings, f"{socket.gethostname()}-{os.getpid()}-w{index}", today))
+    loops.run(work(settings, f"{socket.gethostname()}-{os.getpid()}-w{index}", today))
 
 
 @dataclass
@@ -212,7 +213,7 @@ def run_workers(settings: Settings, processes: int, today: date | None = None) -
     """`coverwatch worker`: one worker in this process, or a pool of `processes`."""
     configure_logging(settings.log, settings.bot.timezone)
     if processes <= 1:
-        asyncio.run(work(settings, f"{socket.gethostname()}-{os.getpid()}", today))
+        loops.run(work(settings, f"{socket.gethostname()}-{os.getpid()}", today))
         return
     pool = WorkerPool(settings, processes, today)
     pool.start()
