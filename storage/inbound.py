@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Integer,
@@ -52,6 +52,7 @@ answer: a chart and its upload)."""
 PENDING, HANDLING, DONE = "pending", "handling", "done"
 _ADMIT_KEYS = ("platform", "event_id", "user_key", "payload", "received_at", "state", "attempts")
 
+T = TypeVar("T")
 _TABLE: Table = InboundEvent.__table__  # type: ignore[attr-defined]
 _C = _TABLE.c
 
@@ -97,21 +98,31 @@ def _admit_on_sqlite(engine: Engine, values: dict[str, Any]) -> bool:
     """`admit` on the pooled connection's own DB-API cursor: SQLAlchemy's execution (a
     `Connection`, parameter processing, a result object) cost more CPU than SQLite's insert and
     commit (docs/PERFORMANCE.md, chat_http). The statement is the one SQLAlchemy compiles, its
-    time bound as SQLAlchemy binds it; a driver error is raised as SQLAlchemy's, parameters
-    hidden as `hide_parameters` says."""
+    time bound as SQLAlchemy binds it."""
     sql, names, received_at = _sqlite_admit(engine.dialect)
     values["received_at"] = received_at(values["received_at"])
     params = tuple(values[name] for name in names)
+
+    def insert(cursor: Any) -> bool:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+    return _on_sqlite(engine, sql, params, insert)
+
+
+def _on_sqlite(engine: Engine, sql: str, params: Any, work: Callable[[Any], T]) -> T:
+    """`work` on a pooled connection's DB-API cursor, committed; a driver error is rolled back
+    and raised as SQLAlchemy's (`sql` and `params` name it), parameters hidden as
+    `hide_parameters` says."""
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
-            cursor.execute(sql, params)
-            new = cursor.fetchone() is not None
+            done = work(cursor)
         finally:
             cursor.close()
         connection.commit()
-        return new
+        return done
     except engine.dialect.loaded_dbapi.Error as exc:
         with contextlib.suppress(engine.dialect.loaded_dbapi.Error):
             connection.rollback()
@@ -153,6 +164,8 @@ def claim(
     `answered`: rows this worker has answered, marked done first in the same transaction (one
     write per pass of the worker, not one per answer: SQLite has one writer, and the platforms'
     acks wait for it)."""
+    if engine.dialect.name == "sqlite":
+        return _claim_on_sqlite(engine, worker, now, limit, lease, answered)
     statements = _statements(engine)
     with engine.begin() as connection:
         if answered:
@@ -172,6 +185,87 @@ def claim(
         for row_id in ids
         if row_id in rows
     ]
+
+
+def _claim_on_sqlite(
+    engine: Engine,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    answered: Sequence[int],
+) -> list[Claimed]:
+    """`claim` on the pooled connection's DB-API cursor, as `admit`: the answered rows marked
+    done (one `executemany`) and the due rows taken by one `UPDATE … WHERE id IN (SELECT …)
+    RETURNING` (SQLite 3.35+), in one transaction. Through SQLAlchemy's `Connection` a pass
+    cost ~0.5 ms of CPU, also when it found nothing, and a worker makes one per command and
+    ten a second when idle (docs/PERFORMANCE.md, chat_http). SQLite has one writer: the
+    select-then-update of the other databases needs no lock here."""
+    sql = _sqlite_claim(engine.dialect)
+    stamp = sql.stamp(now)
+    values = {"now": stamp, "claimer": worker, "until": sql.stamp(now + lease), "limit": limit}
+    params = sql.take.bind(values)
+    done = [sql.done.bind({"id": row_id, "claimer": worker, "at": stamp}) for row_id in answered]
+
+    def run(cursor: Any) -> list[tuple[int, str, int]]:
+        if done:
+            cursor.executemany(sql.done.sql, done)
+        if limit <= 0:
+            return []
+        cursor.execute(sql.take.sql, params)
+        return list(cursor.fetchall())
+
+    taken = _on_sqlite(engine, sql.take.sql, params, run)
+    return [  # RETURNING comes in no particular order
+        Claimed(id=row_id, payload=payload, attempts=attempts)
+        for row_id, payload, attempts in sorted(taken)
+    ]
+
+
+@dataclass(frozen=True)
+class _Positional:
+    """A statement as SQLAlchemy compiles it for a qmark driver: its SQL, its placeholders'
+    names in order, and the values of those the statement itself binds (its literals)."""
+
+    sql: str
+    names: tuple[str, ...]
+    literals: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect, names: Sequence[str]) -> _Positional:
+        """`names`: the parameters each execution binds (`bind`)."""
+        assert isinstance(statement, ClauseElement)
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        # The statement's `in_` lists rendered as SQLAlchemy renders them when it executes.
+        state = compiled.construct_expanded_state(dict.fromkeys(names))
+        assert state.positiontup is not None  # qmark style
+        return cls(state.statement, tuple(state.positiontup), state.parameters)
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The parameters in order: `values` (already in the driver's types), else the
+        statement's own."""
+        return tuple(values[name] if name in values else self.literals[name] for name in self.names)
+
+
+@dataclass(frozen=True)
+class _SqliteClaim:
+    take: _Positional
+    done: _Positional
+    stamp: Callable[[Any], Any]
+    """How SQLAlchemy binds a time to these columns (UTC, SQLite's text form)."""
+
+
+@lru_cache(maxsize=16)
+def _sqlite_claim(dialect: Dialect) -> _SqliteClaim:
+    """SQLite's claim statements, compiled once."""
+    statements = _statements_for("sqlite")
+    processor = _C.received_at.type.bind_processor(dialect)
+    return _SqliteClaim(
+        take=_Positional.of(statements.take_due, dialect, ("now", "claimer", "until", "limit")),
+        done=_Positional.of(statements.done_one, dialect, ("id", "claimer", "at")),
+        stamp=processor or (lambda value: value),
+    )
 
 
 def complete(engine: Engine, row_ids: Sequence[int], *, worker: str, now: datetime) -> set[int]:
@@ -201,6 +295,10 @@ class _Statements:
     due: Executable
     take: Executable
     done: Executable
+    take_due: Executable
+    """`due` and `take` in one statement (SQLite: one writer, no row locks to take)."""
+    done_one: Executable
+    """`done` for one row, to run with many (no expanding list of ids to compile)."""
 
 
 @cache
@@ -247,7 +345,27 @@ def _statements_for(dialect: str) -> _Statements:
         .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
         .returning(_C.id)
     )
-    return _Statements(admit=admit, due=due, take=take, done=done)
+    take_due = (
+        update(_TABLE)
+        .where(_C.id.in_(due.scalar_subquery()), takeable)
+        .values(
+            state=HANDLING,
+            claimed_by=bindparam("claimer"),
+            lease_until=bindparam("until"),
+            attempts=_C.attempts + 1,
+        )
+        .returning(_C.id, _C.payload, _C.attempts)
+    )
+    done_one = (
+        update(_TABLE)
+        .where(
+            _C.id == bindparam("id"), _C.state == HANDLING, _C.claimed_by == bindparam("claimer")
+        )
+        .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
+    )
+    return _Statements(
+        admit=admit, due=due, take=take, done=done, take_due=take_due, done_one=done_one
+    )
 
 
 def _statements(engine: Engine) -> _Statements:
