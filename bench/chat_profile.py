@@ -1,12 +1,16 @@
-"""`python -m bench.chat_profile [--profile OUT] [--text T] [--rate R] [--seconds S] [--workers N]`:
-server CPU per answered chat command on the `chat_http` path, and where it goes.
+"""`python -m bench.chat_profile [--profile OUT] [--text T] [--rate R] [--seconds S] [--workers N]
+[--pg [--pg-url URL]]`: server CPU per answered chat command on the `chat_http` path, and where
+it goes.
 
 Starts `coverwatch run` as `chat_http` does (Slack HTTP mode, loopback fake Slack, 200
 employees), sends signed slash commands at a fixed rate below saturation, waits until every
 answer has reached the fake's response_url, and divides the CPU time (user + system,
 `/proc/<pid>/stat`) of the server and the processes under it (handler workers, slow lane) over
 that window by the answers. `--workers`: `[chat] workers` (default 0 on SQLite: handled in the
-server process; 1: in one worker process beside it, as `chat_http`'s `workers_1`).
+server process; 1: in one worker process beside it, as `chat_http`'s `workers_1`). `--pg`: on
+PostgreSQL (`chat_http_pg`), the CPU of the database's backends serving the server counted
+apart (`db_cpu_ms_per_answer`), and the statements it ran per answer
+(`pg_stat_database`: transactions; `pg_stat_statements` is not assumed).
 With `--profile` py-spy (`pip install py-spy`) samples every
 thread of those processes while it holds the GIL (`--gil`: CPU spent in Python, not waiting)
 during that window; the top functions by own and by inclusive share of the samples are
@@ -17,6 +21,7 @@ Issue 18 item 5 records these before and after.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import chat_http
-from bench.databases import Databases
+from bench.databases import DEFAULT_PG, Databases, pg_reason
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
@@ -53,28 +58,56 @@ def measure(
             responses = fake.response_url("")
             warm = chat_http.loadgen("rate", port, responses, 0, rate=20, seconds=2, text=text)
             chat_http.wait_replies(fake, warm["ok"], 30)
+            outbox_wait = chat_http.wait_outbox(url)
             chat_http.wait_quiet(server.pid)
             spy = _spy(server.pid, profile) if profile else None
-            before = chat_http.cpu_seconds(server.pid)
+            before, db_before = chat_http.cpu_seconds(server.pid), chat_http.db_cpu(url)
+            commits_before = _commits(url)
             phase = chat_http.loadgen(
                 "rate", port, responses, 100_000, rate=rate, seconds=seconds, text=text
             )
             chat_http.wait_replies(fake, warm["ok"] + phase["ok"], 60)
             used = chat_http.cpu_seconds(server.pid) - before
+            db_after = chat_http.db_cpu(url)
+            commits = _commits(url) - commits_before
             answered = len(fake.responses) - warm["ok"]
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
                 spy.wait(30)
         finally:
             chat_http.stop(server)
-    return {
+    result: dict[str, Any] = {
         "text": text,
         "workers": workers,
         "answered": answered,
         "sent": phase["ok"],
         "cpu_ms_per_answer": round(1000 * used / max(answered, 1), 3),
         "p99_ms": round(phase["p99_ms"], 1),
+        "outbox_wait_s": round(outbox_wait, 1),
     }
+    if db_after:
+        db_used = chat_http.db_cpu_used(db_before, db_after)
+        result["db_cpu_ms_per_answer"] = round(1000 * db_used / max(answered, 1), 3)
+        result["db_backends"] = len(db_after)
+        result["db_backends_ended"] = len(set(db_before) - set(db_after))
+        result["transactions_per_answer"] = round(commits / max(answered, 1), 2)
+    return result
+
+
+def _commits(url: str) -> int:
+    """Transactions (commits and rollbacks) of the database at `url` so far; 0 on SQLite.
+    The statistics are flushed by each backend at most every second: the phase's figure
+    is read after the answers and so is near, not exact."""
+    if not url.startswith("postgresql"):
+        return 0
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        row = connection.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _spy(pid: int, out: str) -> subprocess.Popen[bytes]:
@@ -123,10 +156,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", help="sample the server with py-spy, raw stacks to this file")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--workers", type=int, default=0, help="[chat] workers (0 or 1 on SQLite)")
+    parser.add_argument("--pg", action="store_true", help="on PostgreSQL (at --pg-url)")
+    parser.add_argument("--pg-url", default=os.environ.get("COVERWATCH_BENCH_PG", DEFAULT_PG))
     args = parser.parse_args(argv)
+    if args.pg and (reason := pg_reason(args.pg_url)):
+        parser.exit(1, f"{reason}\n")
     with tempfile.TemporaryDirectory(prefix="cwprofile-") as scratch:
         workdir = Path(scratch)
-        db = Databases("sqlite", workdir)
+        db = Databases("postgres" if args.pg else "sqlite", workdir, args.pg_url)
         try:
             template = db.template(f"chat_{chat_http.USERS}", chat_http.seed)
             result = measure(
