@@ -35,8 +35,6 @@ _CHUNK = 5000
 _LEDGER: Table = LedgerLine.__table__  # type: ignore[attr-defined]
 _LINE_COLUMNS = ("employee_id", "account_id", "period", "scheme", "base", "employer", "employee")
 ZERO = Decimal("0.00")
-_Row = tuple[str, str, str, str, int, int, int]
-"""A `ledger_line` row in `_LINE_COLUMNS` order."""
 _Owing = tuple[str, str, int]
 """`(employee_id, account_id, salary in cents)` as `_owing` selects them."""
 
@@ -116,7 +114,7 @@ def run_dues(
     done = 0
     last_id = ""
     while True:
-        rows: list[_Row] = []
+        values: list[str | int] = []  # the chunk's ledger rows, flat (`BulkInsert.flat`)
         employees = 0
         # Iterated, not fetched whole: each result row is gone before the garbage collector
         # sees it twice, so 5,000 of them never reach its oldest generation, whose full
@@ -136,13 +134,22 @@ def run_dues(
                 account = accounts[account_id]
                 rules = account_rules(account.policy, account.settings, period)
                 run = runs[account_id] = _AccountRun(rules, totals[account_id])
-            run.add(employee_id, salary, rows)
+            # The run's sums and rows right here, not in a method of `_AccountRun`: a call
+            # per employee and a tuple per line were 0.06 s of CPU at 100,000 employees.
+            lines, employer, employee = run.cents(salary)
+            run.employees += 1
+            run.employer += employer
+            run.employee += employee
+            prefix = (employee_id, account_id, key)
+            for line in lines:
+                values += prefix
+                values += line
             employees += 1
             last_id = employee_id
         chunk.close()
         if not employees:
             break
-        write(rows)
+        write.flat(values)
         done += employees
         if progress is not None:
             progress(done, count)
@@ -263,23 +270,15 @@ def _owing(period: Period) -> Select[str, str, int]:
 
 
 class _AccountRun:
-    """One account's share of a dues run: its rules, ledger rows and sums in integer cents."""
+    """One account's share of a dues run: its rules and sums in integer cents (`run_dues`
+    adds each employee's)."""
+
+    __slots__ = ("cents", "employee", "employees", "employer", "totals")
 
     def __init__(self, rules: AccountRules, totals: AccountTotals) -> None:
         self.cents = rules.cents
         self.totals = totals
-        self.key = str(rules.period)
-        self.account_id = totals.account_id
         self.employees = self.employer = self.employee = 0
-
-    def add(self, employee_id: str, salary: int, rows: list[_Row]) -> None:
-        """Count the employee (salary in cents) and append their ledger rows."""
-        lines, employer, employee = self.cents(salary)
-        self.employees += 1
-        self.employer += employer
-        self.employee += employee
-        prefix = (employee_id, self.account_id, self.key)
-        rows += [prefix + line for line in lines]
 
     def total(self) -> None:
         """Put the run's sums into the account's totals, as amounts."""

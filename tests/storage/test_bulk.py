@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Table, func
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -57,3 +58,21 @@ def test_rows_through_the_column_types_read_back_as_written(engine: Engine) -> N
         assert [{name: getattr(e, name) for name in COLUMNS} for e in stored] == records
         cents = session.exec(select(func.sum(EMPLOYEES.c.salary))).one()
     assert cents == Decimal(sum(range(count))) / 100  # stored as integer cents
+
+
+def test_flat_values_store_the_same_rows_as_tuples(engine: Engine) -> None:
+    count = 2345  # over two full pages on SQLite, and a partial one
+    records = [_record(index) for index in range(count)]
+    with session_scope(engine) as session:
+        sync_accounts(session, {}, load_policies(), ids=["beijing"])
+        connection = session.connection()
+        insert = BulkInsert(connection, EMPLOYEES, COLUMNS)
+        to_row = driver_row(EMPLOYEES, COLUMNS, connection.dialect)
+        values = [value for record in records for value in to_row(record)]
+        with pytest.raises(ValueError, match="do not make rows of 8 columns"):
+            insert.flat(values[:-1])
+        insert.flat([])
+        insert.flat(values)
+    with session_scope(engine) as session:
+        stored = session.exec(select(Employee).order_by(col(Employee.employee_id))).all()
+        assert [{name: getattr(e, name) for name in COLUMNS} for e in stored] == records
