@@ -338,7 +338,7 @@ def _as_stored(amounts: tuple[Amounts, ...]) -> CentsDues:
         (str(scheme), to_cents(base), to_cents(employer), to_cents(employee))
         for scheme, base, employer, employee in amounts
     )
-    return CentsDues(lines, sum(line[2] for line in lines), sum(line[3] for line in lines))
+    return lines, sum(line[2] for line in lines), sum(line[3] for line in lines)
 
 
 @given(case=CASES, salary=SALARIES)
