@@ -42,7 +42,10 @@ def coverwatch_side(url: str) -> dict[str, Any]:
     policies = load_policies()
     clock = Stopwatch()
     with session_scope(engine) as session:
-        run = run_dues(session, DUES_PERIOD, account_policies(session, policies), now=NOW)
+        accounts = account_policies(session, policies)
+        # A progress callback as `coverwatch dues` passes (its bar is off without a terminal):
+        # the count of employees it asks for is part of what a user's run costs.
+        run = run_dues(session, DUES_PERIOD, accounts, now=NOW, progress=_no_bar)
     seconds, cpu = clock.stop()
     engine.dispose()
     return {
@@ -51,6 +54,10 @@ def coverwatch_side(url: str) -> dict[str, Any]:
         "employees": run.employees,
         "ledger": ledger_sums(url, str(DUES_PERIOD)),
     }
+
+
+def _no_bar(done: int, total: int) -> None:
+    """`run_dues`'s progress callback, drawing nothing."""
 
 
 def _rows(raw: Raw) -> list[tuple[Any, ...]]:
