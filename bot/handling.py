@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
@@ -49,8 +50,18 @@ they hold one, so what a worker has claimed stays bounded."""
 SLOTS = 8
 """Rows one worker holds at once: handlers on the threads, answers on their way out."""
 IDLE_POLL_SECONDS = 0.1
-"""How often an idle worker asks for new rows (a same-process sink wakes it at once), and so
+"""How often an idle worker that nothing wakes asks for new rows (`coverwatch worker`), and
 the longest an answered row waits to be marked done."""
+PACE_SECONDS = 0.1
+"""After a pass that took every row there was, the next waits this long, also when woken: the
+rows written meanwhile are claimed together, one pass (and one trip to the writer thread) for
+several commands instead of one each (docs/PERFORMANCE.md, chat_http: CPU per command at 50/s).
+A pass that filled every free slot is followed at once (a backlog is not slowed), and an answer
+waits this much at most."""
+WOKEN_POLL_SECONDS = 2.0
+"""How often an idle worker that is woken when a row is written still asks: for claims whose
+worker died (leases run 60 s). In `run` the sink wakes its own process's worker, and the
+worker processes through their wake pipe (`bot.workers`): idle, they cost next to no CPU."""
 OUTAGE_POLL_SECONDS = 2.0
 
 
@@ -125,6 +136,8 @@ class HandlerWorker:
         lease: timedelta = inbound.LEASE,
         slots: int = SLOTS,
         writes: Executor | None = None,
+        idle_poll: float = IDLE_POLL_SECONDS,
+        pace: float = PACE_SECONDS,
     ) -> None:
         self.app = app
         self.receivers = dict(receivers)
@@ -139,9 +152,16 @@ class HandlerWorker:
         self.metrics = metrics
         self.lease = lease
         self.slots = slots
+        self.idle_poll = idle_poll
+        """`WOKEN_POLL_SECONDS` when whoever writes rows sets `wake` (or `watch` reads it)."""
+        self.pace = pace
         self.wake = asyncio.Event()
         """Set when there is something to do: a sink in the same process wrote a row, or a slot
         freed while every slot was taken."""
+        self._timer: asyncio.TimerHandle | None = None
+        """Ends the current `_wait`."""
+        self._wake_fd: int | None = None
+        """The wake pipe `watch` reads."""
         self.threads = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
         self.slow_threads = ThreadPoolExecutor(
             SLOW_HANDLER_THREADS, thread_name_prefix="slow-handler"
@@ -167,6 +187,7 @@ class HandlerWorker:
         outage = False
         while not stop.is_set():
             self.wake.clear()  # before the claim: a row written meanwhile wakes the next pass
+            self._read_wakes()
             free = self.slots - len(self._in_flight)
             claimed: list[inbound.Claimed] = []
             if free > 0 or self._answered:
@@ -183,8 +204,11 @@ class HandlerWorker:
                 self._start(row)
             if len(self._in_flight) >= self.slots:  # a slot freeing wakes the loop
                 await self._wait(None)
-            elif len(claimed) < free:  # nothing more to take now: poll
-                await self._wait(OUTAGE_POLL_SECONDS if outage else IDLE_POLL_SECONDS)
+            elif len(claimed) < free:  # nothing more to take now: rows gather, then poll
+                if self.pace > 0:
+                    await asyncio.sleep(self.pace)
+                poll = IDLE_POLL_SECONDS if self._answered else self.idle_poll
+                await self._wait(OUTAGE_POLL_SECONDS if outage else poll)
             # else a full batch came (more may wait), or slots freed while answered rows were
             # marked: the next pass at once
         stopping.cancel()
@@ -272,19 +296,64 @@ class HandlerWorker:
         task per wait (this runs once per pass, several times per message)."""
         if self.wake.is_set():
             return
-        timer = None
+        loop = asyncio.get_running_loop()
+        fd = self._wake_fd
+        if fd is not None:
+            loop.add_reader(fd, self.wake.set)
         if timeout is not None:
-            timer = asyncio.get_running_loop().call_later(timeout, self.wake.set)
-        await self.wake.wait()
-        if timer is not None:
+            self._timer = loop.call_later(timeout, self.wake.set)
+        try:
+            await self.wake.wait()
+        finally:
+            if fd is not None:
+                loop.remove_reader(fd)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _mark_done(self, row_id: int) -> None:
+        """Queue an answered row to be marked done by the next pass, which comes within
+        `IDLE_POLL_SECONDS`: a worker killed before it answers that row again after the lease
+        (answered twice rather than never), so the window stays as short as it was before
+        idle workers waited longer (`WOKEN_POLL_SECONDS`)."""
+        self._answered.append(row_id)
+        timer = self._timer
+        loop = asyncio.get_running_loop()
+        if timer is not None and timer.when() - loop.time() > IDLE_POLL_SECONDS:
             timer.cancel()
+            self._timer = loop.call_later(IDLE_POLL_SECONDS, self.wake.set)
+
+    def watch(self, fd: int) -> None:
+        """Wake on a byte written to `fd` (a pipe's reading end): how the `run` process tells
+        its worker processes that it wrote rows. The pipe is read only while the worker waits
+        (`_wait`), and emptied before each claim: bytes written while it claims or pauses
+        cost no wake-up of their own. End of file (the writer gone) ends the watch; the
+        worker keeps polling."""
+        os.set_blocking(fd, False)
+        self._wake_fd = fd
+
+    def _read_wakes(self) -> None:
+        """Empty the wake pipe (before a claim: the rows those bytes announced are claimed
+        now); at its end, the writer gone, stop watching it."""
+        fd = self._wake_fd
+        try:
+            while fd is not None:
+                data = os.read(fd, 4096)
+                if not data:
+                    self._wake_fd = None
+                if len(data) < 4096:
+                    return
+        except BlockingIOError:
+            return
+        except OSError:
+            self._wake_fd = None
 
     async def _answer(self, row: inbound.Claimed) -> None:
         try:
             event, reply_to = decode(row.payload)
         except ValueError as exc:
             log.error("inbound row %s unreadable (%s); dropped", row.id, exc)
-            self._answered.append(row.id)
+            self._mark_done(row.id)
             return
         loop = asyncio.get_running_loop()
         threads = self.threads
@@ -293,7 +362,7 @@ class HandlerWorker:
             self._leave_slot()
         reply = await loop.run_in_executor(threads, self._handle_and_reply, event, reply_to)
         if reply is None:  # answered from the handler thread
-            self._answered.append(row.id)
+            self._mark_done(row.id)
             return
         if reply.pending:
             # Waiting for the slow lane (a chart) holds no slot either: with every slot waiting
@@ -347,7 +416,7 @@ class HandlerWorker:
             else:
                 for update in reply.updates:
                     await self._update(update)
-        self._answered.append(row.id)
+        self._mark_done(row.id)
 
     async def _update(self, update: CardUpdate) -> None:
         """Rewrite one sent card; a failure is logged and the other cards still change."""

@@ -46,7 +46,7 @@ from adapters.base import (
 )
 from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
-from bot.handling import HandlerWorker, busy_reply, new_event
+from bot.handling import WOKEN_POLL_SECONDS, HandlerWorker, busy_reply, new_event
 from bot.metrics import Metrics
 from bot.platform_routes import platform_app
 from bot.readiness import Readiness, exposition, readiness
@@ -99,6 +99,7 @@ class Runtime:
         spool: Spool | None = None,
         inbound_lease: timedelta = inbound.LEASE,
         slow_lane: SlowLane | None = None,
+        wake_workers: Callable[[], None] | None = None,
     ) -> None:
         self.slow_lane = slow_lane
         """`[chat] slow_workers`: where handlers draw charts (closed when `serve` ends)."""
@@ -137,11 +138,14 @@ class Runtime:
                 metrics=self.metrics,
                 lease=inbound_lease,
                 writes=self.inbound_writes,
+                idle_poll=WOKEN_POLL_SECONDS,  # the sink wakes it
             )
             if handle_inline
             else None
         )
         """Answers chat in this process (`[chat] workers = 0`); else worker processes do."""
+        self.wake_workers = wake_workers
+        """Tells the worker processes `run` started that rows were written (`WorkerPool.wake`)."""
         zone, names = str(app.timezone), AccountNames.of(app)
         self.dispatcher = Dispatcher(
             app.engine,
@@ -243,8 +247,7 @@ class Runtime:
             return TAKEN
         self.metrics.count("inbound_events_total", event.platform)
         self._backlog += 1
-        if self.worker is not None:
-            self.worker.wake.set()
+        self._wake()
         return TAKEN
 
     async def _keep_locally(
@@ -298,10 +301,16 @@ class Runtime:
                     moved = 0
                 if moved:
                     log.info("%d spooled inbound events written to the database", moved)
-                    if self.worker is not None:
-                        self.worker.wake.set()
+                    self._wake()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), SPOOL_REPLAY_SECONDS)
+
+    def _wake(self) -> None:
+        """Rows were written: wake whoever answers them."""
+        if self.worker is not None:
+            self.worker.wake.set()
+        elif self.wake_workers is not None:
+            self.wake_workers()
 
     async def _write(self, work: Callable[..., T], *args: Any) -> T:
         """Run on the inbound writer thread (`inbound_writes`)."""

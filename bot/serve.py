@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,9 +24,14 @@ from storage.db import is_sqlite
 
 
 def build_runtime(
-    settings: Settings, app: AppContext | None = None, *, handle_inline: bool = True
+    settings: Settings,
+    app: AppContext | None = None,
+    *,
+    handle_inline: bool = True,
+    wake_workers: Callable[[], None] | None = None,
 ) -> Runtime:
-    """`handle_inline`: answer chat in this process (no worker processes)."""
+    """`handle_inline`: answer chat in this process (no worker processes); else
+    `wake_workers` tells them that rows were written."""
     context = app or open_app(settings)
     routing = routing_from(settings)
     api = ApiService(
@@ -54,6 +60,7 @@ def build_runtime(
         max_backlog=settings.chat.max_backlog,
         spool=Spool(Path(settings.chat.spool_path), settings.chat.spool_max_bytes),
         inbound_lease=timedelta(seconds=settings.chat.claim_lease_seconds),
+        wake_workers=wake_workers,
     )
 
 
@@ -64,11 +71,17 @@ def serve(settings: Settings, app: AppContext | None = None, today: date | None 
     configure_logging(settings.log, settings.bot.timezone)
     check_port_free(settings.http.host, settings.http.port)
     processes = settings.chat.worker_processes(sqlite=is_sqlite(settings.database.url))
-    pool = WorkerPool(settings, processes, today) if processes else None
+    pool = WorkerPool(settings, processes, today, woken=True) if processes else None
     if pool is not None:
         pool.start()
     try:
-        loops.run(build_runtime(settings, app, handle_inline=pool is None).serve())
+        runtime = build_runtime(
+            settings,
+            app,
+            handle_inline=pool is None,
+            wake_workers=None if pool is None else pool.wake,
+        )
+        loops.run(runtime.serve())
     finally:
         if pool is not None:
             pool.stop()

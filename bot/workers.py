@@ -7,12 +7,14 @@ settings but starts none of them receiving (the server does that): it only answe
 `Receiver.reply` and `Sender.update`. Processes are spawned (not forked: the parent has threads
 and open connections), die with their parent (Linux `PR_SET_PDEATHSIG`), and a pool restarts a
 process that exits, backing off while one keeps dying; its claims are taken over after their
-lease.
+lease. Each process has a wake pipe from the pool (`WorkerPool.wake`): the server writes a
+byte when it wrote rows, so an idle worker answers at once and idles without polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from zoneinfo import ZoneInfo
 
@@ -32,7 +35,7 @@ from adapters.base import Receiver, Sender
 from bot import loops
 from bot.app import open_app, shifted_clock
 from bot.config import Settings
-from bot.handling import HandlerWorker
+from bot.handling import IDLE_POLL_SECONDS, PACE_SECONDS, WOKEN_POLL_SECONDS, HandlerWorker
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.slow_lane import SlowLane
@@ -50,8 +53,11 @@ HEALTHY_SECONDS = 60.0
 """A worker that lived this long was healthy: its next restart starts the backoff over."""
 
 
-async def work(settings: Settings, name: str, today: date | None = None) -> None:
-    """Answer inbound events until SIGTERM/SIGINT (`today`: the hidden `--today` of `run`)."""
+async def work(
+    settings: Settings, name: str, today: date | None = None, wake: Connection | None = None
+) -> None:
+    """Answer inbound events until SIGTERM/SIGINT (`today`: the hidden `--today` of `run`;
+    `wake`: the reading end of the pool's wake pipe, under `run`)."""
     zone = ZoneInfo(settings.bot.timezone)
     app = open_app(settings, clock=shifted_clock(today, zone, utc_now) if today else None)
     lane = SlowLane(settings.chat.slow_workers) if settings.chat.slow_workers else None
@@ -70,7 +76,12 @@ async def work(settings: Settings, name: str, today: date | None = None) -> None
         name=name,
         metrics=Metrics(),
         lease=timedelta(seconds=settings.chat.claim_lease_seconds),
+        # Woken, a worker paces its passes; polling, the poll gathers rows already.
+        idle_poll=IDLE_POLL_SECONDS if wake is None else WOKEN_POLL_SECONDS,
+        pace=0.0 if wake is None else PACE_SECONDS,
     )
+    if wake is not None:
+        worker.watch(wake.fileno())
     log.info("handler worker %s answering", name)
     try:
         await worker.run(stop)
@@ -81,14 +92,16 @@ async def work(settings: Settings, name: str, today: date | None = None) -> None
             lane.close()
 
 
-def _process_main(settings: Settings, index: int, today: date | None) -> None:
+def _process_main(
+    settings: Settings, index: int, today: date | None, wake: Connection | None = None
+) -> None:
     """A spawned worker process: ends when its parent ends, however that ends."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() == 1:  # the parent died before prctl took effect
             return
     configure_logging(settings.log, settings.bot.timezone)
-    loops.run(work(settings, f"{socket.gethostname()}-{os.getpid()}-w{index}", today))
+    loops.run(work(settings, f"{socket.gethostname()}-{os.getpid()}-w{index}", today, wake))
 
 
 @dataclass
@@ -122,7 +135,7 @@ class _Slot:
     """When the next process may start."""
 
 
-Target = Callable[[Settings, int, date | None], None]
+Target = Callable[[Settings, int, date | None, Connection | None], None]
 
 
 class WorkerPool:
@@ -137,7 +150,9 @@ class WorkerPool:
         target: Target = _process_main,
         clock: Callable[[], float] = time.monotonic,
         backoff: Callable[[], Backoff] = Backoff,
+        woken: bool = False,
     ) -> None:
+        """`woken`: the server will call `wake` when it wrote rows (under `run`)."""
         self.settings = settings
         self.count = count
         self.today = today
@@ -145,6 +160,13 @@ class WorkerPool:
         self._clock = clock
         self._context = multiprocessing.get_context("spawn")
         self._slots = [_Slot(backoff=backoff()) for _ in range(count)]
+        self._pipes = [self._context.Pipe(duplex=False) for _ in range(count if woken else 0)]
+        """Each place's wake pipe, kept for the pool's life (a restarted process reads the
+        one its predecessor read): (reading end, for the process; writing end, for `wake`).
+        None when nothing calls `wake` (`coverwatch worker`): those workers poll."""
+        self._wake_fds = [writer.fileno() for _, writer in self._pipes]
+        for fd in self._wake_fds:
+            os.set_blocking(fd, False)
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
 
@@ -156,11 +178,19 @@ class WorkerPool:
     def _spawn(self, index: int) -> BaseProcess:
         process = self._context.Process(
             target=self._target,
-            args=(self.settings, index, self.today),
+            args=(self.settings, index, self.today, self._pipes[index][0] if self._pipes else None),
             name=f"coverwatch-worker-{index}",
         )
         process.start()
         return process
+
+    def wake(self) -> None:
+        """Tell every worker process that rows were written (the server's sink, on its event
+        loop): one byte each, never blocking. A full pipe already holds wake-ups its process
+        has not read; a process that is down reads them when it starts."""
+        for fd in self._wake_fds:
+            with contextlib.suppress(OSError):
+                os.write(fd, b"\0")
 
     def _supervise(self) -> None:
         while not self._stopping.wait(SUPERVISE_SECONDS):
@@ -199,6 +229,10 @@ class WorkerPool:
             if process.is_alive():
                 process.kill()
                 process.join()
+        for reader, writer in self._pipes:
+            reader.close()
+            writer.close()
+        self._wake_fds = []
 
     def wait(self) -> None:
         """Until SIGTERM/SIGINT (`coverwatch worker` with several processes)."""

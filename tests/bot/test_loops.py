@@ -24,7 +24,9 @@ def test_run_runs_on_uvloop() -> None:
 def test_a_handler_worker_runs_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[type] = []
 
-    async def work(settings: Settings, name: str, today: date | None = None) -> None:
+    async def work(
+        settings: Settings, name: str, today: date | None = None, wake: object = None
+    ) -> None:
         seen.append(await _loop_type())
 
     monkeypatch.setattr(workers, "work", work)

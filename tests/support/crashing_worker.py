@@ -8,5 +8,5 @@ from datetime import date
 from typing import Any
 
 
-def exit_at_once(settings: Any, index: int, today: date | None) -> None:
+def exit_at_once(settings: Any, index: int, today: date | None, wake: Any) -> None:
     sys.exit(3)

@@ -1,0 +1,198 @@
+"""Idle handler workers are woken when rows are written instead of polling for them: the
+in-process worker by the sink, worker processes through their pool's wake pipe. They still poll
+now and then (claims of dead workers), and an answered row is still marked done soon."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from adapters.base import ReplyTarget
+from bot.config import Settings
+from bot.handling import HandlerWorker, new_event
+from bot.metrics import Metrics
+from bot.runtime import Runtime
+from bot.workers import WorkerPool
+from handlers.types import Message, Recipient, Reply
+from storage import inbound
+from storage.db import make_engine, upgrade
+from tests.support.company import make_app, seed
+from tests.support.wake_worker import NO_PIPE, WOKEN, exit_when_woken
+
+HOUR = 3600.0
+TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
+
+
+class Console:
+    name = "console"
+    rate_limits = ()
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+
+    async def start(self, sink: object) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        self.replies.append(reply)
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        raise AssertionError("no proactive message expected")
+
+
+def _message(number: int, user: str = "E001") -> Message:
+    return Message(
+        platform="console",
+        user_id=user,
+        conversation_id=user,
+        is_direct=True,
+        text="我的医保",
+        event_id=f"evt-{number}",
+    )
+
+
+async def _until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not done():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+def test_a_worker_woken_through_its_pipe_answers_and_marks_the_row_done_without_polling(
+    engine: Engine,
+) -> None:
+    seed(engine)
+    console = Console()
+    worker = HandlerWorker(
+        make_app(engine),
+        {"console": console},
+        {},
+        name="w1",
+        metrics=Metrics(),
+        idle_poll=HOUR,
+        pace=0,
+    )
+    read, write = os.pipe()
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.get_running_loop().create_task(worker.run(stop))
+        worker.watch(read)
+        await _until(lambda: worker._timer is not None, "the worker's first pass")  # idle now
+        assert inbound.admit(engine, new_event(_message(1), TARGET), now=make_app(engine).clock())
+        os.write(write, b"\0")  # what `WorkerPool.wake` writes
+        await _until(lambda: len(console.replies) == 1, "answered when woken, not in an hour")
+        await _until(
+            lambda: inbound.counts_by_state(engine).get("done") == 1,
+            "the answered row is marked done soon, though the worker would idle for an hour",
+        )
+        stop.set()
+        await running
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        os.close(read)
+        os.close(write)
+    assert len(console.replies) == 1
+
+
+def test_rows_written_while_a_worker_paces_are_claimed_in_one_pass(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Woken three times after a pass that found nothing, a worker claims once, not three
+    times: one trip to the database for several commands."""
+    seed(engine)
+    console = Console()
+    worker = HandlerWorker(
+        make_app(engine), {"console": console}, {}, name="w1", metrics=Metrics(), pace=5.0
+    )
+    claimed: list[int] = []
+    real = inbound.claim
+
+    def counting(*args: Any, **kwargs: Any) -> list[inbound.Claimed]:
+        rows = real(*args, **kwargs)
+        if kwargs.get("limit"):
+            claimed.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(inbound, "claim", counting)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.get_running_loop().create_task(worker.run(stop))
+        await _until(lambda: claimed == [0], "the worker's first pass")
+        for number, user in enumerate(("E001", "E002", "E003")):
+            event = new_event(_message(number, user), TARGET)
+            assert inbound.admit(engine, event, now=make_app(engine).clock())
+            worker.wake.set()  # as the sink does
+            await asyncio.sleep(0.05)  # unpaced, the worker would claim each on its own
+        await _until(lambda: len(console.replies) == 3, "all three answered")
+        stop.set()
+        await running
+
+    asyncio.run(scenario())
+    assert claimed[:2] == [0, 3]
+
+
+def _run_one(pool: WorkerPool) -> int | None:
+    """Start the pool's one process (no supervisor: it is not restarted), wake it, and return
+    its exit code."""
+    try:
+        pool.check()
+        pool.wake()
+        deadline = time.monotonic() + 90
+        while any(
+            p.name.startswith("coverwatch-worker-") for p in multiprocessing.active_children()
+        ):
+            assert time.monotonic() < deadline, "the worker did not exit"
+            time.sleep(0.02)
+        process = pool._slots[0].process
+        assert process is not None
+        return process.exitcode
+    finally:
+        pool.stop()
+
+
+def test_the_pool_of_run_wakes_its_worker_processes() -> None:
+    pool = WorkerPool(Settings.model_validate({}), 1, target=exit_when_woken, woken=True)
+    assert _run_one(pool) == WOKEN
+
+
+def test_the_pool_of_coverwatch_worker_gives_no_pipe_and_its_workers_poll() -> None:
+    pool = WorkerPool(Settings.model_validate({}), 1, target=exit_when_woken)
+    assert _run_one(pool) == NO_PIPE
+
+
+def test_the_sink_wakes_the_worker_processes_for_each_new_row(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
+    upgrade(engine)
+    seed(engine)
+    wakes: list[int] = []
+    runtime = Runtime(
+        make_app(engine),
+        {"console": Console()},  # type: ignore[dict-item]
+        host="127.0.0.1",
+        port=0,
+        poll_seconds=1,
+        jobs={},
+        handle_inline=False,
+        wake_workers=lambda: wakes.append(1),
+    )
+
+    async def scenario() -> None:
+        for number in (1, 2, 2):  # the second 2 is a platform's retry: a duplicate
+            assert (await runtime.sink(_message(number), TARGET, platform_retries=True)).taken
+
+    asyncio.run(scenario())
+    runtime.inbound_writes.shutdown()
+    assert len(wakes) == 2
