@@ -2,8 +2,9 @@
 
 A row is `pending` until a handler worker claims it (`handling`, with a lease), runs the
 pipeline, sends the answer and marks it `done`; a claim whose worker died is taken over once
-its lease has passed. Claims follow the outbox (`storage/outbox.py`): ids read with
-`FOR UPDATE SKIP LOCKED` on PostgreSQL, then taken by one guarded `UPDATE … RETURNING`. One
+its lease has passed. Claims follow the outbox (`storage/outbox.py`): on PostgreSQL the due
+rows are locked with `FOR UPDATE SKIP LOCKED` and taken by a guarded `UPDATE … RETURNING`, in
+one statement (`_claim_on_postgres`). One
 user's events are answered in the order they arrived: a row is claimable only when no earlier
 row of the same user is still open. The unique (platform, event id) makes a platform's retry,
 even after a restart, a duplicate that is acked and dropped; done rows stay for `RETENTION` as
@@ -23,9 +24,11 @@ from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     Integer,
     Table,
     and_,
+    any_,
     bindparam,
     delete,
     exists,
@@ -90,6 +93,8 @@ def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
     }
     if engine.dialect.name == "sqlite":
         return _admit_on_sqlite(engine, values)
+    if engine.dialect.name == "postgresql":
+        return _admit_on_postgres(engine, values)
     with engine.begin() as connection:
         return connection.execute(_statements(engine).admit, values).first() is not None
 
@@ -166,6 +171,8 @@ def claim(
     acks wait for it)."""
     if engine.dialect.name == "sqlite":
         return _claim_on_sqlite(engine, worker, now, limit, lease, answered)
+    if engine.dialect.name == "postgresql":
+        return _claim_on_postgres(engine, worker, now, limit, lease, answered)
     statements = _statements(engine)
     with engine.begin() as connection:
         if answered:
@@ -268,6 +275,154 @@ def _sqlite_claim(dialect: Dialect) -> _SqliteClaim:
     )
 
 
+def _on_postgres(engine: Engine, sql: str, params: Any, work: Callable[[Any], T]) -> T:
+    """`work` on a pooled connection's psycopg connection in autocommit: each statement is its
+    own transaction, sent alone (no `BEGIN` and `COMMIT` round trips: each cost as much CPU,
+    ours and the server's, as a small statement; docs/PERFORMANCE.md, session 6). A driver
+    error is raised as SQLAlchemy's (`sql` and `params` name it, parameters hidden as
+    `hide_parameters` says); a connection it found dead is dropped from the pool, as
+    SQLAlchemy's own execution does."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()
+    except dbapi_error as exc:  # the pool's connect raises the driver's own error
+        raise DBAPIError.instance(
+            None,
+            None,
+            exc,
+            dbapi_error,
+            hide_parameters=engine.hide_parameters,
+            dialect=engine.dialect,
+        ) from exc
+    try:
+        driver = connection.driver_connection
+        assert driver is not None
+        driver.autocommit = True
+        try:
+            return work(driver)
+        finally:
+            with contextlib.suppress(dbapi_error):
+                driver.autocommit = False
+    except dbapi_error as exc:
+        gone = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+        if gone:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            dbapi_error,
+            hide_parameters=engine.hide_parameters,
+            dialect=engine.dialect,
+            connection_invalidated=gone,
+        ) from exc
+    finally:
+        connection.close()  # back to the pool
+
+
+def _admit_on_postgres(engine: Engine, values: dict[str, Any]) -> bool:
+    """`admit` as one autocommitted `INSERT … ON CONFLICT DO NOTHING RETURNING` on the driver's
+    connection (psycopg prepares it after a few uses): through SQLAlchemy's `Connection`,
+    with its `BEGIN` and `COMMIT`, the write cost ~2x the CPU, ours and the server's."""
+    sql = _postgres(engine.dialect)
+    params = {**values, "received_at": sql.stamp(values["received_at"])}
+
+    def insert(driver: Any) -> bool:
+        return driver.execute(sql.admit, params).fetchone() is not None
+
+    return _on_postgres(engine, sql.admit, params, insert)
+
+
+def _claim_on_postgres(
+    engine: Engine,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    answered: Sequence[int],
+) -> list[Claimed]:
+    """`claim` on the driver's connection in autocommit: the answered rows marked done by one
+    statement (ids as one array: one prepared statement whatever their number), then the due
+    rows locked (`FOR UPDATE SKIP LOCKED`) and taken by one `UPDATE … WHERE id IN (SELECT …)
+    RETURNING`, a transaction of its own. Two statements a pass where Core's made four
+    round trips more (`BEGIN`, the select, `COMMIT`, and each expanding `IN` list its own
+    statement to prepare). The rows a pass marks done are committed before it takes: a user's
+    next event is claimable in the same pass, as before."""
+    sql = _postgres(engine.dialect)
+    stamp = sql.stamp(now)
+    done = {**sql.done_literals, "ids": list(answered), "claimer": worker, "at": stamp}
+    take = {
+        **sql.take_literals,
+        "now": stamp,
+        "claimer": worker,
+        "until": sql.stamp(now + lease),
+        "limit": limit,
+    }
+
+    def run(driver: Any) -> list[tuple[int, str, int]]:
+        if answered:
+            driver.execute(sql.done, done)
+        if limit <= 0:
+            return []
+        return list(driver.execute(sql.take, take).fetchall())
+
+    taken = _on_postgres(engine, sql.take, take, run)
+    return [  # RETURNING comes in no particular order
+        Claimed(id=row_id, payload=payload, attempts=attempts)
+        for row_id, payload, attempts in sorted(taken)
+    ]
+
+
+@dataclass(frozen=True)
+class _PostgresStatements:
+    """PostgreSQL's admit and claim statements as SQLAlchemy compiles them for psycopg
+    (`%(name)s` placeholders), compiled once."""
+
+    admit: str
+    take: str
+    take_literals: Mapping[str, Any]
+    """The values `take` binds itself (its states)."""
+    done: str
+    done_literals: Mapping[str, Any]
+    stamp: Callable[[Any], Any]
+    """How SQLAlchemy binds a time to these columns (aware, in UTC)."""
+
+
+@lru_cache(maxsize=16)
+def _postgres(dialect: Dialect) -> _PostgresStatements:
+    statements = _statements_for("postgresql")
+    admit = statements.admit
+    assert isinstance(admit, ClauseElement)
+    take = statements.take_locked
+    assert isinstance(take, ClauseElement)
+    compiled_take = take.compile(dialect=dialect)
+    assert isinstance(compiled_take, SQLCompiler)
+    # The `in_` lists of states rendered as SQLAlchemy renders them when it executes.
+    expanded = compiled_take.construct_expanded_state(
+        dict.fromkeys(("now", "claimer", "until", "limit"))
+    )
+    done = statements.done_many
+    assert isinstance(done, ClauseElement)
+    compiled_done = done.compile(dialect=dialect)
+    processor = _C.received_at.type.bind_processor(dialect)
+    return _PostgresStatements(
+        admit=str(admit.compile(dialect=dialect, column_keys=list(_ADMIT_KEYS))),
+        take=expanded.statement,
+        take_literals={
+            key: value
+            for key, value in expanded.parameters.items()
+            if key not in ("now", "claimer", "until", "limit")
+        },
+        done=compiled_done.string,
+        done_literals={
+            key: value
+            for key, value in compiled_done.params.items()
+            if key not in ("ids", "claimer", "at")
+        },
+        stamp=processor or (lambda value: value),
+    )
+
+
 def complete(engine: Engine, row_ids: Sequence[int], *, worker: str, now: datetime) -> set[int]:
     """Mark claimed rows answered; returns those marked (a claim lost meanwhile, taken over
     after its lease, is not)."""
@@ -299,6 +454,13 @@ class _Statements:
     """`due` and `take` in one statement (SQLite: one writer, no row locks to take)."""
     done_one: Executable
     """`done` for one row, to run with many (no expanding list of ids to compile)."""
+    done_many: Executable
+    """`done` for an array of ids (PostgreSQL: one statement to prepare whatever their
+    number)."""
+    take_locked: Executable
+    """`due` and `take` in one statement on PostgreSQL: the due rows locked (`SKIP LOCKED`) in
+    a materialized CTE, read once. In `IN (SELECT … LIMIT n)` PostgreSQL may read the
+    subquery again for each row it updates, and took more than `n`."""
 
 
 @cache
@@ -363,8 +525,36 @@ def _statements_for(dialect: str) -> _Statements:
         )
         .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
     )
+    due_rows = due.cte("due").prefix_with("MATERIALIZED")
+    take_locked = (  # as `take_due`, the due rows read once (`IN (SELECT … LIMIT …)` is not)
+        update(_TABLE)
+        .where(_C.id == due_rows.c.id, takeable)
+        .values(
+            state=HANDLING,
+            claimed_by=bindparam("claimer"),
+            lease_until=bindparam("until"),
+            attempts=_C.attempts + 1,
+        )
+        .returning(_C.id, _C.payload, _C.attempts)
+    )
+    done_many = (
+        update(_TABLE)
+        .where(
+            _C.id == any_(bindparam("ids", type_=ARRAY(Integer))),
+            _C.state == HANDLING,
+            _C.claimed_by == bindparam("claimer"),
+        )
+        .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
+    )
     return _Statements(
-        admit=admit, due=due, take=take, done=done, take_due=take_due, done_one=done_one
+        admit=admit,
+        due=due,
+        take=take,
+        done=done,
+        take_due=take_due,
+        done_one=done_one,
+        done_many=done_many,
+        take_locked=take_locked,
     )
 
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage import inbound
+from storage.db import make_engine
 from storage.inbound import NewEvent, admit, backlog, claim, complete, release_own
 from storage.models import InboundEvent
 from tests.conftest import Migrated
@@ -160,3 +161,59 @@ def test_a_batch_marks_only_the_rows_still_claimed_by_its_worker(engine: Engine)
     assert complete(engine, [mine.id, lost.id], worker="dead", now=later) == set()
     assert complete(engine, [mine.id, lost.id], worker="alive", now=later) == {mine.id, lost.id}
     assert backlog(engine) == 0
+
+
+def test_a_claim_takes_at_most_its_limit(engine: Engine) -> None:
+    """On PostgreSQL the due rows are read once: taken by `IN (SELECT … LIMIT n)`, the
+    subquery was read again for each row updated and a claim took more than `n`."""
+    for number in range(10):
+        admit(engine, event(f"Ev{number}", user=f"U{number}"), now=NOW)
+    first = claim(engine, worker="w1", now=NOW, limit=3)
+    second = claim(engine, worker="w2", now=NOW, limit=3)
+    assert [row.payload for row in first] == [f'{{"id": "Ev{n}"}}' for n in (0, 1, 2)]
+    assert [row.payload for row in second] == [f'{{"id": "Ev{n}"}}' for n in (3, 4, 5)]
+    assert [row.attempts for row in first + second] == [1] * 6
+
+
+@pytest.mark.postgres
+def test_an_admit_postgres_refuses_raises_sqlalchemys_error_and_leaves_no_autocommit(
+    pg_url: str, migrated: Migrated
+) -> None:
+    """`admit` and `claim` run in autocommit on the pooled connection's driver: a refused
+    write is raised as SQLAlchemy's error, without the event's text, and the connection goes
+    back to the pool in transactions again (a later rollback still undoes its writes)."""
+    engine = migrated(pg_url)
+    engine.dispose()
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'no'; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON inbound FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    secret = NewEvent(platform="slack", event_id="Ev8", user_key="slack:U8", payload="S3CRET")
+    with pytest.raises(SQLAlchemyError) as refused:
+        admit(engine, secret, now=NOW)
+    assert "S3CRET" not in str(refused.value)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse ON inbound")
+    assert admit(engine, secret, now=NOW)
+    assert [row.payload for row in claim(engine, worker="w", now=NOW)] == ["S3CRET"]
+    with engine.connect() as connection:  # the one pooled connection, used by both above
+        connection.execute(delete(InboundEvent.__table__))  # type: ignore[attr-defined]
+        connection.rollback()
+    assert backlog(engine) == 1
+    engine.dispose()
+
+
+def test_admit_and_claim_raise_sqlalchemys_error_when_postgresql_cannot_be_reached() -> None:
+    """The sink tells an outage by `SQLAlchemyError` (refuse or spool): on PostgreSQL the pool's
+    connect raises the driver's own error, raised as SQLAlchemy's (it answered 500 instead)."""
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:9/nowhere")
+    with pytest.raises(SQLAlchemyError):
+        admit(engine, event("Ev1"), now=NOW)
+    with pytest.raises(SQLAlchemyError):
+        claim(engine, worker="w", now=NOW, answered=[1])
+    engine.dispose()
