@@ -58,6 +58,16 @@ class Stopwatch:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
+def server_process(session: Any) -> int | None:
+    """The process id of the PostgreSQL backend serving `session` (on this machine), whose CPU
+    a side on PostgreSQL records beside its own (`bench.chat_http.cpu_seconds`); None on SQLite."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
 @dataclass
 class Side:
     """What one side measured: wall time of the measured work, its process's peak RSS, the

@@ -29,6 +29,7 @@ from bench.harness import (
     Stopwatch,
     cpu_checks,
     run_side,
+    server_process,
     time_outcome,
 )
 from bench.rawdb import Raw
@@ -61,7 +62,7 @@ def coverwatch_side(url: str, path: str, sealed: bool = False) -> dict[str, Any]
     policies = load_policies()
     clock = Stopwatch()
     with session_scope(engine) as session:
-        server = _server_process(session)
+        server = server_process(session)
         server_cpu = cpu_seconds(server) if server else 0.0
         result = import_employees(session, Path(path), known_accounts=set(policies))
     seconds, cpu = clock.stop()
@@ -74,15 +75,6 @@ def coverwatch_side(url: str, path: str, sealed: bool = False) -> dict[str, Any]
     if keys is not None:
         side["seal_only_cpu_s"] = _seal_only(keys, Path(path))
     return side
-
-
-def _server_process(session: Any) -> int | None:
-    """The process id of the PostgreSQL backend serving `session` (on this machine)."""
-    from sqlalchemy import text
-
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
 def _seal_only(keys: Any, path: Path) -> float:
