@@ -58,6 +58,16 @@ class Stopwatch:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the process's threads have waited for a core (`/proc/<pid>/task/*/schedstat`,
+    its second field): on the loaded machine, the part of a side's wall time that is neither
+    its CPU nor its waiting on I/O or a server."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def server_process(session: Any) -> int | None:
     """The process id of the PostgreSQL backend serving `session` (on this machine), whose CPU
     a side on PostgreSQL records beside its own (`bench.chat_http.cpu_seconds`); None on SQLite."""

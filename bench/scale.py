@@ -87,12 +87,21 @@ def _measure(ctx: Context, name: str) -> Outcome:
         if "server_cpu_seconds" in side.extra:
             server = _per_1k(side.extra["server_cpu_seconds"], count)
             checks[f"server_cpu_s_per_1k_at_{count}"] = round(server, 4)
+        if "run_queue_seconds" in side.extra:
+            # waiting for a core: how much of the wall the machine's load, not the work, made
+            waited = _per_1k(side.extra["run_queue_seconds"], count)
+            checks[f"run_queue_s_per_1k_at_{count}"] = round(waited, 4)
         checks[f"rss_mb_at_{count}"] = round(side.peak_rss_mb)
         checks[f"load_1m_at_{count}"] = side.load
     checks["rss_ratio"] = round(rss_ratio, 2)
     cpu = sides[large].cpu_seconds, sides[middle].cpu_seconds
     if cpu[0] is not None and cpu[1] is not None:
         checks["cpu_ratio"] = round(_per_1k(cpu[0], large) / _per_1k(cpu[1], middle), 2)
+        servers = [sides[n].extra.get("server_cpu_seconds") for n in (large, middle)]
+        if servers[0] is not None and servers[1] is not None:
+            # own + the PostgreSQL backend's: the work per row, whatever the load
+            both = _per_1k(cpu[0] + servers[0], large) / _per_1k(cpu[1] + servers[1], middle)
+            checks["cpu_with_server_ratio"] = round(both, 2)
     return Outcome(
         name=name,
         backend=ctx.db.backend,
