@@ -95,7 +95,8 @@ class WeComAdapter:
 
     async def handle_http(self, request: HttpRequest) -> HttpResponse:
         try:
-            if request.method == "GET":
+            if request.method in ("GET", "HEAD"):
+                # HEAD is GET without the content (RFC 9110 §9.3.2); the server drops the body.
                 echo = self._callbacks.verify_url(request.query)
                 return HttpResponse(
                     status=200, body=echo.encode(), headers={"content-type": "text/plain"}

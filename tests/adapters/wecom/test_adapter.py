@@ -58,6 +58,21 @@ async def test_url_verification_answers_the_decrypted_echostr(
     assert response.text == "1288432023552776189"
 
 
+async def test_head_on_the_url_verification_is_answered_as_get_without_a_body(
+    wecom_adapter: WeComAdapter, wecom_clock: FakeClock
+) -> None:
+    """HEAD is GET without the content (RFC 9110 §9.3.2): the route serves GET, so HEAD gets
+    the same status and length, not 405 (Starlette mounts HEAD beside GET and passes it on)."""
+    wecom_clock.now = int(VECTOR["timestamp"]) + 2
+    query = {k: VECTOR[k] for k in ("msg_signature", "timestamp", "nonce", "echostr")}
+    async with callback_client(wecom_adapter) as client:
+        head = await client.head("/wecom/callback", params=query)
+        forged = await client.head("/wecom/callback", params={**query, "nonce": "1"})
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len("1288432023552776189"))
+    assert forged.status_code == 403
+
+
 async def test_text_reaches_the_sink_and_the_reply_goes_through_message_send(
     wecom_adapter: WeComAdapter, wecom_fake: FakeWeCom
 ) -> None:
