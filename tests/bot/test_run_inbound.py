@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.handling import HANDLER_THREADS
 from tests.fakes.slack import FakeSlack
 from tests.support.run import free_port, healthz, wait_for
 from tests.support.run_inbound import (
@@ -50,6 +51,38 @@ def test_kill_9_after_the_ack_and_before_the_answer_then_restart_answers_once(
         wait_for(lambda: "first" in answered(fake_slack), deadline, "the answer", second.log)
         wait_for(lambda: open_rows(sqlite_url) == 0, deadline, "the row done", second.log)
     assert answered(fake_slack) == {"first": 1}, "answered once, after the restart"
+
+
+def test_kill_9_of_run_while_its_worker_process_answers_then_restart_answers_each_once(
+    sqlite_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """`[chat] workers = 1`: the commands are claimed and being answered by the worker process
+    when `run` dies by SIGKILL. The orphaned worker (ended by its parent-death signal, its sends
+    still on their way) keeps no claim past its lease: the restarted `run`'s worker answers
+    each command, once. One command per handler thread, so every answer is in flight at the
+    kill and none waits for a thread (a claim waiting past its 2-s lease would be taken again
+    by the same worker)."""
+    seed_chat(sqlite_url)
+    port = free_port()
+    config = write_chat_config(
+        tmp_path / "cw.toml", sqlite_url, port, fake_slack, workers=1, spool=tmp_path / "sp"
+    )
+    names = [f"k{number}" for number in range(HANDLER_THREADS)]
+    for name in names:  # each answer is on its way when the process dies
+        fake_slack.hang_response(name)
+    deadline = time.monotonic() + 120
+    with process(config, "run", tmp_path / "first.log", port) as first:
+        wait_for(lambda: RUNNING in first.output(), deadline, "run to start", first.log)
+        for user, name in zip(USERS, names, strict=False):
+            assert command(fake_slack, port, user, "help", name).status_code == 200
+        wait_for(lambda: sorted(fake_slack.hung) == names, deadline, "the answers", first.log)
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    assert answered(fake_slack) == {}
+    with process(config, "run", tmp_path / "second.log", port) as second:
+        wait_for(lambda: len(answered(fake_slack)) == len(names), deadline, "answers", second.log)
+        wait_for(lambda: open_rows(sqlite_url) == 0, deadline, "every row done", second.log)
+    assert answered(fake_slack) == {name: 1 for name in names}, "answered once, after the restart"
 
 
 def test_sigterm_during_a_database_outage_then_restore_answers_every_command_once(
