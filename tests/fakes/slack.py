@@ -92,6 +92,7 @@ class FakeSlack:
         self.hung: list[str] = []
         """response_url ids whose post was held without an answer (`hang_response`)."""
         self._hang: set[str] = set()
+        self._slow: dict[str, float] = {}
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[_Failure]] = {}
@@ -137,6 +138,12 @@ class FakeSlack:
         killed mid-answer); it is recorded in `hung`, not in `responses`."""
         with self._lock:
             self._hang.add(name)
+
+    def slow_response(self, name: str, seconds: float) -> None:
+        """Posts to response_url `name` are answered (and recorded) `seconds` after they arrive
+        (a slow Slack)."""
+        with self._lock:
+            self._slow[name] = seconds
 
     def wait_socket_open(self, timeout: float = 5.0) -> bool:
         return self._socket_open.wait(timeout)
@@ -313,6 +320,10 @@ class FakeSlack:
                 self.hung.append(name)
         if hang:
             await asyncio.Event().wait()  # until the server stops and cancels this request
+        with self._lock:
+            slow = self._slow.get(name, 0.0)
+        if slow:
+            await asyncio.sleep(slow)
         # The body is read before the lock: a client may send it after the headers (http.client
         # does), and awaiting it while holding the lock would block this loop's other requests.
         body = json.loads(await request.body())
