@@ -343,47 +343,68 @@ def _claim_on_postgres(
 ) -> list[Claimed]:
     """`claim` on the driver's connection in autocommit: the answered rows marked done by one
     statement (ids as one array: one prepared statement whatever their number), then the due
-    rows locked (`FOR UPDATE SKIP LOCKED`) and taken by one `UPDATE … WHERE id IN (SELECT …)
-    RETURNING`, a transaction of its own. Two statements a pass where Core's made four
-    round trips more (`BEGIN`, the select, `COMMIT`, and each expanding `IN` list its own
-    statement to prepare). The rows a pass marks done are committed before it takes: a user's
-    next event is claimable in the same pass, as before."""
+    rows locked (`FOR UPDATE SKIP LOCKED`) and taken by one statement (`_POSTGRES_TAKE`), a
+    transaction of its own. Two statements a pass where Core's made four round trips more
+    (`BEGIN`, the select, `COMMIT`, and each expanding `IN` list its own statement to
+    prepare). The rows a pass marks done are committed before it takes: a user's next event
+    is claimable in the same pass, as before."""
     sql = _postgres(engine.dialect)
     stamp = sql.stamp(now)
     done = {**sql.done_literals, "ids": list(answered), "claimer": worker, "at": stamp}
-    take = {
-        **sql.take_literals,
-        "now": stamp,
-        "claimer": worker,
-        "until": sql.stamp(now + lease),
-        "limit": limit,
-    }
+    take = {"now": stamp, "claimer": worker, "until": sql.stamp(now + lease), "limit": limit}
 
     def run(driver: Any) -> list[tuple[int, str, int]]:
         if answered:
             driver.execute(sql.done, done)
         if limit <= 0:
             return []
-        return list(driver.execute(sql.take, take).fetchall())
+        return list(driver.execute(_POSTGRES_TAKE, take).fetchall())
 
-    taken = _on_postgres(engine, sql.take, take, run)
+    taken = _on_postgres(engine, _POSTGRES_TAKE, take, run)
     return [  # RETURNING comes in no particular order
         Claimed(id=row_id, payload=payload, attempts=attempts)
         for row_id, payload, attempts in sorted(taken)
     ]
 
 
+_POSTGRES_TAKE = f"""
+WITH firsts AS MATERIALIZED (
+    SELECT DISTINCT ON (user_key) id FROM inbound
+    WHERE state IN ('{PENDING}', '{HANDLING}') ORDER BY user_key, id
+), due AS MATERIALIZED (
+    SELECT id FROM inbound
+    WHERE id = ANY (ARRAY(SELECT id FROM firsts))
+    AND (state = '{PENDING}' OR state = '{HANDLING}' AND lease_until < %(now)s)
+    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+UPDATE inbound
+SET state = '{HANDLING}', claimed_by = %(claimer)s, lease_until = %(until)s,
+    attempts = attempts + 1
+WHERE id = ANY (ARRAY(SELECT id FROM due))
+AND (state = '{PENDING}' OR state = '{HANDLING}' AND lease_until < %(now)s)
+RETURNING id, payload, attempts
+"""
+"""PostgreSQL's claim, written out: the rows `due` selects (each user's oldest open row,
+pending or with its lease run out, oldest first), locked `FOR UPDATE SKIP LOCKED` and taken,
+in one statement. Each step is read once (materialized; `id = ANY (ARRAY(…))`, an index lookup
+of at most the open rows) so the plan does not rest on statistics: `due`'s `NOT EXISTS` became
+an anti join, and where the statistics were missing or old (a new table, a backlog grown in
+seconds) PostgreSQL rescanned the open rows for each candidate or walked every answered row
+kept for the retention: 38-180 ms a claim at 3,000 open rows, 10 ms beside 50,000 answered
+ones; this way 2-3 ms there, 0.2-0.4 ms without a backlog, with statistics or without. And
+`IN (SELECT … LIMIT n)`, tried first, was read again for each row updated and took more than
+`n`."""
+
+
 @dataclass(frozen=True)
 class _PostgresStatements:
-    """PostgreSQL's admit and claim statements as SQLAlchemy compiles them for psycopg
+    """PostgreSQL's admit and mark-done statements as SQLAlchemy compiles them for psycopg
     (`%(name)s` placeholders), compiled once."""
 
     admit: str
-    take: str
-    take_literals: Mapping[str, Any]
-    """The values `take` binds itself (its states)."""
     done: str
     done_literals: Mapping[str, Any]
+    """The values `done` binds itself."""
     stamp: Callable[[Any], Any]
     """How SQLAlchemy binds a time to these columns (aware, in UTC)."""
 
@@ -393,26 +414,12 @@ def _postgres(dialect: Dialect) -> _PostgresStatements:
     statements = _statements_for("postgresql")
     admit = statements.admit
     assert isinstance(admit, ClauseElement)
-    take = statements.take_locked
-    assert isinstance(take, ClauseElement)
-    compiled_take = take.compile(dialect=dialect)
-    assert isinstance(compiled_take, SQLCompiler)
-    # The `in_` lists of states rendered as SQLAlchemy renders them when it executes.
-    expanded = compiled_take.construct_expanded_state(
-        dict.fromkeys(("now", "claimer", "until", "limit"))
-    )
     done = statements.done_many
     assert isinstance(done, ClauseElement)
     compiled_done = done.compile(dialect=dialect)
     processor = _C.received_at.type.bind_processor(dialect)
     return _PostgresStatements(
         admit=str(admit.compile(dialect=dialect, column_keys=list(_ADMIT_KEYS))),
-        take=expanded.statement,
-        take_literals={
-            key: value
-            for key, value in expanded.parameters.items()
-            if key not in ("now", "claimer", "until", "limit")
-        },
         done=compiled_done.string,
         done_literals={
             key: value
@@ -457,10 +464,6 @@ class _Statements:
     done_many: Executable
     """`done` for an array of ids (PostgreSQL: one statement to prepare whatever their
     number)."""
-    take_locked: Executable
-    """`due` and `take` in one statement on PostgreSQL: the due rows locked (`SKIP LOCKED`) in
-    a materialized CTE, read once. In `IN (SELECT … LIMIT n)` PostgreSQL may read the
-    subquery again for each row it updates, and took more than `n`."""
 
 
 @cache
@@ -525,18 +528,6 @@ def _statements_for(dialect: str) -> _Statements:
         )
         .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
     )
-    due_rows = due.cte("due").prefix_with("MATERIALIZED")
-    take_locked = (  # as `take_due`, the due rows read once (`IN (SELECT … LIMIT …)` is not)
-        update(_TABLE)
-        .where(_C.id == due_rows.c.id, takeable)
-        .values(
-            state=HANDLING,
-            claimed_by=bindparam("claimer"),
-            lease_until=bindparam("until"),
-            attempts=_C.attempts + 1,
-        )
-        .returning(_C.id, _C.payload, _C.attempts)
-    )
     done_many = (
         update(_TABLE)
         .where(
@@ -554,7 +545,6 @@ def _statements_for(dialect: str) -> _Statements:
         take_due=take_due,
         done_one=done_one,
         done_many=done_many,
-        take_locked=take_locked,
     )
 
 
