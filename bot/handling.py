@@ -177,6 +177,9 @@ class HandlerWorker:
         """Answers waiting for the slow lane: claimed, but holding no slot."""
         self._answered: list[int] = []
         """Rows answered and not yet marked done: marked with the next claim, in one write."""
+        self._held: dict[int, float] = {}
+        """Claimed rows not answered yet, and the loop time their lease was last set: a pass
+        renews a lease half gone (`_renew`)."""
 
     async def run(self, stop: asyncio.Event, grace_seconds: float = 10.0) -> None:
         """Claim, answer, repeat; on `stop`, finish what is in flight (up to `grace_seconds`)
@@ -190,25 +193,28 @@ class HandlerWorker:
             self._read_wakes()
             free = self.slots - len(self._in_flight)
             claimed: list[inbound.Claimed] = []
-            if free > 0 or self._answered:
-                try:
+            try:
+                await self._renew()
+                if free > 0 or self._answered:
                     claimed = await self._claim(free)
-                    if outage:
-                        log.info("database reachable again; answering inbound events")
-                    outage = False
-                except SQLAlchemyError as exc:
-                    if not outage:
-                        log.warning("database unreachable (%s); inbound waits", type(exc).__name__)
-                    outage = True
+                if outage:
+                    log.info("database reachable again; answering inbound events")
+                outage = False
+            except SQLAlchemyError as exc:
+                if not outage:
+                    log.warning("database unreachable (%s); inbound waits", type(exc).__name__)
+                outage = True
             for row in claimed:
                 self._start(row)
             if len(self._in_flight) >= self.slots:  # a slot freeing wakes the loop
-                await self._wait(None)
+                await self._wait(self._renew_in())
             elif len(claimed) < free:  # nothing more to take now: rows gather, then poll
                 if self.pace > 0:
                     await asyncio.sleep(self.pace)
                 poll = IDLE_POLL_SECONDS if self._answered else self.idle_poll
-                await self._wait(OUTAGE_POLL_SECONDS if outage else poll)
+                renew_in = self._renew_in()
+                timeout = OUTAGE_POLL_SECONDS if outage else poll
+                await self._wait(timeout if renew_in is None else min(timeout, renew_in))
             # else a full batch came (more may wait), or slots freed while answered rows were
             # marked: the next pass at once
         stopping.cancel()
@@ -247,8 +253,10 @@ class HandlerWorker:
         """Mark the answered rows done and claim up to `limit` more, in one transaction; on
         a database error the answered rows wait for the next pass (raises SQLAlchemyError)."""
         answered, self._answered = self._answered, []
+        loop = asyncio.get_running_loop()
+        leased_at = loop.time()  # no later than the lease the claim sets
         try:
-            return await asyncio.get_running_loop().run_in_executor(
+            claimed = await loop.run_in_executor(
                 self.writes,
                 partial(
                     inbound.claim,
@@ -263,6 +271,50 @@ class HandlerWorker:
         except SQLAlchemyError:
             self._answered[:0] = answered
             raise
+        for row in claimed:
+            self._held[row.id] = leased_at
+        return claimed
+
+    async def _renew(self) -> None:
+        """Extend the leases half gone of the rows this worker still answers: a live worker
+        whose answer outlasts its lease (a platform slow to take it, every handler thread
+        busy) would otherwise see the row taken over, by another worker or by itself, and
+        answered again. A claim found lost is logged; its answer may go out twice."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        half_gone = started - self.lease.total_seconds() / 2
+        due = [row_id for row_id, leased_at in self._held.items() if leased_at <= half_gone]
+        if not due:
+            return
+        kept = await loop.run_in_executor(
+            self.writes,
+            partial(
+                inbound.renew,
+                self.app.engine,
+                due,
+                worker=self.name,
+                now=self.app.clock(),
+                lease=self.lease,
+            ),
+        )
+        for row_id in due:
+            if row_id not in self._held:  # answered meanwhile
+                continue
+            if row_id in kept:
+                self._held[row_id] = started
+            else:
+                del self._held[row_id]
+                log.warning(
+                    "inbound row %s: claim lost to another worker before its answer", row_id
+                )
+
+    def _renew_in(self) -> float | None:
+        """Seconds until the oldest held lease is half gone (the loop must pass by then), or
+        None when no row is held."""
+        if not self._held:
+            return None
+        renew_at = min(self._held.values()) + self.lease.total_seconds() / 2
+        return max(0.0, renew_at - asyncio.get_running_loop().time())
 
     def _start(self, row: inbound.Claimed) -> None:
         task = asyncio.get_running_loop().create_task(self._answer(row))
@@ -317,6 +369,7 @@ class HandlerWorker:
         (answered twice rather than never), so the window stays as short as it was before
         idle workers waited longer (`WOKEN_POLL_SECONDS`)."""
         self._answered.append(row_id)
+        self._held.pop(row_id, None)
         timer = self._timer
         loop = asyncio.get_running_loop()
         if timer is not None and timer.when() - loop.time() > IDLE_POLL_SECONDS:

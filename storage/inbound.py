@@ -50,8 +50,8 @@ from storage.models import InboundEvent
 RETENTION = timedelta(days=7)
 """Platforms retry for minutes, not days: answered rows older than this can go."""
 LEASE = timedelta(seconds=60)
-"""How long a claim is held before another worker may take it over (longer than the slowest
-answer: a chart and its upload)."""
+"""How long a claim is held before another worker may take it over: a live worker renews it
+when half gone (`renew`), so only a dead or stalled worker's claim runs out."""
 PENDING, HANDLING, DONE = "pending", "handling", "done"
 _ADMIT_KEYS = ("platform", "event_id", "user_key", "payload", "received_at", "state", "attempts")
 
@@ -442,6 +442,28 @@ def complete(engine: Engine, row_ids: Sequence[int], *, worker: str, now: dateti
         return set(done)
 
 
+def renew(
+    engine: Engine,
+    row_ids: Sequence[int],
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta = LEASE,
+) -> set[int]:
+    """Extend the lease of rows `worker` still holds to `now + lease`; returns those extended
+    (a claim lost meanwhile, taken over after its lease, is not). A live worker whose answer
+    takes longer than the lease (a platform slow to take it, every handler thread busy) keeps
+    its claim so: without it the row was claimed and answered again."""
+    if not row_ids:
+        return set()
+    with engine.begin() as connection:
+        kept = connection.execute(
+            _statements(engine).renew,
+            {"ids": list(row_ids), "claimer": worker, "until": now + lease},
+        ).scalars()
+        return set(kept)
+
+
 def _done_params(row_ids: Sequence[int], worker: str, now: datetime) -> dict[str, object]:
     return {"ids": list(row_ids), "claimer": worker, "at": now}
 
@@ -464,6 +486,8 @@ class _Statements:
     done_many: Executable
     """`done` for an array of ids (PostgreSQL: one statement to prepare whatever their
     number)."""
+    renew: Executable
+    """A held claim's lease extended (`renew`)."""
 
 
 @cache
@@ -510,6 +534,12 @@ def _statements_for(dialect: str) -> _Statements:
         .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
         .returning(_C.id)
     )
+    renew = (
+        update(_TABLE)
+        .where(_C.id.in_(ids), _C.state == HANDLING, _C.claimed_by == bindparam("claimer"))
+        .values(lease_until=bindparam("until"))
+        .returning(_C.id)
+    )
     take_due = (
         update(_TABLE)
         .where(_C.id.in_(due.scalar_subquery()), takeable)
@@ -542,6 +572,7 @@ def _statements_for(dialect: str) -> _Statements:
         due=due,
         take=take,
         done=done,
+        renew=renew,
         take_due=take_due,
         done_one=done_one,
         done_many=done_many,

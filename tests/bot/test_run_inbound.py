@@ -85,12 +85,6 @@ def test_kill_9_of_run_while_its_worker_process_answers_then_restart_answers_eac
     assert answered(fake_slack) == {name: 1 for name in names}, "answered once, after the restart"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="QA 2026-12-05: a live worker's own claim lapses while its answer is on the way and"
-    " is claimed and answered again (3 answers here); reported to the lead (bot/handling.py,"
-    " storage/inbound.py)",
-)
 def test_an_answer_slower_than_the_claim_lease_is_sent_once(
     sqlite_url: str, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:

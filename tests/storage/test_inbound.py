@@ -99,6 +99,23 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_the_dead_worker_cannot_fi
     assert backlog(engine) == 0
 
 
+def test_a_renewed_lease_keeps_a_live_workers_claim_and_a_lost_one_is_not_renewed(
+    engine: Engine,
+) -> None:
+    admit(engine, event("r1", "A"), now=NOW)
+    admit(engine, event("r2", "B"), now=NOW)
+    [first, second] = claim(engine, worker="w1", now=NOW, limit=2, lease=LEASE)
+    later = NOW + LEASE / 2
+    assert inbound.renew(engine, [first.id], worker="w1", now=later, lease=LEASE) == {first.id}
+    # Past the first lease: the renewed row stays w1's, the other is taken over by w2 ...
+    taken = claim(engine, worker="w2", now=NOW + LEASE + timedelta(seconds=1), limit=10)
+    assert [row.id for row in taken] == [second.id]
+    # ... and w1 cannot renew what it lost, nor what another worker holds.
+    assert inbound.renew(engine, [first.id, second.id], worker="w1", now=later) == {first.id}
+    assert complete(engine, [first.id], worker="w1", now=later) == {first.id}
+    assert inbound.renew(engine, [first.id], worker="w1", now=later) == set(), "done: no lease"
+
+
 def test_a_clean_stop_hands_its_claims_back(engine: Engine) -> None:
     admit(engine, event("Ev1"), now=NOW)
     claim(engine, worker="w1", now=NOW)
