@@ -121,6 +121,9 @@ class Runtime:
         self.max_backlog = max_backlog
         self._backlog = 0
         self._backlog_read_at = float("-inf")
+        self._writing = 0
+        """Events (and spool replays) being written: while any are, the next event is
+        written on `inbound_writes`, behind them (`sink`)."""
         self.inbound_writes = ThreadPoolExecutor(1, thread_name_prefix="inbound")
         """The thread every inbound write of this process runs on: the sink's rows and the
         in-process worker's claims. On SQLite (one writer) they queue here, in order, rather
@@ -228,6 +231,22 @@ class Runtime:
         self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
     ) -> Admission:
         """Called by adapters before they ack: store the event (or say why not); never raises."""
+        # On the loop only when no event before this one is still being written, and this one
+        # waits for nothing first: a user's events are written in the order they came.
+        alone = not self._writing and not self._backlog_stale()
+        self._writing += 1
+        try:
+            return await self._sink(event, reply_to, platform_retries, alone)
+        finally:
+            self._writing -= 1
+
+    async def _sink(
+        self,
+        event: Message | Action,
+        reply_to: ReplyTarget,
+        platform_retries: bool,
+        on_loop: bool,
+    ) -> Admission:
         if await self._backlog_full():
             self.metrics.count("inbound_busy_total", event.platform)
             if platform_retries:
@@ -237,9 +256,7 @@ class Runtime:
         item = new_event(event, reply_to)
         now = self.app.clock()
         try:
-            if self.spool.pending():  # what waited in the spool goes first: a user's order holds
-                await self._write(self.spool.replay, self._admit_spooled)
-            new = await self._write(partial(inbound.admit, self.app.engine, item, now=now))
+            new = await self._admit(item, now, on_loop)
         except SQLAlchemyError as exc:
             return await self._keep_locally(item, now, platform_retries, exc)
         if not new:
@@ -249,6 +266,19 @@ class Runtime:
         self._backlog += 1
         self._wake()
         return TAKEN
+
+    async def _admit(self, item: inbound.NewEvent, now: datetime, on_loop: bool) -> bool:
+        """Write the event: on the event loop when `on_loop` and SQLite's write lock is free
+        (a trip to the writer thread and back was a tenth of a command's CPU,
+        docs/PERFORMANCE.md chat_http), else on the writer thread, behind what waits there
+        (what waited in the spool goes first: a user's order holds)."""
+        if on_loop and not self.spool.pending():
+            new = inbound.admit_if_free(self.app.engine, item, now=now)
+            if new is not None:
+                return new
+        if self.spool.pending():
+            await self._write(self.spool.replay, self._admit_spooled)
+        return await self._write(partial(inbound.admit, self.app.engine, item, now=now))
 
     async def _keep_locally(
         self, item: inbound.NewEvent, now: datetime, platform_retries: bool, exc: Exception
@@ -268,6 +298,11 @@ class Runtime:
             return TAKEN
         log.error("spool %s is full; %s event refused", self.spool.path, item.platform)
         return Admission(taken=False, retry_after=RETRY_AFTER_OUTAGE_SECONDS)
+
+    def _backlog_stale(self) -> bool:
+        """Whether `_backlog_full` counts the open rows again (on the writer thread)."""
+        loop = asyncio.get_running_loop()
+        return loop.time() - self._backlog_read_at > BACKLOG_READ_SECONDS
 
     async def _backlog_full(self) -> bool:
         """Compare the open rows with `max_backlog`, counted at most every 0.5 s (between
@@ -295,10 +330,13 @@ class Runtime:
         """While the spool holds events, write them into the table once the database answers."""
         while not self.stop_event.is_set():
             if self.spool.pending():
+                self._writing += 1  # events taken meanwhile are written behind these
                 try:
                     moved = await self._write(self.spool.replay, self._admit_spooled)
                 except SQLAlchemyError:
                     moved = 0
+                finally:
+                    self._writing -= 1
                 if moved:
                     log.info("%d spooled inbound events written to the database", moved)
                     self._wake()

@@ -96,11 +96,15 @@ def create_private(path: str | Path | None) -> None:
         return  # a missing directory: the writer's own error says it better
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30000
+"""How long a SQLite connection waits for another's write lock before it fails."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

@@ -4,6 +4,7 @@ the local spool when it does not (it was acked), and answered once either way.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,16 +69,20 @@ def _runtime(tmp_path: Path, **options: object) -> tuple[Runtime, RecordingConso
 
 
 def _database_down(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
-    """Writing an inbound event fails while the returned switch's "yes" is true."""
-    real = inbound.admit
+    """Writing an inbound event fails while the returned switch's "yes" is true (on the
+    writer thread, `admit`, and on the event loop, `admit_if_free`)."""
     down = {"yes": True}
 
-    def flaky(*args: object, **kwargs: object) -> bool:
-        if down["yes"]:
-            raise OperationalError("INSERT", {}, Exception("database is gone"))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def flaky(real: Callable[..., bool | None]) -> Callable[..., bool | None]:
+        def write(*args: object, **kwargs: object) -> bool | None:
+            if down["yes"]:
+                raise OperationalError("INSERT", {}, Exception("database is gone"))
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(inbound, "admit", flaky)
+        return write
+
+    monkeypatch.setattr(inbound, "admit", flaky(inbound.admit))
+    monkeypatch.setattr(inbound, "admit_if_free", flaky(inbound.admit_if_free))
     return down
 
 

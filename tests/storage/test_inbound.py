@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -267,3 +269,23 @@ def test_a_claim_on_postgres_reads_each_open_row_a_bounded_number_of_times_witho
         connection.rollback()
     assert read and max(read) <= 2 * open_rows, read
     engine.dispose()
+
+
+def test_admit_if_free_writes_at_once_and_declines_while_another_writer_holds_the_lock(
+    engine: Engine,
+) -> None:
+    """The server admits on its event loop only when SQLite's write lock is free; else it
+    gets None at once (nothing written) and admits on its writer thread."""
+    if engine.dialect.name != "sqlite":
+        assert inbound.admit_if_free(engine, event("Ev1"), now=NOW) is None
+        return
+    assert inbound.admit_if_free(engine, event("Ev1"), now=NOW) is True
+    assert inbound.admit_if_free(engine, event("Ev1"), now=NOW) is False  # a duplicate
+    with closing(sqlite3.connect(str(engine.url.database), isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        assert inbound.admit_if_free(engine, event("Ev2"), now=NOW) is None
+        other.execute("ROLLBACK")
+    assert backlog(engine) == 1, "nothing written while the lock was held"
+    assert inbound.admit_if_free(engine, event("Ev2"), now=NOW) is True
+    with engine.connect() as connection:  # the pooled connection waits for locks again
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
