@@ -35,7 +35,7 @@ ORPHAN_CHECK_SECONDS = 1.0
 """How often a lane process looks whether the process that started it is still there."""
 
 
-def _start_process() -> None:
+def _start_process(owner: int) -> None:
     """Runs once in each new process: at the lowest CPU priority, so that on a machine with
     few cores a chart takes only the CPU the handlers leave (a chart is ~0.3 s of CPU: 40 of
     them at normal priority take a core from the answers for 12 s); matplotlib imported and
@@ -43,7 +43,10 @@ def _start_process() -> None:
     so the processes ignore it (no traceback from each)."""
     os.nice(LANE_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_when_orphaned(os.getppid())
+    # The owner's pid as it made the lane, not `getppid()` here: an owner gone before this
+    # process got this far (a server stopped as a chart process starts) left it a child of
+    # init, and watching init it waited for ever.
+    _exit_when_orphaned(owner)
     find_cjk_font()
 
 
@@ -72,7 +75,10 @@ class SlowLane:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_process
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_process,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:

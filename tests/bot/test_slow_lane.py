@@ -5,10 +5,12 @@ arrives with its chart."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -200,3 +202,39 @@ def test_a_lane_process_ends_when_its_owner_is_killed() -> None:
         asyncio.run(eventually(lambda: not _alive(lane_pid), timeout=30))
     finally:
         owner.kill()
+
+
+GONE_OWNER = """
+import os
+from bot.slow_lane import SlowLane
+SlowLane(1).start()
+os._exit(0)  # gone before the lane process has started Python
+"""
+
+
+def _marked(marker: str) -> list[int]:
+    """Living processes whose environment holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes() and _alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_lane_process_whose_owner_is_gone_before_it_starts_ends() -> None:
+    """The lane process watched `getppid()` as it started: an owner already gone by then left it
+    a child of init, and it watched init for ever (found alive after bench runs)."""
+    marker = f"COVERWATCH_LANE_TEST={uuid.uuid4().hex}"
+    name, _, value = marker.partition("=")
+    subprocess.run([sys.executable, "-c", GONE_OWNER], env={**os.environ, name: value}, check=True)
+    try:
+        asyncio.run(eventually(lambda: not _marked(marker), timeout=30))
+    finally:
+        for pid in _marked(marker):
+            os.kill(pid, signal.SIGKILL)
