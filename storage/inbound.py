@@ -559,21 +559,28 @@ def _statements_for(dialect: str) -> _Statements:
     if dialect == "postgresql":
         due = due.with_for_update(of=_TABLE, skip_locked=True)
     ids: BindParameter[int] = bindparam("ids", expanding=True)
+    taken: dict[str, Any] = {  # what a claim writes
+        "state": HANDLING,
+        "claimed_by": bindparam("claimer"),
+        "lease_until": bindparam("until"),
+        "attempts": _C.attempts + 1,
+    }
+    answered: dict[str, Any] = {
+        "state": DONE,
+        "handled_at": bindparam("at"),
+        "payload": "",
+        "lease_until": None,
+    }
     take = (
         update(_TABLE)
         .where(_C.id.in_(ids), takeable)
-        .values(
-            state=HANDLING,
-            claimed_by=bindparam("claimer"),
-            lease_until=bindparam("until"),
-            attempts=_C.attempts + 1,
-        )
+        .values(taken)
         .returning(_C.id, _C.payload, _C.attempts)
     )
     done = (
         update(_TABLE)
         .where(_C.id.in_(ids), _C.state == HANDLING, _C.claimed_by == bindparam("claimer"))
-        .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
+        .values(answered)
         .returning(_C.id)
     )
     renew = (
@@ -585,12 +592,7 @@ def _statements_for(dialect: str) -> _Statements:
     take_due = (
         update(_TABLE)
         .where(_C.id.in_(due.scalar_subquery()), takeable)
-        .values(
-            state=HANDLING,
-            claimed_by=bindparam("claimer"),
-            lease_until=bindparam("until"),
-            attempts=_C.attempts + 1,
-        )
+        .values(taken)
         .returning(_C.id, _C.payload, _C.attempts)
     )
     done_one = (
@@ -598,7 +600,7 @@ def _statements_for(dialect: str) -> _Statements:
         .where(
             _C.id == bindparam("id"), _C.state == HANDLING, _C.claimed_by == bindparam("claimer")
         )
-        .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
+        .values(answered)
     )
     done_many = (
         update(_TABLE)
@@ -607,7 +609,7 @@ def _statements_for(dialect: str) -> _Statements:
             _C.state == HANDLING,
             _C.claimed_by == bindparam("claimer"),
         )
-        .values(state=DONE, handled_at=bindparam("at"), payload="", lease_until=None)
+        .values(answered)
     )
     return _Statements(
         admit=admit,
