@@ -10,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from adapters.base import ReplyTarget
 from bot.runtime import Runtime
@@ -46,10 +47,8 @@ def _message(event_id: str) -> Message:
     )
 
 
-def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes_after_it(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "coverwatch.db"
+def _runtime(path: Path) -> tuple[Engine, Runtime]:
+    """A seeded SQLite company and a runtime whose handlers run elsewhere (workers)."""
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     seed(engine)
@@ -62,6 +61,14 @@ def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes
         jobs={},
         handle_inline=False,
     )
+    return engine, runtime
+
+
+def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes_after_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "coverwatch.db"
+    engine, runtime = _runtime(path)
     held = threading.Event()
 
     async def scenario() -> None:
@@ -90,18 +97,7 @@ def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes
 
 
 def test_an_event_is_written_on_the_loop_when_the_database_is_free(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
-    upgrade(engine)
-    seed(engine)
-    runtime = Runtime(
-        make_app(engine),
-        {"console": Console()},  # type: ignore[dict-item]
-        host="127.0.0.1",
-        port=0,
-        poll_seconds=1,
-        jobs={},
-        handle_inline=False,
-    )
+    _, runtime = _runtime(tmp_path / "coverwatch.db")
     held = threading.Event()
 
     async def scenario() -> None:
