@@ -172,9 +172,9 @@ class HandlerWorker:
         sink takes (`inbound_writes`)."""
         self._in_flight: set[asyncio.Task[None]] = set()
         self._drawing: set[asyncio.Task[None]] = set()
+        """Answers waiting for the slow lane: claimed, but holding no slot."""
         self._slow: set[asyncio.Task[None]] = set()
         """Slow commands waiting for or running on the slow thread, holding no slot."""
-        """Answers waiting for the slow lane: claimed, but holding no slot."""
         self._answered: list[int] = []
         """Rows answered and not yet marked done: marked with the next claim, in one write."""
         self._held: dict[int, float] = {}
@@ -207,14 +207,12 @@ class HandlerWorker:
             for row in claimed:
                 self._start(row)
             if len(self._in_flight) >= self.slots:  # a slot freeing wakes the loop
-                await self._wait(self._renew_in())
+                await self._wait(None)
             elif len(claimed) < free:  # nothing more to take now: rows gather, then poll
                 if self.pace > 0:
                     await asyncio.sleep(self.pace)
                 poll = IDLE_POLL_SECONDS if self._answered else self.idle_poll
-                renew_in = self._renew_in()
-                timeout = OUTAGE_POLL_SECONDS if outage else poll
-                await self._wait(timeout if renew_in is None else min(timeout, renew_in))
+                await self._wait(OUTAGE_POLL_SECONDS if outage else poll)
             # else a full batch came (more may wait), or slots freed while answered rows were
             # marked: the next pass at once
         stopping.cancel()
@@ -308,13 +306,14 @@ class HandlerWorker:
                     "inbound row %s: claim lost to another worker before its answer", row_id
                 )
 
-    def _renew_in(self) -> float | None:
-        """Seconds until the oldest held lease is half gone (the loop must pass by then), or
-        None when no row is held."""
+    def _renew_in(self, timeout: float | None) -> float | None:
+        """`timeout`, cut to when the oldest held lease is half gone: the loop must pass by
+        then to renew it (`_renew`)."""
         if not self._held:
-            return None
+            return timeout
         renew_at = min(self._held.values()) + self.lease.total_seconds() / 2
-        return max(0.0, renew_at - asyncio.get_running_loop().time())
+        renew_in = max(0.0, renew_at - asyncio.get_running_loop().time())
+        return renew_in if timeout is None else min(timeout, renew_in)
 
     def _start(self, row: inbound.Claimed) -> None:
         task = asyncio.get_running_loop().create_task(self._answer(row))
@@ -344,10 +343,12 @@ class HandlerWorker:
             self.wake.set()
 
     async def _wait(self, timeout: float | None) -> None:
-        """Until `wake` (a row written, an answer sent, `stop`) or `timeout`: one timer, no
-        task per wait (this runs once per pass, several times per message)."""
+        """Until `wake` (a row written, an answer sent, `stop`), `timeout`, or a held lease to
+        renew: one timer, no task per wait (this runs once per pass, several times per
+        message)."""
         if self.wake.is_set():
             return
+        timeout = self._renew_in(timeout)
         loop = asyncio.get_running_loop()
         fd = self._wake_fd
         if fd is not None:

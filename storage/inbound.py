@@ -85,21 +85,26 @@ class NewEvent:
 def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
     """Write the event; True when it is new, False for a duplicate (platform, event id).
     Raises `sqlalchemy.exc.SQLAlchemyError` when it cannot (the database is away)."""
-    values = {
-        "platform": item.platform,
-        "event_id": item.event_id,
-        "user_key": item.user_key,
-        "payload": item.payload,
-        "received_at": now,
-        "state": PENDING,
-        "attempts": 0,
-    }
+    values = _row(item, now)
     if engine.dialect.name == "sqlite":
         return _admit_on_sqlite(engine, values)
     if engine.dialect.name == "postgresql":
         return _admit_on_postgres(engine, values)
     with engine.begin() as connection:
         return connection.execute(_statements(engine).admit, values).first() is not None
+
+
+def _row(item: NewEvent, received_at: Any) -> dict[str, Any]:
+    """The columns `admit` writes (`_ADMIT_KEYS`): a new row, pending."""
+    return {
+        "platform": item.platform,
+        "event_id": item.event_id,
+        "user_key": item.user_key,
+        "payload": item.payload,
+        "received_at": received_at,
+        "state": PENDING,
+        "attempts": 0,
+    }
 
 
 def _admit_on_sqlite(engine: Engine, values: dict[str, Any]) -> bool:
@@ -127,15 +132,7 @@ def admit_if_free(engine: Engine, item: NewEvent, *, now: datetime) -> bool | No
     if engine.dialect.name != "sqlite":
         return None
     sql, names, received_at = _sqlite_admit(engine.dialect)
-    values = {
-        "platform": item.platform,
-        "event_id": item.event_id,
-        "user_key": item.user_key,
-        "payload": item.payload,
-        "received_at": received_at(now),
-        "state": PENDING,
-        "attempts": 0,
-    }
+    values = _row(item, received_at(now))
     params = tuple(values[name] for name in names)
     busy = False
 

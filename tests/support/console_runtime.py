@@ -1,0 +1,54 @@
+"""A seeded SQLite company and a `Runtime` answering on a console that records its replies:
+the sink and worker tests drive the runtime without a chat platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from adapters.base import ReplyTarget
+from bot.runtime import Runtime
+from handlers.types import Recipient, Reply
+from storage.db import make_engine, upgrade
+from tests.support.company import make_app, seed
+
+
+class RecordingConsole:
+    """A console adapter that keeps what it was asked to answer."""
+
+    name = "console"
+    rate_limits = ()
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+
+    async def start(self, sink: object) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        self.replies.append(reply)
+
+    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
+        raise AssertionError("no proactive message expected")
+
+
+def console_runtime(path: Path, **options: Any) -> tuple[Engine, Runtime, RecordingConsole]:
+    """The company in a SQLite file at `path` and a runtime on a recording console;
+    `options` go to `Runtime` (`handle_inline`, `spool`, `wake_workers`, …)."""
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    seed(engine)
+    console = RecordingConsole()
+    runtime = Runtime(
+        make_app(engine),
+        {"console": console},  # type: ignore[dict-item]
+        host="127.0.0.1",
+        port=0,
+        poll_seconds=1,
+        jobs={},
+        **options,
+    )
+    return engine, runtime, console
