@@ -10,30 +10,13 @@ from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from adapters.base import ReplyTarget
-from bot.runtime import Runtime
-from handlers.types import Message, Recipient, Reply
-from storage.db import make_engine, upgrade
+from handlers.types import Message
 from storage.models import InboundEvent
-from tests.support.company import make_app, seed
+from tests.support.console_runtime import console_runtime
 
 TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
-
-
-class Console:
-    name = "console"
-    rate_limits = ()
-
-    async def start(self, sink: object) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def reply(self, target: ReplyTarget, reply: Reply) -> None: ...
-
-    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
-        raise AssertionError("no proactive message expected")
 
 
 def _message(event_id: str) -> Message:
@@ -47,28 +30,11 @@ def _message(event_id: str) -> Message:
     )
 
 
-def _runtime(path: Path) -> tuple[Engine, Runtime]:
-    """A seeded SQLite company and a runtime whose handlers run elsewhere (workers)."""
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    seed(engine)
-    runtime = Runtime(
-        make_app(engine),
-        {"console": Console()},  # type: ignore[dict-item]
-        host="127.0.0.1",
-        port=0,
-        poll_seconds=1,
-        jobs={},
-        handle_inline=False,
-    )
-    return engine, runtime
-
-
 def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes_after_it(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "coverwatch.db"
-    engine, runtime = _runtime(path)
+    engine, runtime, _ = console_runtime(path, handle_inline=False)
     held = threading.Event()
 
     async def scenario() -> None:
@@ -97,7 +63,7 @@ def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes
 
 
 def test_an_event_is_written_on_the_loop_when_the_database_is_free(tmp_path: Path) -> None:
-    _, runtime = _runtime(tmp_path / "coverwatch.db")
+    _, runtime, _ = console_runtime(tmp_path / "coverwatch.db", handle_inline=False)
     held = threading.Event()
 
     async def scenario() -> None:

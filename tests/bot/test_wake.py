@@ -19,34 +19,15 @@ from adapters.base import ReplyTarget
 from bot.config import Settings
 from bot.handling import HandlerWorker, new_event
 from bot.metrics import Metrics
-from bot.runtime import Runtime
 from bot.workers import WorkerPool
-from handlers.types import Message, Recipient, Reply
+from handlers.types import Message
 from storage import inbound
-from storage.db import make_engine, upgrade
 from tests.support.company import make_app, seed
+from tests.support.console_runtime import RecordingConsole, console_runtime
 from tests.support.wake_worker import NO_PIPE, WOKEN, exit_when_woken
 
 HOUR = 3600.0
 TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
-
-
-class Console:
-    name = "console"
-    rate_limits = ()
-
-    def __init__(self) -> None:
-        self.replies: list[Reply] = []
-
-    async def start(self, sink: object) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
-        self.replies.append(reply)
-
-    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
-        raise AssertionError("no proactive message expected")
 
 
 def _message(number: int, user: str = "E001") -> Message:
@@ -71,7 +52,7 @@ def test_a_worker_woken_through_its_pipe_answers_and_marks_the_row_done_without_
     engine: Engine,
 ) -> None:
     seed(engine)
-    console = Console()
+    console = RecordingConsole()
     worker = HandlerWorker(
         make_app(engine),
         {"console": console},
@@ -112,7 +93,7 @@ def test_rows_written_while_a_worker_paces_are_claimed_in_one_pass(
     """Woken three times after a pass that found nothing, a worker claims once, not three
     times: one trip to the database for several commands."""
     seed(engine)
-    console = Console()
+    console = RecordingConsole()
     worker = HandlerWorker(
         make_app(engine), {"console": console}, {}, name="w1", metrics=Metrics(), pace=5.0
     )
@@ -174,19 +155,9 @@ def test_the_pool_of_coverwatch_worker_gives_no_pipe_and_its_workers_poll() -> N
 
 
 def test_the_sink_wakes_the_worker_processes_for_each_new_row(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
-    upgrade(engine)
-    seed(engine)
     wakes: list[int] = []
-    runtime = Runtime(
-        make_app(engine),
-        {"console": Console()},  # type: ignore[dict-item]
-        host="127.0.0.1",
-        port=0,
-        poll_seconds=1,
-        jobs={},
-        handle_inline=False,
-        wake_workers=lambda: wakes.append(1),
+    _, runtime, _ = console_runtime(
+        tmp_path / "coverwatch.db", handle_inline=False, wake_workers=lambda: wakes.append(1)
     )
 
     async def scenario() -> None:

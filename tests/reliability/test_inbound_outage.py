@@ -13,29 +13,9 @@ from sqlalchemy.exc import OperationalError
 from adapters.base import ReplyTarget
 from bot.runtime import Runtime
 from bot.spool import Spool
-from handlers.types import Message, Recipient, Reply
+from handlers.types import Message
 from storage import inbound
-from storage.db import make_engine, upgrade
-from tests.support.company import make_app, seed
-
-
-class RecordingConsole:
-    name = "console"
-    rate_limits = ()
-
-    def __init__(self) -> None:
-        self.replies: list[Reply] = []
-
-    async def start(self, sink: object) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
-        self.replies.append(reply)
-
-    async def send(self, recipient: Recipient, reply: Reply, *, key: str) -> str:
-        raise AssertionError("no proactive message expected")
-
+from tests.support.console_runtime import RecordingConsole, console_runtime
 
 MESSAGE = Message(
     platform="console",
@@ -50,21 +30,8 @@ TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001",
 
 def _runtime(tmp_path: Path, **options: object) -> tuple[Runtime, RecordingConsole, Spool]:
     """A runtime over a seeded SQLite company, answering on a recording console, with a spool."""
-    engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
-    upgrade(engine)
-    seed(engine)
-    console = RecordingConsole()
     spool = Spool(tmp_path / "spool.jsonl", 64 * 1024)
-    runtime = Runtime(
-        make_app(engine),
-        {"console": console},  # type: ignore[dict-item]
-        host="127.0.0.1",
-        port=0,
-        poll_seconds=1,
-        jobs={},
-        spool=spool,
-        **options,  # type: ignore[arg-type]
-    )
+    _, runtime, console = console_runtime(tmp_path / "coverwatch.db", spool=spool, **options)
     return runtime, console, spool
 
 
