@@ -5,6 +5,8 @@ Raw sockets against a running runtime on loopback, as a dropped phone or an atta
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -15,6 +17,7 @@ import pytest
 
 import bot.http_body
 from adapters.wecom import WeComAdapter
+from bot.http_body import BodyNotRead, read_body
 from storage.db import make_engine, upgrade
 from tests.support.company import make_app
 from tests.support.live import LiveRuntime
@@ -72,3 +75,58 @@ def test_a_body_trickling_in_is_cut_off_with_408(live: LiveRuntime) -> None:
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert time.monotonic() - started < 5
+
+
+async def _never() -> dict[str, object]:
+    """An ASGI `receive` whose client sent the headers and nothing more."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+async def _whole() -> dict[str, object]:
+    return {"type": "http.request", "body": b"ok", "more_body": False}
+
+
+def test_only_the_overdue_read_is_cut_off_and_every_read_is_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One timer for every body being read (`_Reads`): a read past its deadline gets 408 and
+    its task is not left cancelled; one within its deadline is not touched."""
+    monkeypatch.setattr(bot.http_body, "SWEEP_SECONDS", 0.01)
+
+    async def overdue() -> int:
+        with pytest.raises(BodyNotRead) as refused:
+            await read_body(_never, "10", 100, "/x", timeout=0.02)
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0
+        return refused.value.status
+
+    async def patient() -> bytes:
+        read = read_body(_never, "10", 100, "/x", timeout=60)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.1):  # outlives the other read's deadline
+                await read
+        return await read_body(_whole, "2", 100, "/x")
+
+    async def scenario() -> None:
+        assert await asyncio.gather(overdue(), patient()) == [408, b"ok"]
+        reads = bot.http_body._READS[asyncio.get_running_loop()]
+        assert (reads.due, reads.expired) == ({}, set())
+        await asyncio.sleep(0.05)
+        assert not reads.sweeping  # nothing being read: no timer left
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_read_stays_cancelled() -> None:
+    """A server stopping cancels what it serves: that is no 408."""
+
+    async def scenario() -> None:
+        reading = asyncio.ensure_future(read_body(_never, "10", 100, "/x"))
+        await asyncio.sleep(0)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert bot.http_body._READS[asyncio.get_running_loop()].due == {}
+
+    asyncio.run(scenario())
