@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, literal, text, union_all
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from core.cover import PeriodStanding
@@ -157,36 +158,48 @@ def account_periods(
     return result
 
 
-# Built once: `coverage` runs these for every question, and building a statement costs more
-# than SQLite takes to answer it (docs/PERFORMANCE.md, chat_http).
-_ACCOUNT_DUES = select(
-    col(AccountDue.period), col(AccountDue.due_date), col(AccountDue.total)
-).where(
-    col(AccountDue.account_id) == bindparam("account_id"),
-    col(AccountDue.period) <= bindparam("through"),  # `YYYY-MM` sorts as text
-)
-_ACCOUNT_PAYMENTS = (
-    select(col(Payment.period), col(Payment.paid_on), col(Payment.amount))
-    .where(
+_PAYMENT, _ADJUSTMENT, _DUES = 0, 1, 2
+"""What a row of `_ACCOUNT_STANDING` is: its first column."""
+# Built once, and one statement for the three tables: `coverage` runs it for every question,
+# and building a statement, or another round trip to the database, costs more than the
+# database takes to answer it (docs/PERFORMANCE.md, chat_http). Columns: kind, period, the
+# day (paid on, or due on), the day it sorts by (adjustments: computed on), amount, id.
+_ACCOUNT_STANDING = union_all(
+    core_select(
+        literal(_PAYMENT),
+        col(Payment.period),
+        col(Payment.paid_on),
+        col(Payment.paid_on),
+        col(Payment.amount),
+        col(Payment.id),
+    ).where(
         col(Payment.account_id) == bindparam("account_id"),
         col(Payment.paid_on) <= bindparam("as_of"),
         col(Payment.kind) == DUES,
-    )
-    .order_by(col(Payment.paid_on), col(Payment.id))
-)
-_ACCOUNT_ADJUSTMENTS = (
-    select(
+    ),
+    core_select(
+        literal(_ADJUSTMENT),
         col(LedgerAdjustment.period),
-        col(LedgerAdjustment.amount),
         col(LedgerAdjustment.due_date),
         col(LedgerAdjustment.computed_on),
-    )
-    .where(
+        col(LedgerAdjustment.amount),
+        col(LedgerAdjustment.id),
+    ).where(
         col(LedgerAdjustment.account_id) == bindparam("account_id"),
         col(LedgerAdjustment.period) <= bindparam("through"),
-    )
-    .order_by(col(LedgerAdjustment.computed_on), col(LedgerAdjustment.id))
-)
+    ),
+    core_select(
+        literal(_DUES),
+        col(AccountDue.period),
+        col(AccountDue.due_date),
+        col(AccountDue.due_date),
+        col(AccountDue.total),
+        col(AccountDue.id),
+    ).where(
+        col(AccountDue.account_id) == bindparam("account_id"),
+        col(AccountDue.period) <= bindparam("through"),  # `YYYY-MM` sorts as text
+    ),
+).order_by(text("1, 4, 6"))
 
 
 def period_standings(
@@ -199,21 +212,20 @@ def period_standings(
     All that cover needs (core.cover): `account_periods` also works out every period's late
     fee and suspension day, which a `coverage` question never shows.
     """
-    through = str(Period.of(as_of))
-    # On the session's connection: columns need none of the ORM's result handling, which cost
-    # more than the queries (every `coverage` runs these; docs/PERFORMANCE.md, chat_http).
-    connection = session.connection()
+    params = {"account_id": account_id, "as_of": as_of, "through": str(Period.of(as_of))}
     received: dict[str, list[CorePayment]] = defaultdict(list)
-    paid = connection.execute(_ACCOUNT_PAYMENTS, {"account_id": account_id, "as_of": as_of})
-    for period, paid_on, amount in paid:
-        received[period].append(CorePayment(paid_on, amount))
     changes: dict[str, list[Adjustment]] = defaultdict(list)
-    params = {"account_id": account_id, "through": through}
-    for period, amount, due_date, computed_on in connection.execute(_ACCOUNT_ADJUSTMENTS, params):
-        changes[period].append(
-            Adjustment(amount=amount, due_date=due_date, computed_on=computed_on)
-        )
-    dues = connection.execute(_ACCOUNT_DUES, params)
+    dues: list[tuple[str, date, Decimal]] = []
+    # On the session's connection: columns need none of the ORM's result handling.
+    for kind, period, day, sort_day, amount, _ in session.connection().execute(
+        _ACCOUNT_STANDING, params
+    ):
+        if kind == _PAYMENT:
+            received[period].append(CorePayment(day, amount))
+        elif kind == _ADJUSTMENT:
+            changes[period].append(Adjustment(amount=amount, due_date=day, computed_on=sort_day))
+        else:
+            dues.append((period, day, amount))
     standings = {}
     for period, due_date, total in dues:
         governing = due_date
