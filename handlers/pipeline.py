@@ -18,6 +18,7 @@ from functools import cache
 from sqlmodel import Session
 
 from core.locales import DEFAULT_LOCALE, ZH_HK
+from core.policy import AccountSettings
 from handlers.alert_actions import BUTTON_COMMANDS, button_arguments
 from handlers.commands import build_router
 from handlers.context import AppContext
@@ -102,6 +103,7 @@ def _handle(
     request = Request(
         event=event,
         employee=employee,
+        account_settings=found.account,
         session=session,
         locale=progress.locale,
         app=app,
@@ -118,7 +120,7 @@ def _locale(app: AppContext, found: Asker, event: Message | Action) -> str:
     message_locale = normalize_locale(event.locale) if isinstance(event, Message) else None
     fallback = (
         message_locale
-        or _regional_locale(app, found.policy_id)
+        or _regional_locale(app, found.account)
         or normalize_locale(app.default_locale)
         or DEFAULT_LOCALE
     )
@@ -126,8 +128,8 @@ def _locale(app: AppContext, found: Asker, event: Message | Action) -> str:
     return normalize_locale(chosen) or fallback
 
 
-def _regional_locale(app: AppContext, policy_id: str | None) -> str | None:
-    policy = app.policies.get(policy_id) if policy_id is not None else None
+def _regional_locale(app: AppContext, account: AccountSettings | None) -> str | None:
+    policy = app.policies.get(account.policy_id) if account is not None else None
     return ZH_HK if policy is not None and HK_TAG in policy.tags else None
 
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from sqlmodel import Session
 
 from core.periods import Period
+from core.policy import AccountSettings
 from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.types import Action, Message, Reply
@@ -54,6 +55,8 @@ class Request:
 
     event: Message | Action
     employee: Employee
+    account_settings: AccountSettings | None = None
+    """The asker's account as stored, read with the asker (`storage.employees.asker`)."""
     session: Session
     locale: str
     app: AppContext
@@ -74,6 +77,14 @@ class Request:
     @cached_property
     def accounts(self) -> dict[str, AccountPolicy]:
         return account_policies(self.session, self.app.policies)
+
+    @cached_property
+    def account(self) -> AccountPolicy:
+        """The asker's own account, without the query of every account that `accounts` is."""
+        settings = self.account_settings
+        if settings is None:  # not stored: the same KeyError `accounts` gives
+            return self.accounts[self.employee.account_id]
+        return AccountPolicy(settings=settings, policy=self.app.policies[settings.policy_id])
 
 
 Handler = Callable[[Request], Reply]

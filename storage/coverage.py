@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 
 from sqlmodel import Session
@@ -16,10 +15,10 @@ from storage.payments import period_standings
 
 
 def employee_cover(
-    session: Session, employee: Employee, accounts: Mapping[str, AccountPolicy], as_of: date
+    session: Session, employee: Employee, account: AccountPolicy, as_of: date
 ) -> CoverStatus:
-    """Cover on `as_of`: the employee's account periods (while they owed dues) decide it."""
-    account = accounts[employee.account_id]
+    """Cover on `as_of`: the periods of the employee's `account` (while they owed dues)
+    decide it."""
     standings = {
         period: standing
         for period, standing in period_standings(

@@ -8,9 +8,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, or_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from core.platforms import CONSOLE, PLATFORMS, platform_spec
+from core.policy import AccountSettings
 from storage.models import Account, Employee, UserPreference
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
@@ -42,23 +44,46 @@ class Asker:
     employee: Employee
     chosen_locale: str | None
     """Their `lang` choice (`user_preference`), if any."""
-    policy_id: str | None
-    """The policy of their account (None: the account is not stored)."""
+    account: AccountSettings | None
+    """Their account's settings (None: the account is not stored): a personal answer needs
+    this one, not every account (`storage.accounts.account_policies`)."""
 
 
 def asker(session: Session, platform: str, user_id: str) -> Asker | None:
-    """`by_platform_user` and the two look-ups the pipeline made after it (their `lang`
-    choice, their account's policy) in one statement: three round trips were a tenth of a
-    chat command's CPU (docs/PERFORMANCE.md, chat_http)."""
+    """`by_platform_user` and the look-ups made after it (their `lang` choice, their
+    account) in one statement: each round trip was a tenth of a chat command's CPU
+    (docs/PERFORMANCE.md, chat_http)."""
     query = _ASKERS.get(platform, _ASKER_BY_EMPLOYEE_ID)
     row = session.execute(query, {"user_id": user_id}).first()
-    return None if row is None else Asker(row[0], row[1], row[2])
+    if row is None:
+        return None
+    employee, chosen, account_id, policy_id, injury_rate, housing_fund_rate, due_day = row
+    account = (
+        None
+        if account_id is None
+        else AccountSettings(
+            account_id=account_id,
+            policy_id=policy_id,
+            injury_rate=injury_rate,
+            housing_fund_rate=housing_fund_rate,
+            due_day=due_day,
+        )
+    )
+    return Asker(employee, chosen, account)
 
 
 def _asker_by(column: Any) -> Any:
     """Built once per platform: building the statement cost more than running it."""
     return (
-        select(Employee, UserPreference.locale, Account.policy_id)
+        core_select(
+            Employee,
+            col(UserPreference.locale),
+            col(Account.id),
+            col(Account.policy_id),
+            col(Account.injury_rate),
+            col(Account.housing_fund_rate),
+            col(Account.due_day),
+        )
         .outerjoin(UserPreference, col(UserPreference.employee_id) == Employee.employee_id)
         .outerjoin(Account, col(Account.id) == Employee.account_id)
         .where(column == bindparam("user_id"))

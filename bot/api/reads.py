@@ -93,10 +93,10 @@ async def coverage(api: ApiService, request: Request, credential: Credential) ->
             if employee is None:
                 return None
             today = api.context.today()
-            accounts = account_policies(session, api.context.policies)
-            status = employee_cover(session, employee, accounts, today)
+            account = account_policies(session, api.context.policies)[employee.account_id]
+            status = employee_cover(session, employee, account, today)
             _views(api, session, credential, [employee.employee_id], "GET coverage")
-            return coverage_json(employee, status, today, accounts[employee.account_id])
+            return coverage_json(employee, status, today, account)
 
     document = await asyncio.to_thread(load)
     if document is None:

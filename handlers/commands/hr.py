@@ -162,7 +162,7 @@ def who(request: Request) -> Reply:
         raise UserError("hr.not_found", id=request.args[0])
     account = request.accounts[employee.account_id]
     today = request.today
-    status = employee_cover(request.session, employee, request.accounts, today)
+    status = employee_cover(request.session, employee, account, today)
     dates = CoverDates.of(request, account, status)
     fields = [
         Field(

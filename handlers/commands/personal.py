@@ -38,8 +38,8 @@ ZERO = Decimal("0.00")
 )
 def coverage(request: Request) -> Reply:
     employee = request.employee
-    account = request.accounts[employee.account_id]
-    status = employee_cover(request.session, employee, request.accounts, request.today)
+    account = request.account
+    status = employee_cover(request.session, employee, account, request.today)
     dates = CoverDates.of(request, account, status)
     fields = [
         Field(label=request.t("coverage.state"), value=label(request, "state", status.state)),

@@ -84,7 +84,7 @@ def test_the_story_holds_on_any_day(tmp_path: Path, today: date) -> None:
         estimated = session.get(Employee, story.estimated)
         assert estimated is not None and estimated.account_id == ESTIMATE_ACCOUNT
         # One account is suspended: its one employee's cover is.
-        cover = employee_cover(session, estimated, accounts, today)
+        cover = employee_cover(session, estimated, accounts[estimated.account_id], today)
         assert cover.state == "suspended" and str(story.suspended.period) in map(str, cover.arrears)
         assert session.exec(select(func.count()).select_from(Employee)).one() == 200
         late = [a for a in arrears(session, accounts, today) if a.account_id == "shanghai"]

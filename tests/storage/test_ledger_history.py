@@ -133,7 +133,7 @@ def test_no_late_fee_and_cover_active_before_the_adjustment_is_due(
         assert arrears(session, accounts, as_of) == []
         employee = session.get(Employee, "E1")
         assert employee is not None
-        cover = employee_cover(session, employee, accounts, as_of)
+        cover = employee_cover(session, employee, accounts[employee.account_id], as_of)
         assert cover.state is CoverState.ACTIVE
         # The original dues are paid: an adjustment not due yet leaves the months paid.
         assert cover.paid_through == MONTHS[-1]
@@ -155,7 +155,7 @@ def test_late_fee_runs_on_the_adjustment_from_its_own_due_date(engine: Engine) -
         assert all(p.suspension_on == date(2025, 10, 30) for p in late)
         employee = session.get(Employee, "E1")
         assert employee is not None
-        cover = employee_cover(session, employee, accounts, as_of)
+        cover = employee_cover(session, employee, accounts[employee.account_id], as_of)
         assert cover.state is CoverState.GRACE
         assert cover.paid_through is None  # the unpaid adjustment of 2025-07 is past due
 

@@ -96,12 +96,12 @@ def test_arrears_coverage_and_alert_scope(engine: Engine) -> None:
         assert late[0].outstanding == beijing.total - Decimal("100.00")
         e2 = by_platform_user(session, "slack", "UE2")
         assert e2 is not None
-        status = employee_cover(session, e2, accounts, date(2026, 10, 25))
+        status = employee_cover(session, e2, accounts[e2.account_id], date(2026, 10, 25))
         assert status.state is CoverState.GRACE
         e4 = by_platform_user(session, "console", "E4")
         assert e4 is not None
         assert (
-            employee_cover(session, e4, accounts, date(2026, 10, 25)).state
+            employee_cover(session, e4, accounts[e4.account_id], date(2026, 10, 25)).state
             is CoverState.NOT_ENROLLED
         )
 
