@@ -1,7 +1,8 @@
 """THE entry point of every conversation: adapters, the CLI's `ask` and the console call `handle`.
 
-One path for everyone: identify the user, choose the reply language, route, check the role,
-run the command in one transaction. It never raises: a user-caused problem is an answer
+One path for everyone: route, identify the user, choose the reply language, check the role,
+run the command in one transaction (a command that only reads: its statements each on their
+own, `Command.reads_only`). It never raises: a user-caused problem is an answer
 (usage hint, refusal, "not registered"), anything else a short apology. Logs name the command,
 platform and event, and the failure's type and stack, never the text, figures or exception
 message, which may hold an ID number or a salary (ARCHITECTURE.md §2 "Secrets and PII").
@@ -51,8 +52,10 @@ def handle(app: AppContext, event: Message | Action) -> Reply:
     """The reply to one message or button click; never raises."""
     progress = _Progress(locale=normalize_locale(app.default_locale) or DEFAULT_LOCALE)
     try:
-        with session_scope(app.engine) as session:
-            return _handle(app, event, session, progress)
+        matched = _route(event, app.today())
+        reads_only = matched is None or matched[0].reads_only
+        with session_scope(app.engine, read_only=reads_only) as session:
+            return _handle(app, event, session, progress, matched)
     except Exception as exc:
         logger.error(
             "command %s failed on %s (event %s): %s\n%s",
@@ -82,7 +85,11 @@ def _frames(exc: BaseException) -> str:
 
 
 def _handle(
-    app: AppContext, event: Message | Action, session: Session, progress: _Progress
+    app: AppContext,
+    event: Message | Action,
+    session: Session,
+    progress: _Progress,
+    matched: tuple[Command, tuple[str, ...]] | None,
 ) -> Reply:
     is_direct = isinstance(event, Message) and event.is_direct
     found = asker(session, event.platform, event.user_id)
@@ -92,7 +99,6 @@ def _handle(
         )
     employee = found.employee
     progress.locale = _locale(app, found, event)
-    matched = _route(event, app.today())
     if matched is None:
         return Reply(text=translate(progress.locale, "error.unknown"))
     command, args = matched

@@ -103,6 +103,10 @@ class Command:
     max_args: int = 0
     personal: bool = False
     """Answers with the asker's own data: ephemeral when asked in a shared conversation."""
+    reads_only: bool = False
+    """Writes nothing, and reads what it shows in one statement after the asker's: it runs
+    without a transaction around it on PostgreSQL (no BEGIN and COMMIT round trips;
+    `storage.db.session_scope`), as unknown commands and unregistered users are answered."""
     slow: bool = False
     """Computes over the whole company (the KPI figures): a handler worker answers it on a
     thread of its own, so a burst of it never holds the threads quick commands wait for."""
@@ -125,6 +129,7 @@ class Router:
         roles: Collection[str] | None = None,
         args: tuple[int, int] = (0, 0),
         personal: bool = False,
+        reads_only: bool = False,
         slow: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a handler under its name and aliases (matched case-insensitively)."""
@@ -141,6 +146,7 @@ class Router:
                     min_args=args[0],
                     max_args=args[1],
                     personal=personal,
+                    reads_only=reads_only,
                     slow=slow,
                 )
             )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError, NoSuchModuleError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -73,9 +75,48 @@ def _create(url: str, **kwargs: Any) -> Engine:
         create_private(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _checked_in)
+    event.listen(engine, "checkout", _pinger(engine.dialect))
+    return engine
+
+
+IDLE_PING_SECONDS = 5.0
+"""A pooled PostgreSQL connection unused this long is pinged before it is used again."""
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    """SQLAlchemy's pessimistic disconnect handling, the `checkout` listener raising
+    `DisconnectionError` (docs.sqlalchemy.org/en/20/core/pooling.html, "Disconnect Handling -
+    Pessimistic"), instead of `pool_pre_ping`, which pings at every checkout: one of a chat
+    command's eight round trips.
+
+    A connection is pinged when it sat in the pool longer than `IDLE_PING_SECONDS` (a
+    firewall may have dropped it silently) or when its socket has something to read while
+    idle: a server that restarts or ends the session (`pg_terminate_backend`) sends its
+    FATAL message and closes the socket, which a zero-timeout `select` sees without a round
+    trip. A failed ping invalidates the pool, as pre-ping does; a new connection (its `info`
+    cleared) is not pinged."""
+
+    def ping_when_in_doubt(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("checked_in")
+        if since is None:
+            return
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        if not readable and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # no transaction left open: `read_only` autocommits
+        except Exception as exc:
+            raise InvalidatePoolError(f"ping failed: {type(exc).__name__}") from None
+
+    return ping_when_in_doubt
 
 
 def create_private(path: str | Path | None) -> None:
@@ -161,10 +202,20 @@ def ping(engine: Engine, *, timeout: float = 2.0) -> bool:
         return False
 
 
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back on any error."""
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on any error.
+
+    `read_only`: the block only reads, so on PostgreSQL each statement runs on its own
+    (autocommit), consistent in itself: no BEGIN and COMMIT round trips, a quarter of a chat
+    command's (docs/PERFORMANCE.md, chat_http). SQLite's driver begins no transaction for a
+    read anyway."""
     with Session(engine, expire_on_commit=False) as session:
+        if read_only and is_postgres(engine):
+            session.connection(execution_options=AUTOCOMMIT)
         try:
             yield session
             session.commit()

@@ -12,7 +12,9 @@ from storage.employees import set_locale
 router = Router()
 
 
-@router.command("help", "帮助", "h", help_key="cmd.help.help", usage_key="cmd.help.usage")
+@router.command(
+    "help", "帮助", "h", help_key="cmd.help.help", usage_key="cmd.help.usage", reads_only=True
+)
 def help_command(request: Request) -> Reply:
     """Only the commands this user's role may use (help never advertises a refusal), each with
     an example to copy."""

@@ -15,7 +15,12 @@ router = Router()
 
 
 @router.command(
-    "oncall", "值班", "on-call", help_key="cmd.oncall.help", usage_key="cmd.oncall.usage"
+    "oncall",
+    "值班",
+    "on-call",
+    help_key="cmd.oncall.help",
+    usage_key="cmd.oncall.usage",
+    reads_only=True,
 )
 def oncall(request: Request) -> Reply:
     rotation, today = request.app.rotation, request.today

@@ -35,6 +35,7 @@ ZERO = Decimal("0.00")
     help_key="cmd.coverage.help",
     usage_key="cmd.coverage.usage",
     personal=True,
+    reads_only=True,
 )
 def coverage(request: Request) -> Reply:
     employee = request.employee

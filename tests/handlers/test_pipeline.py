@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection
 
 import handlers.commands.personal as personal
 from core.locales import ZH_CN
 from handlers.context import AppContext
 from handlers.i18n import translate
-from handlers.pipeline import handle
-from handlers.types import Action, Message
-from storage.db import session_scope
+from handlers.pipeline import handle, router
+from handlers.types import Action, Message, Reply
+from storage.db import make_engine, session_scope, upgrade
 from storage.models import Employee
-from tests.support.company import ID_NUMBER, Ask, asker
+from tests.support.company import ID_NUMBER, Ask, asker, make_app, seed
 
 INTERNAL_ZH = translate(ZH_CN, "error.internal")
 
@@ -176,3 +179,44 @@ def test_any_argument_gets_an_answer_not_an_internal_error(
     reply = asker(app)("E003", f"{command} {argument}")
     assert reply.text.strip()
     assert reply.text != INTERNAL_ZH
+
+
+def _statements(app: AppContext, ask: Callable[[], Reply]) -> list[tuple[str, bool]]:
+    """Each statement `ask` ran, and whether its connection was in autocommit (PostgreSQL)."""
+    ran: list[tuple[str, bool]] = []
+
+    def record(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        dbapi = conn.connection.dbapi_connection
+        ran.append((statement.lstrip().split()[0].upper(), bool(getattr(dbapi, "autocommit", 0))))
+
+    event.listen(app.engine, "before_cursor_execute", record)
+    try:
+        ask()
+    finally:
+        event.remove(app.engine, "before_cursor_execute", record)
+    return ran
+
+
+def test_a_command_that_reads_only_writes_nothing(any_app: AppContext) -> None:
+    """`Command.reads_only` runs without a transaction on PostgreSQL: it must not write."""
+    ask = asker(any_app)
+    reading = [command.name for command in router() if command.reads_only]
+    assert {"coverage", "help"} <= set(reading)
+    for name in reading:
+        ran = _statements(any_app, partial(ask, "E003", name))
+        assert ran and all(word == "SELECT" for word, _ in ran), (name, ran)
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_reading_command_runs_without_begin_and_commit(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    seed(engine)
+    app = make_app(engine)
+    ask = asker(app)
+    reading = _statements(app, lambda: ask("E001", "coverage"))
+    writing = _statements(app, lambda: ask("E001", "lang en"))
+    engine.dispose()
+    assert len(reading) == 2, reading  # the asker, then the account's periods in one statement
+    assert all(autocommit for _, autocommit in reading)
+    assert not any(autocommit for _, autocommit in writing)

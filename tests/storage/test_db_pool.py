@@ -1,0 +1,75 @@
+"""PostgreSQL connections are pinged only when in doubt (`storage.db._pinger`): not at every
+checkout, but after a while unused and when the server ended the session meanwhile."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+import storage.db
+from storage.db import make_engine
+from tests.support.databases import pg_admin_dsn
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pinged(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engine, list[int]]]:
+    """An engine and the list its pings are counted in."""
+    engine = make_engine(pg_url)
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    yield engine, pings
+    engine.dispose()
+
+
+def _backend(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_connection_used_again_at_once_is_not_pinged(pinged: tuple[Engine, list[int]]) -> None:
+    engine, pings = pinged
+    first = _backend(engine)
+    assert [_backend(engine) for _ in range(3)] == [first] * 3
+    assert pings == []
+
+
+def test_a_connection_unused_for_a_while_is_pinged(
+    pinged: tuple[Engine, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, pings = pinged
+    first = _backend(engine)
+    monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)
+    assert _backend(engine) == first
+    assert pings == [1]
+
+
+def test_a_session_the_server_ended_is_replaced_without_an_error(
+    pinged: tuple[Engine, list[int]],
+) -> None:
+    """As after a restart: the server sends its FATAL message and closes the socket."""
+    engine, pings = pinged
+    first = _backend(engine)
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        deadline = time.monotonic() + 5
+        while (
+            time.monotonic() < deadline
+            and admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone()
+        ):
+            time.sleep(0.02)
+    assert _backend(engine) != first
+    assert pings == [1]
