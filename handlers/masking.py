@@ -8,7 +8,7 @@ name the issuing district and the last four are what people use to tell their ow
 
 from __future__ import annotations
 
-from storage.models import Employee
+from storage.employees import Person
 
 AMOUNT_MASK = "***"
 _SEE_PERSONAL_FIGURES = frozenset({"hr"})
@@ -28,7 +28,7 @@ def mask_amount(_amount: object) -> str:
     return AMOUNT_MASK
 
 
-def may_reveal(*, viewer: Employee, owner: Employee, is_direct: bool) -> bool:
+def may_reveal(*, viewer: Person, owner: Person, is_direct: bool) -> bool:
     """Personal figures are shown only in a direct chat, to their owner or to HR."""
     if not is_direct:
         return False

@@ -23,7 +23,7 @@ from handlers.i18n import translate
 from handlers.types import Action, Message, Reply
 from handlers.understanding import fold, understand
 from storage.accounts import AccountPolicy, account_policies
-from storage.models import Employee
+from storage.employees import Person
 
 _PREFIXES = ("/coverwatch", "coverwatch")
 _TRAILING = "?!.。 "
@@ -54,7 +54,7 @@ class Request:
     """Everything a command handler needs; built by the pipeline for one message or click."""
 
     event: Message | Action
-    employee: Employee
+    employee: Person
     account_settings: AccountSettings | None = None
     """The asker's account as stored, read with the asker (`storage.employees.asker`)."""
     session: Session

@@ -18,7 +18,7 @@ from core.alerts import COMPANY_KINDS, AlertEventType, AlertKind, AlertState, tr
 from core.installments import PlanQuote, quote_plan
 from core.periods import Period
 from storage.accounts import AccountPolicy
-from storage.employees import COMPANY_ROLES
+from storage.employees import COMPANY_ROLES, Person
 from storage.ledger import period_dues
 from storage.models import Alert, AlertEvent, Delivery, Employee, Installment
 from storage.payments import payments_by_account_period
@@ -108,7 +108,7 @@ def _department_accounts(session: Session, department: str) -> set[str]:
     return set(session.exec(query).all())
 
 
-def in_scope(session: Session, employee: Employee, alert: Alert) -> bool:
+def in_scope(session: Session, employee: Person, alert: Alert) -> bool:
     """HR/finance: every alert. Managers: alerts about their department, its people or the
     accounts their people are insured on. Employees: none."""
     if employee.role in COMPANY_ROLES:
@@ -129,7 +129,7 @@ def in_scope(session: Session, employee: Employee, alert: Alert) -> bool:
 
 def may_act(
     session: Session,
-    employee: Employee,
+    employee: Person,
     alert: Alert,
     owners: Mapping[str, Collection[str]],
 ) -> bool:
@@ -154,7 +154,7 @@ def may_act(
     return True
 
 
-def alerts_in_scope(session: Session, employee: Employee) -> list[Alert]:
+def alerts_in_scope(session: Session, employee: Person) -> list[Alert]:
     return [alert for alert in visible_alerts(session) if in_scope(session, employee, alert)]
 
 

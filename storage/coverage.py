@@ -9,13 +9,13 @@ from sqlmodel import Session
 from core.calendars import is_official
 from core.cover import CoverStatus, cover_status
 from storage.accounts import AccountPolicy
+from storage.employees import Person
 from storage.ledger import owes_dues
-from storage.models import Employee
 from storage.payments import period_standings
 
 
 def employee_cover(
-    session: Session, employee: Employee, account: AccountPolicy, as_of: date
+    session: Session, employee: Person, account: AccountPolicy, as_of: date
 ) -> CoverStatus:
     """Cover on `as_of`: the periods of the employee's `account` (while they owed dues)
     decide it."""

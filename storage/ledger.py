@@ -28,6 +28,7 @@ from core.periods import Period
 from storage.accounts import AccountPolicy
 from storage.audit import record_audit
 from storage.bulk import BulkInsert
+from storage.employees import Person
 from storage.models import AccountDue, Employee, LedgerAdjustment, LedgerLine, Payment
 from storage.salaries import salary_in_force
 
@@ -64,7 +65,7 @@ class DuesRun:
     employees: int = 0
 
 
-def owes_dues(employee: Employee, period: Period) -> bool:
+def owes_dues(employee: Person, period: Period) -> bool:
     """Dues are owed for an enrolled employee from the enrolment month to the leaving month."""
     if employee.enrolled_on is None or employee.enrolled_on > period.last_day:
         return False
