@@ -17,8 +17,9 @@ import asyncio
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -45,7 +46,7 @@ SLOW_HANDLER_THREADS = 1
 """Slow commands (`Command.slow`, the KPI figures at ~10 ms each) run on a thread apart: 40
 `kpi` on the two handler threads held every `help` behind them (bench `kpi_burst`)."""
 SLOW_SLOTS = 8
-"""Slow commands waiting for their thread without holding a slot (`_leave_slot`): beyond these
+"""Slow commands waiting for their thread without holding a slot (`_start`): beyond these
 they hold one, so what a worker has claimed stays bounded."""
 SLOTS = 8
 """Rows one worker holds at once: handlers on the threads, answers on their way out."""
@@ -170,28 +171,38 @@ class HandlerWorker:
         self.writes = writes or ThreadPoolExecutor(1, thread_name_prefix="inbound")
         """The one thread the claims run on; `Runtime` shares its own, which writes the rows its
         sink takes (`inbound_writes`)."""
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._drawing: set[asyncio.Task[None]] = set()
-        """Answers waiting for the slow lane: claimed, but holding no slot."""
-        self._slow: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop `run` or `drain` runs on: where the handler threads hand back what they
+        cannot finish alone."""
+        self._busy: set[int] = set()
+        """Rows holding a slot: handled on a thread, or their answer on its way out. A handler
+        thread takes its row out when it sent the answer itself (`_on_thread`)."""
+        self._handling: dict[int, Future[None]] = {}
+        """Rows on a handler thread, until answered there or handed back to the loop."""
+        self._sending: set[asyncio.Task[None]] = set()
+        """Answers sent from the loop (`_send`), charts waiting for the slow lane among them."""
+        self._slow: set[int] = set()
         """Slow commands waiting for or running on the slow thread, holding no slot."""
-        self._answered: list[int] = []
-        """Rows answered and not yet marked done: marked with the next claim, in one write."""
+        self._slot_wanted = False
+        """The loop waits for a slot: a row leaving `_busy` wakes it (`_free_slot`)."""
+        self._answered: deque[int] = deque()
+        """Rows answered and not yet marked done: marked with the next claim, in one write.
+        Handler threads append to it (a deque: appends and pops need no lock)."""
         self._held: dict[int, float] = {}
-        """Claimed rows not answered yet, and the loop time their lease was last set: a pass
+        """Claimed rows not marked done yet, and the loop time their lease was last set: a pass
         renews a lease half gone (`_renew`)."""
 
     async def run(self, stop: asyncio.Event, grace_seconds: float = 10.0) -> None:
         """Claim, answer, repeat; on `stop`, finish what is in flight (up to `grace_seconds`)
         and hand back the rest."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         stopping = loop.create_task(stop.wait())
         stopping.add_done_callback(lambda _: self.wake.set())
         outage = False
         while not stop.is_set():
             self.wake.clear()  # before the claim: a row written meanwhile wakes the next pass
             self._read_wakes()
-            free = self.slots - len(self._in_flight)
+            free = self.slots - len(self._busy)
             claimed: list[inbound.Claimed] = []
             try:
                 await self._renew()
@@ -206,19 +217,22 @@ class HandlerWorker:
                 outage = True
             for row in claimed:
                 self._start(row)
-            if len(self._in_flight) >= self.slots:  # a slot freeing wakes the loop
+            self._slot_wanted = True  # before looking: a slot freed from now on wakes the loop
+            if len(self._busy) >= self.slots:
                 await self._wait(None)
             elif len(claimed) < free:  # nothing more to take now: rows gather, then poll
+                self._slot_wanted = False
                 if self.pace > 0:
                     await asyncio.sleep(self.pace)
-                poll = IDLE_POLL_SECONDS if self._answered else self.idle_poll
+                # Rows still on a handler thread are marked done by a pass that comes soon.
+                poll = IDLE_POLL_SECONDS if self._answered or self._handling else self.idle_poll
                 await self._wait(OUTAGE_POLL_SECONDS if outage else poll)
             # else a full batch came (more may wait), or slots freed while answered rows were
             # marked: the next pass at once
+            self._slot_wanted = False
         stopping.cancel()
-        if busy := self._in_flight | self._drawing | self._slow:
-            await asyncio.wait(busy, timeout=grace_seconds)
-        for task in [*self._in_flight, *self._drawing, *self._slow]:
+        await self._settle(loop.time() + grace_seconds)
+        for task in self._sending:
             task.cancel()
         try:
             await self._claim(0)  # what was answered is marked done, not handed back
@@ -238,19 +252,38 @@ class HandlerWorker:
     async def drain(self) -> int:
         """Answer every row that can be claimed now, batch after batch; returns how many
         (for tests: the runtime's path without a running loop)."""
+        self._loop = asyncio.get_running_loop()
         answered = 0
         while claimed := await self._claim(self.slots):
-            await asyncio.gather(*(self._answer(row) for row in claimed))
+            for row in claimed:
+                self._start(row)
+            await self._settle(None)
             answered += len(claimed)
-        if self._drawing:
-            await asyncio.gather(*self._drawing)
         await self._claim(0)
         return answered
+
+    async def _settle(self, deadline: float | None) -> None:
+        """Until every claimed row is answered (or failed to be), or the loop's `deadline`. A
+        row holds its place (`_busy`, `_slow`) until then, or until its answer is a task in
+        `_sending`: an answer a handler thread hands back is scheduled before that thread's
+        future is done, so nothing falls between."""
+        loop = asyncio.get_running_loop()
+        while self._busy or self._slow or self._sending:
+            timeout = None if deadline is None else deadline - loop.time()
+            if timeout is not None and timeout <= 0:
+                return
+            handling = [asyncio.wrap_future(done) for done in list(self._handling.values())]
+            if handling or self._sending:
+                await asyncio.wait([*handling, *self._sending], timeout=timeout)
+            else:  # a handed-back answer, about to become a task
+                await asyncio.sleep(0)
 
     async def _claim(self, limit: int) -> list[inbound.Claimed]:
         """Mark the answered rows done and claim up to `limit` more, in one transaction; on
         a database error the answered rows wait for the next pass (raises SQLAlchemyError)."""
-        answered, self._answered = self._answered, []
+        answered = [self._answered.popleft() for _ in range(len(self._answered))]
+        for row_id in answered:
+            self._held.pop(row_id, None)
         loop = asyncio.get_running_loop()
         leased_at = loop.time()  # no later than the lease the claim sets
         try:
@@ -267,7 +300,7 @@ class HandlerWorker:
                 ),
             )
         except SQLAlchemyError:
-            self._answered[:0] = answered
+            self._answered.extendleft(reversed(answered))
             raise
         for row in claimed:
             self._held[row.id] = leased_at
@@ -316,31 +349,65 @@ class HandlerWorker:
         return renew_in if timeout is None else min(timeout, renew_in)
 
     def _start(self, row: inbound.Claimed) -> None:
-        task = asyncio.get_running_loop().create_task(self._answer(row))
-        self._in_flight.add(task)
-        task.add_done_callback(self._slot_freed)
-
-    def _slot_freed(self, task: asyncio.Task[None]) -> None:
-        """Wake the loop only when it waits for a slot: otherwise the answered row is marked
-        done by the next pass, which a new row or the idle poll brings — one pass per message
-        instead of two (a user's next message is claimed in the pass that marks their last)."""
-        self._in_flight.discard(task)
-        if len(self._in_flight) == self.slots - 1:
-            self.wake.set()
-
-    def _leave_slot(self) -> None:
-        """The running answer, a slow command, gives its slot back while it waits for the slow
-        thread, as a chart waiting for the lane does: with every slot queued behind the one slow
-        thread, a burst of `kpi` kept `help` unclaimed."""
-        task = asyncio.current_task()
-        if task not in self._in_flight or len(self._slow) >= SLOW_SLOTS:
+        """Hand the row to a handler thread, which answers it there when its receiver can
+        (`_on_thread`): no task and no hop back to the loop per answer (docs/PERFORMANCE.md,
+        chat_http: CPU per command). A slow command (the KPI figures, on the slow thread)
+        holds no slot while it waits for that thread, as a chart waiting for the lane holds
+        none: with every slot queued behind the one slow thread, a burst of `kpi` kept `help`
+        unclaimed."""
+        try:
+            event, reply_to = decode(row.payload)
+        except ValueError as exc:
+            log.error("inbound row %s unreadable (%s); dropped", row.id, exc)
+            self._mark_done(row.id)
             return
-        assert task is not None
-        self._in_flight.discard(task)
-        self._slow.add(task)
-        task.add_done_callback(self._slow.discard)
-        if len(self._in_flight) == self.slots - 1:
-            self.wake.set()
+        slow = is_slow(self.app, event)
+        if slow and len(self._slow) < SLOW_SLOTS:
+            self._slow.add(row.id)
+        else:
+            self._busy.add(row.id)
+        threads = self.slow_threads if slow else self.threads
+        handled = self._handling[row.id] = threads.submit(self._on_thread, row.id, event, reply_to)
+        # Run at once when it is done already, else on the handler thread: never left behind.
+        handled.add_done_callback(lambda _: self._handling.pop(row.id, None))
+
+    def _on_thread(self, row_id: int, event: Event, reply_to: ReplyTarget) -> None:
+        """On a handler thread: answer, queue the row to be marked done and free its slot; an
+        answer that must go out from the loop (`_handle_and_reply`) is handed back to it."""
+        try:
+            reply = self._handle_and_reply(event, reply_to)
+        except Exception:  # `handle` never raises: a bug here must not hold a slot for ever
+            log.exception("inbound row %s: answering failed; left to its lease", row_id)
+        else:
+            if reply is not None:
+                loop = self._loop
+                assert loop is not None
+                loop.call_soon_threadsafe(self._send_from_loop, row_id, event, reply_to, reply)
+                return
+            self._answered.append(row_id)
+        self._free_slot(row_id)
+
+    def _send_from_loop(
+        self, row_id: int, event: Event, reply_to: ReplyTarget, reply: Reply
+    ) -> None:
+        """Send what a handler thread could not. Waiting for the slow lane (a chart) holds no
+        slot (issue 18 item 4); the row stays claimed, so the user's next message still waits
+        for this answer."""
+        task = asyncio.get_running_loop().create_task(self._send(row_id, event, reply_to, reply))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        if reply.pending:
+            self._free_slot(row_id)
+        else:
+            task.add_done_callback(lambda _: self._free_slot(row_id))
+
+    def _free_slot(self, row_id: int) -> None:
+        """From a handler thread or the loop; wakes the loop when it waits for a slot."""
+        self._slow.discard(row_id)
+        self._busy.discard(row_id)
+        if self._slot_wanted and self._loop is not None:
+            self._slot_wanted = False
+            self._loop.call_soon_threadsafe(self.wake.set)
 
     async def _wait(self, timeout: float | None) -> None:
         """Until `wake` (a row written, an answer sent, `stop`), `timeout`, or a held lease to
@@ -402,35 +469,9 @@ class HandlerWorker:
         except OSError:
             self._wake_fd = None
 
-    async def _answer(self, row: inbound.Claimed) -> None:
-        try:
-            event, reply_to = decode(row.payload)
-        except ValueError as exc:
-            log.error("inbound row %s unreadable (%s); dropped", row.id, exc)
-            self._mark_done(row.id)
-            return
-        loop = asyncio.get_running_loop()
-        threads = self.threads
-        if is_slow(self.app, event):
-            threads = self.slow_threads
-            self._leave_slot()
-        reply = await loop.run_in_executor(threads, self._handle_and_reply, event, reply_to)
-        if reply is None:  # answered from the handler thread
-            self._mark_done(row.id)
-            return
-        if reply.pending:
-            # Waiting for the slow lane (a chart) holds no slot either: with every slot waiting
-            # for a chart, a burst of `kpi` kept `help` unclaimed (issue 18 item 4). The row
-            # stays claimed, so the user's next message still waits for this answer.
-            task = loop.create_task(self._send_when_drawn(row, event, reply_to, reply))
-            self._drawing.add(task)
-            task.add_done_callback(self._drawing.discard)
-            return
-        await self._send(row, event, reply_to, reply)
-
     def _handle_and_reply(self, event: Event, reply_to: ReplyTarget) -> Reply | None:
-        """On a handler thread: the reply, or None when it went out from here already — one
-        hop back to the loop per answer, not two, and no trip through aiohttp
+        """On a handler thread: the reply, or None when it went out from here already — no
+        hop back to the loop for that answer, and no trip through aiohttp
         (`adapters.blocking_http`). What its adapter cannot send so, a chart still
         drawn or cards to rewrite go back to the loop (`_send`)."""
         reply = handle(self.app, event)
@@ -445,17 +486,11 @@ class HandlerWorker:
         self.metrics.count("inbound_answered_total", event.platform)
         return None
 
-    async def _send_when_drawn(
-        self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
-    ) -> None:
-        await self._send(row, event, reply_to, await completed(reply))
-
-    async def _send(
-        self, row: inbound.Claimed, event: Event, reply_to: ReplyTarget, reply: Reply
-    ) -> None:
-        """Answer, then queue the row to be marked done with the worker's next claim (a worker
-        killed before that leaves a claim another takes over after its lease: answered twice
-        rather than never)."""
+    async def _send(self, row_id: int, event: Event, reply_to: ReplyTarget, reply: Reply) -> None:
+        """Answer (its chart drawn first), then queue the row to be marked done with the
+        worker's next claim (a worker killed before that leaves a claim another takes over
+        after its lease: answered twice rather than never)."""
+        reply = await completed(reply)
         self.metrics.count("inbound_answered_total", event.platform)
         receiver = self.receivers.get(event.platform)
         if receiver is None:
@@ -470,7 +505,7 @@ class HandlerWorker:
             else:
                 for update in reply.updates:
                     await self._update(update)
-        self._mark_done(row.id)
+        self._mark_done(row_id)
 
     async def _update(self, update: CardUpdate) -> None:
         """Rewrite one sent card; a failure is logged and the other cards still change."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -49,19 +50,24 @@ class ThreadReceiver:
         raise AssertionError("no proactive message expected")
 
 
-def ask(engine: Engine, receiver: ThreadReceiver, *texts: str) -> int:
-    """Write `texts` as U001's messages, let a worker drain them; returns how many it answered."""
-    for number, text in enumerate(texts):
+def write(engine: Engine, *messages: tuple[str, str]) -> None:
+    """Write each (user id, text) as that user's message in their DM with the bot."""
+    for number, (user, text) in enumerate(messages):
         event = Message(
             platform="slack",
-            user_id="U001",
+            user_id=user,
             conversation_id="D1",
             is_direct=True,
             text=text,
             event_id=f"e{number}",
         )
-        target = ReplyTarget(platform="slack", conversation_id="D1", user_id="U001", is_direct=True)
+        target = ReplyTarget(platform="slack", conversation_id="D1", user_id=user, is_direct=True)
         assert inbound.admit(engine, new_event(event, target), now=NOW)
+
+
+def ask(engine: Engine, receiver: ThreadReceiver, *texts: str) -> int:
+    """Write `texts` as U001's messages, let a worker drain them; returns how many it answered."""
+    write(engine, *(("U001", text) for text in texts))
     worker = HandlerWorker(make_app(engine), {"slack": receiver}, {}, name="w1", metrics=Metrics())
     return asyncio.run(worker.drain())
 
@@ -103,3 +109,57 @@ def test_a_slow_command_is_answered_on_its_own_thread(engine: Engine) -> None:
     assert ask(engine, receiver, "kpi", "help") == 2
     threads = [thread.split("_")[0] for _, thread, _ in receiver.answers]
     assert threads == ["slow-handler", "handler"]
+
+
+def test_an_answer_sent_from_a_handler_thread_does_not_call_back_into_the_loop(
+    engine: Engine,
+) -> None:
+    """A handler thread that sent its answer queues the row itself: no task, future and wake-up
+    of the event loop per answer (docs/PERFORMANCE.md, chat_http: CPU per command)."""
+    seed(engine)
+    write(engine, *((f"U00{number}", "help") for number in range(1, 5)))
+    receiver = ThreadReceiver(blocking=True)
+    worker = HandlerWorker(make_app(engine), {"slack": receiver}, {}, name="w1", metrics=Metrics())
+    callers: list[str] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def recorded(*args: Any, **kwargs: Any) -> asyncio.Handle:
+            callers.append(threading.current_thread().name)
+            return threadsafe(*args, **kwargs)
+
+        loop.call_soon_threadsafe = recorded  # type: ignore[method-assign,assignment]
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        while len(receiver.answers) < 4:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await running
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert inbound.counts_by_state(engine) == {inbound.DONE: 4}
+    assert callers and not [name for name in callers if name.startswith("handler")]
+
+
+def test_a_worker_whose_slots_are_all_taken_goes_on_when_one_frees(engine: Engine) -> None:
+    """With one slot, each answer sent from a handler thread wakes the waiting loop for the
+    next claim (a missed wake-up would leave it waiting for its lease renewal, 30 s)."""
+    seed(engine)
+    write(engine, *((f"U00{number}", "help") for number in range(1, 4)))
+    receiver = ThreadReceiver(blocking=True)
+    worker = HandlerWorker(
+        make_app(engine), {"slack": receiver}, {}, name="w1", metrics=Metrics(), slots=1
+    )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        while len(receiver.answers) < 3:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await running
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert inbound.counts_by_state(engine) == {inbound.DONE: 3}
