@@ -49,8 +49,10 @@ def _hk_holidays(year: int) -> HolidayBase:
     return HongKong(years=year)
 
 
+@cache
 def cn_official_years() -> frozenset[int]:
-    """Years whose official holiday notice (with make-up days) one of the libraries ships."""
+    """Years whose official holiday notice (with make-up days) one of the libraries ships: the
+    libraries' data, fixed for the process, asked for every due date shown."""
     first, last = _chinese_calendar_years()
     return frozenset(range(first, last + 1)) | frozenset(
         ChinaStaticHolidays.special_public_holidays
@@ -86,10 +88,17 @@ def is_official(day: date, rule: HolidayRule) -> bool:
     return True
 
 
+@cache
+def _chinese_calendar_workday(day: date) -> bool:
+    """`chinese_calendar.is_workday`, asked once per day: each call scans the library's whole
+    holiday table for its first and last year, most of a chat answer's due-date work."""
+    return bool(chinese_calendar.is_workday(day))
+
+
 def _is_cn_working_day(day: date) -> bool:
     first, last = _chinese_calendar_years()
     if first <= day.year <= last:
-        return bool(chinese_calendar.is_workday(day))
+        return _chinese_calendar_workday(day)
     if day.year in cn_official_years():
         calendar = _cn_holidays(day.year)
         make_up: set[date] = calendar.weekend_workdays

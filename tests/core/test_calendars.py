@@ -7,8 +7,10 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import chinese_calendar
 import pytest
 
+from core import calendars
 from core.calendars import cn_official_years, is_official, is_working_day
 from core.deadlines import adjustment_due_date, due_date, due_date_is_estimate
 from core.late_fees import Payment, late_fee
@@ -71,6 +73,27 @@ def test_an_unpublished_year_falls_back_to_weekends_only_and_is_flagged() -> Non
     assert not is_official(date(2027, 10, 4), HolidayRule.NEXT_WORKING_DAY_CN)
     # An adjustment computed in an unpublished year is due on a weekends-only date too.
     assert adjustment_due_date(BEIJING, date(2027, 9, 16)) == date(2027, 10, 15)
+
+
+def test_the_libraries_are_asked_once_per_day_and_once_for_the_official_years(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`chinese_calendar.is_workday` scans its whole table on every call, and a chat answer
+    asks about the same few due dates again and again: each day's answer is kept."""
+    asked: list[date] = []
+    library = chinese_calendar.is_workday
+
+    def counted(day: date) -> bool:
+        asked.append(day)
+        return bool(library(day))
+
+    monkeypatch.setattr(chinese_calendar, "is_workday", counted)
+    calendars._chinese_calendar_workday.cache_clear()
+    national_day_week = date(2025, 10, 8)
+    assert not is_working_day(national_day_week, HolidayRule.NEXT_WORKING_DAY_CN)
+    assert not is_working_day(national_day_week, HolidayRule.NEXT_WORKING_DAY_CN)
+    assert asked == [national_day_week]
+    assert cn_official_years() is cn_official_years()
 
 
 def test_an_adjustment_is_due_at_the_next_regular_due_date() -> None:
