@@ -207,6 +207,24 @@ def test_a_command_that_reads_only_writes_nothing(any_app: AppContext) -> None:
         assert ran and all(word == "SELECT" for word, _ in ran), (name, ran)
 
 
+def test_a_command_that_reads_only_commits_nothing(any_app: AppContext) -> None:
+    """Its session is closed, not committed (`storage.db.session_scope`); a write commits."""
+    ask = asker(any_app)
+    commits: list[int] = []
+
+    def count(_conn: Connection) -> None:
+        commits.append(1)
+
+    event.listen(any_app.engine, "commit", count)
+    try:
+        ask("E003", "coverage")
+        reading = len(commits)
+        ask("E003", "lang en")
+    finally:
+        event.remove(any_app.engine, "commit", count)
+    assert (reading, len(commits)) == (0, 1)
+
+
 @pytest.mark.postgres
 def test_on_postgres_a_reading_command_runs_without_begin_and_commit(pg_url: str) -> None:
     engine = make_engine(pg_url)
