@@ -24,11 +24,9 @@ from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ARRAY,
     Integer,
     Table,
     and_,
-    any_,
     bindparam,
     delete,
     exists,
@@ -380,36 +378,43 @@ def _claim_on_postgres(
     lease: timedelta,
     answered: Sequence[int],
 ) -> list[Claimed]:
-    """`claim` on the driver's connection in autocommit: the answered rows marked done by one
-    statement (ids as one array: one prepared statement whatever their number), then the due
-    rows locked (`FOR UPDATE SKIP LOCKED`) and taken by one statement (`_POSTGRES_TAKE`), a
-    transaction of its own. Two statements a pass where Core's made four round trips more
-    (`BEGIN`, the select, `COMMIT`, and each expanding `IN` list its own statement to
-    prepare). The rows a pass marks done are committed before it takes: a user's next event
-    is claimable in the same pass, as before."""
-    sql = _postgres(engine.dialect)
-    stamp = sql.stamp(now)
-    done = {**sql.done_literals, "ids": list(answered), "claimer": worker, "at": stamp}
-    take = {"now": stamp, "claimer": worker, "until": sql.stamp(now + lease), "limit": limit}
+    """`claim` as one statement on the driver's connection in autocommit (`_POSTGRES_CLAIM`):
+    the answered rows marked done and the due rows locked (`FOR UPDATE SKIP LOCKED`) and
+    taken, one round trip and one commit a pass. Core's way made six round trips (`BEGIN`, the
+    mark, the select, the update, `COMMIT`, each expanding `IN` list its own statement to
+    prepare), and two autocommitted statements, two commits."""
+    if limit <= 0 and not answered:
+        return []
+    stamp = _postgres(engine.dialect).stamp
+    params = {
+        "answered": list(answered),
+        "claimer": worker,
+        "now": stamp(now),
+        "until": stamp(now + lease),
+        "limit": max(limit, 0),
+    }
 
     def run(driver: Any) -> list[tuple[int, str, int]]:
-        if answered:
-            driver.execute(sql.done, done)
-        if limit <= 0:
-            return []
-        return list(driver.execute(_POSTGRES_TAKE, take).fetchall())
+        return list(driver.execute(_POSTGRES_CLAIM, params).fetchall())
 
-    taken = _on_postgres(engine, _POSTGRES_TAKE, take, run)
+    taken = _on_postgres(engine, _POSTGRES_CLAIM, params, run)
     return [  # RETURNING comes in no particular order
         Claimed(id=row_id, payload=payload, attempts=attempts)
         for row_id, payload, attempts in sorted(taken)
     ]
 
 
-_POSTGRES_TAKE = f"""
-WITH firsts AS MATERIALIZED (
+_POSTGRES_CLAIM = f"""
+WITH answered AS (
+    UPDATE inbound
+    SET state = '{DONE}', handled_at = %(now)s, payload = '', lease_until = NULL
+    WHERE id = ANY (%(answered)s::integer[]) AND state = '{HANDLING}'
+    AND claimed_by = %(claimer)s
+    RETURNING id
+), firsts AS MATERIALIZED (
     SELECT DISTINCT ON (user_key) id FROM inbound
-    WHERE state IN ('{PENDING}', '{HANDLING}') ORDER BY user_key, id
+    WHERE state IN ('{PENDING}', '{HANDLING}') AND id <> ALL (ARRAY(SELECT id FROM answered))
+    ORDER BY user_key, id
 ), due AS MATERIALIZED (
     SELECT id FROM inbound
     WHERE id = ANY (ARRAY(SELECT id FROM firsts))
@@ -423,48 +428,39 @@ WHERE id = ANY (ARRAY(SELECT id FROM due))
 AND (state = '{PENDING}' OR state = '{HANDLING}' AND lease_until < %(now)s)
 RETURNING id, payload, attempts
 """
-"""PostgreSQL's claim, written out: the rows `due` selects (each user's oldest open row,
-pending or with its lease run out, oldest first), locked `FOR UPDATE SKIP LOCKED` and taken,
-in one statement. Each step is read once (materialized; `id = ANY (ARRAY(…))`, an index lookup
-of at most the open rows) so the plan does not rest on statistics: `due`'s `NOT EXISTS` became
-an anti join, and where the statistics were missing or old (a new table, a backlog grown in
-seconds) PostgreSQL rescanned the open rows for each candidate or walked every answered row
-kept for the retention: 38-180 ms a claim at 3,000 open rows, 10 ms beside 50,000 answered
-ones; this way 2-3 ms there, 0.2-0.4 ms without a backlog, with statistics or without. And
-`IN (SELECT … LIMIT n)`, tried first, was read again for each row updated and took more than
-`n`."""
+"""PostgreSQL's claim, written out: the rows this worker answered marked done (`answered`),
+then the rows `due` selects (each user's oldest open row, pending or with its lease run out,
+oldest first), locked `FOR UPDATE SKIP LOCKED` and taken, in one statement. Every part reads
+the snapshot the statement started with, where the rows marked done are still open: `firsts`
+leaves out those `answered` returns, so a user's next event is claimable in the pass that
+marks their last, as when the mark was a statement of its own (a row another worker took
+over after its lease is not marked, and still holds its user's next). Each step is read once
+(materialized; `id = ANY (ARRAY(…))`, an index lookup of at most the open rows) so the plan
+does not rest on statistics: `due`'s `NOT EXISTS` became an anti join, and where the
+statistics were missing or old (a new table, a backlog grown in seconds) PostgreSQL rescanned
+the open rows for each candidate or walked every answered row kept for the retention: 38-180
+ms a claim at 3,000 open rows, 10 ms beside 50,000 answered ones; this way 2-3 ms there,
+0.2-0.4 ms without a backlog, with statistics or without. And `IN (SELECT … LIMIT n)`, tried
+first, was read again for each row updated and took more than `n`."""
 
 
 @dataclass(frozen=True)
 class _PostgresStatements:
-    """PostgreSQL's admit and mark-done statements as SQLAlchemy compiles them for psycopg
-    (`%(name)s` placeholders), compiled once."""
+    """PostgreSQL's admit statement as SQLAlchemy compiles it for psycopg (`%(name)s`
+    placeholders), compiled once."""
 
     admit: str
-    done: str
-    done_literals: Mapping[str, Any]
-    """The values `done` binds itself."""
     stamp: Callable[[Any], Any]
     """How SQLAlchemy binds a time to these columns (aware, in UTC)."""
 
 
 @lru_cache(maxsize=16)
 def _postgres(dialect: Dialect) -> _PostgresStatements:
-    statements = _statements_for("postgresql")
-    admit = statements.admit
+    admit = _statements_for("postgresql").admit
     assert isinstance(admit, ClauseElement)
-    done = statements.done_many
-    assert isinstance(done, ClauseElement)
-    compiled_done = done.compile(dialect=dialect)
     processor = _C.received_at.type.bind_processor(dialect)
     return _PostgresStatements(
         admit=str(admit.compile(dialect=dialect, column_keys=list(_ADMIT_KEYS))),
-        done=compiled_done.string,
-        done_literals={
-            key: value
-            for key, value in compiled_done.params.items()
-            if key not in ("ids", "claimer", "at")
-        },
         stamp=processor or (lambda value: value),
     )
 
@@ -522,9 +518,6 @@ class _Statements:
     """`due` and `take` in one statement (SQLite: one writer, no row locks to take)."""
     done_one: Executable
     """`done` for one row, to run with many (no expanding list of ids to compile)."""
-    done_many: Executable
-    """`done` for an array of ids (PostgreSQL: one statement to prepare whatever their
-    number)."""
     renew: Executable
     """A held claim's lease extended (`renew`)."""
 
@@ -599,15 +592,6 @@ def _statements_for(dialect: str) -> _Statements:
         )
         .values(answered)
     )
-    done_many = (
-        update(_TABLE)
-        .where(
-            _C.id == any_(bindparam("ids", type_=ARRAY(Integer))),
-            _C.state == HANDLING,
-            _C.claimed_by == bindparam("claimer"),
-        )
-        .values(answered)
-    )
     return _Statements(
         admit=admit,
         due=due,
@@ -616,7 +600,6 @@ def _statements_for(dialect: str) -> _Statements:
         renew=renew,
         take_due=take_due,
         done_one=done_one,
-        done_many=done_many,
     )
 
 

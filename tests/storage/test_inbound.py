@@ -171,6 +171,21 @@ def test_answered_rows_are_marked_done_in_the_claim_that_takes_the_next(engine: 
     assert [row.payload for row in claim(engine, worker="w1", now=NOW)] == ['{"id": "a3"}']
 
 
+def test_a_lost_claim_marked_answered_keeps_its_users_next_row_waiting(engine: Engine) -> None:
+    """On PostgreSQL the mark and the take are one statement, both reading its first
+    snapshot: the take treats as answered only the rows the mark did mark, not every id it
+    was given, so a row another worker took over still holds its user's next."""
+    admit(engine, event("a1", "A"), now=NOW)
+    admit(engine, event("a2", "A"), now=NOW)
+    [stalled] = claim(engine, worker="dead", now=NOW, lease=LEASE)
+    later = NOW + LEASE + timedelta(seconds=1)
+    [taken_over] = claim(engine, worker="alive", now=later)
+    assert taken_over.id == stalled.id
+    assert claim(engine, worker="dead", now=later, answered=[stalled.id]) == []
+    [second] = claim(engine, worker="alive", now=later, answered=[taken_over.id])
+    assert second.payload == '{"id": "a2"}'
+
+
 def test_a_batch_marks_only_the_rows_still_claimed_by_its_worker(engine: Engine) -> None:
     admit(engine, event("Ev1", "A"), now=NOW)
     admit(engine, event("Ev2", "B"), now=NOW)
@@ -256,10 +271,10 @@ def test_a_claim_on_postgres_reads_each_open_row_a_bounded_number_of_times_witho
             " 'pending', 0 FROM generate_series(1, %(count)s) AS n",
             {"count": open_rows},
         )
-    values = {"now": NOW, "claimer": "w", "until": NOW + LEASE, "limit": 8}
+    values = {"answered": [1, 2], "claimer": "w", "now": NOW, "until": NOW + LEASE, "limit": 8}
     with engine.connect() as connection:
         plan = connection.exec_driver_sql(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + inbound._POSTGRES_TAKE, values
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + inbound._POSTGRES_CLAIM, values
         ).scalars()
         read = [
             int(rows) * int(loops)
