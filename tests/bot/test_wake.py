@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.handling import HandlerWorker, new_event
 from bot.metrics import Metrics
 from bot.workers import WorkerPool
-from handlers.types import Message
+from handlers.types import Message, Reply
 from storage import inbound
 from tests.support.company import make_app, seed
 from tests.support.console_runtime import RecordingConsole, console_runtime
@@ -123,6 +123,69 @@ def test_rows_written_while_a_worker_paces_are_claimed_in_one_pass(
 
     asyncio.run(scenario())
     assert claimed[:2] == [0, 3]
+
+
+class GatedConsole(RecordingConsole):
+    """Holds each answer until the test opens its gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: list[asyncio.Future[None]] = []
+
+    async def reply(self, target: ReplyTarget, reply: Reply) -> None:
+        gate = asyncio.get_running_loop().create_future()
+        self.gates.append(gate)
+        await gate
+        await super().reply(target, reply)
+
+
+def test_a_full_worker_claims_again_once_half_its_slots_are_free(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At saturation each answer freed one slot and woke a pass that claimed one row: a claim
+    (on PostgreSQL a statement reading every open row) per answer. An answer freeing one of
+    four slots has its row marked done, claiming nothing; two free, one claim takes two."""
+    seed(engine)
+    console = GatedConsole()
+    worker = HandlerWorker(
+        make_app(engine), {"console": console}, {}, name="w1", metrics=Metrics(), slots=4, pace=0
+    )
+    claims: list[tuple[int, int]] = []
+    """(limit, rows taken) of each claim."""
+    real = inbound.claim
+
+    def recording(*args: Any, **kwargs: Any) -> list[inbound.Claimed]:
+        rows = real(*args, **kwargs)
+        claims.append((kwargs["limit"], len(rows)))
+        return rows
+
+    monkeypatch.setattr(inbound, "claim", recording)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.get_running_loop().create_task(worker.run(stop))
+        for number in range(8):
+            event = new_event(_message(number, f"E{number:03}"), TARGET)
+            assert inbound.admit(engine, event, now=make_app(engine).clock())
+        worker.wake.set()  # as the sink does
+        await _until(lambda: len(console.gates) == 4, "four rows claimed, one per slot")
+        full = len(claims)
+        console.gates[0].set_result(None)
+        await _until(lambda: inbound.counts_by_state(engine).get("done") == 1, "marked done")
+        assert all(limit == 0 for limit, _ in claims[full:]), claims
+        console.gates[1].set_result(None)
+        await _until(lambda: len(console.gates) == 6, "two more claimed")
+        assert claims[-1] == (2, 2), claims
+        while len(console.replies) < 8:
+            for gate in console.gates:
+                if not gate.done():
+                    gate.set_result(None)
+            await asyncio.sleep(0.01)
+        stop.set()
+        await running
+
+    asyncio.run(scenario())
+    assert inbound.counts_by_state(engine).get("done") == 8
 
 
 def _run_one(pool: WorkerPool) -> int | None:
