@@ -70,7 +70,8 @@ def _started() -> None:
 
 
 class SlowLane:
-    """A `SlowWork` on `workers` processes; `close` ends them (waiting for none)."""
+    """A `SlowWork` on `workers` processes; `close` ends them (waiting for a chart being drawn,
+    none queued)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -90,7 +91,10 @@ class SlowLane:
             self._pool.submit(_started)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Waiting, not `wait=False`: a process that closed its pool without waiting hung at exit
+        joining the lane's processes, which never got their sentinel (CPython issue 83386); a
+        worker process so hung outlived `run` and held its stderr (the chat_http bench hung)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def completed(reply: Reply) -> Reply:

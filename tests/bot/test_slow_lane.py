@@ -5,6 +5,7 @@ arrives with its chart."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -238,3 +239,27 @@ def test_a_lane_process_whose_owner_is_gone_before_it_starts_ends() -> None:
     finally:
         for pid in _marked(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def _close_a_started_lane() -> None:
+    lane = SlowLane(1)
+    lane.submit(os.getpid).result()  # its process started and idle
+    lane.close()
+
+
+@pytest.mark.slow
+def test_a_process_that_closed_its_lane_exits() -> None:
+    """A spawned process, as a handler worker is, that closes its lane and returns ends: closed
+    without waiting, it hung at exit joining the lane process."""
+    process = multiprocessing.get_context("spawn").Process(target=_close_a_started_lane)
+    process.start()
+    process.join(60)
+    try:
+        assert not process.is_alive()
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+            for child in children.read_text().split():
+                os.kill(int(child), signal.SIGKILL)
+            process.join()
