@@ -33,6 +33,8 @@ LANE_NICENESS = 19
 """`nice` of the lane's processes: they run when the handlers leave a core idle."""
 ORPHAN_CHECK_SECONDS = 1.0
 """How often a lane process looks whether the process that started it is still there."""
+CLOSE_GRACE_SECONDS = 1.0
+"""How long `close` lets the lane's processes leave on their own before it ends them."""
 
 
 def _start_process(owner: int) -> None:
@@ -70,8 +72,7 @@ def _started() -> None:
 
 
 class SlowLane:
-    """A `SlowWork` on `workers` processes; `close` ends them (waiting for a chart being drawn,
-    none queued)."""
+    """A `SlowWork` on `workers` processes; `close` ends them."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -91,10 +92,25 @@ class SlowLane:
             self._pool.submit(_started)
 
     def close(self) -> None:
-        """Waiting, not `wait=False`: a process that closed its pool without waiting hung at exit
-        joining the lane's processes, which never got their sentinel (CPython issue 83386); a
-        worker process so hung outlived `run` and held its stderr (the chat_http bench hung)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """End the processes now, a chart still being drawn with them: its answer was given up
+        (its row handed back) before the lane is closed. Left running, a worker process hung
+        at exit: multiprocessing's exit joins the children after its finalizers closed the
+        pool's call queue, so the pool's stop sentinel, sent once the chart was done, never
+        reached the chart process, which waited on that queue while its orphan watch waited for
+        the worker to die: a circular wait (CPython issue 83386; the chat_http bench hung)."""
+        started = self._pool._processes  # no public handle on them; `shutdown` drops this one
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        processes = list(started.values())
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        for process in processes:  # idle ones leave at once, on the pool's sentinel
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(CLOSE_GRACE_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 async def completed(reply: Reply) -> Reply:

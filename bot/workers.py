@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from zoneinfo import ZoneInfo
 
-from adapters.base import Receiver, Sender
+from adapters.base import Adapter, Receiver, Sender
 from bot import loops
 from bot.app import open_app, shifted_clock
 from bot.config import Settings
@@ -64,32 +64,33 @@ async def work(
     if lane is not None:  # each worker its own chart processes: a kpi burst never holds help
         app = replace(app, slow_work=lane)
         lane.start()
-    adapters = build_adapters(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    worker = HandlerWorker(
-        app,
-        {key: a for key, a in adapters.items() if isinstance(a, Receiver)},
-        {key: a for key, a in adapters.items() if isinstance(a, Sender)},
-        name=name,
-        metrics=Metrics(),
-        lease=timedelta(seconds=settings.chat.claim_lease_seconds),
-        # Woken, a worker paces its passes; polling, the poll gathers rows already.
-        idle_poll=IDLE_POLL_SECONDS if wake is None else WOKEN_POLL_SECONDS,
-        pace=0.0 if wake is None else PACE_SECONDS,
-    )
-    if wake is not None:
-        worker.watch(wake.fileno())
-    log.info("handler worker %s answering", name)
-    try:
+    adapters: dict[str, Adapter] = {}
+    try:  # from here on the lane is closed however this ends
+        adapters = build_adapters(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        worker = HandlerWorker(
+            app,
+            {key: a for key, a in adapters.items() if isinstance(a, Receiver)},
+            {key: a for key, a in adapters.items() if isinstance(a, Sender)},
+            name=name,
+            metrics=Metrics(),
+            lease=timedelta(seconds=settings.chat.claim_lease_seconds),
+            # Woken, a worker paces its passes; polling, the poll gathers rows already.
+            idle_poll=IDLE_POLL_SECONDS if wake is None else WOKEN_POLL_SECONDS,
+            pace=0.0 if wake is None else PACE_SECONDS,
+        )
+        if wake is not None:
+            worker.watch(wake.fileno())
+        log.info("handler worker %s answering", name)
         await worker.run(stop)
     finally:
+        if lane is not None:  # first: a lane left open hangs this process at exit (close)
+            lane.close()
         for adapter in adapters.values():
             await adapter.stop()
-        if lane is not None:
-            lane.close()
 
 
 def _process_main(

@@ -27,6 +27,7 @@ from handlers.types import Message, PendingAttachment, Recipient, Reply
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Employee
 from tests.support.company import make_app, seed
+from tests.support.drawing_worker import stop_while_drawing
 from tests.support.inbound import eventually
 
 T = TypeVar("T")
@@ -263,3 +264,29 @@ def test_a_process_that_closed_its_lane_exits() -> None:
             for child in children.read_text().split():
                 os.kill(int(child), signal.SIGKILL)
             process.join()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on_sigterm", [True, False], ids=["sigterm", "drain"])
+def test_a_worker_stopping_while_its_lane_draws_exits(on_sigterm: bool) -> None:
+    """A worker process hung at exit when its chart process was still drawing: multiprocessing's
+    exit closed the pool's call queue, then waited for the chart process, which waited on that
+    queue for the pool's stop, and on the worker's death (the chat_http bench hung on one)."""
+    context = multiprocessing.get_context("spawn")
+    reading, report = context.Pipe(duplex=False)
+    worker = context.Process(target=stop_while_drawing, args=(on_sigterm, report))
+    worker.start()
+    lane_pid = 0
+    try:
+        assert reading.poll(60), "the lane did not start"
+        lane_pid = reading.recv()
+        if on_sigterm:
+            assert worker.pid is not None
+            os.kill(worker.pid, signal.SIGTERM)
+        worker.join(60)
+        assert worker.exitcode == 0, "the worker did not exit"
+        assert not _alive(lane_pid)
+    finally:
+        worker.kill()
+        if lane_pid and _alive(lane_pid):
+            os.kill(lane_pid, signal.SIGKILL)
