@@ -156,10 +156,6 @@ class HandlerWorker:
         self.metrics = metrics
         self.lease = lease
         self.slots = slots
-        self.refill = max(1, slots // 2)
-        """Free slots a pass needs to claim: with fewer it waits for answers to free more, deaf
-        to the wake pipe (the rows wait for it or another worker), and marks the answered rows
-        done within `IDLE_POLL_SECONDS` without claiming."""
         self.idle_poll = idle_poll
         """`WOKEN_POLL_SECONDS` when whoever writes rows sets `wake` (or `watch` reads it)."""
         self.pace = pace
@@ -198,6 +194,14 @@ class HandlerWorker:
         self._held: dict[int, float] = {}
         """Claimed rows not marked done yet, and the loop time their lease was last set: a pass
         renews a lease half gone (`_renew`)."""
+
+    @property
+    def refill(self) -> int:
+        """Free slots a pass needs to claim: with fewer it waits for answers to free more, deaf
+        to the wake pipe (the rows wait for it or another worker), and marks the answered rows
+        done within `IDLE_POLL_SECONDS` without claiming. Follows `slots`, which a caller may
+        change after construction."""
+        return max(1, self.slots // 2)
 
     async def run(self, stop: asyncio.Event, grace_seconds: float = 10.0) -> None:
         """Claim, answer, repeat; on `stop`, finish what is in flight (up to `grace_seconds`)
