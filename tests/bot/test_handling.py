@@ -131,12 +131,7 @@ def test_an_answer_sent_from_a_handler_thread_does_not_call_back_into_the_loop(
             return threadsafe(*args, **kwargs)
 
         loop.call_soon_threadsafe = recorded  # type: ignore[method-assign,assignment]
-        stop = asyncio.Event()
-        running = asyncio.create_task(worker.run(stop))
-        while len(receiver.answers) < 4:
-            await asyncio.sleep(0.01)
-        stop.set()
-        await running
+        await _answer(worker, receiver, 4)
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
     assert inbound.counts_by_state(engine) == {inbound.DONE: 4}
@@ -153,13 +148,15 @@ def test_a_worker_whose_slots_are_all_taken_goes_on_when_one_frees(engine: Engin
         make_app(engine), {"slack": receiver}, {}, name="w1", metrics=Metrics(), slots=1
     )
 
-    async def scenario() -> None:
-        stop = asyncio.Event()
-        running = asyncio.create_task(worker.run(stop))
-        while len(receiver.answers) < 3:
-            await asyncio.sleep(0.01)
-        stop.set()
-        await running
-
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    asyncio.run(asyncio.wait_for(_answer(worker, receiver, 3), 20))
     assert inbound.counts_by_state(engine) == {inbound.DONE: 3}
+
+
+async def _answer(worker: HandlerWorker, receiver: ThreadReceiver, count: int) -> None:
+    """Run the worker until `receiver` holds `count` answers, then stop it."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    while len(receiver.answers) < count:
+        await asyncio.sleep(0.01)
+    stop.set()
+    await running
