@@ -107,7 +107,7 @@ def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
         since = record.info.get("checked_in")
         if since is None:
             return
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        readable = _readable(dbapi_connection.fileno())
         if not readable and time.monotonic() - since < IDLE_PING_SECONDS:
             return
         try:
@@ -117,6 +117,18 @@ def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
             raise InvalidatePoolError(f"ping failed: {type(exc).__name__}") from None
 
     return ping_when_in_doubt
+
+
+def _readable(fd: int) -> bool:
+    """Whether a socket has something to read (or hung up), without waiting: `poll`, which
+    takes any descriptor, where `select` refuses one past FD_SETSIZE (1024) in a busy server
+    with many open sockets; `select` where there is no `poll` (Windows)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable)
 
 
 def create_private(path: str | Path | None) -> None:

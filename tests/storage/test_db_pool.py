@@ -3,6 +3,9 @@ checkout, but after a while unused and when the server ended the session meanwhi
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -73,3 +76,18 @@ def test_a_session_the_server_ended_is_replaced_without_an_error(
             time.sleep(0.02)
     assert _backend(engine) != first
     assert pings == [1]
+
+
+def test_a_socket_numbered_past_what_select_takes_is_looked_at() -> None:
+    """A busy server holds more than 1,024 descriptors; `select` refused a socket numbered past
+    that (ValueError), and the checkout would have failed the command."""
+    left, right = socket.socketpair()
+    high = fcntl.fcntl(left.fileno(), fcntl.F_DUPFD, 1100)
+    try:
+        assert not storage.db._readable(high)
+        right.send(b"FATAL")
+        assert storage.db._readable(high)
+    finally:
+        os.close(high)
+        left.close()
+        right.close()
