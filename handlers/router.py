@@ -22,7 +22,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.types import Action, Message, Reply
 from handlers.understanding import fold, understand
-from storage.accounts import AccountPolicy, account_policies
+from storage.accounts import AccountPolicy, account_policies, account_policy
 from storage.employees import Person
 
 _PREFIXES = ("/coverwatch", "coverwatch")
@@ -84,7 +84,7 @@ class Request:
         settings = self.account_settings
         if settings is None:  # not stored: the same KeyError `accounts` gives
             return self.accounts[self.employee.account_id]
-        return AccountPolicy(settings=settings, policy=self.app.policies[settings.policy_id])
+        return account_policy(settings, self.app.policies)
 
 
 Handler = Callable[[Request], Reply]

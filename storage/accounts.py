@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -78,30 +79,36 @@ def sync_accounts(
 
 def account_policies(session: Session, policies: Mapping[str, Policy]) -> dict[str, AccountPolicy]:
     """Every stored account with its policy, keyed by account id."""
-    result: dict[str, AccountPolicy] = {}
     # Columns, not `Account` objects: every chat command asks (docs/PERFORMANCE.md, chat_http).
-    for (
-        account_id,
-        policy_id,
-        injury_rate,
-        housing_fund_rate,
-        due_day,
-    ) in session.connection().execute(_ACCOUNT_SETTINGS):
-        settings = AccountSettings(
-            account_id=account_id,
-            policy_id=policy_id,
-            injury_rate=injury_rate,
-            housing_fund_rate=housing_fund_rate,
-            due_day=due_day,
-        )
-        result[account_id] = AccountPolicy(settings=settings, policy=policies[policy_id])
-    return result
+    rows = session.connection().execute(_ACCOUNT_SETTINGS)
+    settings = (settings_of(row) for row in rows)
+    return {each.account_id: account_policy(each, policies) for each in settings}
 
 
-_ACCOUNT_SETTINGS = select(
+SETTINGS_COLUMNS = (
     col(Account.id),
     col(Account.policy_id),
     col(Account.injury_rate),
     col(Account.housing_fund_rate),
     col(Account.due_day),
-).order_by(col(Account.id))
+)
+"""An account's settings as columns, in the order `settings_of` reads them."""
+
+
+def settings_of(row: Sequence[Any]) -> AccountSettings:
+    """`AccountSettings` from the values of `SETTINGS_COLUMNS`."""
+    account_id, policy_id, injury_rate, housing_fund_rate, due_day = row
+    return AccountSettings(
+        account_id=account_id,
+        policy_id=policy_id,
+        injury_rate=injury_rate,
+        housing_fund_rate=housing_fund_rate,
+        due_day=due_day,
+    )
+
+
+def account_policy(settings: AccountSettings, policies: Mapping[str, Policy]) -> AccountPolicy:
+    return AccountPolicy(settings=settings, policy=policies[settings.policy_id])
+
+
+_ACCOUNT_SETTINGS = select(*SETTINGS_COLUMNS).order_by(col(Account.id))

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from core.platforms import CONSOLE, PLATFORMS, platform_spec
 from core.policy import AccountSettings
+from storage.accounts import SETTINGS_COLUMNS, settings_of
 from storage.models import Account, Employee, UserPreference
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
@@ -96,19 +97,9 @@ def asker(session: Session, platform: str, user_id: str) -> Asker | None:
     row = session.connection().execute(query, {"user_id": user_id}).first()
     if row is None:
         return None
-    chosen, policy_id, injury_rate, housing_fund_rate, due_day = row[len(_ASKING) :]
     employee = Asking(**dict(zip(_ASKING, row, strict=False)))
-    account = (
-        None
-        if policy_id is None
-        else AccountSettings(
-            account_id=employee.account_id,
-            policy_id=policy_id,
-            injury_rate=injury_rate,
-            housing_fund_rate=housing_fund_rate,
-            due_day=due_day,
-        )
-    )
+    chosen, stored = row[len(_ASKING)], row[len(_ASKING) + 1 :]
+    account = None if stored[0] is None else settings_of(stored)
     return Asker(employee, chosen, account)
 
 
@@ -122,10 +113,7 @@ def _asker_by(column: Any) -> Any:
         core_select(
             *(employee[name] for name in _ASKING),
             col(UserPreference.locale).label("chosen_locale"),
-            col(Account.policy_id),
-            col(Account.injury_rate),
-            col(Account.housing_fund_rate),
-            col(Account.due_day),
+            *SETTINGS_COLUMNS,
         )
         .outerjoin(UserPreference, col(UserPreference.employee_id) == Employee.employee_id)
         .outerjoin(Account, col(Account.id) == Employee.account_id)
