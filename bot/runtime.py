@@ -307,9 +307,8 @@ class Runtime:
     async def _backlog_full(self) -> bool:
         """Compare the open rows with `max_backlog`, counted at most every 0.5 s (between
         counts, each event taken adds one)."""
-        loop = asyncio.get_running_loop()
-        if loop.time() - self._backlog_read_at > BACKLOG_READ_SECONDS:
-            self._backlog_read_at = loop.time()
+        if self._backlog_stale():
+            self._backlog_read_at = asyncio.get_running_loop().time()
             # On an outage the write that follows meets it too and says what to do.
             with contextlib.suppress(SQLAlchemyError):
                 self._backlog = await self._write(inbound.backlog, self.app.engine)
