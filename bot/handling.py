@@ -391,14 +391,21 @@ class HandlerWorker:
             reply = self._handle_and_reply(event, reply_to)
         except Exception:  # `handle` never raises: a bug here must not hold a slot for ever
             log.exception("inbound row %s: answering failed; left to its lease", row_id)
+            # Not renewed from now on: the lease lapses and the row is taken over.
+            self._loop_of_run().call_soon_threadsafe(self._held.pop, row_id, None)
         else:
             if reply is not None:
-                loop = self._loop
-                assert loop is not None
-                loop.call_soon_threadsafe(self._send_from_loop, row_id, event, reply_to, reply)
+                self._loop_of_run().call_soon_threadsafe(
+                    self._send_from_loop, row_id, event, reply_to, reply
+                )
                 return
             self._answered.append(row_id)
         self._free_slot(row_id)
+
+    def _loop_of_run(self) -> asyncio.AbstractEventLoop:
+        """The loop `run` or `drain` runs on, for a handler thread to hand work back to."""
+        assert self._loop is not None
+        return self._loop
 
     def _send_from_loop(
         self, row_id: int, event: Event, reply_to: ReplyTarget, reply: Reply

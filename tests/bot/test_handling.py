@@ -160,3 +160,34 @@ async def _answer(worker: HandlerWorker, receiver: ThreadReceiver, count: int) -
         await asyncio.sleep(0.01)
     stop.set()
     await running
+
+
+def test_a_row_whose_answering_failed_is_no_longer_renewed(engine: Engine) -> None:
+    """An unexpected failure on the handler thread leaves the row to its lease, as logged:
+    renewed by the live worker, it would never be taken over and never answered."""
+    seed(engine)
+    write(engine, ("U001", "help"))
+    worker = HandlerWorker(
+        make_app(engine), {"slack": ThreadReceiver(blocking=True)}, {}, name="w1", metrics=Metrics()
+    )
+
+    failed = threading.Event()
+
+    def failing(*_: object) -> None:
+        failed.set()
+        raise RuntimeError("a bug past `handle`")
+
+    worker._handle_and_reply = failing  # type: ignore[method-assign,assignment]
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        while not failed.is_set():  # claimed (and held), then failed
+            await asyncio.sleep(0.01)
+        while worker._held:  # given up: no longer renewed
+            await asyncio.sleep(0.01)
+        stop.set()
+        await running
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert inbound.counts_by_state(engine) != {inbound.DONE: 1}
