@@ -11,23 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from adapters.base import ReplyTarget
-from handlers.types import Message
 from storage.models import InboundEvent
-from tests.support.console_runtime import console_runtime
-
-TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
-
-
-def _message(event_id: str) -> Message:
-    return Message(
-        platform="console",
-        user_id="E001",
-        conversation_id="E001",
-        is_direct=True,
-        text="我的医保",
-        event_id=event_id,
-    )
+from tests.support.console_runtime import TARGET, console_message, console_runtime
 
 
 def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes_after_it(
@@ -43,13 +28,13 @@ def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes
         with closing(sqlite3.connect(str(path), isolation_level=None)) as other:
             other.execute("BEGIN IMMEDIATE")  # SQLite's write lock is taken: `first` waits
             first = asyncio.create_task(
-                runtime.sink(_message("first"), TARGET, platform_retries=True)
+                runtime.sink(console_message("first"), TARGET, platform_retries=True)
             )
             await asyncio.sleep(0.05)  # `first` tried the loop and queued for the thread
             other.execute("ROLLBACK")
         # The lock is free now, but `first` still waits: `second` must not pass it.
         second = asyncio.create_task(
-            runtime.sink(_message("second"), TARGET, platform_retries=True)
+            runtime.sink(console_message("second"), TARGET, platform_retries=True)
         )
         await asyncio.sleep(0.05)
         held.set()
@@ -70,7 +55,7 @@ def test_an_event_is_written_on_the_loop_when_the_database_is_free(tmp_path: Pat
         await runtime._backlog_full()  # counted: the next event's sink counts nothing first
         runtime.inbound_writes.submit(held.wait, 30)  # the writer thread cannot write it
         admission = await asyncio.wait_for(
-            runtime.sink(_message("now"), TARGET, platform_retries=True), 20
+            runtime.sink(console_message("now"), TARGET, platform_retries=True), 20
         )
         assert admission.taken
 

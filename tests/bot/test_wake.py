@@ -23,22 +23,14 @@ from bot.workers import WorkerPool
 from handlers.types import Message, Reply
 from storage import inbound
 from tests.support.company import make_app, seed
-from tests.support.console_runtime import RecordingConsole, console_runtime
+from tests.support.console_runtime import TARGET, RecordingConsole, console_message, console_runtime
 from tests.support.wake_worker import NO_PIPE, WOKEN, exit_when_woken
 
 HOUR = 3600.0
-TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
 
 
 def _message(number: int, user: str = "E001") -> Message:
-    return Message(
-        platform="console",
-        user_id=user,
-        conversation_id=user,
-        is_direct=True,
-        text="我的医保",
-        event_id=f"evt-{number}",
-    )
+    return console_message(f"evt-{number}", user=user)
 
 
 async def _until(done: Callable[[], bool], what: str) -> None:

@@ -10,22 +10,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from adapters.base import ReplyTarget
 from bot.runtime import Runtime
 from bot.spool import Spool
 from handlers.types import Message
 from storage import inbound
-from tests.support.console_runtime import RecordingConsole, console_runtime
-
-MESSAGE = Message(
-    platform="console",
-    user_id="E001",
-    conversation_id="E001",
-    is_direct=True,
-    text="我的医保",
-    event_id="evt-outage",
+from tests.support.console_runtime import (
+    TARGET,
+    RecordingConsole,
+    console_message,
+    console_runtime,
 )
-TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
+
+MESSAGE = console_message("evt-outage")
 
 
 def _runtime(tmp_path: Path, **options: object) -> tuple[Runtime, RecordingConsole, Spool]:
@@ -85,15 +81,7 @@ def test_past_max_backlog_a_retrying_platform_gets_503_and_the_others_a_busy_ans
     runtime, console, _ = _runtime(tmp_path, max_backlog=1)
 
     def numbered(number: int) -> Message:
-        return Message(
-            platform="console",
-            user_id="E001",
-            conversation_id="E001",
-            is_direct=True,
-            text="help",
-            event_id=f"evt-{number}",
-            locale="en",
-        )
+        return console_message(f"evt-{number}", "help", locale="en")
 
     async def scenario() -> None:
         assert runtime.worker is not None
@@ -129,14 +117,7 @@ def test_after_an_outage_the_spooled_events_are_written_before_the_next_one(
         for number, text in enumerate(texts):
             if number == 2:
                 down["yes"] = False  # back, and the replay task has not run yet
-            event = Message(
-                platform="console",
-                user_id="E001",
-                conversation_id="E001",
-                is_direct=True,
-                text=text,
-                event_id=f"evt-{number}",
-            )
+            event = console_message(f"evt-{number}", text)
             assert (await runtime.sink(event, TARGET, platform_retries=False)).taken
         assert await runtime.worker.drain() == 3
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from adapters.base import ReplyTarget
 from bot.runtime import Runtime
-from handlers.types import Recipient, Reply
+from handlers.types import Message, Recipient, Reply
 from storage.db import make_engine, upgrade
 from tests.support.company import make_app, seed
 
@@ -52,3 +52,22 @@ def console_runtime(path: Path, **options: Any) -> tuple[Engine, Runtime, Record
         **options,
     )
     return engine, runtime, console
+
+
+TARGET = ReplyTarget(platform="console", conversation_id="E001", user_id="E001", is_direct=True)
+"""Where a console message of E001 is answered: their DM."""
+
+
+def console_message(
+    event_id: str, text: str = "我的医保", *, user: str = "E001", locale: str | None = None
+) -> Message:
+    """`user`'s console message in their DM with the bot."""
+    return Message(
+        platform="console",
+        user_id=user,
+        conversation_id=user,
+        is_direct=True,
+        text=text,
+        event_id=event_id,
+        locale=locale,
+    )
