@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -581,7 +583,9 @@ def _statements_for(dialect: str) -> _Statements:
     )
     take_due = (
         update(_TABLE)
-        .where(_C.id.in_(due.scalar_subquery()), takeable)
+        # No `takeable` beside: the rows selected are, in the same statement, and with it
+        # SQLite walked every open row by state instead of looking up the ids.
+        .where(_C.id.in_(_due_in_order(first_of_user, now)))
         .values(taken)
         .returning(_C.id, _C.payload, _C.attempts)
     )
@@ -601,6 +605,24 @@ def _statements_for(dialect: str) -> _Statements:
         take_due=take_due,
         done_one=done_one,
     )
+
+
+def _due_in_order(first_of_user: ColumnElement[bool], now: BindParameter[Any]) -> Select[Any]:
+    """The ids `due` selects, read as two ordered walks of `ix_inbound_open` (state, id): the
+    pending rows and the handling rows whose lease ran out, each stopping at `limit`, then the
+    oldest `limit` of both. `due`'s `OR` of the two states made SQLite read every open row
+    and sort them: a claim cost ~2 ms at 2,000 open rows (`[chat] max_backlog`), holding the
+    write lock the acks wait for, against ~0.2 ms at 100 (docs/PERFORMANCE.md, session 8)."""
+    limit = bindparam("limit", type_=Integer)
+
+    def oldest(*where: ColumnElement[bool]) -> Select[Any]:
+        inner = select(_C.id).where(*where, first_of_user).order_by(_C.id).limit(limit)
+        return select(inner.subquery().c.id)
+
+    both = union_all(
+        oldest(_C.state == PENDING), oldest(_C.state == HANDLING, _C.lease_until < now)
+    ).subquery()
+    return select(both.c.id).order_by(both.c.id).limit(limit)
 
 
 def _statements(engine: Engine) -> _Statements:
