@@ -59,6 +59,7 @@ from handlers.formatting import AccountNames
 from handlers.types import Action, Message
 from storage import idempotency, inbound, outbox
 from storage.db import ping, session_scope
+from storage.inbound_groups import GroupAdmits
 from storage.models import Alert
 
 log = logging.getLogger(__name__)
@@ -125,10 +126,13 @@ class Runtime:
         """Events (and spool replays) being written: while any are, the next event is
         written on `inbound_writes`, behind them (`sink`)."""
         self.inbound_writes = ThreadPoolExecutor(1, thread_name_prefix="inbound")
-        """The thread every inbound write of this process runs on: the sink's rows and the
-        in-process worker's claims. On SQLite (one writer) they queue here, in order, rather
-        than in SQLite's busy handler, which sleeps up to 100 ms a try: that made the ack
-        p99 (docs/PERFORMANCE.md, chat_http)."""
+        """The thread every inbound write of this process runs on but PostgreSQL's admits
+        (`admits`): the sink's rows, the spool's, and the in-process worker's claims. On SQLite
+        (one writer) they queue here, in order, rather than in SQLite's busy handler, which
+        sleeps up to 100 ms a try: that made the ack p99 (docs/PERFORMANCE.md, chat_http)."""
+        self.admits = GroupAdmits(app.engine) if app.engine.dialect.name == "postgresql" else None
+        """On PostgreSQL the sink's events are written on the event loop, those that come while
+        a statement is in flight together by the next (`storage.inbound_groups`)."""
         self.spool = spool or Spool(
             Path(f"coverwatch-spool-{self.port}.jsonl"), DEFAULT_SPOOL_BYTES
         )
@@ -270,14 +274,17 @@ class Runtime:
     async def _admit(self, item: inbound.NewEvent, now: datetime, on_loop: bool) -> bool:
         """Write the event: on the event loop when `on_loop` and SQLite's write lock is free
         (a trip to the writer thread and back was a tenth of a command's CPU,
-        docs/PERFORMANCE.md chat_http), else on the writer thread, behind what waits there
-        (what waited in the spool goes first: a user's order holds)."""
-        if on_loop and not self.spool.pending():
+        docs/PERFORMANCE.md chat_http), else on the writer thread, behind what waits there;
+        on PostgreSQL on the loop, in the next group (what waited in the spool goes first: a
+        user's order holds; one look at the file an event)."""
+        if self.spool.pending():
+            await self._write(self.spool.replay, self._admit_spooled)
+        elif on_loop:
             new = inbound.admit_if_free(self.app.engine, item, now=now)
             if new is not None:
                 return new
-        if self.spool.pending():
-            await self._write(self.spool.replay, self._admit_spooled)
+        if self.admits is not None:
+            return await self.admits.admit(item, now)
         return await self._write(partial(inbound.admit, self.app.engine, item, now=now))
 
     async def _keep_locally(
@@ -293,7 +300,8 @@ class Runtime:
         )
         if platform_retries:
             return Admission(taken=False, retry_after=RETRY_AFTER_OUTAGE_SECONDS)
-        if await asyncio.to_thread(self.spool.append, item, now):
+        # On the writer thread: a group's events, failed together, are kept in their order.
+        if await self._write(self.spool.append, item, now):
             self.metrics.count("inbound_spooled_total", item.platform)
             return TAKEN
         log.error("spool %s is full; %s event refused", self.spool.path, item.platform)
@@ -418,6 +426,8 @@ class Runtime:
             await asyncio.wait(self.tasks, timeout=10)
         await self.stop_adapters()
         self.inbound_writes.shutdown(wait=False)
+        if self.admits is not None:
+            await self.admits.close()
         if self.slow_lane is not None:
             self.slow_lane.close()
 

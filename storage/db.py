@@ -60,6 +60,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         ) from None
 
 
+PG_CONNECT_TIMEOUT_SECONDS = 5
+"""How long connecting to PostgreSQL may take: an outage is told, and answered, quickly."""
+
+
 def is_sqlite(url: str) -> bool:
     """A SQLite URL: one writer at a time, one instance (ARCHITECTURE.md §1)."""
     return url.startswith("sqlite")
@@ -75,7 +79,7 @@ def _create(url: str, **kwargs: Any) -> Engine:
         create_private(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    kwargs.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS})
     engine = create_engine(url, **kwargs)
     event.listen(engine, "checkin", _checked_in)
     event.listen(engine, "checkout", _pinger(engine.dialect))

@@ -84,7 +84,8 @@ class NewEvent:
 
 def admit(engine: Engine, item: NewEvent, *, now: datetime) -> bool:
     """Write the event; True when it is new, False for a duplicate (platform, event id).
-    Raises `sqlalchemy.exc.SQLAlchemyError` when it cannot (the database is away)."""
+    Raises `sqlalchemy.exc.SQLAlchemyError` when it cannot (the database is away). The serving
+    process writes PostgreSQL's in groups instead (`storage.inbound_groups`)."""
     values = _row(item, now)
     if engine.dialect.name == "sqlite":
         return _admit_on_sqlite(engine, values)
@@ -190,8 +191,7 @@ def _sqlite_admit(dialect: Dialect) -> tuple[str, tuple[str, ...], Callable[[Any
     assert isinstance(statement, ClauseElement)
     compiled = statement.compile(dialect=dialect, column_keys=list(_ADMIT_KEYS))
     assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None  # qmark style
-    processor = _C.received_at.type.bind_processor(dialect)
-    return compiled.string, tuple(compiled.positiontup), processor or (lambda value: value)
+    return compiled.string, tuple(compiled.positiontup), stamp_for(dialect)
 
 
 def claim(
@@ -306,12 +306,19 @@ class _SqliteClaim:
 def _sqlite_claim(dialect: Dialect) -> _SqliteClaim:
     """SQLite's claim statements, compiled once."""
     statements = _statements_for("sqlite")
-    processor = _C.received_at.type.bind_processor(dialect)
     return _SqliteClaim(
         take=_Positional.of(statements.take_due, dialect, ("now", "claimer", "until", "limit")),
         done=_Positional.of(statements.done_one, dialect, ("id", "claimer", "at")),
-        stamp=processor or (lambda value: value),
+        stamp=stamp_for(dialect),
     )
+
+
+@lru_cache(maxsize=16)
+def stamp_for(dialect: Dialect) -> Callable[[Any], Any]:
+    """How SQLAlchemy binds a time to the table's time columns on `dialect` (aware, in UTC;
+    SQLite's text form): statements run on the driver's cursor bind it so."""
+    processor = _C.received_at.type.bind_processor(dialect)
+    return processor or (lambda value: value)
 
 
 def _on_postgres(engine: Engine, sql: str, params: Any, work: Callable[[Any], T]) -> T:
@@ -460,10 +467,9 @@ class _PostgresStatements:
 def _postgres(dialect: Dialect) -> _PostgresStatements:
     admit = _statements_for("postgresql").admit
     assert isinstance(admit, ClauseElement)
-    processor = _C.received_at.type.bind_processor(dialect)
     return _PostgresStatements(
         admit=str(admit.compile(dialect=dialect, column_keys=list(_ADMIT_KEYS))),
-        stamp=processor or (lambda value: value),
+        stamp=stamp_for(dialect),
     )
 
 

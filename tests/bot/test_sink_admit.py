@@ -1,5 +1,6 @@
 """The sink writes an event on the event loop when it can do so at once, and otherwise on the
-writer thread; a user's events keep their order either way."""
+writer thread (on PostgreSQL in groups, on the loop); a user's events keep their order either
+way."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
+from adapters.base import TAKEN, Admission
+from bot.spool import Spool
 from storage.models import InboundEvent
-from tests.support.console_runtime import TARGET, console_message, console_runtime
+from tests.storage.test_inbound_groups import REFUSE_BOOM
+from tests.support.console_runtime import (
+    TARGET,
+    console_message,
+    console_runtime,
+    console_runtime_at,
+)
 
 
 def test_an_event_written_while_an_earlier_one_waits_for_the_writer_thread_comes_after_it(
@@ -64,3 +74,55 @@ def test_an_event_is_written_on_the_loop_when_the_database_is_free(tmp_path: Pat
     finally:
         held.set()
         runtime.inbound_writes.shutdown()
+
+
+def test_on_postgres_a_failed_group_sends_each_event_its_own_way_and_loses_none(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Events that came while a statement was in flight are written together; when the
+    database refuses that statement, each of them is refused (a platform that retries gets
+    503) or kept in the spool, in the order they came, and none is written twice once back."""
+    spool = Spool(tmp_path / "spool.jsonl", 64 * 1024)
+    engine, runtime, _ = console_runtime_at(pg_url, handle_inline=False, spool=spool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(REFUSE_BOOM)
+    sent = [("first", True), ("e1", True), ("boom", False), ("e2", False), ("e3", True)]
+
+    async def sink(event_id: str, retries: bool) -> Admission:
+        return await runtime.sink(console_message(event_id), TARGET, platform_retries=retries)
+
+    async def scenario() -> list[Admission]:
+        await runtime._backlog_full()  # counted: the sinks go straight to their write
+        lock = engine.connect()
+        lock.exec_driver_sql("LOCK TABLE inbound IN EXCLUSIVE MODE")  # holds `first` in flight
+        tasks = [asyncio.create_task(sink(event_id, retries)) for event_id, retries in sent]
+        await asyncio.sleep(0)  # each ran to its first wait: the others wait for `first`
+        lock.commit()
+        lock.close()
+        return list(await asyncio.gather(*tasks))
+
+    admissions = asyncio.run(scenario())
+    refused = Admission(taken=False, retry_after=5)  # 503: Slack's Events API sends it again
+    assert admissions == [TAKEN, refused, TAKEN, TAKEN, refused]  # acked: `boom`, e2 spooled
+    assert event_ids(engine) == ["first"]
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER refuse_boom ON inbound")
+
+    async def back() -> list[Admission]:
+        assert spool.replay(runtime._admit_spooled) == 2
+        again = [await sink(event_id, True) for event_id in ("e1", "e3")]  # the retries
+        again.append(await sink("e2", True))  # a retry of what was acked: a duplicate
+        assert runtime.admits is not None
+        await runtime.admits.close()
+        return again
+
+    assert asyncio.run(back()) == [TAKEN, TAKEN, TAKEN]
+    assert event_ids(engine) == ["first", "boom", "e2", "e1", "e3"], "each once, spool in order"
+    runtime.inbound_writes.shutdown()
+    engine.dispose()
+
+
+def event_ids(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        order = connection.execute(select(InboundEvent.event_id).order_by(InboundEvent.id))
+        return list(order.scalars())

@@ -38,7 +38,12 @@ class RecordingConsole:
 def console_runtime(path: Path, **options: Any) -> tuple[Engine, Runtime, RecordingConsole]:
     """The company in a SQLite file at `path` and a runtime on a recording console;
     `options` go to `Runtime` (`handle_inline`, `spool`, `wake_workers`, …)."""
-    engine = make_engine(f"sqlite:///{path}")
+    return console_runtime_at(f"sqlite:///{path}", **options)
+
+
+def console_runtime_at(url: str, **options: Any) -> tuple[Engine, Runtime, RecordingConsole]:
+    """`console_runtime` on the database at `url` (a new PostgreSQL database, `pg_url`)."""
+    engine = make_engine(url)
     upgrade(engine)
     seed(engine)
     console = RecordingConsole()
