@@ -15,7 +15,9 @@ before parsing. Inbound events go to an `InboundSink` (the runtime), which write
 the inbound queue before the adapter acks it (a duplicate `event_id` is acked and dropped);
 handler workers answer through `reply` later. What the sink did is an `Admission`: when it
 could not keep the event (database down, or the backlog full) the adapter answers 503 with
-`Retry-After`, so a platform that retries sends the event again.
+`Retry-After`, so a platform that retries sends the event again; when the adapter said its ack
+can carry an answer (`answer_in_ack`: a Slack slash command) and the backlog is full, the
+admission holds the "busy" answer and the adapter puts it in the ack, in its platform's shape.
 `tests/adapters/test_contract.py` holds every adapter to what is written here.
 """
 
@@ -71,10 +73,13 @@ class RateLimit:
 @dataclass(frozen=True, kw_only=True)
 class Admission:
     """The sink's verdict on one event: `taken` (written, kept in the spool, a duplicate, or
-    answered "busy"): ack it; else answer 503 with `Retry-After: retry_after` seconds."""
+    answered "busy"): ack it, with `answer` in the ack when there is one; else answer 503 with
+    `Retry-After: retry_after` seconds."""
 
     taken: bool
     retry_after: int = 0
+    answer: Reply | None = None
+    """The answer the ack carries instead of one sent later (only when asked, `answer_in_ack`)."""
 
 
 TAKEN = Admission(taken=True)
@@ -92,10 +97,16 @@ class InboundSink(Protocol):
     `platform_retries`: the platform sends the event again when not acked (Slack Events API
     over HTTP, WeCom callbacks). Such an event the sink may refuse (database down, backlog
     full); one from a platform that never retries it is kept in the local spool instead, or
-    answered "busy"."""
+    answered "busy": in `Admission.answer` when `answer_in_ack` (the platform shows the ack's
+    body to the sender), else through `Receiver.reply`."""
 
     async def __call__(
-        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+        self,
+        event: Message | Action,
+        reply_to: ReplyTarget,
+        *,
+        platform_retries: bool,
+        answer_in_ack: bool = False,
     ) -> Admission: ...
 
 

@@ -57,7 +57,7 @@ def measure(
             chat_http.wait_healthy(port, server)
             responses = fake.response_url("")
             warm = chat_http.loadgen("rate", port, responses, 0, rate=20, seconds=2, text=text)
-            chat_http.wait_replies(fake, warm["ok"], 30)
+            chat_http.wait_replies(fake, chat_http.answers_owed(warm), 30)
             outbox_wait = chat_http.wait_outbox(url)
             chat_http.wait_quiet(server.pid)
             spy = _spy(server.pid, profile) if profile else None
@@ -66,11 +66,12 @@ def measure(
             phase = chat_http.loadgen(
                 "rate", port, responses, 100_000, rate=rate, seconds=seconds, text=text
             )
-            chat_http.wait_replies(fake, warm["ok"] + phase["ok"], 60)
+            owed = chat_http.answers_owed(warm) + chat_http.answers_owed(phase)
+            chat_http.wait_replies(fake, owed, 60)
             used = chat_http.cpu_seconds(server.pid) - before
             db_after = chat_http.db_cpu(url)
             commits = _commits(url) - commits_before
-            answered = len(fake.responses) - warm["ok"]
+            answered = len(fake.responses) - chat_http.answers_owed(warm)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
                 spy.wait(30)

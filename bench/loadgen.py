@@ -5,7 +5,9 @@ HTTP/1.1 client is a few lines over asyncio streams (keep-alive connections from
 full client library would spend more CPU per request than the servers it measures, and on a
 small machine the load generator would become the limit. Latency at a fixed rate is measured
 from each request's *scheduled* start, so a stalled server cannot hide its queue (no
-coordinated omission). Prints one JSON line.
+coordinated omission). Prints one JSON line. An ack that carries the server's "busy, try
+again" answer in its body (past `[chat] max_backlog`) is counted apart (`busy_acks`): that
+command gets no answer at its response_url.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from urllib.parse import urlencode, urlsplit
 
 CONNECTIONS = 32
 TEAM_ID = "T0001"
+
+
+def busy_texts() -> frozenset[str]:
+    """The "busy, try again" answer in every language (`bot.handling.busy_reply`)."""
+    from handlers.i18n import SUPPORTED_LOCALES, translate
+
+    return frozenset(translate(locale, "error.busy") for locale in SUPPORTED_LOCALES)
+
+
+BUSY = busy_texts()
 
 
 def slash_command(
@@ -72,7 +84,8 @@ class Client:
         for _ in range(count):
             self.pool.put_nowait(await asyncio.open_connection(self.host, self.port))
 
-    async def post(self, headers: bytes, body: bytes) -> int:
+    async def post(self, headers: bytes, body: bytes) -> tuple[int, bytes]:
+        """(status, body); status 0 when the connection failed."""
         reader, writer = await self.pool.get()
         try:
             writer.write(self.start + headers + b"\r\n" + body)
@@ -83,13 +96,23 @@ class Client:
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value)
-            await reader.readexactly(length)
+            answer = await reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
             writer.close()
             reader, writer = await asyncio.open_connection(self.host, self.port)
-            status = 0
+            status, answer = 0, b""
         self.pool.put_nowait((reader, writer))
-        return status
+        return status, answer
+
+
+def says_busy(body: bytes) -> bool:
+    """Whether an ack's body is the "busy" answer (a slash command's ack may carry it)."""
+    if not body.startswith(b"{"):
+        return False
+    try:
+        return json.loads(body).get("text") in BUSY
+    except (ValueError, AttributeError):
+        return False
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -101,7 +124,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def at_rate(client: Client, args: argparse.Namespace) -> dict[str, object]:
     latencies: list[float] = []
-    statuses: list[int] = []
+    statuses: list[tuple[int, bool]] = []
     total = int(args.rate * args.seconds)
     begin = time.perf_counter() + 0.1
 
@@ -111,7 +134,7 @@ async def at_rate(client: Client, args: argparse.Namespace) -> dict[str, object]
         headers, body = slash_command(
             args.secret, args.first + index, args.users, args.responses, args.text
         )
-        statuses.append(await client.post(headers, body))
+        statuses.append(_acked(await client.post(headers, body)))
         latencies.append((time.perf_counter() - scheduled) * 1000)
 
     await asyncio.gather(*(one(i) for i in range(total)))
@@ -125,7 +148,7 @@ async def burst(client: Client, args: argparse.Namespace) -> dict[str, object]:
     response_url id, so the caller can time the answers."""
     plan = json.loads(args.plan)
     latencies: list[float] = []
-    statuses: list[int] = []
+    statuses: list[tuple[int, bool]] = []
     scheduled: dict[str, float] = {}
     begin, monotonic_begin = time.perf_counter() + 0.1, time.monotonic() + 0.1
 
@@ -137,7 +160,7 @@ async def burst(client: Client, args: argparse.Namespace) -> dict[str, object]:
             args.secret, index, args.users, args.responses, text, user=user
         )
         scheduled[f"r{index}"] = monotonic_begin + offset
-        statuses.append(await client.post(headers, body))
+        statuses.append(_acked(await client.post(headers, body)))
         latencies.append((time.perf_counter() - begin - offset) * 1000)
 
     await asyncio.gather(*(one(i, text, user) for i, (text, user) in enumerate(plan)))
@@ -146,7 +169,7 @@ async def burst(client: Client, args: argparse.Namespace) -> dict[str, object]:
 
 async def flat_out(client: Client, args: argparse.Namespace) -> dict[str, object]:
     latencies: list[float] = []
-    statuses: list[int] = []
+    statuses: list[tuple[int, bool]] = []
     counter = iter(range(args.first, args.first + 10_000_000))
     begin = time.perf_counter()
     stop = begin + args.seconds
@@ -157,18 +180,27 @@ async def flat_out(client: Client, args: argparse.Namespace) -> dict[str, object
                 args.secret, next(counter), args.users, args.responses, args.text
             )
             sent = time.perf_counter()
-            statuses.append(await client.post(headers, body))
+            statuses.append(_acked(await client.post(headers, body)))
             latencies.append((time.perf_counter() - sent) * 1000)
 
     await asyncio.gather(*(worker() for _ in range(args.concurrency)))
     return _summary(statuses, latencies, time.perf_counter() - begin)
 
 
-def _summary(statuses: list[int], latencies: list[float], elapsed: float) -> dict[str, object]:
-    ok = sum(1 for status in statuses if 200 <= status < 300)
+def _acked(answer: tuple[int, bytes]) -> tuple[int, bool]:
+    status, body = answer
+    return status, 200 <= status < 300 and says_busy(body)
+
+
+def _summary(
+    statuses: list[tuple[int, bool]], latencies: list[float], elapsed: float
+) -> dict[str, object]:
+    """`ok`: acks (2xx), `busy_acks` among them; `rps`: acks per second."""
+    ok = sum(1 for status, _ in statuses if 200 <= status < 300)
     return {
         "requests": len(statuses),
         "ok": ok,
+        "busy_acks": sum(1 for _, busy in statuses if busy),
         "errors": len(statuses) - ok,
         "seconds": elapsed,
         "rps": ok / elapsed if elapsed else 0.0,

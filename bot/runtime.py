@@ -232,7 +232,12 @@ class Runtime:
 
     # -- inbound ------------------------------------------------------------------------
     async def sink(
-        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+        self,
+        event: Message | Action,
+        reply_to: ReplyTarget,
+        *,
+        platform_retries: bool,
+        answer_in_ack: bool = False,
     ) -> Admission:
         """Called by adapters before they ack: store the event (or say why not); never raises."""
         # On the loop only when no event before this one is still being written, and this one
@@ -240,7 +245,7 @@ class Runtime:
         alone = not self._writing and not self._backlog_stale()
         self._writing += 1
         try:
-            return await self._sink(event, reply_to, platform_retries, alone)
+            return await self._sink(event, reply_to, platform_retries, answer_in_ack, alone)
         finally:
             self._writing -= 1
 
@@ -249,12 +254,15 @@ class Runtime:
         event: Message | Action,
         reply_to: ReplyTarget,
         platform_retries: bool,
+        answer_in_ack: bool,
         on_loop: bool,
     ) -> Admission:
         if await self._backlog_full():
             self.metrics.count("inbound_busy_total", event.platform)
             if platform_retries:
                 return Admission(taken=False, retry_after=RETRY_AFTER_BUSY_SECONDS)
+            if answer_in_ack:  # no second request: its CPU is what the answers lack (issue 18)
+                return Admission(taken=True, answer=busy_reply(self.app, event))
             self._spawn(self._say_busy(event, reply_to))
             return TAKEN
         item = new_event(event, reply_to)

@@ -206,11 +206,18 @@ class SlackAdapter:
         return str(user_id) if user_id else None
 
     async def _deliver(
-        self, event: Message | Action, reply_to: ReplyTarget, platform_retries: bool
+        self,
+        event: Message | Action,
+        reply_to: ReplyTarget,
+        *,
+        platform_retries: bool,
+        answer_in_ack: bool = False,
     ) -> Admission:
         if self._sink is None:  # stopped meanwhile: refuse, so Slack retries what it can
             return Admission(taken=False, retry_after=1)
-        return await self._sink(event, reply_to, platform_retries=platform_retries)
+        return await self._sink(
+            event, reply_to, platform_retries=platform_retries, answer_in_ack=answer_in_ack
+        )
 
     # -- outbound ------------------------------------------------------------------------
 

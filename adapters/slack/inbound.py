@@ -16,21 +16,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from adapters.base import Admission, ReplyTarget
+from adapters.slack.blocks import card_blocks, escape
 from handlers.alert_actions import BUTTON_ACTIONS
-from handlers.types import Action, Message
+from handlers.types import Action, Message, Reply
 
 PLATFORM = "slack"
 COMMAND = "/coverwatch"
 
 
-Deliver = Callable[[Message | Action, ReplyTarget, bool], Awaitable[Admission]]
-"""(event, reply target, does Slack send it again when refused) -> what the sink did."""
+class Deliver(Protocol):
+    """The adapter's way to the runtime's sink (`adapters.base.InboundSink`)."""
+
+    async def __call__(
+        self,
+        event: Message | Action,
+        reply_to: ReplyTarget,
+        *,
+        platform_retries: bool,
+        answer_in_ack: bool = False,
+    ) -> Admission: ...
+
+
 IsBotIm = Callable[[str, str], Awaitable[bool]]
 """(user id, channel id) -> is that channel the bot's own IM with that user."""
 
@@ -50,6 +62,19 @@ def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
 
 def _refused(admission: Admission) -> BoltResponse:
     return BoltResponse(status=503, body="", headers={"retry-after": str(admission.retry_after)})
+
+
+def command_answer(reply: Reply) -> dict[str, object]:
+    """The body of a slash command's ack that answers it (the sink's `Admission.answer`,
+    "busy"), shown to the asker alone: no second request, to response_url, for it. Slack
+    shows a command's 200 JSON body to its sender ("responding immediately",
+    https://docs.slack.dev/interactivity/implementing-slash-commands), as the ack's `payload`
+    over Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode). A command's
+    only: a click's ack body shows nothing, and Slack ignores an Events API ack's."""
+    body: dict[str, object] = {"response_type": "ephemeral", "text": escape(reply.text)}
+    if blocks := card_blocks(reply.card):
+        body["blocks"] = blocks
+    return body
 
 
 Incoming = tuple[Message | Action, ReplyTarget]
@@ -144,30 +169,33 @@ def register(
     HTTP `adapters.slack.request_url` routes the same payloads without Bolt)."""
 
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
-        admission = await deliver(*await command_event(command, is_bot_im), False)
+        event, reply_to = await command_event(command, is_bot_im)
+        admission = await deliver(event, reply_to, platform_retries=False, answer_in_ack=True)
         if not admission.taken:
             return _refused(admission)
-        await ack()
+        await ack(command_answer(admission.answer) if admission.answer else "")
         return None
 
     async def on_mention(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> BoltResponse | None:
         incoming = mention_event(body, event, context.bot_user_id)
-        admission = await deliver(*incoming, events_retried)
+        admission = await deliver(*incoming, platform_retries=events_retried)
         return None if admission.taken else _refused(admission)
 
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> BoltResponse | None:
         incoming = dm_event(body, event)
         if incoming is None:
             return None
-        admission = await deliver(*incoming, events_retried)
+        admission = await deliver(*incoming, platform_retries=events_retried)
         return None if admission.taken else _refused(admission)
 
     async def on_button(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
     ) -> BoltResponse | None:
-        admission = await deliver(*await button_event(body, action, is_bot_im), False)
+        admission = await deliver(
+            *await button_event(body, action, is_bot_im), platform_retries=False
+        )
         if not admission.taken:
             return _refused(admission)
         await ack()

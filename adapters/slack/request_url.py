@@ -7,7 +7,8 @@ https://docs.slack.dev/interactivity/handling-user-interaction). Bolt's dispatch
 chain, listener matching, an ack runner polled every 10 ms) cost more CPU than storing the event
 (docs/PERFORMANCE.md, chat_http), so the adapter routes what it listens to itself, answering as
 Bolt's `AsyncApp` did: `url_verification` echoes its challenge, `ssl_check` is 200, an event the
-sink took is acked 200 with an empty body, one it could not take is 503 with `Retry-After`,
+sink took is acked 200 with an empty body (a slash command met by a full backlog: with the
+"busy" answer in it, `command_answer`), one it could not take is 503 with `Retry-After`,
 what nothing listens to is 404 ("unhandled request"), and the token is checked once with
 `auth.test` before the first event (its bot user id strips mentions and drops the bot's own
 events, as Bolt's `IgnoringSelfEvents`). The signature is checked before this, on the raw body
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from adapters.base import HttpResponse, ReplyTarget, refusal
@@ -28,6 +29,7 @@ from adapters.slack.inbound import (
     Deliver,
     IsBotIm,
     button_event,
+    command_answer,
     command_event,
     dm_event,
     mention_event,
@@ -99,30 +101,51 @@ async def route(
         raise UnreadableBody("a field Slack sends is missing") from None
     if isinstance(found, HttpResponse):
         return found
-    admission = await deliver(*found)
-    return _ACK if admission.taken else refusal(admission)
+    admission = await deliver(
+        found.event,
+        found.reply_to,
+        platform_retries=found.platform_retries,
+        answer_in_ack=found.answer_in_ack,
+    )
+    if not admission.taken:
+        return refusal(admission)
+    if admission.answer is None:
+        return _ACK
+    answer = json.dumps(command_answer(admission.answer), ensure_ascii=False)
+    return HttpResponse(status=200, body=answer.encode(), headers=_JSON)
+
+
+class _Found(NamedTuple):
+    """An event for the sink, and what the sink is told with it."""
+
+    event: Message | Action
+    reply_to: ReplyTarget
+    platform_retries: bool
+    """Slack sends it again when refused."""
+    answer_in_ack: bool = False
+    """Slack shows the ack's body to the sender (a slash command)."""
 
 
 async def _incoming(
     payload: dict[str, Any], is_bot_im: IsBotIm, bot: str | None, events_retried: bool
-) -> tuple[Message | Action, ReplyTarget, bool] | HttpResponse:
-    """The event and whether Slack sends it again when refused; or the answer without one."""
+) -> _Found | HttpResponse:
+    """The event for the sink; or the answer without one."""
     if payload.get("command") is not None:
         if payload["command"] != COMMAND:
             return _UNHANDLED
-        return *await command_event(payload, is_bot_im), False
+        return _Found(*await command_event(payload, is_bot_im), False, answer_in_ack=True)
     kind = payload.get("type")
     if kind == "block_actions":
         action = payload["actions"][0]  # Bolt matches a click by its first action
         if action.get("action_id") not in BUTTON_ACTIONS:
             return _UNHANDLED
-        return *await button_event(payload, action, is_bot_im), False
+        return _Found(*await button_event(payload, action, is_bot_im), False)
     if kind != "event_callback" or payload["event"].get("type") not in _EVENTS:
         return _UNHANDLED
     event = payload["event"]
     if bot is not None and event.get("user") == bot:  # the bot's own (Bolt's IgnoringSelfEvents)
         return _ACK
     if event["type"] == "app_mention":
-        return *mention_event(payload, event, bot), events_retried
+        return _Found(*mention_event(payload, event, bot), events_retried)
     incoming = dm_event(payload, event)
-    return _ACK if incoming is None else (*incoming, events_retried)
+    return _ACK if incoming is None else _Found(*incoming, events_retried)

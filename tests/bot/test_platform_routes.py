@@ -28,7 +28,14 @@ from tests.fakes.slack import FakeSlack
 from tests.support.company import make_app
 from tests.support.inbound import RecordingSink, served_app
 from tests.support.live import LiveRuntime
-from tests.support.slack import command_body, fixture, form, http_adapter, signed
+from tests.support.slack import (
+    command_body,
+    fixture,
+    form,
+    http_adapter,
+    interaction_form,
+    signed,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -164,8 +171,11 @@ async def test_a_body_over_the_cap_is_413_before_the_adapter_sees_it() -> None:
 def test_past_max_backlog_the_running_server_answers_slack_503_with_retry_after(
     tmp_path: Path, fake_slack: FakeSlack
 ) -> None:
-    """The runtime's own app: Events API (Slack retries it) refused with 503 and `Retry-After`
-    at `[chat] max_backlog`, a slash command (not retried) acked and told it is busy."""
+    """The runtime's own app at `[chat] max_backlog`: Events API (Slack retries it) refused
+    with 503 and `Retry-After`; a slash command (not retried) told it is busy in its ack's
+    body, which Slack shows to the asker, and nothing posted to its response_url; a click
+    (not retried either, and its ack's body is not shown) acked empty, told through its
+    response_url."""
     engine = make_engine(f"sqlite:///{tmp_path}/coverwatch.db")
     upgrade(engine)
     with LiveRuntime(make_app(engine), {"slack": http_adapter(fake_slack)}) as live:
@@ -178,11 +188,22 @@ def test_past_max_backlog_the_running_server_answers_slack_503_with_retry_after(
         busy = httpx.post(
             live.url + EVENTS_PATH, content=command, headers=signed(command, FORM), timeout=10
         )
+        click = interaction_form(
+            fixture("block_actions") | {"response_url": fake_slack.response_url("click")}
+        )
+        clicked = httpx.post(
+            live.url + EVENTS_PATH, content=click, headers=signed(click, FORM), timeout=10
+        )
         deadline = time.monotonic() + 10
         while not fake_slack.responses and time.monotonic() < deadline:
-            time.sleep(0.01)  # the busy answer goes out in a task after the ack
+            time.sleep(0.01)  # the click's busy answer goes out in a task after the ack
+        told = live.runtime.metrics.render({})
     engine.dispose()
+    said = "我现在正忙着回答很多问题，请一分钟后再试。"  # the default locale
     assert (refused.status_code, refused.headers["retry-after"]) == (503, "60")
-    assert (busy.status_code, busy.content) == (200, b"")
-    [(_, answer)] = fake_slack.responses
-    assert answer["text"] == "我现在正忙着回答很多问题，请一分钟后再试。"  # the default locale
+    assert (busy.status_code, busy.headers["content-type"]) == (200, "application/json")
+    assert busy.json() == {"response_type": "ephemeral", "text": said}
+    assert (clicked.status_code, clicked.content) == (200, b"")
+    assert 'coverwatch_inbound_busy_total{platform="slack"} 3' in told  # all three were busy
+    [(name, answer)] = fake_slack.responses  # the command's was in its ack: never posted
+    assert (name, answer["text"]) == ("click", said)

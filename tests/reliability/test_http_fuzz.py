@@ -83,9 +83,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     sunk: list[Any] = []
     real_sink = runtime.runtime.sink
 
-    async def spy(event: Any, reply_to: Any, *, platform_retries: bool) -> Admission:
+    async def spy(event: Any, reply_to: Any, **options: bool) -> Admission:
         sunk.append(event)
-        return await real_sink(event, reply_to, platform_retries=platform_retries)
+        return await real_sink(event, reply_to, **options)
 
     runtime.runtime.sink = spy  # type: ignore[method-assign]
     with fake, runtime:

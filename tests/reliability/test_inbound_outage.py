@@ -89,11 +89,16 @@ def test_past_max_backlog_a_retrying_platform_gets_503_and_the_others_a_busy_ans
         refused = await runtime.sink(numbered(2), TARGET, platform_retries=True)
         assert (refused.taken, refused.retry_after) == (False, 60)  # 503 + Retry-After: 60
         busy = await runtime.sink(numbered(3), TARGET, platform_retries=False)
-        assert busy.taken  # acked, and told to come back
+        assert busy.taken and busy.answer is None  # acked, and told to come back
         await asyncio.gather(*runtime.tasks)
-        assert [reply.text for reply in console.replies] == [
-            "I am busy answering many questions right now. Please try again in a minute."
-        ]
+        said = "I am busy answering many questions right now. Please try again in a minute."
+        assert [reply.text for reply in console.replies] == [said]
+        # An adapter whose ack can carry the answer (a Slack slash command) is given it
+        # instead: nothing more is sent.
+        in_ack = await runtime.sink(numbered(5), TARGET, platform_retries=False, answer_in_ack=True)
+        assert in_ack.taken and in_ack.answer is not None and in_ack.answer.text == said
+        assert not runtime.tasks
+        assert len(console.replies) == 1
         assert await runtime.worker.drain() == 1  # only the first was written
         runtime._backlog_read_at = float("-inf")  # the next count sees the drained queue
         assert (await runtime.sink(numbered(4), TARGET, platform_retries=True)).taken

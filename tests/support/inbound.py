@@ -28,16 +28,26 @@ class RecordingSink:
         self.events: list[tuple[Message | Action, ReplyTarget]] = []
         self.retries: list[bool] = []
         """Per event: did the adapter say its platform sends it again when refused."""
+        self.answers_in_ack: list[bool] = []
+        """Per event: did the adapter say its ack can carry the answer."""
         self.forward: Forward | None = None
         self.admission = TAKEN
 
     async def __call__(
-        self, event: Message | Action, reply_to: ReplyTarget, *, platform_retries: bool
+        self,
+        event: Message | Action,
+        reply_to: ReplyTarget,
+        *,
+        platform_retries: bool,
+        answer_in_ack: bool = False,
     ) -> Admission:
         self.events.append((event, reply_to))
         self.retries.append(platform_retries)
+        self.answers_in_ack.append(answer_in_ack)
         if self.forward is not None:
-            return await self.forward(event, reply_to, platform_retries=platform_retries)
+            return await self.forward(
+                event, reply_to, platform_retries=platform_retries, answer_in_ack=answer_in_ack
+            )
         return self.admission
 
     async def wait_for(self, count: int = 1, timeout: float = 10.0) -> None:

@@ -410,6 +410,28 @@ async def test_an_event_the_sink_refuses_is_answered_503_so_slack_retries(
     await adapter.stop()
 
 
+async def test_only_a_slash_commands_ack_carries_the_answer_the_sink_gives(
+    fake_slack: FakeSlack,
+) -> None:
+    """Slack shows a command's 200 body to its sender, not a click's nor an event's: the
+    command alone is delivered with `answer_in_ack`, and the sink's answer (busy, past
+    `[chat] max_backlog`) is its ack's JSON body, escaped as every text to Slack is."""
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    command = form(command_body(fake_slack, text="coverage", channel_id="C2147483705"))
+    click = interaction_form(fixture("block_actions"))
+    mention = json.dumps(fixture("app_mention"))
+    async with serve(adapter) as url:
+        for body, kind in ((click, FORM), (mention, JSON)):
+            assert (await post(url, body, signed(body, kind))).content == b""
+        sink.admission = Admission(taken=True, answer=Reply(text="Busy <now>", ephemeral=True))
+        answered = await post(url, command, signed(command, FORM))
+    assert sink.answers_in_ack == [False, False, True]
+    assert (answered.status_code, answered.headers["content-type"]) == (200, JSON)
+    assert answered.json() == {"response_type": "ephemeral", "text": "Busy &lt;now&gt;"}
+    await adapter.stop()
+
+
 async def test_the_request_url_answers_what_bolt_answered_without_an_event(
     fake_slack: FakeSlack,
 ) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from adapters.base import Admission
 from adapters.slack import SlackAdapter
 from handlers.types import Action, Message, Reply
 from tests.fakes.slack import FakeSlack
@@ -61,6 +62,21 @@ async def test_slash_command_envelope_is_delivered_and_acked(
     )
     await adapter.reply(target, Reply(text="Your cover is active"))
     assert fake_slack.responses[0][1]["text"] == "Your cover is active"
+
+
+async def test_a_slash_commands_ack_carries_the_answer_the_sink_gives(
+    fake_slack: FakeSlack, connected: tuple[SlackAdapter, RecordingSink]
+) -> None:
+    """Over Socket Mode the ack's payload is what Slack shows the asker (the busy answer)."""
+    _, sink = connected
+    sink.admission = Admission(taken=True, answer=Reply(text="Busy", ephemeral=True))
+    payload = command_body(fake_slack, text="coverage", channel_id="C2147483705")
+    envelope_id = fake_slack.push_envelope("slash_commands", payload, accepts_response_payload=True)
+    await eventually(lambda: fake_slack.acked(envelope_id))
+    assert sink.answers_in_ack == [True]
+    assert [ack for ack in fake_slack.acks if ack["envelope_id"] == envelope_id] == [
+        {"envelope_id": envelope_id, "payload": {"response_type": "ephemeral", "text": "Busy"}}
+    ]
 
 
 async def test_dm_event_envelope_is_delivered_and_acked(
