@@ -212,9 +212,10 @@ class HandlerWorker:
         outage = False
         while not stop.is_set():
             self.wake.clear()  # before the claim: a row written meanwhile wakes the next pass
-            self._read_wakes()
             free = self.slots - len(self._busy)
             take = free if free >= self.refill else 0
+            if take > 0:  # a full worker leaves its wake-ups unread: the pool wakes another
+                self._read_wakes()
             claimed: list[inbound.Claimed] = []
             try:
                 await self._renew()
@@ -236,7 +237,7 @@ class HandlerWorker:
             elif len(claimed) < free:  # nothing more to take now: rows gather, then poll
                 self._slot_wanted = False
                 if self.pace > 0:
-                    await asyncio.sleep(self.pace)
+                    await self._pace()
                 # Rows still on a handler thread are marked done by a pass that comes soon.
                 poll = IDLE_POLL_SECONDS if self._answered or self._handling else self.idle_poll
                 await self._wait(OUTAGE_POLL_SECONDS if outage else poll)
@@ -452,6 +453,25 @@ class HandlerWorker:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+
+    async def _pace(self) -> None:
+        """Wait `pace` reading the wake pipe (`watch`) meanwhile, without ending the wait: the
+        rows those bytes announce are claimed by the pass after it, so an empty pipe tells the
+        pool (`bot.workers.WakePipes`) that this worker takes what is written now, and it is
+        woken again rather than another, which would claim a few rows on its own."""
+        fd = self._wake_fd
+        loop = asyncio.get_running_loop()
+        if fd is not None:
+            loop.add_reader(fd, self._woken_while_pacing)
+        try:
+            await asyncio.sleep(self.pace)
+        finally:
+            if fd is not None:
+                loop.remove_reader(fd)
+
+    def _woken_while_pacing(self) -> None:
+        self._read_wakes()
+        self.wake.set()  # the wait after the pace returns at once
 
     def _mark_done(self, row_id: int) -> None:
         """Queue an answered row to be marked done by the next pass, which comes within
