@@ -5,9 +5,10 @@ drivers mix in what they can do): a `Sender` delivers proactive messages and rew
 `Receiver` takes events from the platform (a stream, a socket, stdin) and answers them; an
 `HttpReceiver` is a receiver whose events arrive on HTTP routes it declares itself, which the
 runtime mounts without knowing the platform (nonebot2's `HTTPServerSetup`); a
-`BlockingReplier` can send some answers from a handler thread, off the event loop. An outbound-only
-webhook is a `Sender`; the console is a `Receiver` and a `Sender`. One more capability lives in
-`adapters.health`: a `LinkProbe` reports a persistent connection's state (for `/readyz`).
+`BlockingReplier` can send some answers from a handler thread, off the event loop, and a
+`LoopReplier` on the loop without waiting for them. An outbound-only webhook is a `Sender`; the
+console is a `Receiver` and a `Sender`. One more capability lives in `adapters.health`: a
+`LinkProbe` reports a persistent connection's state (for `/readyz`).
 
 Routes take a framework-free `HttpRequest` and return an `HttpResponse` (as Bolt's
 `BoltRequest`/`BoltResponse`); the ASGI shim in `bot/` is a few lines. Verification happens
@@ -224,6 +225,23 @@ class BlockingReplier(Protocol):
         this answer must go through `reply` (the worker then sends it that way).
 
         :raises DeliveryError: as `Receiver.reply` does.
+        """
+
+
+@runtime_checkable
+class LoopReplier(Protocol):
+    """Capability: a receiver that can start sending some answers on the running event loop
+    without a task or a wait (Slack's response_url answers); the others go through
+    `Receiver.reply`."""
+
+    def reply_soon(
+        self, target: ReplyTarget, reply: Reply, done: Callable[[Exception | None], object]
+    ) -> bool:
+        """Start sending `reply` as `Receiver.reply` would; `done` is called on the loop once it
+        went out (None) or failed (the `DeliveryError` `reply` would raise). False, having sent
+        nothing and calling nothing, when this answer must go through `reply`.
+
+        :raises DeliveryError: what cannot be sent at all (a malformed address).
         """
 
 

@@ -4,8 +4,9 @@ The receiving side (`bot.runtime.Runtime.sink`) writes each verified event into 
 table before its platform's ack; a `HandlerWorker` — inside `coverwatch run` (`[chat]
 workers = 0`), in the worker processes `run` starts, or in `coverwatch worker` on another
 machine — claims rows as the outbox dispatcher claims deliveries (`storage/inbound.py`),
-answers through the adapters' `Receiver.reply`, then rewrites the cards the answer names
-(`Reply.updates`, through `Sender.update`). A row is marked done only after its answer went
+answers through the adapters' `Receiver.reply` (or, from a worker process's loop or a handler
+thread, the cheaper `LoopReplier` / `BlockingReplier` paths), then rewrites the cards the answer
+names (`Reply.updates`, through `Sender.update`). A row is marked done only after its answer went
 out, so a worker killed in between leaves a claim that another takes over after its lease:
 nothing acked is lost. Answers are not queued for retry: a platform refusing one is logged,
 as before the queue existed.
@@ -26,7 +27,14 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import BlockingReplier, MessageNotEditable, Receiver, ReplyTarget, Sender
+from adapters.base import (
+    BlockingReplier,
+    LoopReplier,
+    MessageNotEditable,
+    Receiver,
+    ReplyTarget,
+    Sender,
+)
 from bot.metrics import Metrics
 from bot.slow_lane import completed
 from handlers.context import AppContext
@@ -40,7 +48,8 @@ log = logging.getLogger(__name__)
 Event = Message | Action
 
 HANDLER_THREADS = 2
-"""Handlers run on threads of their own: more than two only fight over the GIL
+"""In the serving process, handlers run on threads of their own, off the loop that acks (a worker
+process handles quick commands on its loop: `on_loop`): more than two only fight over the GIL
 (docs/PERFORMANCE.md, chat_http); more answers at once take more processes (`[chat] workers`)."""
 SLOW_HANDLER_THREADS = 1
 """Slow commands (`Command.slow`, the KPI figures at ~10 ms each) run on a thread apart: 40
@@ -142,7 +151,12 @@ class HandlerWorker:
         writes: Executor | None = None,
         idle_poll: float = IDLE_POLL_SECONDS,
         pace: float = PACE_SECONDS,
+        on_loop: bool = False,
     ) -> None:
+        """`on_loop`: quick commands are handled on the event loop, their answers sent from it
+        without waiting (`_answer_on_loop`): a worker process's loop does nothing else. The
+        serving process's own worker (`[chat] workers = 0`) keeps them on threads, off the loop
+        that acks."""
         self.app = app
         self.receivers = dict(receivers)
         self.blocking = {
@@ -151,6 +165,13 @@ class HandlerWorker:
             if isinstance(receiver, BlockingReplier)
         }
         """Receivers that send answers from the handler thread (`_handle_and_reply`)."""
+        self.on_loop = on_loop
+        self.loop_repliers = {
+            key: receiver
+            for key, receiver in receivers.items()
+            if isinstance(receiver, LoopReplier)
+        }
+        """Receivers that start answers on the loop (`_answer_on_loop`)."""
         self.senders = dict(senders)
         self.name = name
         self.metrics = metrics
@@ -178,12 +199,19 @@ class HandlerWorker:
         """The loop `run` or `drain` runs on: where the handler threads hand back what they
         cannot finish alone."""
         self._busy: set[int] = set()
-        """Rows holding a slot: handled on a thread, or their answer on its way out. A handler
-        thread takes its row out when it sent the answer itself (`_on_thread`)."""
+        """Rows holding a slot: queued or handled (on a thread, or on the loop), or their answer on
+        its way out. A handler thread takes its row out when it sent the answer itself
+        (`_on_thread`), the loop when an answer it started came back (`_answered_on_loop`)."""
         self._handling: dict[int, Future[None]] = {}
         """Rows on a handler thread, until answered there or handed back to the loop."""
         self._sending: set[asyncio.Task[None]] = set()
         """Answers sent from the loop (`_send`), charts waiting for the slow lane among them."""
+        self._queued: deque[tuple[int, Event, ReplyTarget]] = deque()
+        """Rows to handle on the loop, one an iteration (`_handle_queued`)."""
+        self._posting: set[int] = set()
+        """Rows whose answer the loop started (`LoopReplier.reply_soon`), until it came back."""
+        self._posted: asyncio.Future[None] | None = None
+        """What `_settle` waits for while answers started on the loop are out."""
         self._slow: set[int] = set()
         """Slow commands waiting for or running on the slow thread, holding no slot."""
         self._slot_wanted = False
@@ -232,14 +260,14 @@ class HandlerWorker:
                 self._start(row)
             self._slot_wanted = True  # before looking: a slot freed from now on wakes the loop
             if len(self._busy) > self.slots - self.refill:  # answers freeing slots wake it
-                marking = self._answered or self._handling
+                marking = self._answered or self._answering
                 await self._wait(IDLE_POLL_SECONDS if marking else None, pipe=False)
             elif len(claimed) < free:  # nothing more to take now: rows gather, then poll
                 self._slot_wanted = False
                 if self.pace > 0:
                     await self._pace()
                 # Rows still on a handler thread are marked done by a pass that comes soon.
-                poll = IDLE_POLL_SECONDS if self._answered or self._handling else self.idle_poll
+                poll = IDLE_POLL_SECONDS if self._answered or self._answering else self.idle_poll
                 await self._wait(OUTAGE_POLL_SECONDS if outage else poll)
             # else a full batch came (more may wait), or slots freed while answered rows were
             # marked: the next pass at once
@@ -262,6 +290,11 @@ class HandlerWorker:
         self.slow_threads.shutdown(wait=False)
         if self._own_writes:
             self.writes.shutdown(wait=False)
+
+    @property
+    def _answering(self) -> bool:
+        """Rows are being answered, to be marked done soon."""
+        return bool(self._handling or self._queued or self._posting)
 
     async def drain(self) -> int:
         """Answer every row that can be claimed now, batch after batch; returns how many
@@ -286,10 +319,16 @@ class HandlerWorker:
             timeout = None if deadline is None else deadline - loop.time()
             if timeout is not None and timeout <= 0:
                 return
-            handling = [asyncio.wrap_future(done) for done in list(self._handling.values())]
-            if handling or self._sending:
-                await asyncio.wait([*handling, *self._sending], timeout=timeout)
-            else:  # a handed-back answer, about to become a task
+            waits: list[asyncio.Future[Any]] = [
+                asyncio.wrap_future(done) for done in list(self._handling.values())
+            ]
+            waits.extend(self._sending)
+            if self._posting:
+                self._posted = loop.create_future()
+                waits.append(self._posted)
+            if waits:
+                await asyncio.wait(waits, timeout=timeout)
+            else:  # an answer handed back, about to become a task, or a row queued on the loop
                 await asyncio.sleep(0)
 
     async def _claim(self, limit: int) -> list[inbound.Claimed]:
@@ -300,19 +339,19 @@ class HandlerWorker:
             self._held.pop(row_id, None)
         loop = asyncio.get_running_loop()
         leased_at = loop.time()  # no later than the lease the claim sets
+        claim = partial(
+            inbound.claim,
+            self.app.engine,
+            worker=self.name,
+            now=self.app.clock(),
+            limit=limit,
+            lease=self.lease,
+            answered=answered,
+        )
         try:
-            claimed = await loop.run_in_executor(
-                self.writes,
-                partial(
-                    inbound.claim,
-                    self.app.engine,
-                    worker=self.name,
-                    now=self.app.clock(),
-                    limit=limit,
-                    lease=self.lease,
-                    answered=answered,
-                ),
-            )
+            # On the loop when handlers run there: the hop to the writer thread cost more than
+            # the claim (docs/PERFORMANCE.md, session 8).
+            claimed = claim() if self.on_loop else await loop.run_in_executor(self.writes, claim)
         except SQLAlchemyError:
             self._answered.extendleft(reversed(answered))
             raise
@@ -363,9 +402,10 @@ class HandlerWorker:
         return renew_in if timeout is None else min(timeout, renew_in)
 
     def _start(self, row: inbound.Claimed) -> None:
-        """Hand the row to a handler thread, which answers it there when its receiver can
-        (`_on_thread`): no task and no hop back to the loop per answer (docs/PERFORMANCE.md,
-        chat_http: CPU per command). A slow command (the KPI figures, on the slow thread)
+        """Queue the row to be handled on the loop (`on_loop`: `_handle_queued`), or hand it to
+        a handler thread, which answers it there when its receiver can (`_on_thread`): no task
+        and no hop back to the loop per answer (docs/PERFORMANCE.md, chat_http: CPU per
+        command). A slow command (the KPI figures, on the slow thread)
         holds no slot while it waits for that thread, as a chart waiting for the lane holds
         none: with every slot queued behind the one slow thread, a burst of `kpi` kept `help`
         unclaimed."""
@@ -376,6 +416,12 @@ class HandlerWorker:
             self._mark_done(row.id)
             return
         slow = is_slow(self.app, event)
+        if self.on_loop and not slow:
+            self._busy.add(row.id)
+            self._queued.append((row.id, event, reply_to))
+            if len(self._queued) == 1:
+                self._loop_of_run().call_soon(self._handle_queued)
+            return
         if slow and len(self._slow) < SLOW_SLOTS:
             self._slow.add(row.id)
         else:
@@ -403,6 +449,51 @@ class HandlerWorker:
             self._answered.append(row_id)
         self._free_slot(row_id)
 
+    def _handle_queued(self) -> None:
+        """Answer the first queued row; the next waits for the loop's next iteration, so the
+        answers' responses and the wake pipe are read between rows."""
+        row_id, event, reply_to = self._queued.popleft()
+        if self._queued:
+            self._loop_of_run().call_soon(self._handle_queued)
+        self._answer_on_loop(row_id, event, reply_to)
+
+    def _answer_on_loop(self, row_id: int, event: Event, reply_to: ReplyTarget) -> None:
+        """Handle the row on the loop and start its answer (`LoopReplier`), or send it as a task
+        (`_send`) when its adapter cannot so, or it has a chart or cards to rewrite. The loop
+        goes on with the next row meanwhile: no handoff to a thread and back, no GIL fought
+        over (docs/PERFORMANCE.md, session 8)."""
+        try:
+            reply = handle(self.app, event)
+        except Exception:  # `handle` never raises: a bug here must not hold a slot for ever
+            log.exception("inbound row %s: answering failed; left to its lease", row_id)
+            self._held.pop(row_id, None)  # not renewed: the lease lapses, the row is taken over
+            self._free_slot(row_id, on_loop=True)
+            return
+        receiver = self.loop_repliers.get(event.platform)
+        if receiver is not None and not reply.pending and not reply.updates:
+            answered = partial(self._answered_on_loop, row_id, event.platform)
+            try:
+                started = receiver.reply_soon(reply_to, reply, answered)
+            except Exception as exc:
+                answered(exc)
+                return
+            if started:
+                self._posting.add(row_id)
+                return
+        self._send_from_loop(row_id, event, reply_to, reply)
+
+    def _answered_on_loop(self, row_id: int, platform: str, error: Exception | None) -> None:
+        """An answer `_answer_on_loop` started went out, or failed to (logged, not retried)."""
+        if error is not None:
+            log.warning("answer on %s failed: %s", platform, type(error).__name__)
+        self.metrics.count("inbound_answered_total", platform)
+        self._posting.discard(row_id)
+        self._mark_done(row_id)
+        self._free_slot(row_id, on_loop=True)
+        posted = self._posted
+        if posted is not None and not posted.done():
+            posted.set_result(None)
+
     def _loop_of_run(self) -> asyncio.AbstractEventLoop:
         """The loop `run` or `drain` runs on, for a handler thread to hand work back to."""
         assert self._loop is not None
@@ -422,15 +513,18 @@ class HandlerWorker:
         else:
             task.add_done_callback(lambda _: self._free_slot(row_id))
 
-    def _free_slot(self, row_id: int) -> None:
-        """From a handler thread or the loop; wakes the loop when it waits for slots and
-        `refill` are free."""
+    def _free_slot(self, row_id: int, *, on_loop: bool = False) -> None:
+        """From a handler thread or the loop (`on_loop`); wakes the loop when it waits for
+        slots and `refill` are free."""
         self._slow.discard(row_id)
         self._busy.discard(row_id)
         wanted = self._slot_wanted and len(self._busy) <= self.slots - self.refill
         if wanted and self._loop is not None:
             self._slot_wanted = False
-            self._loop.call_soon_threadsafe(self.wake.set)
+            if on_loop:
+                self.wake.set()
+            else:
+                self._loop.call_soon_threadsafe(self.wake.set)
 
     async def _wait(self, timeout: float | None, *, pipe: bool = True) -> None:
         """Until `wake` (a row written, an answer sent, `stop`), `timeout`, or a held lease to

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from functools import partial
 from time import time
 from typing import Literal
 
@@ -37,6 +38,8 @@ from adapters.base import (
 )
 from adapters.blocking_http import ThreadConnections
 from adapters.health import LinkState
+from adapters.http_wire import Response
+from adapters.loop_http import LoopConnections
 from adapters.slack.blocks import Block, card_blocks, escape
 from adapters.slack.errors import check_webhook, delivery_errors
 from adapters.slack.inbound import PLATFORM, register
@@ -98,6 +101,8 @@ class SlackAdapter:
         self._proxy = load_http_proxy_from_env()
         self._thread_http = ThreadConnections(timeout=self._client.timeout)
         """response_url answers sent from handler threads (`reply_blocking`)."""
+        self._loop_http = LoopConnections(timeout=self._client.timeout)
+        """response_url answers sent from a handler worker's loop (`reply_soon`)."""
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -158,6 +163,7 @@ class SlackAdapter:
             await self._http.close()
             self._http = None
         self._thread_http.close()
+        self._loop_http.close()
 
     def routes(self) -> tuple[HttpRoute, ...]:
         """One Request URL for events, the slash command and interactivity, as Bolt serves them;
@@ -253,24 +259,25 @@ class SlackAdapter:
 
     def reply_blocking(self, target: ReplyTarget, reply: Reply) -> bool:
         """`reply` from a handler thread, for an answer to a response_url (slash commands and
-        button clicks: nearly every answer over HTTP); False for the rest, which `reply`
-        sends: the Web API and file uploads go through slack_sdk, and a proxy from the
-        environment through aiohttp."""
-        response_url = target.extra.get("response_url")
-        if not response_url or reply.attachments or self._proxy:
+        button clicks: nearly every answer over HTTP); False for the rest (`_answer_post`)."""
+        post = _answer_post(target, reply, self._proxy)
+        if post is None:
             return False
-        body = _response_body(*_content(target, reply))
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         with delivery_errors():
-            sent = self._thread_http.post(response_url, data, _JSON)
-            check_webhook(
-                WebhookResponse(
-                    url=response_url,
-                    status_code=sent.status,
-                    body=sent.body,
-                    headers=sent.headers,
-                )
-            )
+            _check_answer(post[0], self._thread_http.post(*post, _JSON))
+        return True
+
+    def reply_soon(
+        self, target: ReplyTarget, reply: Reply, done: Callable[[Exception | None], object]
+    ) -> bool:
+        """`reply` started on the running loop (a handler worker's), for the answers
+        `reply_blocking` sends; `done` is called once the response came."""
+        post = _answer_post(target, reply, self._proxy)
+        if post is None:
+            return False
+        with delivery_errors():
+            sent = self._loop_http.post(*post, _JSON)
+        sent.add_done_callback(partial(_answered, post[0], done))
         return True
 
     async def _post_response_url(self, url: str, body: dict[str, object]) -> WebhookResponse:
@@ -352,6 +359,37 @@ def _content(target: ReplyTarget, reply: Reply) -> tuple[bool, str, list[Block]]
     """Whether the answer is private (personal answers asked in a channel stay ephemeral), and
     its escaped text and blocks: what `reply` and `reply_blocking` both send."""
     return reply.ephemeral and not target.is_direct, escape(reply.text), card_blocks(reply.card)
+
+
+def _answer_post(target: ReplyTarget, reply: Reply, proxy: str | None) -> tuple[str, bytes] | None:
+    """The response_url and body of an answer `reply_blocking` or `reply_soon` can send; None
+    for the rest, which `reply` sends: the Web API and file uploads go through slack_sdk, and a
+    proxy from the environment through aiohttp."""
+    response_url = target.extra.get("response_url")
+    if not response_url or reply.attachments or proxy:
+        return None
+    body = _response_body(*_content(target, reply))
+    return response_url, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _check_answer(url: str, sent: Response) -> None:
+    """Raises the `DeliveryError` of a response_url refusing the answer."""
+    check_webhook(
+        WebhookResponse(url=url, status_code=sent.status, body=sent.body, headers=sent.headers)
+    )
+
+
+def _answered(
+    url: str, done: Callable[[Exception | None], object], sent: asyncio.Future[Response]
+) -> None:
+    """`reply_soon`'s end: `done` with None, or the `DeliveryError` `reply` would raise."""
+    try:
+        with delivery_errors():
+            _check_answer(url, sent.result())
+    except (DeliveryError, asyncio.CancelledError) as error:
+        done(error if isinstance(error, DeliveryError) else DeliveryError("slack: cancelled"))
+        return
+    done(None)
 
 
 def _response_body(private: bool, text: str, blocks: list[Block]) -> dict[str, object]:
