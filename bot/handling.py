@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import timedelta
+from enum import Enum
 from functools import partial
 from typing import Any
 
@@ -39,13 +40,28 @@ from bot.metrics import Metrics
 from bot.slow_lane import completed
 from handlers.context import AppContext
 from handlers.i18n import normalize_locale, translate
-from handlers.pipeline import handle, is_slow
+from handlers.pipeline import handle, traits
 from handlers.types import Action, CardUpdate, Message, Reply
 from storage import inbound
 
 log = logging.getLogger(__name__)
 
 Event = Message | Action
+
+
+class OnLoop(Enum):
+    """Which rows a worker answers on its event loop rather than on its handler threads."""
+
+    NONE = "none"
+    READS = "reads"
+    """Quick commands that only read (`Command.reads_only`): the serving process on SQLite
+    (`[chat] workers = 0`), whose loop also acks. A read there never waits for SQLite's write
+    lock (WAL), so the acks are held ~0.3 ms at most; what writes stays on the threads, as do
+    the claims (they queue for the lock behind the acks' writes, `Runtime.inbound_writes`)."""
+    QUICK = "quick"
+    """Every quick command, and the claims: a worker process on SQLite, whose loop only
+    answers."""
+
 
 HANDLER_THREADS = 2
 """In the serving process, handlers run on threads of their own, off the loop that acks (a worker
@@ -151,12 +167,11 @@ class HandlerWorker:
         writes: Executor | None = None,
         idle_poll: float = IDLE_POLL_SECONDS,
         pace: float = PACE_SECONDS,
-        on_loop: bool = False,
+        on_loop: OnLoop = OnLoop.NONE,
     ) -> None:
-        """`on_loop`: quick commands are handled on the event loop, their answers sent from it
-        without waiting (`_answer_on_loop`): a worker process's loop does nothing else. The
-        serving process's own worker (`[chat] workers = 0`) keeps them on threads, off the loop
-        that acks."""
+        """`on_loop`: which rows are handled on the event loop, their answers sent from it
+        without waiting (`_answer_on_loop`): no handoff to a thread and back, no GIL fought
+        over (docs/PERFORMANCE.md, session 8)."""
         self.app = app
         self.receivers = dict(receivers)
         self.blocking = {
@@ -351,7 +366,10 @@ class HandlerWorker:
         try:
             # On the loop when handlers run there: the hop to the writer thread cost more than
             # the claim (docs/PERFORMANCE.md, session 8).
-            claimed = claim() if self.on_loop else await loop.run_in_executor(self.writes, claim)
+            if self.on_loop is OnLoop.QUICK:
+                claimed = claim()
+            else:
+                claimed = await loop.run_in_executor(self.writes, claim)
         except SQLAlchemyError:
             self._answered.extendleft(reversed(answered))
             raise
@@ -415,8 +433,10 @@ class HandlerWorker:
             log.error("inbound row %s unreadable (%s); dropped", row.id, exc)
             self._mark_done(row.id)
             return
-        slow = is_slow(self.app, event)
-        if self.on_loop and not slow:
+        wants = traits(self.app, event)
+        slow = wants.slow
+        reads = self.on_loop is OnLoop.READS and wants.reads_only
+        if not slow and (self.on_loop is OnLoop.QUICK or reads):
             self._busy.add(row.id)
             self._queued.append((row.id, event, reply_to))
             if len(self._queued) == 1:

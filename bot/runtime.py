@@ -46,7 +46,7 @@ from adapters.base import (
 )
 from bot.config import MAX_BODY_BYTES
 from bot.dispatcher import Dispatcher
-from bot.handling import WOKEN_POLL_SECONDS, HandlerWorker, busy_reply, new_event
+from bot.handling import WOKEN_POLL_SECONDS, HandlerWorker, OnLoop, busy_reply, new_event
 from bot.metrics import Metrics
 from bot.platform_routes import platform_app
 from bot.readiness import Readiness, exposition, readiness
@@ -146,6 +146,8 @@ class Runtime:
                 lease=inbound_lease,
                 writes=self.inbound_writes,
                 idle_poll=WOKEN_POLL_SECONDS,  # the sink wakes it
+                # On PostgreSQL a query on the loop would hold the acks for its round trips.
+                on_loop=OnLoop.READS if app.engine.dialect.name == "sqlite" else OnLoop.NONE,
             )
             if handle_inline
             else None

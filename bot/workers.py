@@ -39,7 +39,13 @@ from adapters.base import Adapter, Receiver, Sender
 from bot import loops
 from bot.app import open_app, shifted_clock
 from bot.config import Settings
-from bot.handling import IDLE_POLL_SECONDS, PACE_SECONDS, WOKEN_POLL_SECONDS, HandlerWorker
+from bot.handling import (
+    IDLE_POLL_SECONDS,
+    PACE_SECONDS,
+    WOKEN_POLL_SECONDS,
+    HandlerWorker,
+    OnLoop,
+)
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.slow_lane import SlowLane
@@ -88,7 +94,7 @@ async def work(
             # Handlers on this loop, which only answers: on SQLite less CPU per answer; on
             # PostgreSQL no less, and each query's round trip would hold every answer behind it
             # (docs/PERFORMANCE.md, session 8).
-            on_loop=app.engine.dialect.name == "sqlite",
+            on_loop=OnLoop.QUICK if app.engine.dialect.name == "sqlite" else OnLoop.NONE,
         )
         if wake is not None:
             worker.watch(wake.fileno())

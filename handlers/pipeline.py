@@ -68,14 +68,26 @@ def handle(app: AppContext, event: Message | Action) -> Reply:
         return Reply(text=translate(progress.locale, "error.internal"))
 
 
-def is_slow(app: AppContext, event: Message | Action) -> bool:
-    """Whether the event asks for a slow command (`Command.slow`): where to answer it. Never
-    raises: what cannot be matched here is answered (and its failure logged) by `handle`."""
+@dataclass(frozen=True)
+class Traits:
+    """What the command an event asks for needs, to choose where it is answered."""
+
+    slow: bool
+    """`Command.slow`: the KPI figures, on a thread apart."""
+    reads_only: bool
+    """`Command.reads_only` (also true of what matches no command, answered without a write)."""
+
+
+def traits(app: AppContext, event: Message | Action) -> Traits:
+    """The event's command's `Traits`. Never raises: what cannot be matched here is answered
+    (and its failure logged) by `handle`, as a command that may write."""
     try:
         matched = _route(event, app.today())
     except Exception:
-        return False
-    return matched is not None and matched[0].slow
+        return Traits(slow=False, reads_only=False)
+    if matched is None:
+        return Traits(slow=False, reads_only=True)
+    return Traits(slow=matched[0].slow, reads_only=matched[0].reads_only)
 
 
 def _frames(exc: BaseException) -> str:

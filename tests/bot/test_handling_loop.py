@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 import bot.handling
 from adapters.base import ReplyTarget
 from adapters.slack import SlackAdapter
-from bot.handling import HandlerWorker, new_event
+from bot.handling import HandlerWorker, OnLoop, new_event
 from bot.metrics import Metrics
 from handlers.types import Message
 from storage import inbound
@@ -85,8 +85,7 @@ def worker(engine: Engine, fake: FakeSlack, **options: Any) -> tuple[HandlerWork
         receivers,
         name="w1",
         metrics=Metrics(),
-        on_loop=True,
-        **options,
+        **{"on_loop": OnLoop.QUICK, **options},
     )
     return made, adapter
 
@@ -128,6 +127,29 @@ def test_answers_are_handled_and_sent_on_the_loop(
     assert set(claimed_on) == {"MainThread"}  # nor a hop to the writer thread per pass
     assert inbound.counts_by_state(engine) == {inbound.DONE: 4}
     assert made.metrics._counters[("inbound_answered_total", "slack")] == 4
+
+
+def test_the_serving_process_handles_only_reads_on_its_loop_and_claims_on_the_writer(
+    engine: Engine, fake_slack: FakeSlack, handled_on: list[str], claimed_on: list[str]
+) -> None:
+    """`OnLoop.READS` (`[chat] workers = 0` on SQLite): the loop also acks, so a command that
+    may write (waiting for SQLite's write lock) and the claims stay off it."""
+    seed(engine)
+    write(engine, fake_slack, ("U001", "help"), ("U002", "contributions"), ("U003", "coverage"))
+    made, adapter = worker(engine, fake_slack, on_loop=OnLoop.READS)
+
+    async def drained() -> int:
+        answered = await made.drain()
+        await adapter.stop()
+        return answered
+
+    assert asyncio.run(drained()) == 3
+    assert sorted(names(fake_slack)) == ["r0", "r1", "r2"]
+    loop_thread = threading.current_thread().name
+    elsewhere = [name for name in handled_on if name != loop_thread]
+    assert handled_on.count(loop_thread) == 2  # help and coverage
+    assert len(elsewhere) == 1 and elsewhere[0].startswith("handler")  # contributions
+    assert claimed_on and not set(claimed_on) & {loop_thread}
 
 
 def test_an_answer_slow_to_come_back_does_not_hold_the_others(
