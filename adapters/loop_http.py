@@ -38,6 +38,8 @@ class LoopConnections:
             self._tls = tls
         self.per_origin = per_origin
         self._pools: dict[Origin, _Pool] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop of the connections in `_pools`."""
 
     @cached_property
     def _tls(self) -> ssl.SSLContext:
@@ -48,6 +50,9 @@ class LoopConnections:
         """POST `body` from the running loop: the future holds the response, or OSError
         (TimeoutError included) or http.client.HTTPException. Raises at once (InvalidURL,
         ValueError) what cannot go on the wire."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # its connections belong to a loop that ended (a test's)
+            self._pools, self._loop = {}, loop
         origin, path = split(url)
         request = origin.request(path, body, headers)
         pool = self._pools.get(origin)

@@ -15,8 +15,10 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from functools import partial
+from http.client import HTTPException
 from time import time
 from typing import Literal
+from urllib.parse import urlencode
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -49,6 +51,7 @@ from handlers.types import Action, Attachment, Message, Recipient, Reply
 
 PUBLIC_API_BASE_URL = "https://slack.com/api/"
 _JSON = {"Content-Type": "application/json;charset=utf-8"}
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _STALE_CONNECTION = (
     aiohttp.ServerConnectionError,
     aiohttp.ServerDisconnectedError,
@@ -328,11 +331,37 @@ class SlackAdapter:
         asked, the answer is no: a personal answer then goes out ephemeral, never in the open."""
         if not channel_id.startswith("D"):
             return False
+        known = self._dm_channels.get(user_id)
+        if known is not None or not self._proxy:
+            return channel_id == (known or await self._open_im(user_id))
         try:
             with delivery_errors():
                 return channel_id == await self._dm(user_id)
         except DeliveryError:
             return False
+
+    async def _open_im(self, user_id: str) -> str | None:
+        """`conversations.open` on the loop client (`LoopConnections`), for a user's first
+        command in this process: ~100 µs of CPU where slack_sdk over aiohttp took ~300, once
+        for each of the benchmark's users in its measured window (docs/PERFORMANCE.md,
+        session 8). Through a proxy from the environment `_dm` asks (aiohttp). The channel, or
+        None when Slack did not name one (refused, rate-limited, unreachable)."""
+        body = urlencode({"users": user_id}).encode()
+        headers = {"Authorization": f"Bearer {self._client.token}", **_FORM}
+        try:
+            response = await self._loop_http.post(
+                self._client.base_url + "conversations.open", body, headers
+            )
+            answer = json.loads(response.body)
+        except (OSError, HTTPException, ValueError):
+            return None
+        if response.status != 200 or not isinstance(answer, dict) or answer.get("ok") is not True:
+            return None
+        channel = answer.get("channel")
+        if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
+            return None
+        self._dm_channels[user_id] = channel["id"]
+        return self._dm_channels[user_id]
 
     async def _dm(self, user_id: str) -> str:
         """The DM channel with a user (conversations.open is idempotent; cached per process)."""

@@ -3,8 +3,10 @@ POSTs in flight at once on one loop, on at most `per_origin` connections."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 
+from adapters.loop_http import LoopConnections
 from tests.support.scripted_http import JSON, Answer, OnLoop, ScriptedServer
 
 
@@ -43,3 +45,16 @@ def test_closing_fails_what_is_in_flight() -> None:
         client.close_connections()
         assert isinstance(sent.exception(10), OSError | http.client.HTTPException)
     client.close()
+
+
+def test_a_client_used_again_on_a_new_loop_opens_new_connections() -> None:
+    """A test's `asyncio.run` each time: the kept connections belong to a loop that ended."""
+    client = LoopConnections(timeout=10)
+
+    async def post(url: str) -> str:
+        return (await client.post(url, b"{}", JSON)).body
+
+    with ScriptedServer([Answer(), Answer()]) as server:
+        assert asyncio.run(post(f"{server.url}/r/1")) == "ok"
+        assert asyncio.run(post(f"{server.url}/r/2")) == "ok"
+    assert server.connections == 2

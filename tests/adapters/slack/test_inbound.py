@@ -88,10 +88,30 @@ async def test_slash_command_in_the_bots_own_im_is_direct(fake_slack: FakeSlack)
     assert isinstance(message, Message)
     assert message.is_direct and target.is_direct
     [opened] = fake_slack.calls_to("conversations.open")
-    assert opened.params["users"] == "U2147483697"
+    assert (opened.params["users"], opened.token) == ("U2147483697", BOT_TOKEN)
 
     await adapter.reply(target, Reply(text="help text", ephemeral=True))
     assert fake_slack.responses[0][1]["response_type"] == "in_channel"
+    await adapter.stop()
+
+
+async def test_slash_command_in_a_dm_slack_will_not_name_is_not_direct_and_asked_once(
+    fake_slack: FakeSlack,
+) -> None:
+    """conversations.open rate-limited (Tier 3): the answer is no, and Slack is not asked again
+    before its Retry-After; the user's next command asks again."""
+    adapter, sink = http_adapter(fake_slack), RecordingSink()
+    await adapter.start(sink)
+    fake_slack.fail_next("conversations.open", status=429, error="ratelimited", retry_after=30)
+    body = form(command_body(fake_slack, text="contributions", channel_id="D2147483697"))
+    async with serve(adapter) as url:
+        assert (await post(url, body, signed(body, FORM))).status_code == 200
+        await sink.wait_for(1)
+        assert len(fake_slack.calls_to("conversations.open")) == 1
+        again = form(command_body(fake_slack, text="help", channel_id="D2147483697"))
+        assert (await post(url, again, signed(again, FORM))).status_code == 200
+        await sink.wait_for(2)
+    assert [message.is_direct for message, _ in sink.events] == [False, True]
     await adapter.stop()
 
 
