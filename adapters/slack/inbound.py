@@ -16,31 +16,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from adapters.base import Admission, ReplyTarget
+from adapters.base import Admission, InboundSink, ReplyTarget
 from adapters.slack.blocks import card_blocks, escape
 from handlers.alert_actions import BUTTON_ACTIONS
 from handlers.types import Action, Message, Reply
 
 PLATFORM = "slack"
 COMMAND = "/coverwatch"
-
-
-class Deliver(Protocol):
-    """The adapter's way to the runtime's sink (`adapters.base.InboundSink`)."""
-
-    async def __call__(
-        self,
-        event: Message | Action,
-        reply_to: ReplyTarget,
-        *,
-        platform_retries: bool,
-        answer_in_ack: bool = False,
-    ) -> Admission: ...
 
 
 IsBotIm = Callable[[str, str], Awaitable[bool]]
@@ -159,7 +146,7 @@ async def button_event(
 
 def register(
     app: AsyncApp,
-    deliver: Deliver,
+    deliver: InboundSink,
     is_bot_im: IsBotIm,
     *,
     events_retried: bool,

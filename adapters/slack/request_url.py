@@ -23,10 +23,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-from adapters.base import HttpResponse, ReplyTarget, refusal
+from adapters.base import HttpResponse, InboundSink, ReplyTarget, refusal
 from adapters.slack.inbound import (
     COMMAND,
-    Deliver,
     IsBotIm,
     button_event,
     command_answer,
@@ -76,7 +75,7 @@ def parse(body: str, content_type: str | None) -> dict[str, Any]:
 
 async def route(
     payload: dict[str, Any],
-    deliver: Deliver,
+    deliver: InboundSink,
     is_bot_im: IsBotIm,
     bot_user_id: BotUserId,
     *,

@@ -70,6 +70,19 @@ def written(engine: Engine) -> list[str]:
         return list(connection.execute(query).scalars())
 
 
+async def admitted_behind_a_lock(
+    engine: Engine, groups: GroupAdmits, ids: list[str]
+) -> list[bool | BaseException]:
+    """Admit `ids` at once while a lock holds the first statement, so the rest come while it
+    is in flight; what each admit returned or raised."""
+    lock = locked(engine)
+    tasks = [asyncio.create_task(groups.admit(event(i), NOW)) for i in ids]
+    await asyncio.sleep(0)  # each ran to its first wait: the first's statement is in flight
+    lock.commit()
+    lock.close()
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
 def statements(engine: Engine) -> list[int]:
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT written FROM admit_statement ORDER BY id")
@@ -84,14 +97,9 @@ def test_events_that_come_while_a_statement_is_in_flight_are_written_by_the_next
     groups = GroupAdmits(engine)
     ids = ["Ev1", "Ev2", "Ev0", "Ev2", "Ev3"]
 
-    async def scenario() -> list[bool]:
-        lock = locked(engine)
-        tasks = [asyncio.create_task(groups.admit(event(i), NOW)) for i in ids]
-        await asyncio.sleep(0)  # each ran to its first wait: Ev1's statement is in flight
-        lock.commit()
-        lock.close()
+    async def scenario() -> list[bool | BaseException]:
         try:
-            return list(await asyncio.gather(*tasks))
+            return await admitted_behind_a_lock(engine, groups, ids)
         finally:
             await groups.close()
 
@@ -104,14 +112,9 @@ def test_a_group_is_at_most_max_group_events(engine: Engine) -> None:
     run_sql(engine, STATEMENT_LOG)
     groups = GroupAdmits(engine, max_group=2)
 
-    async def scenario() -> list[bool]:
-        lock = locked(engine)
-        tasks = [asyncio.create_task(groups.admit(event(f"Ev{n}"), NOW)) for n in range(6)]
-        await asyncio.sleep(0)
-        lock.commit()
-        lock.close()
+    async def scenario() -> list[bool | BaseException]:
         try:
-            return list(await asyncio.gather(*tasks))
+            return await admitted_behind_a_lock(engine, groups, [f"Ev{n}" for n in range(6)])
         finally:
             await groups.close()
 
@@ -128,12 +131,7 @@ def test_a_refused_statement_fails_every_event_of_its_group_and_writes_none(
     ids = ["Ev1", "Ev2", "boom", "Ev3"]
 
     async def scenario() -> list[bool | BaseException]:
-        lock = locked(engine)
-        tasks = [asyncio.create_task(groups.admit(event(i), NOW)) for i in ids]
-        await asyncio.sleep(0)
-        lock.commit()
-        lock.close()
-        outcomes = list(await asyncio.gather(*tasks, return_exceptions=True))
+        outcomes = await admitted_behind_a_lock(engine, groups, ids)
         outcomes.append(await groups.admit(event("Ev4"), NOW))  # the connection still serves
         await groups.close()
         return outcomes
