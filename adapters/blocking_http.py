@@ -15,9 +15,8 @@ import socket
 import ssl
 import threading
 from collections.abc import Mapping
-from functools import cached_property
 
-from adapters.http_wire import Origin, Response, ResponseReader, split, worth_retrying
+from adapters.http_wire import Origin, Response, ResponseReader, split, tls_for, worth_retrying
 
 _RECEIVE_BYTES = 65536
 
@@ -28,17 +27,12 @@ class ThreadConnections:
     def __init__(self, *, timeout: float, tls: ssl.SSLContext | None = None) -> None:
         """`tls`: the context of HTTPS connections (default: the system's CA store)."""
         self.timeout = timeout
-        if tls is not None:
-            self._tls = tls
+        self.tls = tls
+        """None: the system's (`tls_for`)."""
         self._local = threading.local()
         self._opened: list[_Connection] = []
         self._lock = threading.Lock()
         """Guards `_opened`, which `close` walks from another thread."""
-
-    @cached_property
-    def _tls(self) -> ssl.SSLContext:
-        """One context for every HTTPS connection: building one loads the CA store."""
-        return ssl.create_default_context()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
         """POST `body`; raises OSError (timeouts included) or http.client.HTTPException."""
@@ -61,7 +55,7 @@ class ThreadConnections:
         connection = connections.get(origin)
         if connection is not None:
             return connection
-        connection = _Connection(origin, self.timeout, self._tls if origin.tls else None)
+        connection = _Connection(origin, self.timeout, tls_for(origin, self.tls))
         connections[origin] = connection
         with self._lock:
             self._opened.append(connection)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import http.client
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from urllib.parse import quote, urlsplit
 
 import httptools
@@ -32,6 +33,20 @@ _NOT_IN_HEADERS = re.compile(r"[\x00-\x20\x7f]")
 same: a CR/LF would start a header of the URL's choosing)."""
 
 _LINE_BREAK = re.compile(r"[\r\n]")
+
+
+@cache
+def system_tls() -> ssl.SSLContext:
+    """The context of HTTPS connections no caller configured, one for the process: building
+    one loads the system's CA store."""
+    return ssl.create_default_context()
+
+
+def tls_for(origin: Origin, configured: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """A connection's context: none for plain HTTP, else `configured` or the system's."""
+    if not origin.tls:
+        return None
+    return configured or system_tls()
 
 
 def worth_retrying(error: BaseException, *, reused: bool, received: bool) -> bool:

@@ -14,10 +14,9 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import Mapping
-from functools import cached_property
 from typing import cast
 
-from adapters.http_wire import Origin, Response, ResponseReader, split, worth_retrying
+from adapters.http_wire import Origin, Response, ResponseReader, split, tls_for, worth_retrying
 
 PER_ORIGIN = 8
 """Connections to one origin at once (a handler worker's slots: `bot.handling.SLOTS`); more
@@ -34,17 +33,12 @@ class LoopConnections:
         """`timeout`: of a connection's opening, and of each POST from its start to the end of
         its response; `tls`: the context of HTTPS connections (default: the system's CA store)."""
         self.timeout = timeout
-        if tls is not None:
-            self._tls = tls
+        self.tls = tls
+        """None: the system's (`tls_for`)."""
         self.per_origin = per_origin
         self._pools: dict[Origin, _Pool] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop of the connections in `_pools`."""
-
-    @cached_property
-    def _tls(self) -> ssl.SSLContext:
-        """One context for every HTTPS connection: building one loads the CA store."""
-        return ssl.create_default_context()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> asyncio.Future[Response]:
         """POST `body` from the running loop: the future holds the response, or OSError
@@ -57,7 +51,7 @@ class LoopConnections:
         request = origin.request(path, body, headers)
         pool = self._pools.get(origin)
         if pool is None:
-            tls = self._tls if origin.tls else None
+            tls = tls_for(origin, self.tls)
             pool = self._pools[origin] = _Pool(origin, tls, self.timeout, self.per_origin)
         return pool.submit(request)
 

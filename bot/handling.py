@@ -456,10 +456,8 @@ class HandlerWorker:
         answer that must go out from the loop (`_handle_and_reply`) is handed back to it."""
         try:
             reply = self._handle_and_reply(event, reply_to)
-        except Exception:  # `handle` never raises: a bug here must not hold a slot for ever
-            log.exception("inbound row %s: answering failed; left to its lease", row_id)
-            # Not renewed from now on: the lease lapses and the row is taken over.
-            self._loop_of_run().call_soon_threadsafe(self._held.pop, row_id, None)
+        except Exception as exc:  # `handle` never raises: a bug must not hold a slot for ever
+            self._loop_of_run().call_soon_threadsafe(self._left_to_lease, row_id, exc)
         else:
             if reply is not None:
                 self._loop_of_run().call_soon_threadsafe(
@@ -468,6 +466,12 @@ class HandlerWorker:
                 return
             self._answered.append(row_id)
         self._free_slot(row_id)
+
+    def _left_to_lease(self, row_id: int, error: Exception) -> None:
+        """On the loop, a row whose answering failed with `error`: logged with its stack, and
+        not renewed from now on, so its lease lapses and the row is taken over."""
+        log.error("inbound row %s: answering failed; left to its lease", row_id, exc_info=error)
+        self._held.pop(row_id, None)
 
     def _handle_queued(self) -> None:
         """Answer the first queued row; the next waits for the loop's next iteration, so the
@@ -484,9 +488,8 @@ class HandlerWorker:
         over (docs/PERFORMANCE.md, session 8)."""
         try:
             reply = handle(self.app, event)
-        except Exception:  # `handle` never raises: a bug here must not hold a slot for ever
-            log.exception("inbound row %s: answering failed; left to its lease", row_id)
-            self._held.pop(row_id, None)  # not renewed: the lease lapses, the row is taken over
+        except Exception as exc:  # `handle` never raises: a bug must not hold a slot for ever
+            self._left_to_lease(row_id, exc)
             self._free_slot(row_id, on_loop=True)
             return
         receiver = self.loop_repliers.get(event.platform)
@@ -602,10 +605,11 @@ class HandlerWorker:
 
     def watch(self, fd: int) -> None:
         """Wake on a byte written to `fd` (a pipe's reading end): how the `run` process tells
-        its worker processes that it wrote rows. The pipe is read only while the worker waits
-        (`_wait`), and emptied before each claim: bytes written while it claims or pauses
-        cost no wake-up of their own. End of file (the writer gone) ends the watch; the
-        worker keeps polling."""
+        its worker processes that it wrote rows. The pipe is read while the worker waits
+        (`_wait`) or paces (`_pace`), and emptied before each claim of a worker with free
+        slots; a full worker leaves it unread, so the pool wakes another
+        (`bot.workers.WakePipes`). End of file (the writer gone) ends the watch; the worker
+        keeps polling."""
         os.set_blocking(fd, False)
         self._wake_fd = fd
 

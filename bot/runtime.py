@@ -58,7 +58,7 @@ from handlers.context import AppContext
 from handlers.formatting import AccountNames
 from handlers.types import Action, Message
 from storage import idempotency, inbound, outbox
-from storage.db import ping, session_scope
+from storage.db import is_postgres, ping, session_scope
 from storage.inbound_groups import GroupAdmits
 from storage.models import Alert
 
@@ -130,7 +130,7 @@ class Runtime:
         (`admits`): the sink's rows, the spool's, and the in-process worker's claims. On SQLite
         (one writer) they queue here, in order, rather than in SQLite's busy handler, which
         sleeps up to 100 ms a try: that made the ack p99 (docs/PERFORMANCE.md, chat_http)."""
-        self.admits = GroupAdmits(app.engine) if app.engine.dialect.name == "postgresql" else None
+        self.admits = GroupAdmits(app.engine) if is_postgres(app.engine) else None
         """On PostgreSQL the sink's events are written on the event loop, those that come while
         a statement is in flight together by the next (`storage.inbound_groups`)."""
         self.spool = spool or Spool(
@@ -147,7 +147,7 @@ class Runtime:
                 writes=self.inbound_writes,
                 idle_poll=WOKEN_POLL_SECONDS,  # the sink wakes it
                 # On PostgreSQL a query on the loop would hold the acks for its round trips.
-                on_loop=OnLoop.READS if app.engine.dialect.name == "sqlite" else OnLoop.NONE,
+                on_loop=OnLoop.NONE if is_postgres(app.engine) else OnLoop.READS,
             )
             if handle_inline
             else None

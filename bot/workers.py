@@ -51,6 +51,7 @@ from bot.metrics import Metrics
 from bot.slow_lane import SlowLane
 from bot.wiring import build_adapters
 from handlers.context import utc_now
+from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
@@ -94,7 +95,7 @@ async def work(
             # Handlers on this loop, which only answers: on SQLite less CPU per answer; on
             # PostgreSQL no less, and each query's round trip would hold every answer behind it
             # (docs/PERFORMANCE.md, session 8).
-            on_loop=OnLoop.QUICK if app.engine.dialect.name == "sqlite" else OnLoop.NONE,
+            on_loop=OnLoop.NONE if is_postgres(app.engine) else OnLoop.QUICK,
         )
         if wake is not None:
             worker.watch(wake.fileno())
