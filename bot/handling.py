@@ -73,15 +73,15 @@ SLOW_HANDLER_THREADS = 1
 SLOW_SLOTS = 8
 """Slow commands waiting for their thread without holding a slot (`_start`): beyond these
 they hold one, so what a worker has claimed stays bounded."""
-SLOTS = 16
+SLOTS = 32
 """Rows one worker holds at once: handlers on the threads, answers on their way out. A worker
 claims again once half of them are free (`HandlerWorker.refill`): at saturation each answer
 freed a slot and woke a pass that claimed that one row, on PostgreSQL a statement reading
-every open row per answer (0.37-0.46 claims per answer, issue 18). 16, not 8: with a backlog
-each pass claims 8 rows, not 4, and PostgreSQL's claim reads every open row (~2.2 ms at 2,000):
-flat out its backends' CPU per answer fell 1.0 -> 0.66 ms and answered/s rose 17-27 %; on
-SQLite, whose claim holds the write lock the acks wait for, +30 % (docs/PERFORMANCE.md,
-session 9)."""
+every open row per answer (0.37-0.46 claims per answer, issue 18). With a backlog each pass
+claims `slots / 2` rows, and PostgreSQL's claim reads every open row (~2.2 ms at 2,000) while
+SQLite's holds the write lock the acks wait for. Flat out, slots 8 -> 16 -> 32: PostgreSQL
+(workers 2) answered ~595 -> ~725 -> ~880/s, its backends' CPU per answer 1.0 -> 0.62 -> 0.44
+ms; SQLite (workers 1) ~956 -> ~1,230 -> ~1,350/s (docs/PERFORMANCE.md, session 9)."""
 IDLE_POLL_SECONDS = 0.1
 """How often an idle worker that nothing wakes asks for new rows (`coverwatch worker`), and
 the longest an answered row waits to be marked done."""
