@@ -92,10 +92,10 @@ async def work(
             # Woken, a worker paces its passes; polling, the poll gathers rows already.
             idle_poll=IDLE_POLL_SECONDS if wake is None else WOKEN_POLL_SECONDS,
             pace=0.0 if wake is None else PACE_SECONDS,
-            # Handlers on this loop, which only answers: on SQLite less CPU per answer; on
-            # PostgreSQL no less, and each query's round trip would hold every answer behind it
-            # (docs/PERFORMANCE.md, session 8).
-            on_loop=OnLoop.NONE if is_postgres(app.engine) else OnLoop.QUICK,
+            # Handlers on this loop, which only answers: less CPU per answer. On PostgreSQL
+            # only while caught up: each query's round trip holds the rows behind it
+            # (docs/PERFORMANCE.md, sessions 8 and 9).
+            on_loop=OnLoop.CAUGHT_UP if is_postgres(app.engine) else OnLoop.QUICK,
         )
         if wake is not None:
             worker.watch(wake.fileno())

@@ -1,7 +1,7 @@
 """A worker process's handler worker (`on_loop`) handles quick commands on its event loop and
 sends their answers from there, through the Slack adapter's loop client to a loopback Slack:
-several out at once, one user's in order, a refused answer logged and its row done, a handler
-that fails leaving its row to its lease."""
+several out at once, one user's in order, on PostgreSQL only what a caught-up pass took, a
+refused answer logged and its row done, a handler that fails leaving its row to its lease."""
 
 from __future__ import annotations
 
@@ -150,6 +150,27 @@ def test_the_serving_process_handles_only_reads_on_its_loop_and_claims_on_the_wr
     assert handled_on.count(loop_thread) == 2  # help and coverage
     assert len(elsewhere) == 1 and elsewhere[0].startswith("handler")  # contributions
     assert claimed_on and not set(claimed_on) & {loop_thread}
+
+
+@pytest.mark.parametrize(("slots", "on_the_loop"), [(8, 3), (3, 0)])
+def test_a_postgresql_worker_handles_on_its_loop_only_what_a_caught_up_pass_took(
+    engine: Engine,
+    fake_slack: FakeSlack,
+    handled_on: list[str],
+    slots: int,
+    on_the_loop: int,
+) -> None:
+    """`OnLoop.CAUGHT_UP`: 3 rows for 8 free slots are every row there was, handled on the
+    loop; 3 rows filling 3 slots may be a backlog's first, handled on the threads."""
+    seed(engine)
+    write(engine, fake_slack, *((f"U00{number}", "help") for number in range(1, 4)))
+    made, adapter = worker(engine, fake_slack, on_loop=OnLoop.CAUGHT_UP, slots=slots)
+    run_until(made, adapter, lambda: len(fake_slack.responses) == 3)
+    assert sorted(names(fake_slack)) == ["r0", "r1", "r2"]
+    loop_thread = threading.current_thread().name
+    assert handled_on.count(loop_thread) == on_the_loop
+    assert all(name.startswith("handler") for name in handled_on if name != loop_thread)
+    assert inbound.counts_by_state(engine) == {inbound.DONE: 3}
 
 
 def test_an_answer_slow_to_come_back_does_not_hold_the_others(
