@@ -62,11 +62,11 @@ class OnLoop(Enum):
     """Every quick command, and the claims: a worker process on SQLite, whose loop only
     answers."""
     CAUGHT_UP = "caught-up"
-    """Quick commands of a pass that took every row there was, and the claims while no row is
-    on the handler threads: a worker process on PostgreSQL. There each query holds the loop
-    for its round trip, so with a backlog the rows go to the threads, which overlap their
-    waits (every row on the loop, flat out answered 15-20 % fewer); caught up, the rows on
-    the loop save the hop to a thread and back (docs/PERFORMANCE.md, session 9)."""
+    """Quick commands of a pass that took every row there was, and the claim after such a pass
+    while no row is on the handler threads: a worker process on PostgreSQL. There each query
+    holds the loop for its round trip, so with a backlog the rows go to the threads, which
+    overlap their waits (every row on the loop, flat out answered 15-20 % fewer); caught up,
+    the rows on the loop save the hop to a thread and back (docs/PERFORMANCE.md, session 9)."""
 
 
 HANDLER_THREADS = 2
@@ -245,7 +245,8 @@ class HandlerWorker:
         """Rows answered and not yet marked done: marked with the next claim, in one write.
         Handler threads append to it (a deque: appends and pops need no lock)."""
         self._caught_up = False
-        """The last pass took every row there was (`OnLoop.CAUGHT_UP`)."""
+        """The last pass took every row there was (`OnLoop.CAUGHT_UP`); not after a claim that
+        failed, so the next one, which may wait for a connection, is off the loop."""
         self._held: dict[int, float] = {}
         """Claimed rows not marked done yet, and the loop time their lease was last set: a pass
         renews a lease half gone (`_renew`)."""
@@ -284,6 +285,7 @@ class HandlerWorker:
                 if not outage:
                     log.warning("database unreachable (%s); inbound waits", type(exc).__name__)
                 outage = True
+                self._caught_up = False  # the next claim off the loop: a connect may hang
             for row in claimed:
                 self._start(row)
             self._slot_wanted = True  # before looking: a slot freed from now on wakes the loop
@@ -380,7 +382,7 @@ class HandlerWorker:
             # On the loop when handlers run there: the hop to the writer thread cost more than
             # the claim (docs/PERFORMANCE.md, session 8).
             if self.on_loop is OnLoop.QUICK or (
-                self.on_loop is OnLoop.CAUGHT_UP and not self._handling
+                self.on_loop is OnLoop.CAUGHT_UP and self._caught_up and not self._handling
             ):
                 claimed = claim()
             else:

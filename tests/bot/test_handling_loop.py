@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 import bot.handling
 from adapters.base import ReplyTarget
@@ -171,6 +172,33 @@ def test_a_postgresql_worker_handles_on_its_loop_only_what_a_caught_up_pass_took
     assert handled_on.count(loop_thread) == on_the_loop
     assert all(name.startswith("handler") for name in handled_on if name != loop_thread)
     assert inbound.counts_by_state(engine) == {inbound.DONE: 3}
+
+
+def test_after_a_failed_claim_a_caught_up_worker_claims_off_its_loop(
+    engine: Engine, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim on the loop that fails may have waited for a connection there: the next one
+    goes to the writer thread until a pass is caught up again."""
+    seed(engine)
+    write(engine, fake_slack, ("U001", "help"))
+    claimed_on: list[str] = []
+    claim = inbound.claim
+
+    def failing_second(*args: Any, **kwargs: Any) -> Any:
+        claimed_on.append(threading.current_thread().name)
+        if len(claimed_on) == 2:
+            raise OperationalError("claim", {}, ConnectionError("database away"))
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "claim", failing_second)
+    made, adapter = worker(engine, fake_slack, on_loop=OnLoop.CAUGHT_UP)
+    run_until(made, adapter, lambda: len(claimed_on) >= 3)
+    loop_thread = threading.current_thread().name
+    first, failed, after = claimed_on[:3]
+    assert first.startswith("inbound")  # no pass was caught up yet
+    assert failed == loop_thread  # the first pass took every row there was
+    assert after.startswith("inbound")
+    assert names(fake_slack) == ["r0"]
 
 
 def test_an_answer_slow_to_come_back_does_not_hold_the_others(
