@@ -40,7 +40,7 @@ from bot.metrics import Metrics
 from bot.slow_lane import completed
 from handlers.context import AppContext
 from handlers.i18n import normalize_locale, translate
-from handlers.pipeline import handle, traits
+from handlers.pipeline import Traits, handle, traits
 from handlers.types import Action, CardUpdate, Message, Reply
 from storage import inbound
 
@@ -67,6 +67,21 @@ class OnLoop(Enum):
     holds the loop for its round trip, so with a backlog the rows go to the threads, which
     overlap their waits (every row on the loop, flat out answered 15-20 % fewer); caught up,
     the rows on the loop save the hop to a thread and back (docs/PERFORMANCE.md, session 9)."""
+
+    def handles(self, wants: Traits, *, caught_up: bool) -> bool:
+        """Whether a row asking for what `wants` says is handled on the loop; `caught_up`: the
+        pass that took it took every row there was. Slow commands never are."""
+        if wants.slow:
+            return False
+        return (
+            self is OnLoop.QUICK
+            or (self is OnLoop.READS and wants.reads_only)
+            or (self is OnLoop.CAUGHT_UP and caught_up)
+        )
+
+    def claims(self, *, caught_up: bool, threads_idle: bool) -> bool:
+        """Whether the claim runs on the loop rather than on the writer thread."""
+        return self is OnLoop.QUICK or (self is OnLoop.CAUGHT_UP and caught_up and threads_idle)
 
 
 HANDLER_THREADS = 2
@@ -381,9 +396,7 @@ class HandlerWorker:
         try:
             # On the loop when handlers run there: the hop to the writer thread cost more than
             # the claim (docs/PERFORMANCE.md, session 8).
-            if self.on_loop is OnLoop.QUICK or (
-                self.on_loop is OnLoop.CAUGHT_UP and self._caught_up and not self._handling
-            ):
+            if self.on_loop.claims(caught_up=self._caught_up, threads_idle=not self._handling):
                 claimed = claim()
             else:
                 claimed = await loop.run_in_executor(self.writes, claim)
@@ -452,9 +465,7 @@ class HandlerWorker:
             return
         wants = traits(self.app, event)
         slow = wants.slow
-        reads = self.on_loop is OnLoop.READS and wants.reads_only
-        caught_up = self.on_loop is OnLoop.CAUGHT_UP and self._caught_up
-        if not slow and (self.on_loop is OnLoop.QUICK or reads or caught_up):
+        if self.on_loop.handles(wants, caught_up=self._caught_up):
             self._busy.add(row.id)
             self._queued.append((row.id, event, reply_to))
             if len(self._queued) == 1:

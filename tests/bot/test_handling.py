@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,18 +51,31 @@ class ThreadReceiver:
         raise AssertionError("no proactive message expected")
 
 
-def write(engine: Engine, *messages: tuple[str, str]) -> None:
-    """Write each (user id, text) as that user's message in their DM with the bot."""
+def write(
+    engine: Engine,
+    *messages: tuple[str, str],
+    response_url: Callable[[str], str] | None = None,
+) -> None:
+    """Write each (user id, text) as that user's message in their DM with the bot; with
+    `response_url`, as a slash command in channel C1 whose answer goes to
+    `response_url("r<n>")`."""
+    conversation, direct = ("D1", True) if response_url is None else ("C1", False)
     for number, (user, text) in enumerate(messages):
         event = Message(
             platform="slack",
             user_id=user,
-            conversation_id="D1",
-            is_direct=True,
+            conversation_id=conversation,
+            is_direct=direct,
             text=text,
             event_id=f"e{number}",
         )
-        target = ReplyTarget(platform="slack", conversation_id="D1", user_id=user, is_direct=True)
+        target = ReplyTarget(
+            platform="slack",
+            conversation_id=conversation,
+            user_id=user,
+            is_direct=direct,
+            extra={} if response_url is None else {"response_url": response_url(f"r{number}")},
+        )
         assert inbound.admit(engine, new_event(event, target), now=NOW)
 
 

@@ -16,13 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 import bot.handling
-from adapters.base import ReplyTarget
 from adapters.slack import SlackAdapter
-from bot.handling import HandlerWorker, OnLoop, new_event
+from bot.handling import HandlerWorker, OnLoop
 from bot.metrics import Metrics
-from handlers.types import Message
 from storage import inbound
-from tests.bot.test_handling import NOW
+from tests.bot.test_handling import write as handling_write
 from tests.fakes.slack import FakeSlack
 from tests.support.company import make_app, seed
 from tests.support.slack import BOT_TOKEN
@@ -30,23 +28,7 @@ from tests.support.slack import BOT_TOKEN
 
 def write(engine: Engine, fake: FakeSlack, *messages: tuple[str, str]) -> None:
     """Each (user id, text) as a slash command whose answer goes to response_url `r<n>`."""
-    for number, (user, text) in enumerate(messages):
-        event = Message(
-            platform="slack",
-            user_id=user,
-            conversation_id="C1",
-            is_direct=False,
-            text=text,
-            event_id=f"e{number}",
-        )
-        target = ReplyTarget(
-            platform="slack",
-            conversation_id="C1",
-            user_id=user,
-            is_direct=False,
-            extra={"response_url": fake.response_url(f"r{number}")},
-        )
-        assert inbound.admit(engine, new_event(event, target), now=NOW)
+    handling_write(engine, *messages, response_url=fake.response_url)
 
 
 @pytest.fixture
