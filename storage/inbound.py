@@ -401,6 +401,7 @@ def _claim_on_postgres(
         "now": stamp(now),
         "until": stamp(now + lease),
         "limit": max(limit, 0),
+        "window": CLAIM_WINDOW_PER_ROW * max(limit, 0),
     }
 
     def run(driver: Any) -> list[tuple[int, str, int]]:
@@ -413,6 +414,11 @@ def _claim_on_postgres(
     ]
 
 
+CLAIM_WINDOW_PER_ROW = 4
+"""PostgreSQL's claim reads first the open rows whose ids are within `limit` x this many of
+the oldest pending row's (`_POSTGRES_CLAIM`'s `head`): room for the claimers of one pass,
+each skipping the rows another has locked, to find `limit` users' first rows there."""
+
 _POSTGRES_CLAIM = f"""
 WITH answered AS (
     UPDATE inbound
@@ -420,13 +426,33 @@ WITH answered AS (
     WHERE id = ANY (%(answered)s::integer[]) AND state = '{HANDLING}'
     AND claimed_by = %(claimer)s
     RETURNING id
+), pending AS MATERIALIZED (
+    SELECT (
+        SELECT id FROM inbound WHERE state = '{PENDING}' AND (state, id) > ('{PENDING}', 0)
+        ORDER BY state, id LIMIT 1
+    ) AS first, (
+        SELECT id FROM inbound WHERE state = '{PENDING}' AND (state, id) > ('{PENDING}', 0)
+        ORDER BY state DESC, id DESC LIMIT 1
+    ) AS last
+), head AS MATERIALIZED (
+    SELECT id, user_key, true AS takeable FROM inbound
+    WHERE id >= (SELECT first FROM pending) AND id < (SELECT first FROM pending) + %(window)s
+    AND state = '{PENDING}'
+    UNION ALL
+    SELECT id, user_key, lease_until < %(now)s FROM inbound
+    WHERE state = '{HANDLING}' AND id <> ALL (ARRAY(SELECT id FROM answered))
+    AND (id < (SELECT first FROM pending) + %(window)s OR (SELECT first FROM pending) IS NULL)
 ), firsts AS MATERIALIZED (
+    SELECT DISTINCT ON (user_key) id, takeable FROM head ORDER BY user_key, id
+), beyond AS MATERIALIZED (
     SELECT DISTINCT ON (user_key) id FROM inbound
     WHERE state IN ('{PENDING}', '{HANDLING}') AND id <> ALL (ARRAY(SELECT id FROM answered))
+    AND (SELECT last - first FROM pending) >= %(window)s
+    AND (SELECT count(*) FROM firsts WHERE takeable) < %(limit)s
     ORDER BY user_key, id
 ), due AS MATERIALIZED (
     SELECT id FROM inbound
-    WHERE id = ANY (ARRAY(SELECT id FROM firsts))
+    WHERE id = ANY (ARRAY(SELECT id FROM firsts UNION ALL SELECT id FROM beyond))
     AND (state = '{PENDING}' OR state = '{HANDLING}' AND lease_until < %(now)s)
     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
@@ -439,18 +465,31 @@ RETURNING id, payload, attempts
 """
 """PostgreSQL's claim, written out: the rows this worker answered marked done (`answered`),
 then the rows `due` selects (each user's oldest open row, pending or with its lease run out,
-oldest first), locked `FOR UPDATE SKIP LOCKED` and taken, in one statement. Every part reads
-the snapshot the statement started with, where the rows marked done are still open: `firsts`
-leaves out those `answered` returns, so a user's next event is claimable in the pass that
-marks their last, as when the mark was a statement of its own (a row another worker took
-over after its lease is not marked, and still holds its user's next). Each step is read once
-(materialized; `id = ANY (ARRAY(…))`, an index lookup of at most the open rows) so the plan
-does not rest on statistics: `due`'s `NOT EXISTS` became an anti join, and where the
-statistics were missing or old (a new table, a backlog grown in seconds) PostgreSQL rescanned
-the open rows for each candidate or walked every answered row kept for the retention: 38-180
-ms a claim at 3,000 open rows, 10 ms beside 50,000 answered ones; this way 2-3 ms there,
-0.2-0.4 ms without a backlog, with statistics or without. And `IN (SELECT … LIMIT n)`, tried
-first, was read again for each row updated and took more than `n`."""
+oldest first), locked `FOR UPDATE SKIP LOCKED` and taken, in one statement.
+
+Which rows are each user's first is read from the `head` of the open rows: the pending rows
+from the oldest one to `window` ids past it and the handling rows before that bound, so
+every open row up to it, and a user's first row there is their first of all. A claim then
+costs the same beside 20,000 open rows as beside 100 (~1 ms, its 16 inserts included),
+where reading every open row cost 3.5 ms at 2,000 and 18 ms at 20,000 (docs/PERFORMANCE.md,
+session 10). Only when pending rows lie past the head and it holds fewer takeable firsts
+than `limit` (a few users' rows fill it) does `beyond` read every open row, as the claim did
+before. The oldest and newest pending ids are each one step of `ix_inbound_open`: the row
+comparison, which only that index can walk, keeps the planner off the primary key, which
+it walked through every answered row kept for the retention where statistics took pending
+rows for the common case, and `ORDER BY … LIMIT 1` keeps it from reading every pending row
+to aggregate them where statistics took them for few.
+
+Every part reads the snapshot the statement started with, where the rows marked done are
+still open: the `head` and `beyond` leave out those `answered` returns, so a user's next
+event is claimable in the pass that marks their last, as when the mark was a statement of
+its own (a row another worker took over after its lease is not marked, and still holds its
+user's next). Each step is read once (materialized; `id = ANY (ARRAY(…))`, an index lookup)
+so the plan does not rest on statistics: `due`'s `NOT EXISTS` became an anti join, and where
+the statistics were missing or old (a new table, a backlog grown in seconds) PostgreSQL
+rescanned the open rows for each candidate: 38-180 ms a claim at 3,000 open rows. And `IN
+(SELECT … LIMIT n)`, tried first, was read again for each row updated and took more than
+`n`."""
 
 
 @dataclass(frozen=True)
