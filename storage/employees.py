@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from core.platforms import CONSOLE, PLATFORMS, platform_spec
 from core.policy import AccountSettings
 from storage.accounts import SETTINGS_COLUMNS, settings_of
+from storage.driver_reads import read
 from storage.models import Account, Employee, UserPreference
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")
@@ -94,9 +95,10 @@ def asker(session: Session, platform: str, user_id: str) -> Asker | None:
     account) in one statement of columns: each round trip, and the ORM's work on an entity,
     was a tenth of a chat command's CPU (docs/PERFORMANCE.md, chat_http)."""
     query = _ASKERS.get(platform, _ASKER_BY_EMPLOYEE_ID)
-    row = session.connection().execute(query, {"user_id": user_id}).first()
-    if row is None:
+    rows = read(session, query, {"user_id": user_id})  # on PostgreSQL's driver
+    if not rows:
         return None
+    row = rows[0]
     employee = Asking(**dict(zip(_ASKING, row, strict=False)))
     chosen, stored = row[len(_ASKING)], row[len(_ASKING) + 1 :]
     account = None if stored[0] is None else settings_of(stored)

@@ -46,6 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import BindParameter, Executable
 
 from storage.db import SQLITE_BUSY_TIMEOUT_MS
+from storage.driver_reads import driver_error
 from storage.models import InboundEvent
 
 RETENTION = timedelta(days=7)
@@ -350,17 +351,8 @@ def _on_postgres(engine: Engine, sql: str, params: Any, work: Callable[[Any], T]
             with contextlib.suppress(dbapi_error):
                 driver.autocommit = False
     except dbapi_error as exc:
-        gone = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
-        if gone:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            dbapi_error,
-            hide_parameters=engine.hide_parameters,
-            dialect=engine.dialect,
-            connection_invalidated=gone,
+        raise driver_error(
+            exc, engine, connection.dbapi_connection, connection.invalidate, sql, params
         ) from exc
     finally:
         connection.close()  # back to the pool

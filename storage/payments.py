@@ -24,6 +24,7 @@ from core.late_fees import Payment as CorePayment
 from core.periods import Period
 from core.policy import Policy
 from storage.accounts import AccountPolicy
+from storage.driver_reads import read
 from storage.models import AccountDue, Balance, LedgerAdjustment, Payment
 
 ZERO = Decimal("0.00")
@@ -216,10 +217,8 @@ def period_standings(
     received: dict[str, list[CorePayment]] = defaultdict(list)
     changes: dict[str, list[Adjustment]] = defaultdict(list)
     dues: list[tuple[str, date, Decimal]] = []
-    # On the session's connection: columns need none of the ORM's result handling.
-    for kind, period, day, sort_day, amount, _ in session.connection().execute(
-        _ACCOUNT_STANDING, params
-    ):
+    # Columns need none of the ORM's result handling; on PostgreSQL, on its driver.
+    for kind, period, day, sort_day, amount, _ in read(session, _ACCOUNT_STANDING, params):
         if kind == _PAYMENT:
             received[period].append(CorePayment(day, amount))
         elif kind == _ADJUSTMENT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle, router
 from handlers.types import Action, Message, Reply
-from storage.db import make_engine, session_scope, upgrade
+from storage.db import is_postgres, make_engine, session_scope, upgrade
 from storage.models import Employee
 from tests.support.company import ID_NUMBER, Ask, asker, make_app, seed
 
@@ -182,18 +183,46 @@ def test_any_argument_gets_an_answer_not_an_internal_error(
 
 
 def _statements(app: AppContext, ask: Callable[[], Reply]) -> list[tuple[str, bool]]:
-    """Each statement `ask` ran, and whether its connection was in autocommit (PostgreSQL)."""
+    """Each statement `ask` ran, and whether its connection was in autocommit (PostgreSQL).
+    Read where the driver gets them: on PostgreSQL a cursor of psycopg's records each (the
+    hot reads run on the driver, unseen by SQLAlchemy's events: `storage.driver_reads`)."""
     ran: list[tuple[str, bool]] = []
 
-    def record(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
-        dbapi = conn.connection.dbapi_connection
-        ran.append((statement.lstrip().split()[0].upper(), bool(getattr(dbapi, "autocommit", 0))))
+    def note(statement: object, autocommit: bool) -> None:
+        ran.append((str(statement).lstrip().split()[0].upper(), autocommit))
 
-    event.listen(app.engine, "before_cursor_execute", record)
+    if not is_postgres(app.engine):
+
+        def record(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+            note(statement, False)
+
+        event.listen(app.engine, "before_cursor_execute", record)
+        try:
+            ask()
+        finally:
+            event.remove(app.engine, "before_cursor_execute", record)
+        return ran
+
+    import psycopg
+
+    class Recording(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **options: Any) -> Recording:
+            note(query, self.connection.autocommit)
+            return super().execute(query, params, **options)
+
+    def recorded(dbapi_connection: Any, _record: object, _proxy: object) -> None:
+        dbapi_connection.cursor_factory = Recording
+
+    def unrecorded(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.cursor_factory = psycopg.Cursor
+
+    event.listen(app.engine, "checkout", recorded)
+    event.listen(app.engine, "checkin", unrecorded)
     try:
         ask()
     finally:
-        event.remove(app.engine, "before_cursor_execute", record)
+        event.remove(app.engine, "checkout", recorded)
+        event.remove(app.engine, "checkin", unrecorded)
     return ran
 
 
