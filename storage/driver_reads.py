@@ -4,10 +4,11 @@ execution context and result objects.
 Each chat command reads the asker (`storage.employees.asker`) and, for `coverage`, the
 account's standings (`storage.payments.period_standings`). Through SQLAlchemy each of those
 statements cost ~120 µs of the handler's CPU on PostgreSQL, of which psycopg's own work was
-~50 µs: on the driver, a `coverage` answer's handling fell from ~600 to ~465 µs
+~50 µs: on the driver, a `coverage` answer's handling fell from ~600 to ~445 µs
 (docs/PERFORMANCE.md, session 10). The statement is compiled once; its columns are converted
 as their types say (a sealed id number decrypted, money as `Decimal`), as SQLAlchemy's result
-would. SQLite's driver is in process and cheap: there the session's connection runs it.
+would. On SQLite SQLAlchemy's part of a statement is ~20 µs: there the session's connection
+runs it.
 """
 
 from __future__ import annotations
