@@ -104,10 +104,10 @@ def driver_error(
     sql: str | None,
     params: Any,
 ) -> StatementError:
-    """A psycopg error met on a statement run on the driver, as SQLAlchemy's own execution
-    raises it (`sql` and `params` name it, the parameters hidden as the engine's
-    `hide_parameters` says); a connection it found dead is `invalidate`d, so the pool drops
-    it."""
+    """A driver's error (psycopg's, sqlite3's) met on a statement run on the driver itself,
+    as SQLAlchemy's own execution raises it (`sql` and `params` name it, the parameters hidden
+    as the engine's `hide_parameters` says); a connection it found dead is `invalidate`d, so
+    the pool drops it."""
     gone = engine.dialect.is_disconnect(exc, dbapi_connection, None)
     if gone:
         invalidate(exc)

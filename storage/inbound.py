@@ -172,13 +172,8 @@ def _on_sqlite(engine: Engine, sql: str, params: Any, work: Callable[[Any], T]) 
     except engine.dialect.loaded_dbapi.Error as exc:
         with contextlib.suppress(engine.dialect.loaded_dbapi.Error):
             connection.rollback()
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            engine.dialect.loaded_dbapi.Error,
-            hide_parameters=engine.hide_parameters,
-            dialect=engine.dialect,
+        raise driver_error(
+            exc, engine, connection.dbapi_connection, connection.invalidate, sql, params
         ) from exc
     finally:
         connection.close()  # back to the pool
