@@ -417,10 +417,13 @@ WITH answered AS (
     SELECT (
         SELECT id FROM inbound WHERE state = '{PENDING}' AND (state, id) > ('{PENDING}', 0)
         ORDER BY state, id LIMIT 1
-    ) AS first, (
+    ) AS first, GREATEST((
         SELECT id FROM inbound WHERE state = '{PENDING}' AND (state, id) > ('{PENDING}', 0)
         ORDER BY state DESC, id DESC LIMIT 1
-    ) AS last
+    ), (
+        SELECT id FROM inbound WHERE state = '{HANDLING}' AND (state, id) > ('{HANDLING}', 0)
+        ORDER BY state DESC, id DESC LIMIT 1
+    )) AS last
 ), head AS MATERIALIZED (
     SELECT id, user_key, true AS takeable FROM inbound
     WHERE id >= (SELECT first FROM pending) AND id < (SELECT first FROM pending) + %(window)s
@@ -459,9 +462,10 @@ from the oldest one to `window` ids past it and the handling rows before that bo
 every open row up to it, and a user's first row there is their first of all. A claim then
 costs the same beside 20,000 open rows as beside 100 (~1 ms, its 16 inserts included),
 where reading every open row cost 3.5 ms at 2,000 and 18 ms at 20,000 (docs/PERFORMANCE.md,
-session 10). Only when pending rows lie past the head and it holds fewer takeable firsts
-than `limit` (a few users' rows fill it) does `beyond` read every open row, as the claim did
-before. The oldest and newest pending ids are each one step of `ix_inbound_open`: the row
+session 10). Only when open rows lie past the head (pending ones, or claims a dead worker
+made after the oldest pending row) and it holds fewer takeable firsts than `limit` (a few
+users' rows fill it) does `beyond` read every open row, as the claim did before. The oldest
+pending id and the newest of each open state are each one step of `ix_inbound_open`: the row
 comparison, which only that index can walk, keeps the planner off the primary key, which
 it walked through every answered row kept for the retention where statistics took pending
 rows for the common case, and `ORDER BY … LIMIT 1` keeps it from reading every pending row

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage import inbound
 from storage.db import make_engine
-from storage.inbound import NewEvent, admit, backlog, claim, complete, release_own
+from storage.inbound import NewEvent, admit, backlog, claim, complete, release_own, renew
 from storage.models import InboundEvent
 from tests.conftest import Migrated
 
@@ -228,6 +228,25 @@ def test_a_claim_takes_at_most_its_limit(engine: Engine) -> None:
     assert [row.attempts for row in first + second] == [1] * 6
 
 
+def test_a_lapsed_claim_newer_than_a_blocked_pending_row_is_taken_over(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oldest pending row waits behind its user's live claim, and a dead worker's claims
+    are newer than the head of the open rows reaches: on PostgreSQL the claim reads every
+    open row then, as it does for pending rows past the head."""
+    monkeypatch.setattr(inbound, "CLAIM_WINDOW_PER_ROW", 1)
+    admit(engine, event("a1", "A"), now=NOW)
+    admit(engine, event("a2", "A"), now=NOW)
+    [a1] = claim(engine, worker="alive", now=NOW, limit=1)
+    admit(engine, event("b1", "B"), now=NOW)
+    admit(engine, event("c1", "C"), now=NOW)
+    assert len(claim(engine, worker="dead", now=NOW, limit=5)) == 2  # b1, c1; a2 waits
+    assert renew(engine, [a1.id], worker="alive", now=NOW + LEASE / 2) == {a1.id}
+    later = NOW + LEASE + timedelta(seconds=1)
+    taken = claim(engine, worker="rescuer", now=later, limit=1)
+    assert [row.payload for row in taken] == ['{"id": "b1"}']
+
+
 @dataclass
 class _Modelled:
     """One admitted event, as the queue's rules say it stands."""
@@ -261,6 +280,15 @@ def _model_claim(
     return due
 
 
+def _model_renew(rows: dict[str, _Modelled], event_id: str, worker: str, now: datetime) -> bool:
+    """`renew` by its rules: a row still claimed by `worker` gets a lease from `now`."""
+    row = rows[event_id]
+    if row.state != inbound.HANDLING or row.worker != worker:
+        return False
+    row.lease_until = now + LEASE
+    return True
+
+
 @pytest.mark.parametrize("window_per_row", [1, inbound.CLAIM_WINDOW_PER_ROW])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_claims_follow_the_queues_rules_through_backlogs_blocked_users_and_takeovers(
@@ -281,10 +309,17 @@ def test_claims_follow_the_queues_rules_through_backlogs_blocked_users_and_takeo
             assert admit(engine, event(event_id, user), now=now)
             rows[event_id] = _Modelled(user)
         worker = chance.choice(["w1", "w2"])
-        answering = [] if worker == "w2" and step % 20 < 10 else list(held[worker])
-        answered = [held[worker].pop(row_id) for row_id in answering]
-        limit = chance.randint(0, 4)
         now += timedelta(seconds=chance.choice([1, 5, 31]))
+        stalled = worker == "w2" and step % 20 < 10
+        answering = [] if stalled else [r for r in held[worker] if chance.random() < 0.6]
+        answered = [held[worker].pop(row_id) for row_id in answering]
+        if not stalled and held[worker]:  # a live worker renews what it still answers
+            kept = renew(engine, list(held[worker]), worker=worker, now=now, lease=LEASE)
+            assert kept == {
+                r for r in held[worker] if _model_renew(rows, held[worker][r], worker, now)
+            }
+        limit = chance.randint(0, 4)
+        now += timedelta(seconds=1)
         expected = _model_claim(rows, worker, now, limit, answered)
         taken = claim(engine, worker=worker, now=now, limit=limit, answered=answering)
         assert [json.loads(row.payload)["id"] for row in taken] == expected, step
