@@ -294,8 +294,9 @@ def _model_renew(rows: dict[str, _Modelled], event_id: str, worker: str, now: da
 def test_claims_follow_the_queues_rules_through_backlogs_blocked_users_and_takeovers(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, seed: int, window_per_row: int
 ) -> None:
-    """Random admits, claims by two workers (one of which stops answering) and lapsed leases,
-    each claim checked against the rules read over every open row (`_model_claim`). On
+    """Random admits, claims by two workers (one stops answering at times; a live one answers
+    some of its rows and renews the rest, `_model_renew`) and lapsed leases, each claim
+    checked against the rules read over every open row (`_model_claim`). On
     PostgreSQL the claim reads only the head of the open rows, and every open row when a few
     users fill it; a window of one row per slot has it fall back often."""
     monkeypatch.setattr(inbound, "CLAIM_WINDOW_PER_ROW", window_per_row)
