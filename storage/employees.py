@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from core.platforms import CONSOLE, PLATFORMS, platform_spec
 from core.policy import AccountSettings
 from storage.accounts import SETTINGS_COLUMNS, settings_of
-from storage.driver_reads import read
+from storage.driver import read
 from storage.models import Account, Employee, UserPreference
 
 ROLES = ("employee", "manager", "hr", "finance", "admin")

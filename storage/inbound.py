@@ -46,7 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import BindParameter, Executable
 
 from storage.db import SQLITE_BUSY_TIMEOUT_MS
-from storage.driver_reads import driver_error
+from storage.driver import driver_error
 from storage.models import InboundEvent
 
 RETENTION = timedelta(days=7)
@@ -366,6 +366,32 @@ def _admit_on_postgres(engine: Engine, values: dict[str, Any]) -> bool:
     return _on_postgres(engine, sql.admit, params, insert)
 
 
+CLAIM_WINDOW_PER_ROW = 4
+"""PostgreSQL's claim reads first the open rows whose ids are within `limit` x this many of
+the oldest pending row's (`_POSTGRES_CLAIM`'s `head`): room for the claimers of one pass,
+each skipping the rows another has locked, to find `limit` users' first rows there."""
+
+
+def postgres_claim_params(
+    dialect: Dialect,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    answered: Sequence[int],
+) -> dict[str, Any]:
+    """`_POSTGRES_CLAIM`'s parameters (also what tests EXPLAIN it with)."""
+    stamp = _postgres(dialect).stamp
+    return {
+        "answered": list(answered),
+        "claimer": worker,
+        "now": stamp(now),
+        "until": stamp(now + lease),
+        "limit": max(limit, 0),
+        "window": CLAIM_WINDOW_PER_ROW * max(limit, 0),
+    }
+
+
 def _claim_on_postgres(
     engine: Engine,
     worker: str,
@@ -381,15 +407,7 @@ def _claim_on_postgres(
     prepare), and two autocommitted statements, two commits."""
     if limit <= 0 and not answered:
         return []
-    stamp = _postgres(engine.dialect).stamp
-    params = {
-        "answered": list(answered),
-        "claimer": worker,
-        "now": stamp(now),
-        "until": stamp(now + lease),
-        "limit": max(limit, 0),
-        "window": CLAIM_WINDOW_PER_ROW * max(limit, 0),
-    }
+    params = postgres_claim_params(engine.dialect, worker, now, limit, lease, answered)
 
     def run(driver: Any) -> list[tuple[int, str, int]]:
         return list(driver.execute(_POSTGRES_CLAIM, params).fetchall())
@@ -401,11 +419,6 @@ def _claim_on_postgres(
     ]
 
 
-CLAIM_WINDOW_PER_ROW = 4
-"""PostgreSQL's claim reads first the open rows whose ids are within `limit` x this many of
-the oldest pending row's (`_POSTGRES_CLAIM`'s `head`): room for the claimers of one pass,
-each skipping the rows another has locked, to find `limit` users' first rows there."""
-
 _POSTGRES_CLAIM = f"""
 WITH answered AS (
     UPDATE inbound
@@ -413,8 +426,8 @@ WITH answered AS (
     WHERE id = ANY (%(answered)s::integer[]) AND state = '{HANDLING}'
     AND claimed_by = %(claimer)s
     RETURNING id
-), pending AS MATERIALIZED (
-    SELECT (
+), ends AS MATERIALIZED (
+    SELECT first, first + %(window)s AS bound, last FROM (SELECT (
         SELECT id FROM inbound WHERE state = '{PENDING}' AND (state, id) > ('{PENDING}', 0)
         ORDER BY state, id LIMIT 1
     ) AS first, GREATEST((
@@ -423,21 +436,21 @@ WITH answered AS (
     ), (
         SELECT id FROM inbound WHERE state = '{HANDLING}' AND (state, id) > ('{HANDLING}', 0)
         ORDER BY state DESC, id DESC LIMIT 1
-    )) AS last
+    )) AS last) AS ids
 ), head AS MATERIALIZED (
     SELECT id, user_key, true AS takeable FROM inbound
-    WHERE id >= (SELECT first FROM pending) AND id < (SELECT first FROM pending) + %(window)s
+    WHERE id >= (SELECT first FROM ends) AND id < (SELECT bound FROM ends)
     AND state = '{PENDING}'
     UNION ALL
     SELECT id, user_key, lease_until < %(now)s FROM inbound
     WHERE state = '{HANDLING}' AND id <> ALL (ARRAY(SELECT id FROM answered))
-    AND (id < (SELECT first FROM pending) + %(window)s OR (SELECT first FROM pending) IS NULL)
+    AND (id < (SELECT bound FROM ends) OR (SELECT bound FROM ends) IS NULL)
 ), firsts AS MATERIALIZED (
     SELECT DISTINCT ON (user_key) id, takeable FROM head ORDER BY user_key, id
 ), beyond AS MATERIALIZED (
     SELECT DISTINCT ON (user_key) id FROM inbound
     WHERE state IN ('{PENDING}', '{HANDLING}') AND id <> ALL (ARRAY(SELECT id FROM answered))
-    AND (SELECT last - first FROM pending) >= %(window)s
+    AND (SELECT last >= bound FROM ends)
     AND (SELECT count(*) FROM firsts WHERE takeable) < %(limit)s
     ORDER BY user_key, id
 ), due AS MATERIALIZED (

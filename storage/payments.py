@@ -24,7 +24,7 @@ from core.late_fees import Payment as CorePayment
 from core.periods import Period
 from core.policy import Policy
 from storage.accounts import AccountPolicy
-from storage.driver_reads import read
+from storage.driver import read
 from storage.models import AccountDue, Balance, LedgerAdjustment, Payment
 
 ZERO = Decimal("0.00")

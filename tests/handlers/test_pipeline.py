@@ -185,7 +185,7 @@ def test_any_argument_gets_an_answer_not_an_internal_error(
 def _statements(app: AppContext, ask: Callable[[], Reply]) -> list[tuple[str, bool]]:
     """Each statement `ask` ran, and whether its connection was in autocommit (PostgreSQL).
     Read where the driver gets them: on PostgreSQL a cursor of psycopg's records each (the
-    hot reads run on the driver, unseen by SQLAlchemy's events: `storage.driver_reads`)."""
+    hot reads run on the driver, unseen by SQLAlchemy's events: `storage.driver`)."""
     ran: list[tuple[str, bool]] = []
 
     def note(statement: object, autocommit: bool) -> None:

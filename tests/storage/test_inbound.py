@@ -324,11 +324,10 @@ def test_claims_follow_the_queues_rules_through_backlogs_blocked_users_and_takeo
         expected = _model_claim(rows, worker, now, limit, answered)
         taken = claim(engine, worker=worker, now=now, limit=limit, answered=answering)
         assert [json.loads(row.payload)["id"] for row in taken] == expected, step
-        held[worker].update({row.id: json.loads(row.payload)["id"] for row in taken})
-        for other in held.values():  # a row taken over is no longer its first claimer's
-            if other is not held[worker]:
-                for row_id in [r for r in other if r in held[worker]]:
-                    del other[row_id]
+        other = held["w2" if worker == "w1" else "w1"]
+        for row in taken:  # a row taken over is no longer its first claimer's
+            held[worker][row.id] = json.loads(row.payload)["id"]
+            other.pop(row.id, None)
 
 
 @pytest.mark.postgres
@@ -404,8 +403,7 @@ def test_a_claim_on_postgres_reads_rows_bounded_by_its_limit_not_by_the_backlog(
                 connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                     "ANALYZE inbound"
                 )
-        values = {"answered": [], "claimer": "w", "now": NOW, "until": NOW + LEASE, "limit": 8}
-        values["window"] = inbound.CLAIM_WINDOW_PER_ROW * 8
+        values = inbound.postgres_claim_params(engine.dialect, "w", NOW, 8, LEASE, [])
         with engine.connect() as connection:
             plan = connection.exec_driver_sql(
                 "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + inbound._POSTGRES_CLAIM, values

@@ -1,5 +1,6 @@
-"""Hot reads run on PostgreSQL's driver: a chat answer's statements without SQLAlchemy's
-execution context and result objects.
+"""Statements run on the database driver itself, without SQLAlchemy's execution context and
+result objects: a chat answer's hot reads (`read`), and what `storage.inbound` writes on the
+driver; a driver's error raised as SQLAlchemy's either way (`driver_error`).
 
 Each chat command reads the asker (`storage.employees.asker`) and, for `coverage`, the
 account's standings (`storage.payments.period_standings`). Through SQLAlchemy each of those
@@ -8,8 +9,7 @@ statements cost ~120 µs of the handler's CPU on PostgreSQL, of which psycopg's 
 (docs/PERFORMANCE.md, session 10). The statement is compiled once; its columns are converted
 as their types say (a sealed id number decrypted, money as `Decimal`), as SQLAlchemy's result
 would. On SQLite SQLAlchemy's part of a statement is ~20 µs: there the session's connection
-runs it.
-"""
+runs it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hot reads on PostgreSQL's driver (`storage.driver_reads`): the rows SQLAlchemy would give,
+"""Hot reads on PostgreSQL's driver (`storage.driver`): the rows SQLAlchemy would give,
 SQLAlchemy's way where a parameter needs converting, and its errors."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
-from storage import driver_reads
+from storage import driver
 from storage.db import session_scope
 from storage.employees import _ASKERS
 from storage.models import Employee, Payment
@@ -34,10 +34,10 @@ def test_the_hot_reads_give_the_rows_sqlalchemy_gives(engine: Engine, read_only:
             (_ACCOUNT_STANDING, STANDING),
         ):
             expected = [tuple(row) for row in session.connection().execute(statement, params)]
-            assert [tuple(row) for row in driver_reads.read(session, statement, params)] == expected
+            assert [tuple(row) for row in driver.read(session, statement, params)] == expected
             assert expected
-        [asker] = driver_reads.read(session, _ASKERS["slack"], {"user_id": "U001"})
-        standing = driver_reads.read(session, _ACCOUNT_STANDING, STANDING)
+        [asker] = driver.read(session, _ASKERS["slack"], {"user_id": "U001"})
+        standing = driver.read(session, _ACCOUNT_STANDING, STANDING)
     assert ID_NUMBER in asker  # decrypted, as SQLAlchemy's result gives it
     assert all(isinstance(row[4], Decimal) for row in standing)
 
@@ -55,10 +55,10 @@ def test_a_parameter_sqlalchemy_converts_goes_its_way(engine: Engine) -> None:
         assert isinstance(amount, Decimal)
         expected = session.connection().execute(by_amount, {"amount": amount}).all()
         assert expected
-        assert list(driver_reads.read(session, by_amount, {"amount": amount})) == expected
-        assert len(driver_reads.read(session, by_ids, {"ids": ["E001", "E002"]})) == 2
-    assert driver_reads._plan(by_amount, engine.dialect) is None
-    assert driver_reads._plan(by_ids, engine.dialect) is None
+        assert list(driver.read(session, by_amount, {"amount": amount})) == expected
+        assert len(driver.read(session, by_ids, {"ids": ["E001", "E002"]})) == 2
+    assert driver._plan(by_amount, engine.dialect) is None
+    assert driver._plan(by_ids, engine.dialect) is None
 
 
 @pytest.mark.postgres
@@ -71,15 +71,17 @@ def test_a_connection_the_server_ended_is_raised_as_sqlalchemys_error_and_droppe
     seed(engine)
     invalidated: list[BaseException | None] = []
     event.listen(engine, "invalidate", lambda _dbapi, _record, error: invalidated.append(error))
-    with pytest.raises(DBAPIError) as ended, session_scope(engine, read_only=True) as session:
+    with session_scope(engine, read_only=True) as session:
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
         with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        driver_reads.read(session, _ASKERS["slack"], {"user_id": "U-SECRET"})
+        with pytest.raises(DBAPIError) as ended:
+            driver.read(session, _ASKERS["slack"], {"user_id": "U-SECRET"})
+        # By `read` itself: the session's rollback, which would invalidate it too, is to come.
+        assert invalidated == [ended.value.orig]
     assert ended.value.connection_invalidated
-    assert invalidated == [ended.value.orig]
     assert "U-SECRET" not in str(ended.value)
     with session_scope(engine, read_only=True) as session:
-        [row] = driver_reads.read(session, _ASKERS["slack"], {"user_id": "U001"})
+        [row] = driver.read(session, _ASKERS["slack"], {"user_id": "U001"})
     assert ID_NUMBER in row
     engine.dispose()
