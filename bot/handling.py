@@ -43,6 +43,7 @@ from handlers.i18n import normalize_locale, translate
 from handlers.pipeline import Traits, handle, traits
 from handlers.types import Action, CardUpdate, Message, Reply
 from storage import inbound
+from storage.db import ReadSessions
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,8 @@ class HandlerWorker:
         }
         """Receivers that send answers from the handler thread (`_handle_and_reply`)."""
         self.on_loop = on_loop
+        self.loop_reads = ReadSessions(app.engine)
+        """The connection the rows handled on the loop read on, kept between them."""
         self.loop_repliers = {
             key: receiver
             for key, receiver in receivers.items()
@@ -319,6 +322,7 @@ class HandlerWorker:
             self._slot_wanted = False
         stopping.cancel()
         await self._settle(loop.time() + grace_seconds)
+        self.loop_reads.close()
         for task in self._sending:
             task.cancel()
         try:
@@ -351,6 +355,7 @@ class HandlerWorker:
                 self._start(row)
             await self._settle(None)
             answered += len(claimed)
+        self.loop_reads.close()
         await self._claim(0)
         return answered
 
@@ -516,7 +521,7 @@ class HandlerWorker:
         goes on with the next row meanwhile: no handoff to a thread and back, no GIL fought
         over (docs/PERFORMANCE.md, session 8)."""
         try:
-            reply = handle(self.app, event)
+            reply = handle(self.app, event, self.loop_reads)
         except Exception as exc:  # `handle` never raises: a bug must not hold a slot for ever
             self._left_to_lease(row_id, exc)
             self._free_slot(row_id, on_loop=True)

@@ -26,7 +26,7 @@ from handlers.context import AppContext
 from handlers.i18n import normalize_locale, translate
 from handlers.router import Command, Request, Router
 from handlers.types import Action, Message, Reply
-from storage.db import session_scope
+from storage.db import ReadSessions, session_scope
 from storage.employees import Asker, asker
 
 logger = logging.getLogger(__name__)
@@ -48,13 +48,19 @@ class _Progress:
     command: str = "-"
 
 
-def handle(app: AppContext, event: Message | Action) -> Reply:
-    """The reply to one message or button click; never raises."""
+def handle(app: AppContext, event: Message | Action, reads: ReadSessions | None = None) -> Reply:
+    """The reply to one message or button click; never raises. `reads`: where a command that
+    only reads runs, when the caller keeps a connection for them (a handler worker's loop)."""
     progress = _Progress(locale=normalize_locale(app.default_locale) or DEFAULT_LOCALE)
     try:
         matched = _route(event, app.today())
         reads_only = matched is None or matched[0].reads_only
-        with session_scope(app.engine, read_only=reads_only) as session:
+        scope = (
+            reads.session()
+            if reads is not None and reads_only
+            else session_scope(app.engine, read_only=reads_only)
+        )
+        with scope as session:
             return _handle(app, event, session, progress, matched)
     except Exception as exc:
         logger.error(

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import ArgumentError, InvalidatePoolError, NoSuchModuleError
 from sqlmodel import Session, create_engine
 
@@ -109,10 +109,7 @@ def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
 
     def ping_when_in_doubt(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("checked_in")
-        if since is None:
-            return
-        readable = _readable(dbapi_connection.fileno())
-        if not readable and time.monotonic() - since < IDLE_PING_SECONDS:
+        if since is None or not _in_doubt(dbapi_connection, since):
             return
         try:
             dialect.do_ping(dbapi_connection)
@@ -121,6 +118,14 @@ def _pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
             raise InvalidatePoolError(f"ping failed: {type(exc).__name__}") from None
 
     return ping_when_in_doubt
+
+
+def _in_doubt(dbapi_connection: Any, idle_since: float) -> bool:
+    """Whether a PostgreSQL connection unused since `idle_since` (`time.monotonic`) must be
+    pinged before it is used: idle `IDLE_PING_SECONDS` or longer, or its socket readable."""
+    return time.monotonic() - idle_since >= IDLE_PING_SECONDS or _readable(
+        dbapi_connection.fileno()
+    )
 
 
 def _readable(fd: int) -> bool:
@@ -240,3 +245,54 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
         except BaseException:
             session.rollback()
             raise
+
+
+class ReadSessions:
+    """Read-only sessions, one at a time, on one connection kept between them: what a
+    handler worker's event loop answers (`bot.handling.HandlerWorker`), one command after
+    another. `session_scope(read_only=True)` checks a connection out of the pool and back in
+    each time, and on PostgreSQL sets autocommit on it and resets it: ~165 µs of CPU a
+    session with one statement, here ~90 (docs/PERFORMANCE.md, session 11). On PostgreSQL the
+    statements run in autocommit, as `session_scope`'s do, and a connection idle
+    `IDLE_PING_SECONDS` or whose socket is readable is pinged first, as the pool pings what
+    it hands out (`_pinger`); one that fails the ping, or that an error invalidated, is
+    replaced. Not thread-safe: one thread uses it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._idle_since = 0.0
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reads only: nothing is committed (raises what its statements raise)."""
+        connection = self._usable()
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+        finally:
+            self._idle_since = time.monotonic()
+
+    def _usable(self) -> Connection:
+        connection = self._connection
+        if connection is not None and not connection.invalidated and is_postgres(self.engine):
+            dbapi_connection = connection.connection.dbapi_connection
+            if dbapi_connection is not None and _in_doubt(dbapi_connection, self._idle_since):
+                try:
+                    self.engine.dialect.do_ping(dbapi_connection)
+                except Exception:
+                    connection.invalidate()
+        if connection is not None and connection.invalidated:
+            connection.close()
+            connection = None
+        if connection is None:
+            connection = self._connection = self.engine.connect()
+            if is_postgres(self.engine):
+                connection.execution_options(**AUTOCOMMIT)
+        return connection
+
+    def close(self) -> None:
+        """Give the connection back to the pool."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()

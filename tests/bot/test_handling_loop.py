@@ -112,6 +112,33 @@ def test_answers_are_handled_and_sent_on_the_loop(
     assert made.metrics._counters[("inbound_answered_total", "slack")] == 4
 
 
+def test_the_loop_reads_on_the_connection_it_keeps(
+    engine: Engine, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows handled on the loop read on the worker's `ReadSessions` (one connection kept, not
+    one checked out per answer), given back when the worker is done."""
+    seed(engine)
+    write(engine, fake_slack, *((f"U00{number}", "coverage") for number in range(1, 4)))
+    made, adapter = worker(engine, fake_slack)
+    given: list[bool] = []
+    handle = bot.handling.handle
+
+    def recorded(app: Any, event: Any, reads: Any = None) -> Any:
+        given.append(reads is made.loop_reads)
+        return handle(app, event, reads)
+
+    monkeypatch.setattr(bot.handling, "handle", recorded)
+
+    async def drained() -> int:
+        answered = await made.drain()
+        await adapter.stop()
+        return answered
+
+    assert asyncio.run(drained()) == 3
+    assert given == [True] * 3
+    assert engine.pool.checkedout() == 0
+
+
 def test_the_serving_process_handles_only_reads_on_its_loop_and_claims_on_the_writer(
     engine: Engine, fake_slack: FakeSlack, handled_on: list[str], claimed_on: list[str]
 ) -> None:

@@ -19,7 +19,7 @@ from handlers.context import AppContext
 from handlers.i18n import translate
 from handlers.pipeline import handle, router
 from handlers.types import Action, Message, Reply
-from storage.db import is_postgres, make_engine, session_scope, upgrade
+from storage.db import ReadSessions, is_postgres, make_engine, session_scope, upgrade
 from storage.models import Employee
 from tests.support.company import ID_NUMBER, Ask, asker, make_app, seed
 
@@ -252,6 +252,50 @@ def test_a_command_that_reads_only_commits_nothing(any_app: AppContext) -> None:
     finally:
         event.remove(any_app.engine, "commit", count)
     assert (reading, len(commits)) == (0, 1)
+
+
+def test_given_kept_reads_a_reading_command_runs_there_and_a_writing_one_apart(
+    any_app: AppContext,
+) -> None:
+    """A handler worker's loop passes `ReadSessions`: the commands that only read run on its
+    one connection (no checkout each); a command that writes still commits its own."""
+    reads = ReadSessions(any_app.engine)
+    checkouts: list[int] = []
+    commits: list[int] = []
+
+    def checkout(*_: object) -> None:
+        checkouts.append(1)
+
+    def commit(_conn: Connection) -> None:
+        commits.append(1)
+
+    def ask(text: str) -> Reply:
+        message = Message(
+            platform="console",
+            user_id="E003",
+            conversation_id="D",
+            is_direct=True,
+            text=text,
+            event_id=f"ev-{text}-{len(checkouts)}",
+        )
+        return handle(any_app, message, reads)
+
+    event.listen(any_app.engine, "checkout", checkout)
+    event.listen(any_app.engine, "commit", commit)
+    try:
+        answers = [ask("coverage"), ask("help"), ask("coverage")]
+        reading = (len(checkouts), len(commits))
+        ask("lang en")
+    finally:
+        reads.close()
+        event.remove(any_app.engine, "checkout", checkout)
+        event.remove(any_app.engine, "commit", commit)
+    assert [answer.card.title if answer.card else None for answer in answers[::2]] == [
+        "我的医保",
+        "我的医保",
+    ]
+    assert reading == (1, 0)
+    assert (len(checkouts), len(commits)) == (2, 1)
 
 
 @pytest.mark.postgres
