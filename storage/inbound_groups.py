@@ -9,6 +9,12 @@ RETURNING` (at most `MAX_GROUP` rows), over one `psycopg.AsyncConnection` in aut
 for the process: no thread, one commit a group, and each ack waits for the statement holding
 its event only. The groups are written one after another, in the order the events came (a
 user's events keep their order; ids follow the rows of `VALUES`).
+
+The statement runs on the connection's libpq handle (`psycopg.pq.PGconn`), prepared once per
+group size, its socket watched by the loop: psycopg's async cursor (its Python wait loop,
+query conversion and row making) cost ~115-155 µs of CPU an admit, libpq's calls ~65-70
+(docs/PERFORMANCE.md, session 11). Nothing else uses the connection, so psycopg's view of it
+(idle, autocommit) stays true.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -47,6 +54,8 @@ class GroupAdmits:
         """A statement is in flight (or about to be): events wait for the next."""
         self._drainer: asyncio.Task[None] | None = None
         self._connection: psycopg.AsyncConnection[Any] | None = None
+        self._prepared: set[int] = set()
+        """The group sizes whose statement the held connection has prepared."""
 
     async def admit(self, item: NewEvent, now: datetime) -> bool:
         """Write the event; True when it is new, False for a duplicate (platform, event id).
@@ -100,7 +109,6 @@ class GroupAdmits:
         firsts: dict[tuple[str, str], Row] = {}
         for item, received_at in rows:
             firsts.setdefault((item.platform, item.event_id), (item, received_at))
-        sql = _values(len(firsts))
         params = [
             value
             for item, received_at in firsts.values()
@@ -109,10 +117,10 @@ class GroupAdmits:
                 item.event_id,
                 item.user_key,
                 item.payload,
-                self._stamp(received_at),
+                self._stamp(received_at).isoformat(),
             )
         ]
-        written = await self._execute(sql, params)
+        written = await self._execute(len(firsts), params)
         new: list[bool] = []
         for item, _ in rows:
             key = (item.platform, item.event_id)
@@ -120,26 +128,27 @@ class GroupAdmits:
             written.discard(key)  # a second of the key is a duplicate
         return new
 
-    async def _execute(self, sql: str, params: list[Any]) -> set[tuple[str, str]]:
-        """Run on the held connection, connecting first when there is none. A connection
-        found broken (the server restarted while it sat idle) is replaced and the statement
-        sent again, once: had the first committed, its rows come back as duplicates, still
-        written. Another error keeps the connection (autocommit: no transaction is left)."""
+    async def _execute(self, rows: int, params: list[str]) -> set[tuple[str, str]]:
+        """The statement for `rows` events on the held connection, connecting first when
+        there is none. A connection found broken (the server restarted while it sat idle) is
+        replaced and the statement sent again, once: had the first committed, its rows come
+        back as duplicates, still written. Another error keeps the connection (autocommit: no
+        transaction is left)."""
         while True:
             connection = self._connection
             reused = connection is not None
             try:
                 if connection is None:
                     connection = self._connection = await self._connect()
-                cursor = await connection.execute(sql, params)
-                return {(platform, event_id) for platform, event_id in await cursor.fetchall()}
+                    self._prepared = set()
+                return await self._insert(connection.pgconn, connection.info.encoding, rows, params)
             except psycopg.Error as exc:
                 if connection is not None and connection.broken:
                     await self._drop()
                     if reused:
                         continue  # once: the next try is on a new connection
                 raise DBAPIError.instance(
-                    sql,
+                    _values(rows),
                     params,
                     exc,
                     psycopg.Error,
@@ -149,6 +158,26 @@ class GroupAdmits:
             except BaseException:  # cancelled mid-statement: the connection's state is unknown
                 await self._drop()
                 raise
+
+    async def _insert(
+        self, pgconn: pq.abc.PGconn, encoding: str, rows: int, params: list[str]
+    ) -> set[tuple[str, str]]:
+        """Prepare the statement for `rows` on first use, run it; (platform, event id) of each
+        row written. Raises `psycopg.Error` (the server's error as psycopg raises it)."""
+        name = f"coverwatch_admit_{rows}".encode()
+        if rows not in self._prepared:
+            pgconn.send_prepare(name, _values(rows).encode(encoding))
+            await _results(pgconn, encoding)
+            self._prepared.add(rows)
+        pgconn.send_query_prepared(name, [value.encode(encoding) for value in params])
+        [result] = await _results(pgconn, encoding)
+        return {
+            (
+                bytes(result.get_value(row, 0) or b"").decode(encoding),
+                bytes(result.get_value(row, 1) or b"").decode(encoding),
+            )
+            for row in range(result.ntuples)
+        }
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
@@ -165,14 +194,63 @@ class GroupAdmits:
         await self._drop()
 
 
+async def _results(pgconn: pq.abc.PGconn, encoding: str) -> list[pq.abc.PGresult]:
+    """Send what `pgconn` holds and wait, on the running loop, for every result of the command
+    sent (libpq's asynchronous processing,
+    https://www.postgresql.org/docs/current/libpq-async.html; psycopg's `generators._send`
+    and `_fetch_many` do the same). Raises the server's error as psycopg raises it; a lost
+    connection as `psycopg.OperationalError`."""
+    loop = asyncio.get_running_loop()
+    fd = pgconn.socket
+    while pgconn.flush():  # 1: more to send; meanwhile read, so the server never blocks on us
+        if await _ready(loop, fd, write=True):
+            pgconn.consume_input()
+    pgconn.consume_input()
+    while pgconn.is_busy():
+        await _ready(loop, fd, write=False)
+        pgconn.consume_input()
+    results = []
+    while (result := pgconn.get_result()) is not None:
+        results.append(result)
+    for result in results:
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding)
+    return results
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool) -> bool:
+    """Until `fd` can be read (or, `write`, read or written); whether it can be read."""
+    ready: asyncio.Future[bool] = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(True)
+
+    def writable() -> None:
+        if not ready.done():
+            ready.set_result(False)
+
+    loop.add_reader(fd, readable)
+    if write:
+        loop.add_writer(fd, writable)
+    try:
+        return await ready
+    finally:
+        loop.remove_reader(fd)
+        if write:
+            loop.remove_writer(fd)
+
+
 @cache
 def _values(rows: int) -> str:
-    """The statement for `rows` events, one text per size: psycopg prepares each after a few
-    uses. Positional parameters, not `unnest` of arrays: psycopg built the arrays in Python,
-    ~3x the client CPU of a group of 8."""
-    row = f"(%s, %s, %s, %s, %s, '{PENDING}', 0)"
+    """The statement for `rows` events, one text per size, prepared once per size on the held
+    connection (`GroupAdmits._insert`). Positional parameters, not `unnest` of arrays:
+    psycopg built the arrays in Python, ~3x the client CPU of a group of 8."""
+    row = "({}, {}, {}, {}, {}, '" + PENDING + "', 0)"
+    numbers = iter(range(1, 5 * rows + 1))
+    values = ", ".join(row.format(*(f"${next(numbers)}" for _ in range(5))) for _ in range(rows))
     return (
         "INSERT INTO inbound (platform, event_id, user_key, payload, received_at, state, attempts)"
-        f" VALUES {', '.join([row] * rows)}"
+        f" VALUES {values}"
         " ON CONFLICT (platform, event_id) DO NOTHING RETURNING platform, event_id"
     )

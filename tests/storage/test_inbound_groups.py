@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -164,3 +164,25 @@ def test_a_held_connection_the_server_ended_is_replaced_without_failing_the_even
 
     assert asyncio.run(scenario()) == [True, True, False]
     assert written(engine) == ["Ev1", "Ev2"]
+
+
+def test_the_time_received_is_the_instant_given_whatever_the_sessions_time_zone(
+    engine: Engine,
+) -> None:
+    """Sent as text to libpq: the instant, with its offset, not a wall-clock time the
+    server would read in its session's zone."""
+    database = engine.url.database
+    run_sql(engine, f"ALTER DATABASE \"{database}\" SET timezone = 'America/Los_Angeles'")
+    groups = GroupAdmits(engine)
+    beijing = datetime(2026, 11, 25, 17, 0, tzinfo=timezone(timedelta(hours=8)))
+
+    async def scenario() -> bool:
+        try:
+            return await groups.admit(event("Ev1"), beijing)
+        finally:
+            await groups.close()
+
+    assert asyncio.run(scenario())
+    with engine.connect() as connection:
+        stored = connection.execute(select(InboundEvent.received_at)).scalar_one()
+    assert stored == NOW
