@@ -70,7 +70,14 @@ RETRY_AFTER_OUTAGE_SECONDS = 5
 RETRY_AFTER_BUSY_SECONDS = 60
 """The `Retry-After` of a refused event: the database is away / the backlog is full."""
 BACKLOG_READ_SECONDS = 0.5
-"""How stale the backlog count the sink compares with `max_backlog` may be."""
+"""How stale the backlog count the sink compares with `max_backlog` may be once the count so
+far (the last count, plus one for each event taken since) is half of it or more."""
+BACKLOG_FAR_READ_SECONDS = 5.0
+"""How stale it may be while the count so far is under half of `max_backlog`: counting twice
+a second cost the serving process ~1.5 ms a count (a trip to the writer thread and a
+statement), ~0.06 ms of every answer at 50 commands/s (docs/PERFORMANCE.md, session 11). The
+count so far never falls short of this process's own events; another server's events (several
+on one PostgreSQL) are seen at the next count, within this many seconds."""
 SPOOL_REPLAY_SECONDS = 1.0
 DEFAULT_SPOOL_BYTES = 16 * 1024 * 1024
 
@@ -318,13 +325,16 @@ class Runtime:
         return Admission(taken=False, retry_after=RETRY_AFTER_OUTAGE_SECONDS)
 
     def _backlog_stale(self) -> bool:
-        """Whether `_backlog_full` counts the open rows again (on the writer thread)."""
-        loop = asyncio.get_running_loop()
-        return loop.time() - self._backlog_read_at > BACKLOG_READ_SECONDS
+        """Whether `_backlog_full` counts the open rows again (on the writer thread): after
+        `BACKLOG_READ_SECONDS` once the count so far is half of `max_backlog` or more, after
+        `BACKLOG_FAR_READ_SECONDS` while it is under."""
+        near = 2 * self._backlog >= self.max_backlog
+        wait = BACKLOG_READ_SECONDS if near else BACKLOG_FAR_READ_SECONDS
+        return asyncio.get_running_loop().time() - self._backlog_read_at > wait
 
     async def _backlog_full(self) -> bool:
-        """Compare the open rows with `max_backlog`, counted at most every 0.5 s (between
-        counts, each event taken adds one)."""
+        """Compare the open rows with `max_backlog`, counted when stale (`_backlog_stale`;
+        between counts, each event taken adds one)."""
         if self._backlog_stale():
             self._backlog_read_at = asyncio.get_running_loop().time()
             # On an outage the write that follows meets it too and says what to do.
