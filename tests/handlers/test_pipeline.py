@@ -269,17 +269,7 @@ def test_given_kept_reads_a_reading_command_runs_there_and_a_writing_one_apart(
     def commit(_conn: Connection) -> None:
         commits.append(1)
 
-    def ask(text: str) -> Reply:
-        message = Message(
-            platform="console",
-            user_id="E003",
-            conversation_id="D",
-            is_direct=True,
-            text=text,
-            event_id=f"ev-{text}-{len(checkouts)}",
-        )
-        return handle(any_app, message, reads)
-
+    ask = partial(asker(any_app, reads), "E003")
     event.listen(any_app.engine, "checkout", checkout)
     event.listen(any_app.engine, "commit", commit)
     try:

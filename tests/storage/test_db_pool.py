@@ -6,18 +6,15 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-import time
 from collections.abc import Iterator
-from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 import storage.db
 from storage.db import make_engine
-from tests.support.databases import pg_admin_dsn
+from tests.support.databases import counted_pings, end_backend
 
 pytestmark = pytest.mark.postgres
 
@@ -26,15 +23,7 @@ pytestmark = pytest.mark.postgres
 def pinged(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engine, list[int]]]:
     """An engine and the list its pings are counted in."""
     engine = make_engine(pg_url)
-    pings: list[int] = []
-    ping = engine.dialect.do_ping
-
-    def counted(dbapi_connection: Any) -> bool:
-        pings.append(1)
-        return ping(dbapi_connection)
-
-    monkeypatch.setattr(engine.dialect, "do_ping", counted)
-    yield engine, pings
+    yield engine, counted_pings(engine, monkeypatch)
     engine.dispose()
 
 
@@ -66,14 +55,7 @@ def test_a_session_the_server_ended_is_replaced_without_an_error(
     """As after a restart: the server sends its FATAL message and closes the socket."""
     engine, pings = pinged
     first = _backend(engine)
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-        deadline = time.monotonic() + 5
-        while (
-            time.monotonic() < deadline
-            and admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone()
-        ):
-            time.sleep(0.02)
+    end_backend(first)
     assert _backend(engine) != first
     assert pings == [1]
 

@@ -4,9 +4,7 @@ doubt, as the pool's connections are (`tests/storage/test_db_pool.py`)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
@@ -15,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 import storage.db
 from storage.db import ReadSessions, is_postgres, make_engine
-from tests.support.databases import pg_admin_dsn
+from tests.support.databases import counted_pings, end_backend
 
 
 def _checkouts(engine: Engine) -> list[int]:
@@ -64,6 +62,13 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def pg_reads(pg_engine: Engine) -> Iterator[ReadSessions]:
+    reads = ReadSessions(pg_engine)
+    yield reads
+    reads.close()
+
+
 def _backend(reads: ReadSessions) -> tuple[int, bool]:
     """The backend serving the kept connection, and whether a transaction is open after a
     statement there (none in autocommit)."""
@@ -75,85 +80,50 @@ def _backend(reads: ReadSessions) -> tuple[int, bool]:
         return pid, not idle
 
 
-def _pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    pings: list[int] = []
-    ping = engine.dialect.do_ping
-
-    def counted(dbapi_connection: Any) -> bool:
-        pings.append(1)
-        return ping(dbapi_connection)
-
-    monkeypatch.setattr(engine.dialect, "do_ping", counted)
-    return pings
-
-
 @pytest.mark.postgres
 def test_on_postgres_it_reads_in_autocommit_on_one_backend_unpinged_while_busy(
-    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, pg_reads: ReadSessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert is_postgres(pg_engine)
-    pings = _pings(pg_engine, monkeypatch)
-    reads = ReadSessions(pg_engine)
-    try:
-        first = _backend(reads)
-        assert first[1] is False  # no transaction left open by a read
-        assert [_backend(reads) for _ in range(3)] == [first] * 3
-    finally:
-        reads.close()
+    pings = counted_pings(pg_engine, monkeypatch)
+    first = _backend(pg_reads)
+    assert first[1] is False  # no transaction left open by a read
+    assert [_backend(pg_reads) for _ in range(3)] == [first] * 3
     assert pings == []
 
 
 @pytest.mark.postgres
 def test_on_postgres_a_connection_idle_for_a_while_is_pinged_and_kept(
-    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, pg_reads: ReadSessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pings = _pings(pg_engine, monkeypatch)
-    reads = ReadSessions(pg_engine)
-    try:
-        first, _ = _backend(reads)
-        monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)
-        assert _backend(reads) == (first, False)
-    finally:
-        reads.close()
+    pings = counted_pings(pg_engine, monkeypatch)
+    first, _ = _backend(pg_reads)
+    monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)
+    assert _backend(pg_reads) == (first, False)
     assert pings == [1]
 
 
 @pytest.mark.postgres
 def test_on_postgres_a_session_the_server_ended_is_replaced_without_an_error(
-    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    pg_engine: Engine, pg_reads: ReadSessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As after a restart: without the ping, the next command's read would fail."""
-    pings = _pings(pg_engine, monkeypatch)
-    reads = ReadSessions(pg_engine)
-    try:
-        first, _ = _backend(reads)
-        with psycopg.connect(pg_admin_dsn(), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-            deadline = time.monotonic() + 5
-            while (
-                time.monotonic() < deadline
-                and admin.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)
-                ).fetchone()
-            ):
-                time.sleep(0.02)
-        second, in_transaction = _backend(reads)
-    finally:
-        reads.close()
+    pings = counted_pings(pg_engine, monkeypatch)
+    first, _ = _backend(pg_reads)
+    end_backend(first)
+    second, in_transaction = _backend(pg_reads)
     assert second != first
     assert not in_transaction  # the new connection is in autocommit too
     assert pings == [1]
 
 
 @pytest.mark.postgres
-def test_on_postgres_a_connection_an_error_invalidated_is_replaced(pg_engine: Engine) -> None:
-    reads = ReadSessions(pg_engine)
-    try:
-        first, _ = _backend(reads)
-        with reads.session() as session:
-            session.connection().invalidate()
-        second, in_transaction = _backend(reads)
-    finally:
-        reads.close()
+def test_on_postgres_a_connection_an_error_invalidated_is_replaced(
+    pg_reads: ReadSessions,
+) -> None:
+    first, _ = _backend(pg_reads)
+    with pg_reads.session() as session:
+        session.connection().invalidate()
+    second, in_transaction = _backend(pg_reads)
     assert second != first
     assert not in_transaction

@@ -19,7 +19,7 @@ from handlers.context import AppContext
 from handlers.pipeline import handle
 from handlers.types import Action, Message, Reply
 from storage.accounts import account_policies, sync_accounts
-from storage.db import session_scope
+from storage.db import ReadSessions, session_scope
 from storage.ledger import period_dues, run_dues
 from storage.models import Employee, Payment
 
@@ -105,8 +105,9 @@ def make_app(engine: Engine) -> AppContext:
 Ask = Callable[..., Reply]
 
 
-def asker(app: AppContext) -> Ask:
-    """`ask(user, text)`: one message through the real pipeline (console ids are employee ids)."""
+def asker(app: AppContext, reads: ReadSessions | None = None) -> Ask:
+    """`ask(user, text)`: one message through the real pipeline (console ids are employee ids);
+    `reads`: what a handler worker's loop passes `handle`."""
     counter = iter(range(1, 1_000_000))
 
     def ask(
@@ -126,7 +127,7 @@ def asker(app: AppContext) -> Ask:
             event_id=f"ev-{next(counter)}",
             locale=locale,
         )
-        return handle(app, message)
+        return handle(app, message, reads)
 
     return ask
 

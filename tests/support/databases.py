@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 
 PG_SERVER = os.environ.get(
@@ -26,6 +29,34 @@ def postgres_available() -> str | None:
             return None
     except Exception as exc:  # any failure means: no server to test against
         return f"no PostgreSQL server answers at {PG_SERVER}: {exc}"
+
+
+def counted_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pings `engine` sends from now on (its dialect's `do_ping`), one 1 each."""
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def end_backend(pid: int) -> None:
+    """End a PostgreSQL session as a server restart does (it sends its FATAL message and
+    closes the socket), and wait until it is gone."""
+    import psycopg
+
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 5
+        while (
+            time.monotonic() < deadline
+            and admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+        ):
+            time.sleep(0.02)
 
 
 Migrated = Callable[[str], Engine]
