@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import or_
+from sqlalchemy import or_, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -22,7 +22,14 @@ from bot.config import Settings
 from core.calendars import cn_calendar_reach
 from core.policy import Policy
 from core.policy_loader import PolicyError, load_policies
-from storage.db import DatabaseUrlError, head_revision, make_engine, ping, schema_revision
+from storage.db import (
+    DatabaseUrlError,
+    head_revision,
+    is_postgres,
+    make_engine,
+    ping,
+    schema_revision,
+)
 from storage.employees import PLATFORM_ID_COLUMNS
 from storage.models import Account, Employee
 from storage.rekey import check_keys, plain_id_numbers, stored_key_ids
@@ -84,7 +91,53 @@ def _database(url: str) -> tuple[Engine | None, list[Check]]:
     else:
         at = "no coverwatch schema" if found is None else f"at revision {found}, code has {head}"
         schema = Check(name="schema", level=Level.FAIL, detail=at, fix="run `coverwatch init`")
-    return engine, [Check(name="database", level=Level.OK, detail="reachable"), schema]
+    checks = [Check(name="database", level=Level.OK, detail="reachable"), schema]
+    if is_postgres(engine) and schema.level is Level.OK:
+        checks.append(_autovacuum(engine))
+    return engine, checks
+
+
+QUEUES = ("inbound", "delivery")
+"""The tables whose rows are claimed and answered all day: each claim and answer leaves a dead
+row version behind."""
+
+
+def _autovacuum(engine: Engine) -> Check:
+    """PostgreSQL's autovacuum clears the queues' dead rows and refreshes the statistics their
+    claims are planned on. Without it the tables only grow, and a claim's plan cached while
+    the table was small scans the whole table every pass (docs/PERFORMANCE.md, session 11)."""
+    with engine.connect() as connection:
+        server = [
+            str(connection.execute(text(f"SHOW {setting}")).scalar_one())
+            for setting in ("autovacuum", "track_counts")
+        ]
+        rows = connection.execute(
+            text(
+                "SELECT relname FROM pg_class WHERE relname = ANY(:tables)"
+                " AND 'autovacuum_enabled=false' = ANY(reloptions)"
+            ),
+            {"tables": list(QUEUES)},
+        )
+        tables_off = sorted(str(name) for name in rows.scalars())
+    server_off = [
+        f"{name} is off"
+        for name, value in zip(("autovacuum", "track_counts"), server, strict=True)
+        if value != "on"
+    ]
+    off = server_off + [f"autovacuum_enabled is false on table {name}" for name in tables_off]
+    if not off:
+        return Check(name="autovacuum", level=Level.OK, detail="on for the queues")
+    fixes = ["set autovacuum = on and track_counts = on (postgresql.conf)"] if server_off else []
+    fixes += [f"ALTER TABLE {name} RESET (autovacuum_enabled)" for name in tables_off]
+    return Check(
+        name="autovacuum",
+        level=Level.WARN,
+        detail=(
+            f"{'; '.join(off)}: the inbound and delivery queues keep their dead rows and their"
+            " claims slow down as they grow"
+        ),
+        fix=f"{'; '.join(fixes)}; or run VACUUM ANALYZE {', '.join(QUEUES)} every few minutes",
+    )
 
 
 def _credentials(settings: Settings, platform: str) -> Check:

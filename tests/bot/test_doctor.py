@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from storage.db import make_engine
 from storage.sealing import key_id, new_key
 from tests.fakes.dingtalk import FakeDingTalk
 from tests.fakes.slack import FakeSlack
@@ -165,3 +167,32 @@ def test_before_init_says_run_init(tmp_path: Path) -> None:
     result = doctor(f"sqlite:///{tmp_path}/empty.db", {})
     assert result.exit_code == 1
     assert "fail schema: no coverwatch schema — fix: run `coverwatch init`" in result.stdout
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_queue_left_without_autovacuum_is_a_warning(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Without autovacuum the queues keep their dead rows and a claim's cached plan scans
+    them all (docs/PERFORMANCE.md, session 11)."""
+    company(pg_url, tmp_path)
+
+    def autovacuum_line() -> str:
+        result = doctor(pg_url, {})
+        return next(line for line in result.stdout.splitlines() if " autovacuum:" in line)
+
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as connection:
+            server_on = connection.execute(text("SHOW autovacuum")).scalar_one() == "on"
+        assert autovacuum_line().startswith("ok   autovacuum: on" if server_on else "warn")
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE inbound SET (autovacuum_enabled = false)"))
+    finally:
+        engine.dispose()
+    line = autovacuum_line()
+    assert line.startswith("warn autovacuum: ")
+    assert "autovacuum_enabled is false on table inbound" in line
+    assert ("autovacuum is off" in line) is not server_on
+    assert "ALTER TABLE inbound RESET (autovacuum_enabled)" in line
+    assert ("set autovacuum = on" in line) is not server_on
