@@ -11,8 +11,9 @@ time (ack latency, and answer latency from each request's scheduled send to its 
 fake), then flat out with 16 connections. A command counts when its answer reached the fake:
 answered/s is the flat-out answers over the time from the first to the last of them; the drain
 is how long answers kept coming after the load stopped (the backlog). Server CPU is the server's
-and its children's (the worker processes) user + system time over the 50/s phase, per answer
-(the baseline's, per ack, is reported beside it: the stack's own cost on this machine);
+and its children's (the worker processes) user + system time over the 50/s phase, per answer,
+the serving process's own reported apart (the baseline's, per ack, is reported beside it: the
+stack's own cost on this machine);
 on PostgreSQL the CPU of the database's backends serving it is counted beside it (`db_cpu`: a
 statement's cost there is real cost too). Past `[chat] max_backlog` the server answers "busy,
 try again", in the slash command's ack (counted by the load generator, `busy_acks`) or, where
@@ -278,10 +279,12 @@ def side(
             count = int(RATE * rate_seconds)
             plan = json.dumps([["coverage", n % USERS] for n in range(count)])
             cpu_before, db_before = cpu_seconds(server.pid), db_cpu(url)
+            serving_before = cpu_seconds(server.pid, children=False)
             rate = loadgen("burst", port, responses, 100_000, plan=plan, seconds=rate_seconds)
             sent += answers_owed(rate)
             wait_replies(fake, sent if expect_replies else 0, 60)
             cpu = cpu_seconds(server.pid) - cpu_before
+            serving = cpu_seconds(server.pid, children=False) - serving_before
             db_after = db_cpu(url)
             flat = loadgen("max", port, responses, 200_000, seconds=max_seconds, concurrency=16)
             sent += answers_owed(flat)
@@ -317,6 +320,7 @@ def side(
         "answer_p50_ms": answer_p50,
         "answer_p99_ms": answer_p99,
         "cpu_ms_per_answer": 1000 * cpu / max(rate_answers, 1),
+        "serving_cpu_ms_per_answer": 1000 * serving / max(rate_answers, 1),
         "cpu_ms_per_ack": 1000 * cpu / max(rate["ok"], 1),
         "db_cpu_ms_per_answer": 1000 * db_cpu_used(db_before, db_after) / max(rate_answers, 1),
         "db_backends": len(db_after),
@@ -373,6 +377,8 @@ def run(ctx: Context) -> Outcome:
             "answer_p50_ms_at_50rps": round(extra["answer_p50_ms"], 1),
             "answer_p99_ms_at_50rps": round(extra["answer_p99_ms"], 1),
             "server_cpu_ms_per_answer": round(extra["cpu_ms_per_answer"], 2),
+            # Of it, the serving process's own (the rest: its worker processes).
+            "serving_cpu_ms_per_answer": round(extra["serving_cpu_ms_per_answer"], 2),
             **(
                 {
                     "db_cpu_ms_per_answer": round(extra["db_cpu_ms_per_answer"], 2),

@@ -6,8 +6,10 @@ Starts `coverwatch run` as `chat_http` does (Slack HTTP mode, loopback fake Slac
 employees), sends signed slash commands at a fixed rate below saturation, waits until every
 answer has reached the fake's response_url, and divides the CPU time (user + system,
 `/proc/<pid>/stat`) of the server and the processes under it (handler workers, slow lane) over
-that window by the answers. `--workers`: `[chat] workers` (default 0 on SQLite: handled in the
-server process; 1: in one worker process beside it, as `chat_http`'s `workers_1`). `--pg`: on
+that window by the answers; the serving process's own is reported apart
+(`serving_cpu_ms_per_answer`: the rest is its workers'). `--workers`: `[chat] workers` (default
+0 on SQLite: handled in the server process; 1: in one worker process beside it, as
+`chat_http`'s `workers_1`). `--pg`: on
 PostgreSQL (`chat_http_pg`), the CPU of the database's backends serving the server counted
 apart (`db_cpu_ms_per_answer`), and the statements it ran per answer
 (`pg_stat_database`: transactions; `pg_stat_statements` is not assumed).
@@ -62,6 +64,7 @@ def measure(
             chat_http.wait_quiet(server.pid)
             spy = _spy(server.pid, profile) if profile else None
             before, db_before = chat_http.cpu_seconds(server.pid), chat_http.db_cpu(url)
+            serving_before = chat_http.cpu_seconds(server.pid, children=False)
             commits_before = _commits(url)
             phase = chat_http.loadgen(
                 "rate", port, responses, 100_000, rate=rate, seconds=seconds, text=text
@@ -69,6 +72,7 @@ def measure(
             owed = chat_http.answers_owed(warm) + chat_http.answers_owed(phase)
             chat_http.wait_replies(fake, owed, 60)
             used = chat_http.cpu_seconds(server.pid) - before
+            serving = chat_http.cpu_seconds(server.pid, children=False) - serving_before
             db_after = chat_http.db_cpu(url)
             commits = _commits(url) - commits_before
             answered = len(fake.responses) - chat_http.answers_owed(warm)
@@ -83,6 +87,7 @@ def measure(
         "answered": answered,
         "sent": phase["ok"],
         "cpu_ms_per_answer": round(1000 * used / max(answered, 1), 3),
+        "serving_cpu_ms_per_answer": round(1000 * serving / max(answered, 1), 3),
         "p99_ms": round(phase["p99_ms"], 1),
         "outbox_wait_s": round(outbox_wait, 1),
     }
