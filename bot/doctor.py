@@ -31,7 +31,7 @@ from storage.db import (
     schema_revision,
 )
 from storage.employees import PLATFORM_ID_COLUMNS
-from storage.models import Account, Employee
+from storage.models import Account, Delivery, Employee, InboundEvent
 from storage.rekey import check_keys, plain_id_numbers, stored_key_ids
 from storage.sealing import DATA_KEY_VARIABLE, DataKeyError
 
@@ -97,7 +97,7 @@ def _database(url: str) -> tuple[Engine | None, list[Check]]:
     return engine, checks
 
 
-QUEUES = ("inbound", "delivery")
+QUEUES = (str(InboundEvent.__tablename__), str(Delivery.__tablename__))
 """The tables whose rows are claimed and answered all day: each claim and answer leaves a dead
 row version behind."""
 
@@ -133,8 +133,8 @@ def _autovacuum(engine: Engine) -> Check:
         name="autovacuum",
         level=Level.WARN,
         detail=(
-            f"{'; '.join(off)}: the inbound and delivery queues keep their dead rows and their"
-            " claims slow down as they grow"
+            f"{'; '.join(off)}: the {' and '.join(QUEUES)} queues keep their dead rows and"
+            " their claims slow down as they grow"
         ),
         fix=f"{'; '.join(fixes)}; or run VACUUM ANALYZE {', '.join(QUEUES)} every few minutes",
     )

@@ -12,8 +12,9 @@ user's events keep their order; ids follow the rows of `VALUES`).
 
 The statement runs on the connection's libpq handle (`psycopg.pq.PGconn`), prepared once per
 group size, its socket watched by the loop: psycopg's async cursor (its Python wait loop,
-query conversion and row making) cost ~115-155 µs of CPU an admit, libpq's calls ~65-70
-(docs/PERFORMANCE.md, session 11). Nothing else uses the connection, so psycopg's view of it
+query conversion and row making) cost ~115-155 µs of CPU an admit, libpq's calls ~50-70, and
+psycopg's own send-and-fetch generator driven by its `waiting.wait_async` ~170
+(docs/PERFORMANCE.md, session 11), so `_results` waits on the socket itself. Nothing else uses the connection, so psycopg's view of it
 (idle, autocommit) stays true.
 """
 
@@ -173,8 +174,8 @@ class GroupAdmits:
         [result] = await _results(pgconn, encoding)
         return {
             (
-                bytes(result.get_value(row, 0) or b"").decode(encoding),
-                bytes(result.get_value(row, 1) or b"").decode(encoding),
+                (result.get_value(row, 0) or b"").decode(encoding),
+                (result.get_value(row, 1) or b"").decode(encoding),
             )
             for row in range(result.ntuples)
         }

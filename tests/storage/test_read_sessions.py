@@ -45,12 +45,18 @@ def test_sessions_share_one_connection_and_see_what_was_committed_since(engine: 
 
 
 def test_a_session_that_failed_leaves_the_next_one_working(engine: Engine) -> None:
+    """Each session ends its transaction on the kept connection, failed or not: nothing one
+    session began is still open in the next."""
     reads = ReadSessions(engine)
+    ended: list[int] = []
+    event.listen(engine, "rollback", lambda _connection: ended.append(1))
     try:
         with pytest.raises(Exception, match="no_such_table"), reads.session() as session:
             session.execute(text("SELECT * FROM no_such_table"))
+        assert len(ended) == 1
         with reads.session() as session:
             assert session.execute(text("SELECT 1")).scalar_one() == 1
+        assert len(ended) == 2
     finally:
         reads.close()
 
