@@ -14,8 +14,8 @@ The statement runs on the connection's libpq handle (`psycopg.pq.PGconn`), prepa
 group size, its socket watched by the loop: psycopg's async cursor (its Python wait loop,
 query conversion and row making) cost ~115-155 µs of CPU an admit, libpq's calls ~50-70, and
 psycopg's own send-and-fetch generator driven by its `waiting.wait_async` ~170
-(docs/PERFORMANCE.md, session 11), so `_results` waits on the socket itself. Nothing else uses the connection, so psycopg's view of it
-(idle, autocommit) stays true.
+(docs/PERFORMANCE.md, session 11), so `_results` waits on the socket itself. Nothing else uses
+the connection, so psycopg's view of it (idle, autocommit) stays true.
 """
 
 from __future__ import annotations
